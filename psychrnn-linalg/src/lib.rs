@@ -1,0 +1,191 @@
+//! Non-generic linear-algebra kernels over [faer], for the hot loop and for initialisation.
+//!
+//! faer is generic, so its code is compiled in whichever crate instantiates it. Keeping every
+//! instantiation here, behind plain `f32`/`f64` slice functions, lets the workspace compile this
+//! one crate at `opt-level = 3` even in `cargo test` builds (see the workspace `Cargo.toml`):
+//! faer's eigen solver takes ~25 s for a 500x500 matrix unoptimised and ~0.15 s optimised.
+//!
+//! All matrices are dense, row-major slices. Every product runs single-threaded (`Par::Seq`), so
+//! results are bit-for-bit reproducible whatever the machine's thread count.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+
+/// Whether an operand of [`gemm_f32`]/[`gemm_f64`] is used as stored or transposed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Use the matrix as stored.
+    N,
+    /// Use the transpose of the stored matrix.
+    T,
+}
+
+/// What a GEMM does with the existing contents of its output.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Acc {
+    /// `C = op(A) op(B)`.
+    Replace,
+    /// `C += op(A) op(B)`.
+    Add,
+}
+
+macro_rules! gemm_impl {
+    ($name:ident, $t:ty) => {
+        /// Row-major GEMM `C (m x n) (=|+=) op(A) (m x k) * op(B) (k x n)`.
+        ///
+        /// With `Op::N`, `a` holds an `m x k` matrix; with `Op::T` it holds `k x m` and its
+        /// transpose is used (likewise `b`: `k x n`, or `n x k` transposed).
+        ///
+        /// # Panics
+        /// If a slice length does not match its dimensions (an internal invariant: callers pass
+        /// buffers they allocated with those dimensions).
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name(
+            c: &mut [$t],
+            m: usize,
+            n: usize,
+            k: usize,
+            a: &[$t],
+            op_a: Op,
+            b: &[$t],
+            op_b: Op,
+            acc: Acc,
+        ) {
+            assert_eq!(c.len(), m * n, "gemm: output length");
+            assert_eq!(a.len(), m * k, "gemm: lhs length");
+            assert_eq!(b.len(), k * n, "gemm: rhs length");
+            if m == 0 || n == 0 {
+                return;
+            }
+            let lhs = match op_a {
+                Op::N => MatRef::from_row_major_slice(a, m, k),
+                Op::T => MatRef::from_row_major_slice(a, k, m).transpose(),
+            };
+            let rhs = match op_b {
+                Op::N => MatRef::from_row_major_slice(b, k, n),
+                Op::T => MatRef::from_row_major_slice(b, n, k).transpose(),
+            };
+            let dst = MatMut::from_row_major_slice_mut(c, m, n);
+            let beta = match acc {
+                Acc::Replace => Accum::Replace,
+                Acc::Add => Accum::Add,
+            };
+            if k == 0 {
+                if acc == Acc::Replace {
+                    let mut dst = dst;
+                    dst.fill(0.0);
+                }
+                return;
+            }
+            matmul(dst, beta, lhs, rhs, 1.0, Par::Seq);
+        }
+    };
+}
+
+gemm_impl!(gemm_f32, f32);
+gemm_impl!(gemm_f64, f64);
+
+/// Error of [`spectral_radius`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum EigenError {
+    /// The slice does not hold `n * n` values.
+    Shape {
+        /// Expected number of values.
+        expected: usize,
+        /// Number of values found.
+        found: usize,
+    },
+    /// The matrix holds a NaN or an infinity.
+    NonFinite,
+    /// The eigen solver did not converge.
+    NoConvergence,
+}
+
+impl std::fmt::Display for EigenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EigenError::Shape { expected, found } => {
+                write!(f, "expected {expected} values for a square matrix, found {found}")
+            }
+            EigenError::NonFinite => write!(f, "the matrix holds a NaN or an infinity"),
+            EigenError::NoConvergence => write!(f, "the eigenvalue solver did not converge"),
+        }
+    }
+}
+
+impl std::error::Error for EigenError {}
+
+/// Exact spectral radius (largest eigenvalue modulus) of a general, non-symmetric `n x n`
+/// row-major matrix, from a full eigenvalue decomposition (Hessenberg + real Schur), not a
+/// power-iteration estimate.
+///
+/// # Errors
+/// [`EigenError`] if the shape is wrong, the matrix is not finite, or the solver fails.
+pub fn spectral_radius(a: &[f64], n: usize) -> Result<f64, EigenError> {
+    if a.len() != n * n {
+        return Err(EigenError::Shape {
+            expected: n * n,
+            found: a.len(),
+        });
+    }
+    if n == 0 {
+        return Ok(0.0);
+    }
+    if a.iter().any(|v| !v.is_finite()) {
+        return Err(EigenError::NonFinite);
+    }
+    let mat = MatRef::from_row_major_slice(a, n, n).to_owned();
+    let eig = mat
+        .eigenvalues()
+        .map_err(|_| EigenError::NoConvergence)?;
+    Ok(eig.iter().map(|z| z.re.hypot(z.im)).fold(0.0, f64::max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gemm_matches_naive_for_every_transpose() {
+        let (m, n, k) = (3, 4, 5);
+        let a: Vec<f64> = (0..m * k).map(|i| i as f64 * 0.5 - 3.0).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64).sin()).collect();
+        let at: Vec<f64> = (0..k * m).map(|idx| a[(idx % m) * k + idx / m]).collect();
+        let bt: Vec<f64> = (0..n * k).map(|idx| b[(idx % k) * n + idx / k]).collect();
+        let mut want = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                want[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            }
+        }
+        for (lhs, op_a) in [(&a, Op::N), (&at, Op::T)] {
+            for (rhs, op_b) in [(&b, Op::N), (&bt, Op::T)] {
+                let mut c = vec![1.0; m * n];
+                gemm_f64(&mut c, m, n, k, lhs, op_a, rhs, op_b, Acc::Add);
+                for (got, w) in c.iter().zip(&want) {
+                    assert!((got - (w + 1.0)).abs() < 1e-12, "{op_a:?}{op_b:?}");
+                }
+                gemm_f64(&mut c, m, n, k, lhs, op_a, rhs, op_b, Acc::Replace);
+                for (got, w) in c.iter().zip(&want) {
+                    assert!((got - w).abs() < 1e-12);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn spectral_radius_of_a_rotation_and_a_triangular_matrix() {
+        // A 2-D rotation scaled by 2 has complex eigenvalues of modulus 2.
+        let (c, s) = (0.3f64.cos(), 0.3f64.sin());
+        let r = spectral_radius(&[2.0 * c, -2.0 * s, 2.0 * s, 2.0 * c], 2).unwrap();
+        assert!((r - 2.0).abs() < 1e-12);
+        // Eigenvalues of a triangular matrix are its diagonal.
+        let t = [1.0, 5.0, 7.0, 0.0, -3.5, 2.0, 0.0, 0.0, 0.25];
+        assert!((spectral_radius(&t, 3).unwrap() - 3.5).abs() < 1e-12);
+        assert!(matches!(spectral_radius(&t, 2), Err(EigenError::Shape { .. })));
+        assert_eq!(
+            spectral_radius(&[f64::NAN], 1),
+            Err(EigenError::NonFinite)
+        );
+    }
+}
