@@ -1,1 +1,58 @@
+//! # psychrnn-core
+//!
+//! The contract of psychrnn, a framework for training recurrent neural networks on cognitive
+//! tasks (the Rust successor of PsychRNN and PyCog). Lab plugins depend on this crate alone.
+//!
+//! - The seven extension points: [`Task`], [`Model`], [`WeightInitializer`], [`LossFunction`],
+//!   [`Regularizer`], [`Optimizer`], [`CurriculumMetric`].
+//! - Data: [`TrialBatch`] (time-major trials), [`ParamSet`] (named tensors), [`Trajectory`].
+//! - Set-up: [`Manifest`] (TOML) → [`Registry`] lookup → validated [`Experiment`].
+//! - Running: [`train`] (BPTT loop) over [`evaluate_objective`], writing a run directory with
+//!   [`write_run`].
+//! - Support: seeded named random [`rng`] streams, `.npz` output ([`npz`]), errors ([`Error`]).
 
+pub mod error;
+pub mod experiment;
+pub mod init;
+pub mod loss;
+pub mod manifest;
+pub mod matrix;
+pub mod metric;
+pub mod model;
+pub mod npz;
+pub mod objective;
+pub mod optim;
+pub mod params;
+pub mod real;
+pub mod registry;
+pub mod regularizer;
+pub mod rng;
+pub mod run_dir;
+pub mod task;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod trainer;
+
+pub use error::{Error, Result};
+pub use experiment::Experiment;
+pub use init::{InitContext, WeightInitializer};
+pub use loss::LossFunction;
+pub use manifest::{Manifest, TrainingConfig};
+pub use matrix::MatrixSpec;
+pub use metric::CurriculumMetric;
+pub use model::{BackwardSeeds, Model, ModelContext, Trajectory, TransferFunction};
+pub use objective::{BatchView, ObjectiveBuffers, ObjectiveValue, evaluate_objective};
+pub use optim::{ClipMode, Optimizer};
+pub use params::{DefaultInit, ParamRole, ParamSet, ParamSpec};
+pub use real::Real;
+pub use registry::{Entry, Registry, config_table, parse_config};
+pub use regularizer::{Regularizer, RegularizerGrads, RegularizerInput};
+pub use rng::{Purpose, Rng};
+pub use run_dir::write_run;
+pub use task::{Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
+pub use trainer::{
+    Evaluation, MetricsRow, StopReason, TrainingObserver, TrainingOutcome, evaluate, train,
+};
+
+/// The psychrnn version (of this crate), written into lock manifests and summaries.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

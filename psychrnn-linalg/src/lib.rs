@@ -105,7 +105,10 @@ impl std::fmt::Display for EigenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             EigenError::Shape { expected, found } => {
-                write!(f, "expected {expected} values for a square matrix, found {found}")
+                write!(
+                    f,
+                    "expected {expected} values for a square matrix, found {found}"
+                )
             }
             EigenError::NonFinite => write!(f, "the matrix holds a NaN or an infinity"),
             EigenError::NoConvergence => write!(f, "the eigenvalue solver did not converge"),
@@ -135,9 +138,7 @@ pub fn spectral_radius(a: &[f64], n: usize) -> Result<f64, EigenError> {
         return Err(EigenError::NonFinite);
     }
     let mat = MatRef::from_row_major_slice(a, n, n).to_owned();
-    let eig = mat
-        .eigenvalues()
-        .map_err(|_| EigenError::NoConvergence)?;
+    let eig = mat.eigenvalues().map_err(|_| EigenError::NoConvergence)?;
     Ok(eig.iter().map(|z| z.re.hypot(z.im)).fold(0.0, f64::max))
 }
 
@@ -182,10 +183,10 @@ mod tests {
         // Eigenvalues of a triangular matrix are its diagonal.
         let t = [1.0, 5.0, 7.0, 0.0, -3.5, 2.0, 0.0, 0.0, 0.25];
         assert!((spectral_radius(&t, 3).unwrap() - 3.5).abs() < 1e-12);
-        assert!(matches!(spectral_radius(&t, 2), Err(EigenError::Shape { .. })));
-        assert_eq!(
-            spectral_radius(&[f64::NAN], 1),
-            Err(EigenError::NonFinite)
-        );
+        assert!(matches!(
+            spectral_radius(&t, 2),
+            Err(EigenError::Shape { .. })
+        ));
+        assert_eq!(spectral_radius(&[f64::NAN], 1), Err(EigenError::NonFinite));
     }
 }

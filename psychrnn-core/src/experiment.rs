@@ -1,0 +1,248 @@
+//! A validated experiment: a manifest whose plugin sections were resolved in a registry.
+//!
+//! Validation happens once, here; everything downstream trusts the [`Experiment`].
+
+use crate::error::{Error, Result};
+use crate::init::WeightInitializer;
+use crate::loss::LossFunction;
+use crate::manifest::{LockInfo, LockedPlugin, Manifest, TrainingConfig};
+use crate::model::{Model, ModelContext};
+use crate::optim::Optimizer;
+use crate::params::ParamSet;
+use crate::registry::{Catalog, Entry, Registry, parse_config};
+use crate::regularizer::Regularizer;
+use crate::task::{Task, TaskTiming};
+
+/// Initialiser used when a manifest has no `[initializer]` (PsychRNN's default).
+pub const DEFAULT_INITIALIZER: &str = "gaussian_spectral_radius";
+/// Loss used when a manifest has no `[loss]`.
+pub const DEFAULT_LOSS: &str = "mean_squared_error";
+/// Optimizer used when a manifest has no `[optimizer]`.
+pub const DEFAULT_OPTIMIZER: &str = "adam";
+/// The keys of a `[task]` table that core reads itself (PsychRNN's names).
+const TIMING_KEYS: [&str; 4] = ["dt", "tau", "T", "N_batch"];
+
+/// Everything a run needs, built and checked.
+pub struct Experiment {
+    /// Run name.
+    pub name: String,
+    /// Master seed.
+    pub seed: u64,
+    /// The task.
+    pub task: Box<dyn Task>,
+    /// The network.
+    pub model: Box<dyn Model<f32>>,
+    /// The initialiser.
+    pub initializer: Box<dyn WeightInitializer>,
+    /// The loss.
+    pub loss: Box<dyn LossFunction<f32>>,
+    /// The regularisers.
+    pub regularizers: Vec<Box<dyn Regularizer<f32>>>,
+    /// The optimizer.
+    pub optimizer: Box<dyn Optimizer>,
+    /// Training options.
+    pub training: TrainingConfig,
+    /// Freeze masks by raw parameter name (1 = frozen), checked against the model's shapes.
+    pub fixed_weights: ParamSet<f32>,
+    /// The plugins used, for the lock.
+    pub plugins: Vec<LockedPlugin>,
+}
+
+/// Splits `type` off a plugin table.
+fn split_tag(section: &str, table: &toml::Table) -> Result<(String, toml::Table)> {
+    let mut rest = table.clone();
+    match rest.remove("type") {
+        Some(toml::Value::String(tag)) => Ok((tag, rest)),
+        Some(other) => Err(Error::invalid(
+            format!("{section}.type"),
+            format!("must be a string, got {other}"),
+        )),
+        None => Err(Error::invalid(
+            format!("{section}.type"),
+            "missing: say which plugin to use, e.g. type = \"...\"",
+        )),
+    }
+}
+
+/// Looks up the entry of a plugin section and records it for the lock.
+fn lookup<'r, C>(
+    catalog: &'r Catalog<C>,
+    section: &str,
+    table: &toml::Table,
+    plugins: &mut Vec<LockedPlugin>,
+) -> Result<(&'r Entry<C>, toml::Table)> {
+    let (tag, rest) = split_tag(section, table)?;
+    let entry = catalog.get(&format!("{section}.type"), &tag)?;
+    plugins.push(LockedPlugin {
+        kind: catalog.kind().into(),
+        tag,
+        source: entry.source.clone(),
+    });
+    Ok((entry, rest))
+}
+
+fn default_table(tag: &str) -> toml::Table {
+    let mut t = toml::Table::new();
+    t.insert("type".into(), toml::Value::String(tag.into()));
+    t
+}
+
+impl Experiment {
+    /// Resolves and validates `manifest`; `default_name` names the run if the manifest does not.
+    ///
+    /// # Errors
+    /// The first problem found, naming its manifest field: an unknown tag, an invalid value, a
+    /// shape mismatch.
+    pub fn from_manifest(
+        manifest: &Manifest,
+        registry: &Registry,
+        default_name: &str,
+    ) -> Result<Self> {
+        let mut plugins = Vec::new();
+
+        let (task_entry, mut task_table) =
+            lookup(&registry.tasks, "task", &manifest.task, &mut plugins)?;
+        let mut timing_table = toml::Table::new();
+        for key in TIMING_KEYS {
+            match task_table.remove(key) {
+                Some(v) => {
+                    timing_table.insert(key.into(), v);
+                }
+                None => {
+                    return Err(Error::invalid(
+                        format!("task.{key}"),
+                        "missing (every task needs dt, tau, T and N_batch)",
+                    ));
+                }
+            }
+        }
+        let timing: TaskTiming = parse_config(&timing_table).map_err(|e| e.in_section("task"))?;
+        timing.validate().map_err(|e| e.in_section("task"))?;
+        let task = (task_entry.ctor)(&task_table, &timing).map_err(|e| e.in_section("task"))?;
+
+        let (model_entry, model_table) =
+            lookup(&registry.models, "model", &manifest.model, &mut plugins)?;
+        let ctx = ModelContext {
+            n_in: task.n_in(),
+            n_out: task.n_out(),
+            alpha: timing.alpha(),
+        };
+        let model = (model_entry.ctor)(&model_table, &ctx).map_err(|e| e.in_section("model"))?;
+
+        let init_table = manifest
+            .initializer
+            .clone()
+            .unwrap_or_else(|| default_table(DEFAULT_INITIALIZER));
+        let (entry, table) = lookup(
+            &registry.initializers,
+            "initializer",
+            &init_table,
+            &mut plugins,
+        )?;
+        let initializer = (entry.ctor)(&table).map_err(|e| e.in_section("initializer"))?;
+
+        let loss_table = manifest
+            .loss
+            .clone()
+            .unwrap_or_else(|| default_table(DEFAULT_LOSS));
+        let (entry, table) = lookup(&registry.losses, "loss", &loss_table, &mut plugins)?;
+        let loss = (entry.ctor)(&table).map_err(|e| e.in_section("loss"))?;
+
+        let effective = model.effective_weights(&ParamSet::zeros(model.param_specs()))?;
+        let effective_names: Vec<&str> = effective.iter().map(|(n, _)| n).collect();
+        let mut regularizers = Vec::new();
+        for (i, reg_table) in manifest.regularizers.iter().enumerate() {
+            let section = format!("regularizers[{i}]");
+            let (entry, table) = lookup(&registry.regularizers, &section, reg_table, &mut plugins)?;
+            let reg = (entry.ctor)(&table).map_err(|e| e.in_section(&section))?;
+            reg.check(&effective_names)
+                .map_err(|e| e.in_section(&section))?;
+            regularizers.push(reg);
+        }
+
+        let opt_table = manifest
+            .optimizer
+            .clone()
+            .unwrap_or_else(|| default_table(DEFAULT_OPTIMIZER));
+        let (entry, table) = lookup(&registry.optimizers, "optimizer", &opt_table, &mut plugins)?;
+        let optimizer = (entry.ctor)(&table).map_err(|e| e.in_section("optimizer"))?;
+
+        manifest.training.validate()?;
+        if manifest.training.n_updates(timing.n_batch) == 0 {
+            return Err(Error::invalid(
+                "training.training_iters",
+                format!(
+                    "{} trials give no update at N_batch = {}; it must be at least 1",
+                    manifest.training.training_iters, timing.n_batch
+                ),
+            ));
+        }
+        let mut fixed_weights = ParamSet::new();
+        for (name, spec) in &manifest.training.fixed_weights {
+            let field = format!("training.fixed_weights.{name}");
+            let p = model
+                .param_specs()
+                .iter()
+                .find(|p| &p.name == name)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = model
+                        .param_specs()
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect();
+                    Error::invalid(
+                        &field,
+                        format!(
+                            "the model has no parameter `{name}`; its parameters are {}",
+                            known.join(", ")
+                        ),
+                    )
+                })?;
+            fixed_weights.insert(
+                name.clone(),
+                spec.resolve_mask(&field, p.rows, p.cols, &p.name)?,
+            );
+        }
+
+        Ok(Experiment {
+            name: manifest
+                .name
+                .clone()
+                .unwrap_or_else(|| default_name.to_string()),
+            seed: manifest.seed,
+            task,
+            model,
+            initializer,
+            loss,
+            regularizers,
+            optimizer,
+            training: manifest.training.clone(),
+            fixed_weights,
+            plugins,
+        })
+    }
+
+    /// The fully resolved manifest (every default written out, plus versions and plugin sources):
+    /// the content of `manifest.lock.toml`. Training it again reproduces the run.
+    pub fn lock_manifest(&self) -> Manifest {
+        let mut task = self.task.config();
+        if let Ok(timing) = toml::Table::try_from(self.task.timing()) {
+            task.extend(timing);
+        }
+        Manifest {
+            name: Some(self.name.clone()),
+            seed: self.seed,
+            task,
+            model: self.model.config(),
+            initializer: Some(self.initializer.config()),
+            loss: Some(self.loss.config()),
+            regularizers: self.regularizers.iter().map(|r| r.config()).collect(),
+            optimizer: Some(self.optimizer.config()),
+            training: self.training.clone(),
+            lock: Some(LockInfo {
+                psychrnn_version: crate::VERSION.to_string(),
+                plugins: self.plugins.clone(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The `Model` extension point: forward dynamics over a batch and their hand-written backward.
+//!
+//! A model declares its raw parameters ([`ParamSpec`]), maps them to effective weights (masks,
+//! Dale's principle), runs the network forward over a time-major batch into a reusable
+//! [`Trajectory`], and backpropagates through time from `dL/doutputs`, `dL/drates` and
+//! `dL/d(effective weights)` to the gradient of every raw parameter.
+
+pub mod transfer;
+
+use ndarray::{Array2, Array3, ArrayView3};
+
+pub use transfer::TransferFunction;
+
+use crate::error::Result;
+use crate::npz::NpyArray;
+use crate::params::{ParamSet, ParamSpec};
+use crate::real::Real;
+use crate::rng::Rng;
+
+/// What a model needs to know about the task it is built for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelContext {
+    /// Number of input channels.
+    pub n_in: usize,
+    /// Number of output channels.
+    pub n_out: usize,
+    /// `dt / tau`.
+    pub alpha: f64,
+}
+
+/// The network's activity over a batch, kept for the backward pass. Arrays are time-major.
+/// The buffers are reused across iterations: [`Trajectory::resize`] reallocates only when a
+/// shape changes.
+#[derive(Clone, Debug, Default)]
+pub struct Trajectory<F> {
+    /// Initial state `x_0` of every trial, `[B, N_rec]`.
+    pub initial: Array2<F>,
+    /// States (PsychRNN's pre-activation `x_t`) for t = 1..T, `[T, B, N_rec]`.
+    pub states: Array3<F>,
+    /// Firing rates `f(x_t)` for t = 1..T, `[T, B, N_rec]`.
+    pub rates: Array3<F>,
+    /// Outputs `z_t` for t = 1..T, `[T, B, N_out]`.
+    pub outputs: Array3<F>,
+    /// Model-specific per-step caches (e.g. LSTM gates), `[T, B, ·]` each.
+    pub cache: Vec<Array3<F>>,
+}
+
+impl<F: Real> Trajectory<F> {
+    /// Makes the buffers `[n_steps, n_batch, n_rec]` / `[n_steps, n_batch, n_out]`, reusing
+    /// the allocations when the shapes already match.
+    pub fn resize(&mut self, n_steps: usize, n_batch: usize, n_rec: usize, n_out: usize) {
+        if self.states.shape() != [n_steps, n_batch, n_rec] {
+            self.initial = Array2::zeros((n_batch, n_rec));
+            self.states = Array3::zeros((n_steps, n_batch, n_rec));
+            self.rates = Array3::zeros((n_steps, n_batch, n_rec));
+        }
+        if self.outputs.shape() != [n_steps, n_batch, n_out] {
+            self.outputs = Array3::zeros((n_steps, n_batch, n_out));
+        }
+    }
+}
+
+/// The gradients flowing into a backward pass.
+pub struct BackwardSeeds<'a, F> {
+    /// `dL/doutputs`, `[T, B, N_out]`.
+    pub d_outputs: ArrayView3<'a, F>,
+    /// `dL/drates` from rate regularisers, `[T, B, N_rec]`, if any.
+    pub d_rates: Option<ArrayView3<'a, F>>,
+    /// `dL/d(effective weights)` from weight regularisers, by effective-weight name, if any.
+    pub d_effective: Option<&'a ParamSet<F>>,
+}
+
+/// A recurrent network (see the module docs). Implementations are generic over the float type
+/// so the same code is gradient-checked in `f64` and trained in `f32`.
+pub trait Model<F: Real>: Send + Sync {
+    /// The model's configuration with every default filled in, including its `type` tag.
+    fn config(&self) -> toml::Table;
+
+    /// Number of recurrent units.
+    fn n_rec(&self) -> usize;
+
+    /// The raw parameter tensors, in initialisation order.
+    fn param_specs(&self) -> &[ParamSpec];
+
+    /// The fraction of excitatory units when Dale's principle is on (initialisers balance E/I
+    /// with it), `None` otherwise.
+    fn dale_ratio(&self) -> Option<f64> {
+        None
+    }
+
+    /// The effective weights the network runs with (after masks and sign constraints), under
+    /// PsychRNN's names. Weight regularisers act on these.
+    ///
+    /// # Errors
+    /// If `params` lacks a declared tensor.
+    fn effective_weights(&self, params: &ParamSet<F>) -> Result<ParamSet<F>>;
+
+    /// Runs the batch `inputs` (`[T, B, N_in]`) forward into `trajectory`, drawing recurrent
+    /// noise from `noise` (no noise when `None`).
+    ///
+    /// # Errors
+    /// If `params` or `inputs` do not fit the model.
+    fn forward(
+        &self,
+        params: &ParamSet<F>,
+        inputs: ArrayView3<'_, F>,
+        noise: Option<&mut Rng>,
+        trajectory: &mut Trajectory<F>,
+    ) -> Result<()>;
+
+    /// Backpropagation through time: writes the gradient of the loss with respect to every raw
+    /// parameter into `grads` (which has the names and shapes of `params`).
+    ///
+    /// # Errors
+    /// If the arguments do not fit the model.
+    fn backward(
+        &self,
+        params: &ParamSet<F>,
+        inputs: ArrayView3<'_, F>,
+        trajectory: &Trajectory<F>,
+        seeds: BackwardSeeds<'_, F>,
+        grads: &mut ParamSet<F>,
+    ) -> Result<()>;
+
+    /// The arrays of `weights.npz`, under PsychRNN's keys.
+    ///
+    /// # Errors
+    /// If `params` lacks a declared tensor.
+    fn export(&self, params: &ParamSet<F>) -> Result<Vec<NpyArray>>;
+}
