@@ -1,1 +1,118 @@
+//! # psychrnn-plugins
+//!
+//! The plugins bundled with psychrnn, each in its own module, all added to a registry by
+//! [`register_all`]:
+//!
+//! | kind | tags |
+//! |---|---|
+//! | task | [`tasks::perceptual_discrimination`] |
+//! | model | [`models::basic_rnn`] |
+//! | initializer | `gaussian_spectral_radius` (default), `alpha_identity`, `random` ([`init`]) |
+//! | loss | `mean_squared_error` (default), `binary_cross_entropy` ([`loss`]) |
+//! | regularizer | `l1_weights`, `l2_weights`, `l2_firing_rate` ([`regularizers`]) |
+//! | optimizer | `adam` (default), `sgd` ([`optim`]) |
+//! | curriculum metric | `accuracy` ([`metrics`]) |
 
+pub mod init;
+pub mod loss;
+pub mod metrics;
+pub mod models;
+pub mod optim;
+pub mod regularizers;
+pub mod tasks;
+
+use psychrnn_core::Result;
+use psychrnn_core::registry::{Entry, Registry};
+
+/// Where the bundled plugins come from, as recorded in lock manifests.
+pub const SOURCE: &str = concat!("psychrnn-plugins ", env!("CARGO_PKG_VERSION"));
+
+fn entry<C>(tag: &str, doc: &str, ctor: C) -> Entry<C> {
+    Entry {
+        tag: tag.into(),
+        doc: doc.into(),
+        source: SOURCE.into(),
+        ctor,
+    }
+}
+
+/// Adds every bundled plugin to `registry`.
+///
+/// # Errors
+/// [`psychrnn_core::Error::DuplicateTag`] if a tag is already registered.
+pub fn register_all(registry: &mut Registry) -> Result<()> {
+    registry.tasks.register(entry(
+        tasks::perceptual_discrimination::TAG,
+        "PsychRNN's two-choice perceptual discrimination (coherence 0.1-0.7, choice after the stimulus)",
+        tasks::perceptual_discrimination::build,
+    ))?;
+    registry.models.register(entry(
+        models::basic_rnn::TAG,
+        "PsychRNN's continuous-time rate RNN with Dale's principle, masks and noise (hand-written BPTT)",
+        models::basic_rnn::build,
+    ))?;
+    registry.initializers.register(entry(
+        "gaussian_spectral_radius",
+        "W_rec ~ N(0,1), E/I balanced, scaled to spectral radius spec_rad (default 1.1); glorot draws elsewhere",
+        init::build_gaussian_spectral_radius,
+    ))?;
+    registry.initializers.register(entry(
+        "alpha_identity",
+        "W_rec = alpha * I, E/I balanced",
+        init::build_alpha_identity,
+    ))?;
+    registry.initializers.register(entry(
+        "random",
+        "every matrix from which_rand_init (glorot_gauss, glorot_unif, const_gauss, const_unif)",
+        init::build_random,
+    ))?;
+    registry.losses.register(entry(
+        "mean_squared_error",
+        "masked MSE, mean over all elements (PsychRNN)",
+        loss::build_mse,
+    ))?;
+    registry.losses.register(entry(
+        "binary_cross_entropy",
+        "masked BCE on outputs in (0, 1) (PsychRNN)",
+        loss::build_bce,
+    ))?;
+    registry.regularizers.register(entry(
+        "l1_weights",
+        "coefficient * mean |W_eff| per named matrix",
+        regularizers::build_l1,
+    ))?;
+    registry.regularizers.register(entry(
+        "l2_weights",
+        "coefficient * mean W_eff^2 per named matrix",
+        regularizers::build_l2,
+    ))?;
+    registry.regularizers.register(entry(
+        "l2_firing_rate",
+        "coefficient * mean f(x)^2 over all rates",
+        regularizers::build_firing_rate,
+    ))?;
+    registry.optimizers.register(entry(
+        "adam",
+        "Adam with TensorFlow 1 semantics (PsychRNN)",
+        optim::build_adam,
+    ))?;
+    registry
+        .optimizers
+        .register(entry("sgd", "plain gradient descent", optim::build_sgd))?;
+    registry.metrics.register(entry(
+        "accuracy",
+        "the task's accuracy on a fresh batch",
+        metrics::build_accuracy,
+    ))?;
+    Ok(())
+}
+
+/// A registry holding exactly the bundled plugins.
+///
+/// # Errors
+/// Never in practice (the bundled tags are distinct; a test pins them).
+pub fn registry() -> Result<Registry> {
+    let mut r = Registry::new();
+    register_all(&mut r)?;
+    Ok(r)
+}

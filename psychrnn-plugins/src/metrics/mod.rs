@@ -1,0 +1,38 @@
+//! Bundled curriculum metrics.
+
+use ndarray::ArrayView3;
+use psychrnn_core::{CurriculumMetric, Result, Task, TrialBatch, config_table, parse_config};
+use serde::{Deserialize, Serialize};
+
+/// `accuracy`: the task's own accuracy function on a fresh batch (PsychRNN's `default_metric`).
+pub struct Accuracy;
+
+/// `accuracy` takes no parameters.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
+
+impl CurriculumMetric for Accuracy {
+    fn config(&self) -> toml::Table {
+        config_table("accuracy", &NoParams {})
+    }
+
+    fn score(
+        &self,
+        task: &dyn Task,
+        batch: &TrialBatch,
+        outputs: ArrayView3<'_, f32>,
+        _loss: f64,
+    ) -> f64 {
+        task.accuracy(batch, outputs)
+    }
+}
+
+/// Registry constructor of `accuracy`.
+///
+/// # Errors
+/// Any key (it takes none).
+pub fn build_accuracy(table: &toml::Table) -> Result<Box<dyn CurriculumMetric>> {
+    let NoParams {} = parse_config(table)?;
+    Ok(Box::new(Accuracy))
+}

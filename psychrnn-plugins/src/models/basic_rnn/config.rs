@@ -1,0 +1,60 @@
+//! Configuration of `basic_rnn` (PsychRNN's network parameters, with PsychRNN's names).
+
+use psychrnn_core::{MatrixSpec, TransferFunction};
+use serde::{Deserialize, Serialize};
+
+fn yes() -> bool {
+    true
+}
+
+/// `[model] type = "basic_rnn"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case)]
+pub struct BasicRnnConfig {
+    /// Number of recurrent units.
+    pub N_rec: usize,
+    /// Recurrent noise sigma: each step adds `sqrt(2 alpha rec_noise^2) N(0, 1)`.
+    #[serde(default)]
+    pub rec_noise: f64,
+    /// Transfer function `f` (relu, tanh, sigmoid, softplus, linear).
+    #[serde(default)]
+    pub transfer_function: TransferFunction,
+    /// Fraction of excitatory units under Dale's principle; absent or 0 turns Dale off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dale_ratio: Option<f64>,
+    /// Allow self-connections; `false` zeroes the diagonal of the recurrent mask.
+    #[serde(default = "yes")]
+    pub autapses: bool,
+    /// 0/1 mask `N_rec x N_in` (default all ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_connectivity: Option<MatrixSpec>,
+    /// 0/1 mask `N_rec x N_rec` (default all ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rec_connectivity: Option<MatrixSpec>,
+    /// 0/1 mask `N_out x N_rec` (default all ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_connectivity: Option<MatrixSpec>,
+    /// Train `W_in`.
+    #[serde(default = "yes")]
+    pub W_in_train: bool,
+    /// Train `W_rec`.
+    #[serde(default = "yes")]
+    pub W_rec_train: bool,
+    /// Train `W_out`.
+    #[serde(default = "yes")]
+    pub W_out_train: bool,
+    /// Train `b_rec`.
+    #[serde(default = "yes")]
+    pub b_rec_train: bool,
+    /// Train `b_out`.
+    #[serde(default = "yes")]
+    pub b_out_train: bool,
+    /// Train `init_state`.
+    #[serde(default = "yes")]
+    pub init_state_train: bool,
+    /// PsychRNN 1.0.0's `Dale_out` (a copy of `Dale_rec`: inhibitory units drive the output
+    /// negatively) instead of HEAD's (inhibitory units do not project to the output).
+    #[serde(default)]
+    pub psychrnn_1_0_compat: bool,
+}

@@ -1,0 +1,3 @@
+//! Bundled models.
+
+pub mod basic_rnn;

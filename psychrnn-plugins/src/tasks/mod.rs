@@ -1,0 +1,3 @@
+//! Bundled tasks.
+
+pub mod perceptual_discrimination;
