@@ -266,3 +266,248 @@ mod tests {
         assert!(npz_bytes(&dup).is_err());
     }
 }
+
+/// What [`read_npz`] returns: the arrays it could read, and the members it skipped with why
+/// (e.g. PsychRNN's pickled `dale_ratio`/`transfer_function` object arrays).
+#[derive(Clone, Debug, Default)]
+pub struct NpzContents {
+    /// The arrays read, in archive order.
+    pub arrays: Vec<NpyArray>,
+    /// `(member name, reason)` of every member that was not read.
+    pub skipped: Vec<(String, String)>,
+}
+
+impl NpzContents {
+    /// The array called `name`.
+    pub fn get(&self, name: &str) -> Option<&NpyArray> {
+        self.arrays.iter().find(|a| a.name == name)
+    }
+}
+
+fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("not an .npy member".into());
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return Err(format!("unsupported .npy version {v}")),
+    };
+    let header = bytes
+        .get(start..start + header_len)
+        .ok_or("truncated header")?;
+    let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
+    let field = |key: &str| -> std::result::Result<&str, String> {
+        let at = header
+            .find(&format!("'{key}':"))
+            .ok_or(format!("header lacks '{key}'"))?;
+        Ok(header[at + key.len() + 3..].trim_start())
+    };
+    let descr = field("descr")?;
+    let descr = descr
+        .trim_start_matches('\'')
+        .split('\'')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    if field("fortran_order")?.starts_with("True") {
+        return Err("Fortran-ordered arrays are not supported".into());
+    }
+    let shape_text = field("shape")?;
+    let shape_text = &shape_text[1..shape_text.find(')').ok_or("malformed shape")?];
+    let shape: Vec<usize> = shape_text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("malformed shape ({shape_text})"))
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    let count: usize = shape.iter().product();
+    let data = &bytes[start + header_len..];
+    let need = |width: usize| {
+        if data.len() < count * width {
+            Err(format!(
+                "truncated data: {} bytes for {count} values",
+                data.len()
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let data = match descr.as_str() {
+        "<f4" => {
+            need(4)?;
+            NpyData::F32(
+                data.chunks_exact(4)
+                    .take(count)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            )
+        }
+        "<f8" => {
+            need(8)?;
+            NpyData::F64(
+                data.chunks_exact(8)
+                    .take(count)
+                    .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect(),
+            )
+        }
+        "<i8" => {
+            need(8)?;
+            NpyData::I64(
+                data.chunks_exact(8)
+                    .take(count)
+                    .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect(),
+            )
+        }
+        d if d.starts_with("<U") && shape.is_empty() => {
+            let s: String = data
+                .chunks_exact(4)
+                .filter_map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                .take_while(|&c| c != '\0')
+                .collect();
+            NpyData::Str(s)
+        }
+        "|O" => return Err("a pickled Python object array (not read without Python)".into()),
+        other => return Err(format!("unsupported dtype {other}")),
+    };
+    Ok(NpyArray {
+        name: name.to_string(),
+        shape,
+        data,
+    })
+}
+
+/// Reads an uncompressed `.npz` file (as `np.savez` writes). Members it cannot read (pickled
+/// objects, other dtypes, compressed entries) are listed in [`NpzContents::skipped`].
+///
+/// # Errors
+/// [`Error::Read`] if the file cannot be read; [`Error::Invalid`] naming the file if it is not a
+/// zip archive.
+pub fn read_npz(path: &Path) -> Result<NpzContents> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |why: &str| {
+        Error::invalid(
+            path.display().to_string(),
+            format!("not a readable .npz file: {why}"),
+        )
+    };
+    let u16_at = |b: &[u8], i: usize| b.get(i..i + 2).map(|s| u16::from_le_bytes([s[0], s[1]]));
+    let u32_at = |b: &[u8], i: usize| {
+        b.get(i..i + 4)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    };
+    let eocd = (0..bytes.len().saturating_sub(21))
+        .rev()
+        .find(|&i| u32_at(&bytes, i) == Some(0x0605_4b50))
+        .ok_or_else(|| bad("no zip directory"))?;
+    let entries = u16_at(&bytes, eocd + 10).ok_or_else(|| bad("truncated"))?;
+    let mut at = u32_at(&bytes, eocd + 16).ok_or_else(|| bad("truncated"))? as usize;
+    let mut contents = NpzContents::default();
+    for _ in 0..entries {
+        if u32_at(&bytes, at) != Some(0x0201_4b50) {
+            return Err(bad("corrupt zip directory"));
+        }
+        let field = |off| {
+            u16_at(&bytes, at + off)
+                .map(usize::from)
+                .ok_or_else(|| bad("truncated"))
+        };
+        let method = field(10)?;
+        let size = u32_at(&bytes, at + 20).ok_or_else(|| bad("truncated"))? as usize;
+        let (name_len, extra_len, comment_len) = (field(28)?, field(30)?, field(32)?);
+        let local = u32_at(&bytes, at + 42).ok_or_else(|| bad("truncated"))? as usize;
+        let name = String::from_utf8_lossy(
+            bytes
+                .get(at + 46..at + 46 + name_len)
+                .ok_or_else(|| bad("truncated"))?,
+        )
+        .to_string();
+        at += 46 + name_len + extra_len + comment_len;
+        let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
+        if method != 0 {
+            contents.skipped.push((
+                key,
+                "compressed member (np.savez_compressed) is not supported".into(),
+            ));
+            continue;
+        }
+        let data_start = local
+            + 30
+            + u16_at(&bytes, local + 26).map(usize::from).unwrap_or(0)
+            + u16_at(&bytes, local + 28).map(usize::from).unwrap_or(0);
+        match bytes.get(data_start..data_start + size) {
+            Some(member) => match parse_npy(&key, member) {
+                Ok(a) => contents.arrays.push(a),
+                Err(why) => contents.skipped.push((key, why)),
+            },
+            None => return Err(bad("member extends past the end of the file")),
+        }
+    }
+    Ok(contents)
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn written_files_read_back_exactly() {
+        let arrays = vec![
+            NpyArray::f32("W_rec", &[2, 3], vec![1.0, -2.5, 3.0, 0.0, 1e-30, f32::MAX]),
+            NpyArray::f64("dale_ratio", &[], vec![0.8]),
+            NpyArray::string("transfer_function_name", "relu"),
+            NpyArray::f32("b", &[4], vec![0.5; 4]),
+        ];
+        let dir = std::env::temp_dir().join(format!("psychrnn-npz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("w.npz");
+        write_npz(&path, &arrays).unwrap();
+        let back = read_npz(&path).unwrap();
+        assert_eq!(back.arrays, arrays);
+        assert!(back.skipped.is_empty());
+        std::fs::write(dir.join("bad.npz"), b"hello").unwrap();
+        let err = read_npz(&dir.join("bad.npz")).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.npz") && err.contains("not a readable .npz"),
+            "{err}"
+        );
+        assert!(matches!(
+            read_npz(&dir.join("missing.npz")),
+            Err(Error::Read { .. })
+        ));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn reads_the_psychrnn_written_fixture() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/pd_n50_dale_weights.npz");
+        let c = read_npz(&path).unwrap();
+        assert_eq!(c.get("W_rec").unwrap().shape, vec![50, 50]);
+        assert_eq!(c.get("W_in").unwrap().shape, vec![50, 2]);
+        assert_eq!(c.get("dale_ratio").unwrap().data, NpyData::F64(vec![0.8]));
+        assert!(c.get("W_rec/Adam").is_some());
+        assert!(c.skipped.is_empty(), "{:?}", c.skipped);
+    }
+
+    #[test]
+    fn pickled_object_members_are_skipped_with_a_reason() {
+        let mut member = b"\x93NUMPY\x01\x00".to_vec();
+        let header = "{'descr': '|O', 'fortran_order': False, 'shape': (), }";
+        member.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        member.extend_from_slice(header.as_bytes());
+        let why = parse_npy("transfer_function", &member).unwrap_err();
+        assert!(why.contains("pickled"), "{why}");
+    }
+}

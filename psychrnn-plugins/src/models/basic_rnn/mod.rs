@@ -38,6 +38,8 @@ pub struct BasicRnn<F> {
     n_in: usize,
     n_out: usize,
     alpha: F,
+    /// `alpha` as given (exported unrounded).
+    alpha_f64: f64,
     noise_std: F,
     f: TransferFunction,
     w_in: Constraint<F>,
@@ -232,6 +234,7 @@ impl<F: Real> BasicRnn<F> {
             n_in,
             n_out,
             alpha: F::of(alpha),
+            alpha_f64: alpha,
             noise_std: F::of((2.0 * alpha * config.rec_noise * config.rec_noise).sqrt()),
             f: config.transfer_function,
             w_in,
@@ -611,7 +614,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
             NpyArray::from_ndarray("output_connectivity", &to32(&self.w_out.mask)),
             NpyArray::f64("dale_ratio", &[], vec![self.dale_ratio().unwrap_or(0.0)]),
             NpyArray::string("transfer_function_name", self.f.name()),
-            NpyArray::f64("alpha", &[], vec![self.alpha.f64()]),
+            NpyArray::f64("alpha", &[], vec![self.alpha_f64]),
             NpyArray::f64("rec_noise", &[], vec![self.config.rec_noise]),
         ])
     }
