@@ -1,1 +1,315 @@
+//! End-to-end tests: the real `psychrnn` binary on real manifests, checking the run directory,
+//! byte-for-byte determinism, replay from the lock, and the errors users see.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use psychrnn_core::npz::{NpyData, read_npz};
+
+const SMALL: &str = r#"
+name = "small"
+seed = 3
+[task]
+type = "perceptual_discrimination"
+dt = 10
+tau = 100
+T = 400
+N_batch = 16
+[model]
+type = "basic_rnn"
+N_rec = 12
+dale_ratio = 0.75
+autapses = false
+rec_noise = 0.1
+[[regularizers]]
+type = "l2_firing_rate"
+coefficient = 0.01
+[training]
+training_iters = 480
+loss_epoch = 10
+test_batch_size = 32
+"#;
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("psychrnn-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+fn psychrnn(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_psychrnn"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run psychrnn")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn train(dir: &Path, manifest: &str, out: &str) -> Output {
+    std::fs::write(dir.join("m.toml"), manifest).expect("write manifest");
+    psychrnn(&["train", "m.toml", "--out", out], dir)
+}
+
+#[test]
+fn train_writes_the_run_directory() {
+    let dir = scratch("run");
+    let o = train(&dir, SMALL, "run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.join("run");
+    for f in [
+        "manifest.lock.toml",
+        "weights.npz",
+        "metrics.csv",
+        "summary.json",
+        "test_trials.npz",
+        "test_trials.json",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["stop_reason"]["kind"], "training_iters_reached");
+    assert_eq!(summary["iterations"], 30);
+    assert_eq!(summary["trials"], 480);
+    assert_eq!(summary["test_trials"], 32);
+    let acc = summary["final_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    assert!(summary["training_seconds"].as_f64().unwrap() > 0.0);
+
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "iteration,trials,loss,regularization,accuracy,stage,wall_seconds"
+    );
+    assert_eq!(lines.len(), 4);
+    assert!(lines[3].starts_with("30,480,"));
+    let reg: f64 = lines[1].split(',').nth(3).unwrap().parse().unwrap();
+    assert!(reg > 0.0, "the firing-rate penalty must be logged");
+
+    let lock = std::fs::read_to_string(run.join("manifest.lock.toml")).unwrap();
+    for default in [
+        "spec_rad = 1.1",
+        "learning_rate = 0.001",
+        "clip_grads = true",
+        "transfer_function = \"relu\"",
+        "[lock]",
+        "psychrnn_version",
+    ] {
+        assert!(lock.contains(default), "lock lacks `{default}`:\n{lock}");
+    }
+
+    let w = read_npz(&run.join("weights.npz")).unwrap();
+    let shape = |k: &str| {
+        w.get(k)
+            .unwrap_or_else(|| panic!("{k} missing"))
+            .shape
+            .clone()
+    };
+    assert_eq!(shape("W_in"), [12, 2]);
+    assert_eq!(shape("W_rec"), [12, 12]);
+    assert_eq!(shape("W_out"), [2, 12]);
+    assert_eq!(shape("b_rec"), [12]);
+    assert_eq!(shape("init_state"), [1, 12]);
+    assert_eq!(shape("Dale_rec"), [12, 12]);
+    assert_eq!(w.get("dale_ratio").unwrap().data, NpyData::F64(vec![0.75]));
+    let NpyData::F32(w_rec) = &w.get("W_rec").unwrap().data else {
+        panic!("W_rec not float32")
+    };
+    for i in 0..12 {
+        for j in 0..12 {
+            let v = w_rec[i * 12 + j];
+            assert!(
+                if j < 9 { v >= 0.0 } else { v <= 0.0 },
+                "Dale sign violated at [{i}, {j}]"
+            );
+        }
+        assert_eq!(w_rec[i * 13], 0.0, "autapse at {i}");
+    }
+    numpy_can_load(&run.join("weights.npz"), &run.join("test_trials.npz"));
+}
+
+/// Loads the files the way NumPy does: with NumPy itself when it is installed, otherwise with
+/// NumPy's format rules in plain Python (zip members, `ast.literal_eval` of the header).
+fn numpy_can_load(weights: &Path, trials: &Path) {
+    let script = r#"
+import ast, struct, sys, zipfile
+def load(path):
+    try:
+        import numpy as np
+        with np.load(path) as f:
+            return {k: (f[k].shape, f[k].dtype.str) for k in f.files}
+    except ImportError:
+        out = {}
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                b = z.read(name)
+                assert b[:6] == b'\x93NUMPY', name
+                n = struct.unpack('<H', b[8:10])[0]
+                h = ast.literal_eval(b[10:10 + n].decode('latin1'))
+                assert (10 + n) % 64 == 0 and not h['fortran_order']
+                out[name[:-4]] = (tuple(h['shape']), h['descr'])
+        return out
+w = load(sys.argv[1]); t = load(sys.argv[2])
+assert w['W_rec'] == ((12, 12), '<f4'), w['W_rec']
+assert w['b_out'] == ((2,), '<f4'), w['b_out']
+assert t['x'] == ((32, 40, 2), '<f4'), t['x']
+assert t['states'] == ((32, 40, 12), '<f4'), t['states']
+print('ok')
+"#;
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(weights)
+        .arg(trials)
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
+}
+
+#[test]
+fn same_manifest_gives_byte_identical_weights_and_the_lock_replays_it() {
+    let dir = scratch("determinism");
+    assert!(train(&dir, SMALL, "a").status.success());
+    assert!(
+        psychrnn(&["train", "m.toml", "--out", "b", "--quiet"], &dir)
+            .status
+            .success()
+    );
+    let a = std::fs::read(dir.join("a/weights.npz")).unwrap();
+    assert_eq!(
+        a,
+        std::fs::read(dir.join("b/weights.npz")).unwrap(),
+        "two runs of one manifest differ"
+    );
+    let o = psychrnn(
+        &["train", "a/manifest.lock.toml", "--out", "c", "--quiet"],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        a,
+        std::fs::read(dir.join("c/weights.npz")).unwrap(),
+        "the lock did not replay the run"
+    );
+    let o = train(&dir, &SMALL.replace("seed = 3", "seed = 4"), "d");
+    assert!(o.status.success());
+    assert_ne!(a, std::fs::read(dir.join("d/weights.npz")).unwrap());
+}
+
+#[test]
+fn bad_input_gives_one_clear_error_and_a_failing_exit() {
+    let dir = scratch("errors");
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "[task\ntype = 1".into(),
+            "m.toml: TOML parse error at line 1",
+        ),
+        (format!("{SMALL}\nbogus = 1\n"), "unknown field `bogus`"),
+        (
+            SMALL.replace("type = \"basic_rnn\"", "type = \"lstmm\""),
+            "model.type: unknown model type `lstmm`; known model types: basic_rnn",
+        ),
+        (
+            SMALL.replace("type = \"perceptual_discrimination\"", "type = \"pd\""),
+            "known task types: perceptual_discrimination",
+        ),
+        (
+            SMALL.replace("N_rec = 12", "N_rec = 12\nfoo = 2"),
+            "model: unknown field `foo`",
+        ),
+        (
+            SMALL.replace("dale_ratio = 0.75", "dale_ratio = -0.5"),
+            "model.dale_ratio: must lie in [0, 1], got -0.5",
+        ),
+        (
+            SMALL.replace("dt = 10", "dt = -1"),
+            "task.dt: must be a positive number of ms, got -1",
+        ),
+        (
+            SMALL.replace("T = 400", "T = 1"),
+            "task.T: must be at least dt (10) ms, got 1",
+        ),
+        (
+            SMALL.replace(
+                "autapses = false",
+                "autapses = false\noutput_connectivity = [[1, 1], [1, 1]]",
+            ),
+            "model.output_connectivity: expected shape [2, 12] (N_out x N_rec), found [2, 2]",
+        ),
+        (
+            SMALL.replace("N_batch = 16", "N_batch = \"many\""),
+            "task: invalid type",
+        ),
+    ];
+    for (manifest, expected) in cases {
+        let o = train(&dir, &manifest, "out");
+        let err = stderr(&o);
+        assert!(!o.status.success(), "accepted:\n{manifest}");
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(err.contains(expected), "expected `{expected}` in:\n{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let o = psychrnn(&["train", "nowhere.toml"], &dir);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("cannot read nowhere.toml") && err.contains("caused by: No such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn list_prints_every_tag_by_kind() {
+    let dir = scratch("list");
+    let o = psychrnn(&["list"], &dir);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    for word in [
+        "task:",
+        "perceptual_discrimination",
+        "model:",
+        "basic_rnn",
+        "initializer:",
+        "gaussian_spectral_radius",
+        "loss:",
+        "binary_cross_entropy",
+        "regularizer:",
+        "l2_firing_rate",
+        "optimizer:",
+        "adam",
+        "curriculum_metric:",
+        "accuracy",
+    ] {
+        assert!(out.contains(word), "`{word}` missing from:\n{out}");
+    }
+    let o = psychrnn(&["list", "optimizer"], &dir);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("sgd") && !out.contains("basic_rnn"));
+    let o = psychrnn(&["list", "widget"], &dir);
+    assert!(!o.status.success() && stderr(&o).contains("unknown plugin kind `widget`"));
+}
+
+#[test]
+fn the_bundled_example_is_valid() {
+    // The full example trains in the README's quick start; here it must at least resolve.
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/perceptual_discrimination.toml");
+    let manifest = psychrnn_core::Manifest::load(&path).unwrap();
+    let exp = psychrnn_core::Experiment::from_manifest(
+        &manifest,
+        &psychrnn_plugins::registry().unwrap(),
+        "x",
+    )
+    .unwrap();
+    assert_eq!(exp.model.n_rec(), 50);
+    assert_eq!(exp.model.dale_ratio(), Some(0.8));
+    assert_eq!(exp.task.timing().n_batch, 64);
+}

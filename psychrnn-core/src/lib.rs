@@ -11,6 +11,9 @@
 //!   [`write_run`].
 //! - Support: seeded named random [`rng`] streams, `.npz` output ([`npz`]), errors ([`Error`]).
 
+// No unwrap/expect on anything a user supplies: library code returns errors instead.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod error;
 pub mod experiment;
 pub mod init;

@@ -13,6 +13,9 @@
 //! | optimizer | `adam` (default), `sgd` ([`optim`]) |
 //! | curriculum metric | `accuracy` ([`metrics`]) |
 
+// No unwrap/expect on anything a user supplies: library code returns errors instead.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod init;
 pub mod loss;
 pub mod metrics;

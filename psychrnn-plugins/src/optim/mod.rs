@@ -73,7 +73,7 @@ impl Adam {
                 return Err(Error::invalid(name, format!("must lie in [0, 1), got {b}")));
             }
         }
-        if !(config.epsilon >= 0.0) {
+        if config.epsilon.is_nan() || config.epsilon < 0.0 {
             return Err(Error::invalid(
                 "epsilon",
                 format!("must be >= 0, got {}", config.epsilon),
