@@ -10,10 +10,10 @@ use crate::error::Result;
 use crate::experiment::Experiment;
 use crate::init::InitContext;
 use crate::model::Trajectory;
-use crate::objective::{BatchView, ObjectiveBuffers, evaluate_objective};
+use crate::objective::{BatchView, ObjectiveBuffers, ObjectiveValue, evaluate_objective};
 use crate::optim::clip_gradients;
 use crate::params::ParamSet;
-use crate::rng::{Purpose, stream};
+use crate::rng::{Purpose, Rng, stream};
 use crate::task::TrialBatch;
 
 /// One row of `metrics.csv`.
@@ -119,12 +119,30 @@ pub struct Evaluation {
     pub accuracy: f64,
 }
 
-fn batch_view(batch: &TrialBatch) -> BatchView<'_, f32> {
-    BatchView {
+/// The objective (loss and regularisers) of `exp` on `batch`, with noise from `noise`.
+fn objective(
+    exp: &Experiment,
+    params: &ParamSet<f32>,
+    batch: &TrialBatch,
+    noise: &mut Rng,
+    buffers: &mut ObjectiveBuffers<f32>,
+    with_gradient: bool,
+) -> Result<ObjectiveValue<f32>> {
+    let view = BatchView {
         inputs: batch.inputs.view(),
         targets: batch.targets.view(),
         mask: batch.mask.view(),
-    }
+    };
+    evaluate_objective(
+        exp.model.as_ref(),
+        exp.loss.as_ref(),
+        &exp.regularizers,
+        params,
+        view,
+        Some(noise),
+        buffers,
+        with_gradient,
+    )
 }
 
 /// Draws the initial parameters of `exp` (stream `Init` of the seed).
@@ -163,16 +181,7 @@ pub fn evaluate(
         .generate_batch(n_trials, &mut stream(exp.seed, Purpose::TestTrials, index));
     let mut buffers = ObjectiveBuffers::default();
     let mut noise = stream(exp.seed, Purpose::TestNoise, index);
-    let value = evaluate_objective(
-        exp.model.as_ref(),
-        exp.loss.as_ref(),
-        &[],
-        params,
-        batch_view(&batch),
-        Some(&mut noise),
-        &mut buffers,
-        false,
-    )?;
+    let value = objective(exp, params, &batch, &mut noise, &mut buffers, false)?;
     let accuracy = exp.task.accuracy(&batch, buffers.trajectory.outputs.view());
     Ok(Evaluation {
         batch,
@@ -214,16 +223,7 @@ pub fn train(exp: &mut Experiment, observer: &mut dyn TrainingObserver) -> Resul
             .task
             .generate_batch(n_batch, &mut stream(exp.seed, Purpose::TrainTrials, it));
         let mut noise = stream(exp.seed, Purpose::TrainNoise, it);
-        let value = evaluate_objective(
-            exp.model.as_ref(),
-            exp.loss.as_ref(),
-            &exp.regularizers,
-            &params,
-            batch_view(&batch),
-            Some(&mut noise),
-            &mut buffers,
-            true,
-        )?;
+        let value = objective(exp, &params, &batch, &mut noise, &mut buffers, true)?;
         let non_finite = if !value.total().is_finite() {
             Some("the loss".to_string())
         } else {
@@ -272,13 +272,11 @@ pub fn train(exp: &mut Experiment, observer: &mut dyn TrainingObserver) -> Resul
 
         if it % exp.training.loss_epoch == 0 {
             let mut eval_noise = stream(exp.seed, Purpose::EvalNoise, it);
-            let value = evaluate_objective(
-                exp.model.as_ref(),
-                exp.loss.as_ref(),
-                &exp.regularizers,
+            let value = objective(
+                exp,
                 &params,
-                batch_view(&batch),
-                Some(&mut eval_noise),
+                &batch,
+                &mut eval_noise,
                 &mut eval_buffers,
                 false,
             )?;
