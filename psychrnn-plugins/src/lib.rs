@@ -5,7 +5,7 @@
 //!
 //! | kind | tags |
 //! |---|---|
-//! | task | [`tasks::perceptual_discrimination`] |
+//! | task | [`tasks::perceptual_discrimination`], [`tasks::delayed_discrimination`], [`tasks::match_to_category`] |
 //! | model | [`models::basic_rnn`] |
 //! | initializer | `gaussian_spectral_radius` (default), `alpha_identity`, `random` ([`init`]) |
 //! | loss | `mean_squared_error` (default), `binary_cross_entropy` ([`loss`]) |
@@ -48,6 +48,16 @@ pub fn register_all(registry: &mut Registry) -> Result<()> {
         tasks::perceptual_discrimination::TAG,
         "PsychRNN's two-choice perceptual discrimination (coherence 0.1-0.7, choice after the stimulus)",
         tasks::perceptual_discrimination::build,
+    ))?;
+    registry.tasks.register(entry(
+        tasks::delayed_discrimination::TAG,
+        "PsychRNN's delayed frequency comparison: f1 > f2 or f1 < f2 after a delay",
+        tasks::delayed_discrimination::build,
+    ))?;
+    registry.tasks.register(entry(
+        tasks::match_to_category::TAG,
+        "PsychRNN's category task: which sector of the circle holds the angle encoded on a ring of inputs",
+        tasks::match_to_category::build,
     ))?;
     registry.models.register(entry(
         models::basic_rnn::TAG,

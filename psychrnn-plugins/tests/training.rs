@@ -213,7 +213,14 @@ fn every_bundled_tag_is_registered() {
         .map(|(k, v)| (k, v.into_iter().map(|(t, _)| t).collect()))
         .collect();
     let expected: Vec<(&str, Vec<&str>)> = vec![
-        ("task", vec!["perceptual_discrimination"]),
+        (
+            "task",
+            vec![
+                "delayed_discrimination",
+                "match_to_category",
+                "perceptual_discrimination",
+            ],
+        ),
         ("model", vec!["basic_rnn"]),
         (
             "initializer",

@@ -7,11 +7,13 @@
 
 pub mod batch;
 pub mod blocks;
+pub mod timeline;
 pub mod timing;
 
 use ndarray::ArrayView3;
 
 pub use batch::{TrialBatch, TrialMut, TrialParams};
+pub use timeline::Timeline;
 pub use timing::TaskTiming;
 
 use crate::rng::Rng;
