@@ -39,11 +39,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn psychrnn(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_psychrnn"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run psychrnn")
+    Command::new(env!("CARGO_BIN_EXE_psychrnn")).args(args).current_dir(cwd).output().expect("run psychrnn")
 }
 
 fn stderr(o: &Output) -> String {
@@ -61,14 +57,8 @@ fn train_writes_the_run_directory() {
     let o = train(&dir, SMALL, "run");
     assert!(o.status.success(), "{}", stderr(&o));
     let run = dir.join("run");
-    for f in [
-        "manifest.lock.toml",
-        "weights.npz",
-        "metrics.csv",
-        "summary.json",
-        "test_trials.npz",
-        "test_trials.json",
-    ] {
+    for f in ["manifest.lock.toml", "weights.npz", "metrics.csv", "summary.json", "test_trials.npz", "test_trials.json"]
+    {
         assert!(run.join(f).is_file(), "{f} missing");
     }
 
@@ -84,10 +74,7 @@ fn train_writes_the_run_directory() {
 
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(
-        lines[0],
-        "iteration,trials,loss,regularization,accuracy,stage,wall_seconds"
-    );
+    assert_eq!(lines[0], "iteration,trials,loss,regularization,accuracy,stage,wall_seconds");
     assert_eq!(lines.len(), 4);
     assert!(lines[3].starts_with("30,480,"));
     let reg: f64 = lines[1].split(',').nth(3).unwrap().parse().unwrap();
@@ -106,12 +93,7 @@ fn train_writes_the_run_directory() {
     }
 
     let w = read_npz(&run.join("weights.npz")).unwrap();
-    let shape = |k: &str| {
-        w.get(k)
-            .unwrap_or_else(|| panic!("{k} missing"))
-            .shape
-            .clone()
-    };
+    let shape = |k: &str| w.get(k).unwrap_or_else(|| panic!("{k} missing")).shape.clone();
     assert_eq!(shape("W_in"), [12, 2]);
     assert_eq!(shape("W_rec"), [12, 12]);
     assert_eq!(shape("W_out"), [2, 12]);
@@ -119,16 +101,11 @@ fn train_writes_the_run_directory() {
     assert_eq!(shape("init_state"), [1, 12]);
     assert_eq!(shape("Dale_rec"), [12, 12]);
     assert_eq!(w.get("dale_ratio").unwrap().data, NpyData::F64(vec![0.75]));
-    let NpyData::F32(w_rec) = &w.get("W_rec").unwrap().data else {
-        panic!("W_rec not float32")
-    };
+    let NpyData::F32(w_rec) = &w.get("W_rec").unwrap().data else { panic!("W_rec not float32") };
     for i in 0..12 {
         for j in 0..12 {
             let v = w_rec[i * 12 + j];
-            assert!(
-                if j < 9 { v >= 0.0 } else { v <= 0.0 },
-                "Dale sign violated at [{i}, {j}]"
-            );
+            assert!(if j < 9 { v >= 0.0 } else { v <= 0.0 }, "Dale sign violated at [{i}, {j}]");
         }
         assert_eq!(w_rec[i * 13], 0.0, "autapse at {i}");
     }
@@ -163,13 +140,7 @@ assert t['x'] == ((32, 40, 2), '<f4'), t['x']
 assert t['states'] == ((32, 40, 12), '<f4'), t['states']
 print('ok')
 "#;
-    let o = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(weights)
-        .arg(trials)
-        .output()
-        .expect("python3 runs");
+    let o = Command::new("python3").arg("-c").arg(script).arg(weights).arg(trials).output().expect("python3 runs");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
 }
@@ -178,27 +149,12 @@ print('ok')
 fn same_manifest_gives_byte_identical_weights_and_the_lock_replays_it() {
     let dir = scratch("determinism");
     assert!(train(&dir, SMALL, "a").status.success());
-    assert!(
-        psychrnn(&["train", "m.toml", "--out", "b", "--quiet"], &dir)
-            .status
-            .success()
-    );
+    assert!(psychrnn(&["train", "m.toml", "--out", "b", "--quiet"], &dir).status.success());
     let a = std::fs::read(dir.join("a/weights.npz")).unwrap();
-    assert_eq!(
-        a,
-        std::fs::read(dir.join("b/weights.npz")).unwrap(),
-        "two runs of one manifest differ"
-    );
-    let o = psychrnn(
-        &["train", "a/manifest.lock.toml", "--out", "c", "--quiet"],
-        &dir,
-    );
+    assert_eq!(a, std::fs::read(dir.join("b/weights.npz")).unwrap(), "two runs of one manifest differ");
+    let o = psychrnn(&["train", "a/manifest.lock.toml", "--out", "c", "--quiet"], &dir);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        a,
-        std::fs::read(dir.join("c/weights.npz")).unwrap(),
-        "the lock did not replay the run"
-    );
+    assert_eq!(a, std::fs::read(dir.join("c/weights.npz")).unwrap(), "the lock did not replay the run");
     let o = train(&dir, &SMALL.replace("seed = 3", "seed = 4"), "d");
     assert!(o.status.success());
     assert_ne!(a, std::fs::read(dir.join("d/weights.npz")).unwrap());
@@ -208,10 +164,7 @@ fn same_manifest_gives_byte_identical_weights_and_the_lock_replays_it() {
 fn bad_input_gives_one_clear_error_and_a_failing_exit() {
     let dir = scratch("errors");
     let cases: Vec<(String, &str)> = vec![
-        (
-            "[task\ntype = 1".into(),
-            "m.toml: TOML parse error at line 1",
-        ),
+        ("[task\ntype = 1".into(), "m.toml: TOML parse error at line 1"),
         (format!("{SMALL}\nbogus = 1\n"), "unknown field `bogus`"),
         (
             SMALL.replace("type = \"basic_rnn\"", "type = \"lstmm\""),
@@ -219,35 +172,17 @@ fn bad_input_gives_one_clear_error_and_a_failing_exit() {
         ),
         (
             SMALL.replace("type = \"perceptual_discrimination\"", "type = \"pd\""),
-            "known task types: perceptual_discrimination",
+            "known task types: delayed_discrimination, match_to_category, perceptual_discrimination",
         ),
+        (SMALL.replace("N_rec = 12", "N_rec = 12\nfoo = 2"), "model: unknown field `foo`"),
+        (SMALL.replace("dale_ratio = 0.75", "dale_ratio = -0.5"), "model.dale_ratio: must lie in [0, 1], got -0.5"),
+        (SMALL.replace("dt = 10", "dt = -1"), "task.dt: must be a positive number of ms, got -1"),
+        (SMALL.replace("T = 400", "T = 1"), "task.T: must be at least dt (10) ms, got 1"),
         (
-            SMALL.replace("N_rec = 12", "N_rec = 12\nfoo = 2"),
-            "model: unknown field `foo`",
-        ),
-        (
-            SMALL.replace("dale_ratio = 0.75", "dale_ratio = -0.5"),
-            "model.dale_ratio: must lie in [0, 1], got -0.5",
-        ),
-        (
-            SMALL.replace("dt = 10", "dt = -1"),
-            "task.dt: must be a positive number of ms, got -1",
-        ),
-        (
-            SMALL.replace("T = 400", "T = 1"),
-            "task.T: must be at least dt (10) ms, got 1",
-        ),
-        (
-            SMALL.replace(
-                "autapses = false",
-                "autapses = false\noutput_connectivity = [[1, 1], [1, 1]]",
-            ),
+            SMALL.replace("autapses = false", "autapses = false\noutput_connectivity = [[1, 1], [1, 1]]"),
             "model.output_connectivity: expected shape [2, 12] (N_out x N_rec), found [2, 2]",
         ),
-        (
-            SMALL.replace("N_batch = 16", "N_batch = \"many\""),
-            "task: invalid type",
-        ),
+        (SMALL.replace("N_batch = 16", "N_batch = \"many\""), "task: invalid type"),
     ];
     for (manifest, expected) in cases {
         let o = train(&dir, &manifest, "out");
@@ -260,10 +195,7 @@ fn bad_input_gives_one_clear_error_and_a_failing_exit() {
     let o = psychrnn(&["train", "nowhere.toml"], &dir);
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(
-        err.contains("cannot read nowhere.toml") && err.contains("caused by: No such file"),
-        "{err}"
-    );
+    assert!(err.contains("cannot read nowhere.toml") && err.contains("caused by: No such file"), "{err}");
 }
 
 #[test]
@@ -300,15 +232,8 @@ fn list_prints_every_tag_by_kind() {
 #[test]
 fn the_bundled_example_is_valid() {
     // The full example trains in the README's quick start; here it must at least resolve.
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/perceptual_discrimination.toml");
-    let manifest = psychrnn_core::Manifest::load(&path).unwrap();
-    let exp = psychrnn_core::Experiment::from_manifest(
-        &manifest,
-        &psychrnn_plugins::registry().unwrap(),
-        "x",
-    )
-    .unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/perceptual_discrimination.toml");
+    let exp = psychrnn_core::Experiment::load(&path, &psychrnn_plugins::registry().unwrap()).unwrap();
     assert_eq!(exp.model.n_rec(), 50);
     assert_eq!(exp.model.dale_ratio(), Some(0.8));
     assert_eq!(exp.task.timing().n_batch, 64);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use psychrnn_core::{Experiment, Manifest, Registry};
+use psychrnn_core::{Experiment, Registry};
 
 /// Train recurrent neural networks on cognitive tasks (PsychRNN/PyCog in Rust).
 #[derive(Parser)]
@@ -46,13 +46,10 @@ fn registry() -> CliResult<Registry> {
 }
 
 fn train(manifest_path: &Path, out: Option<PathBuf>, quiet: bool) -> CliResult<()> {
-    let manifest = Manifest::load(manifest_path)?;
-    let stem = manifest_path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("run")
-        .to_string();
-    let mut exp = Experiment::from_manifest(&manifest, &registry()?, &stem)?;
+    let mut exp = Experiment::load(manifest_path, &registry()?)?;
+    for w in &exp.warnings {
+        eprintln!("warning: {w}");
+    }
     let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
     let verbose = exp.training.verbosity && !quiet;
     let mut progress = progress::Progress::new(verbose);
@@ -71,12 +68,9 @@ fn train(manifest_path: &Path, out: Option<PathBuf>, quiet: bool) -> CliResult<(
         );
     }
     if let psychrnn_core::StopReason::NonFinite { .. } = outcome.stop {
-        return Err(format!(
-            "training diverged ({}); the last good weights are in {}",
-            outcome.stop,
-            dir.display()
-        )
-        .into());
+        return Err(
+            format!("training diverged ({}); the last good weights are in {}", outcome.stop, dir.display()).into()
+        );
     }
     Ok(())
 }
@@ -90,10 +84,7 @@ fn list(kind: Option<&str>) -> CliResult<()> {
             return Err(format!("unknown plugin kind `{k}`; kinds: {}", kinds.join(", ")).into());
         }
     }
-    for (name, entries) in listing
-        .iter()
-        .filter(|(name, _)| kind.is_none_or(|k| k == *name))
-    {
+    for (name, entries) in listing.iter().filter(|(name, _)| kind.is_none_or(|k| k == *name)) {
         println!("{name}:");
         for (tag, doc) in entries {
             println!("  {tag:<28} {doc}");
@@ -105,11 +96,7 @@ fn list(kind: Option<&str>) -> CliResult<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train {
-            manifest,
-            out,
-            quiet,
-        } => train(&manifest, out, quiet),
+        Command::Train { manifest, out, quiet } => train(&manifest, out, quiet),
         Command::List { kind } => list(kind.as_deref()),
     };
     match result {

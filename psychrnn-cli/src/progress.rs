@@ -15,11 +15,10 @@ impl Progress {
     /// A bar when stderr is a terminal, plain lines when it is not; nothing unless `verbose`.
     pub fn new(verbose: bool) -> Self {
         let bar = (verbose && std::io::stderr().is_terminal()).then(|| {
-            let style = ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {pos}/{len} updates, eta {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style =
+                ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} updates, eta {eta} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
             ProgressBar::new(0).with_style(style)
         });
         Progress { bar, verbose }

@@ -91,23 +91,12 @@ pub enum Error {
 impl Error {
     /// An [`Error::Invalid`] for `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            field: field.into(),
-            message: message.into(),
-        }
+        Error::Invalid { field: field.into(), message: message.into() }
     }
 
     /// An [`Error::Shape`] for `field`.
-    pub fn shape(
-        field: impl Into<String>,
-        expected: impl Into<String>,
-        found: impl Into<String>,
-    ) -> Self {
-        Error::Shape {
-            field: field.into(),
-            expected: expected.into(),
-            found: found.into(),
-        }
+    pub fn shape(field: impl Into<String>, expected: impl Into<String>, found: impl Into<String>) -> Self {
+        Error::Shape { field: field.into(), expected: expected.into(), found: found.into() }
     }
 
     /// Prefixes the field path of a field-naming error with a manifest section, so an error
@@ -115,37 +104,12 @@ impl Error {
     #[must_use]
     pub fn in_section(self, section: &str) -> Self {
         let join = |field: String| {
-            if field.is_empty() {
-                section.to_string()
-            } else {
-                format!("{section}.{field}")
-            }
+            if field.is_empty() { section.to_string() } else { format!("{section}.{field}") }
         };
         match self {
-            Error::Invalid { field, message } => Error::Invalid {
-                field: join(field),
-                message,
-            },
-            Error::Shape {
-                field,
-                expected,
-                found,
-            } => Error::Shape {
-                field: join(field),
-                expected,
-                found,
-            },
-            Error::UnknownTag {
-                field,
-                kind,
-                tag,
-                known,
-            } => Error::UnknownTag {
-                field: join(field),
-                kind,
-                tag,
-                known,
-            },
+            Error::Invalid { field, message } => Error::Invalid { field: join(field), message },
+            Error::Shape { field, expected, found } => Error::Shape { field: join(field), expected, found },
+            Error::UnknownTag { field, kind, tag, known } => Error::UnknownTag { field: join(field), kind, tag, known },
             other => other,
         }
     }
@@ -158,16 +122,10 @@ mod tests {
     #[test]
     fn in_section_prefixes_the_field_path() {
         let e = Error::invalid("dale_ratio", "must lie in [0, 1], got 1.5").in_section("model");
-        assert_eq!(
-            e.to_string(),
-            "model.dale_ratio: must lie in [0, 1], got 1.5"
-        );
+        assert_eq!(e.to_string(), "model.dale_ratio: must lie in [0, 1], got 1.5");
         let e = Error::invalid("", "bad").in_section("task");
         assert_eq!(e.to_string(), "task: bad");
         let e = Error::shape("rec_connectivity", "[2, 2]", "[3, 3]").in_section("model");
-        assert_eq!(
-            e.to_string(),
-            "model.rec_connectivity: expected shape [2, 2], found [3, 3]"
-        );
+        assert_eq!(e.to_string(), "model.rec_connectivity: expected shape [2, 2], found [3, 3]");
     }
 }

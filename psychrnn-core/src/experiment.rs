@@ -9,7 +9,9 @@ use crate::manifest::{LockInfo, LockedPlugin, Manifest, TrainingConfig};
 use crate::model::{Model, ModelContext};
 use crate::optim::Optimizer;
 use crate::params::ParamSet;
-use crate::registry::{Catalog, Entry, Registry, parse_config};
+use std::path::Path;
+
+use crate::registry::{BuildContext, Catalog, Entry, Registry, parse_config};
 use crate::regularizer::Regularizer;
 use crate::task::{Task, TaskTiming};
 
@@ -46,6 +48,8 @@ pub struct Experiment {
     pub fixed_weights: ParamSet<f32>,
     /// The plugins used, for the lock.
     pub plugins: Vec<LockedPlugin>,
+    /// Warnings the plugins left while building (e.g. entries of a weight file not used).
+    pub warnings: Vec<String>,
 }
 
 /// Splits `type` off a plugin table.
@@ -53,14 +57,8 @@ fn split_tag(section: &str, table: &toml::Table) -> Result<(String, toml::Table)
     let mut rest = table.clone();
     match rest.remove("type") {
         Some(toml::Value::String(tag)) => Ok((tag, rest)),
-        Some(other) => Err(Error::invalid(
-            format!("{section}.type"),
-            format!("must be a string, got {other}"),
-        )),
-        None => Err(Error::invalid(
-            format!("{section}.type"),
-            "missing: say which plugin to use, e.g. type = \"...\"",
-        )),
+        Some(other) => Err(Error::invalid(format!("{section}.type"), format!("must be a string, got {other}"))),
+        None => Err(Error::invalid(format!("{section}.type"), "missing: say which plugin to use, e.g. type = \"...\"")),
     }
 }
 
@@ -73,11 +71,7 @@ fn lookup<'r, C>(
 ) -> Result<(&'r Entry<C>, toml::Table)> {
     let (tag, rest) = split_tag(section, table)?;
     let entry = catalog.get(&format!("{section}.type"), &tag)?;
-    plugins.push(LockedPlugin {
-        kind: catalog.kind().into(),
-        tag,
-        source: entry.source.clone(),
-    });
+    plugins.push(LockedPlugin { kind: catalog.kind().into(), tag, source: entry.source.clone() });
     Ok((entry, rest))
 }
 
@@ -88,7 +82,8 @@ fn default_table(tag: &str) -> toml::Table {
 }
 
 impl Experiment {
-    /// Resolves and validates `manifest`; `default_name` names the run if the manifest does not.
+    /// Resolves and validates `manifest`; `default_name` names the run if the manifest does
+    /// not, and relative paths in it start at `base_dir` (the manifest's directory).
     ///
     /// # Errors
     /// The first problem found, naming its manifest field: an unknown tag, an invalid value, a
@@ -97,11 +92,12 @@ impl Experiment {
         manifest: &Manifest,
         registry: &Registry,
         default_name: &str,
+        base_dir: &Path,
     ) -> Result<Self> {
+        let build = BuildContext::new(base_dir);
         let mut plugins = Vec::new();
 
-        let (task_entry, mut task_table) =
-            lookup(&registry.tasks, "task", &manifest.task, &mut plugins)?;
+        let (task_entry, mut task_table) = lookup(&registry.tasks, "task", &manifest.task, &mut plugins)?;
         let mut timing_table = toml::Table::new();
         for key in TIMING_KEYS {
             match task_table.remove(key) {
@@ -118,35 +114,19 @@ impl Experiment {
         }
         let timing: TaskTiming = parse_config(&timing_table).map_err(|e| e.in_section("task"))?;
         timing.validate().map_err(|e| e.in_section("task"))?;
-        let task = (task_entry.ctor)(&task_table, &timing).map_err(|e| e.in_section("task"))?;
+        let task = (task_entry.ctor)(&task_table, &timing, &build).map_err(|e| e.in_section("task"))?;
 
-        let (model_entry, model_table) =
-            lookup(&registry.models, "model", &manifest.model, &mut plugins)?;
-        let ctx = ModelContext {
-            n_in: task.n_in(),
-            n_out: task.n_out(),
-            alpha: timing.alpha(),
-        };
-        let model = (model_entry.ctor)(&model_table, &ctx).map_err(|e| e.in_section("model"))?;
+        let (model_entry, model_table) = lookup(&registry.models, "model", &manifest.model, &mut plugins)?;
+        let ctx = ModelContext { n_in: task.n_in(), n_out: task.n_out(), alpha: timing.alpha() };
+        let model = (model_entry.ctor)(&model_table, &ctx, &build).map_err(|e| e.in_section("model"))?;
 
-        let init_table = manifest
-            .initializer
-            .clone()
-            .unwrap_or_else(|| default_table(DEFAULT_INITIALIZER));
-        let (entry, table) = lookup(
-            &registry.initializers,
-            "initializer",
-            &init_table,
-            &mut plugins,
-        )?;
-        let initializer = (entry.ctor)(&table).map_err(|e| e.in_section("initializer"))?;
+        let init_table = manifest.initializer.clone().unwrap_or_else(|| default_table(DEFAULT_INITIALIZER));
+        let (entry, table) = lookup(&registry.initializers, "initializer", &init_table, &mut plugins)?;
+        let initializer = (entry.ctor)(&table, &build).map_err(|e| e.in_section("initializer"))?;
 
-        let loss_table = manifest
-            .loss
-            .clone()
-            .unwrap_or_else(|| default_table(DEFAULT_LOSS));
+        let loss_table = manifest.loss.clone().unwrap_or_else(|| default_table(DEFAULT_LOSS));
         let (entry, table) = lookup(&registry.losses, "loss", &loss_table, &mut plugins)?;
-        let loss = (entry.ctor)(&table).map_err(|e| e.in_section("loss"))?;
+        let loss = (entry.ctor)(&table, &build).map_err(|e| e.in_section("loss"))?;
 
         let effective = model.effective_weights(&ParamSet::zeros(model.param_specs()))?;
         let effective_names: Vec<&str> = effective.iter().map(|(n, _)| n).collect();
@@ -154,18 +134,14 @@ impl Experiment {
         for (i, reg_table) in manifest.regularizers.iter().enumerate() {
             let section = format!("regularizers[{i}]");
             let (entry, table) = lookup(&registry.regularizers, &section, reg_table, &mut plugins)?;
-            let reg = (entry.ctor)(&table).map_err(|e| e.in_section(&section))?;
-            reg.check(&effective_names)
-                .map_err(|e| e.in_section(&section))?;
+            let reg = (entry.ctor)(&table, &build).map_err(|e| e.in_section(&section))?;
+            reg.check(&effective_names).map_err(|e| e.in_section(&section))?;
             regularizers.push(reg);
         }
 
-        let opt_table = manifest
-            .optimizer
-            .clone()
-            .unwrap_or_else(|| default_table(DEFAULT_OPTIMIZER));
+        let opt_table = manifest.optimizer.clone().unwrap_or_else(|| default_table(DEFAULT_OPTIMIZER));
         let (entry, table) = lookup(&registry.optimizers, "optimizer", &opt_table, &mut plugins)?;
-        let optimizer = (entry.ctor)(&table).map_err(|e| e.in_section("optimizer"))?;
+        let optimizer = (entry.ctor)(&table, &build).map_err(|e| e.in_section("optimizer"))?;
 
         manifest.training.validate()?;
         if manifest.training.n_updates(timing.n_batch) == 0 {
@@ -177,38 +153,25 @@ impl Experiment {
                 ),
             ));
         }
+        let mut training = manifest.training.clone();
+        for spec in training.fixed_weights.values_mut() {
+            spec.make_paths_absolute(&build);
+        }
         let mut fixed_weights = ParamSet::new();
-        for (name, spec) in &manifest.training.fixed_weights {
+        for (name, spec) in &training.fixed_weights {
             let field = format!("training.fixed_weights.{name}");
-            let p = model
-                .param_specs()
-                .iter()
-                .find(|p| &p.name == name)
-                .ok_or_else(|| {
-                    let known: Vec<&str> = model
-                        .param_specs()
-                        .iter()
-                        .map(|p| p.name.as_str())
-                        .collect();
-                    Error::invalid(
-                        &field,
-                        format!(
-                            "the model has no parameter `{name}`; its parameters are {}",
-                            known.join(", ")
-                        ),
-                    )
-                })?;
-            fixed_weights.insert(
-                name.clone(),
-                spec.resolve_mask(&field, p.rows, p.cols, &p.name)?,
-            );
+            let p = model.param_specs().iter().find(|p| &p.name == name).ok_or_else(|| {
+                let known: Vec<&str> = model.param_specs().iter().map(|p| p.name.as_str()).collect();
+                Error::invalid(
+                    &field,
+                    format!("the model has no parameter `{name}`; its parameters are {}", known.join(", ")),
+                )
+            })?;
+            fixed_weights.insert(name.clone(), spec.resolve_mask(&field, p.rows, p.cols, &p.name)?);
         }
 
         Ok(Experiment {
-            name: manifest
-                .name
-                .clone()
-                .unwrap_or_else(|| default_name.to_string()),
+            name: manifest.name.clone().unwrap_or_else(|| default_name.to_string()),
             seed: manifest.seed,
             task,
             model,
@@ -216,10 +179,23 @@ impl Experiment {
             loss,
             regularizers,
             optimizer,
-            training: manifest.training.clone(),
+            training,
             fixed_weights,
             plugins,
+            warnings: build.take_warnings(),
         })
+    }
+
+    /// Reads the manifest at `path` and resolves it: the run is named after the file stem unless
+    /// the manifest names it, and relative paths start at the manifest's directory.
+    ///
+    /// # Errors
+    /// As [`Manifest::load`] and [`Experiment::from_manifest`].
+    pub fn load(path: &Path, registry: &Registry) -> Result<Self> {
+        let manifest = Manifest::load(path)?;
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
+        let dir = path.parent().unwrap_or(Path::new("."));
+        Self::from_manifest(&manifest, registry, stem, dir)
     }
 
     /// The fully resolved manifest (every default written out, plus versions and plugin sources):
@@ -239,10 +215,7 @@ impl Experiment {
             regularizers: self.regularizers.iter().map(|r| r.config()).collect(),
             optimizer: Some(self.optimizer.config()),
             training: self.training.clone(),
-            lock: Some(LockInfo {
-                psychrnn_version: crate::VERSION.to_string(),
-                plugins: self.plugins.clone(),
-            }),
+            lock: Some(LockInfo { psychrnn_version: crate::VERSION.to_string(), plugins: self.plugins.clone() }),
         }
     }
 }

@@ -48,14 +48,12 @@ pub use objective::{BatchView, ObjectiveBuffers, ObjectiveValue, evaluate_object
 pub use optim::{ClipMode, Optimizer};
 pub use params::{DefaultInit, ParamRole, ParamSet, ParamSpec};
 pub use real::Real;
-pub use registry::{Entry, Registry, config_table, parse_config};
+pub use registry::{BuildContext, Entry, Registry, config_table, parse_config};
 pub use regularizer::{Regularizer, RegularizerGrads, RegularizerInput};
 pub use rng::{Purpose, Rng};
 pub use run_dir::write_run;
 pub use task::{Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
-pub use trainer::{
-    Evaluation, MetricsRow, StopReason, TrainingObserver, TrainingOutcome, evaluate, train,
-};
+pub use trainer::{Evaluation, MetricsRow, StopReason, TrainingObserver, TrainingOutcome, evaluate, train};
 
 /// The psychrnn version (of this crate), written into lock manifests and summaries.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

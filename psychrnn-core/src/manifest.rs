@@ -100,22 +100,13 @@ impl TrainingConfig {
     /// [`Error::Invalid`] naming the `training.*` field.
     pub fn validate(&self) -> Result<()> {
         if self.loss_epoch == 0 {
-            return Err(Error::invalid(
-                "training.loss_epoch",
-                "must be at least 1, got 0",
-            ));
+            return Err(Error::invalid("training.loss_epoch", "must be at least 1, got 0"));
         }
         if !(self.clip_norm.is_finite() && self.clip_norm > 0.0) {
-            return Err(Error::invalid(
-                "training.clip_norm",
-                format!("must be positive, got {}", self.clip_norm),
-            ));
+            return Err(Error::invalid("training.clip_norm", format!("must be positive, got {}", self.clip_norm)));
         }
         if self.test_batch_size == 0 {
-            return Err(Error::invalid(
-                "training.test_batch_size",
-                "must be at least 1, got 0",
-            ));
+            return Err(Error::invalid("training.test_batch_size", "must be at least 1, got 0"));
         }
         Ok(())
     }
@@ -162,10 +153,8 @@ impl Manifest {
     /// # Errors
     /// [`Error::Manifest`] with the parser's message (line, column, key).
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::Manifest {
-            path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
-        })
+        toml::from_str(text)
+            .map_err(|e| Error::Manifest { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })
     }
 
     /// Reads and parses a manifest file.
@@ -173,10 +162,7 @@ impl Manifest {
     /// # Errors
     /// [`Error::Read`] if the file cannot be read, else as [`Manifest::parse`].
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
         Self::parse(&text, path)
     }
 
@@ -185,8 +171,7 @@ impl Manifest {
     /// # Errors
     /// [`Error::Invalid`] if a value cannot be written as TOML.
     pub fn to_toml(&self) -> Result<String> {
-        toml::to_string(self)
-            .map_err(|e| Error::invalid("", format!("cannot write the manifest as TOML: {e}")))
+        toml::to_string(self).map_err(|e| Error::invalid("", format!("cannot write the manifest as TOML: {e}")))
     }
 }
 
@@ -218,27 +203,18 @@ mod tests {
     #[test]
     fn unknown_fields_and_syntax_errors_name_the_place() {
         let bad = format!("{MINIMAL}\n[training]\ntraining_itres = 5\n");
-        let msg = Manifest::parse(&bad, Path::new("m.toml"))
-            .unwrap_err()
-            .to_string();
+        let msg = Manifest::parse(&bad, Path::new("m.toml")).unwrap_err().to_string();
         assert!(msg.starts_with("m.toml: "), "{msg}");
         assert!(msg.contains("training_itres"), "{msg}");
-        let msg = Manifest::parse("[task\n", Path::new("x.toml"))
-            .unwrap_err()
-            .to_string();
+        let msg = Manifest::parse("[task\n", Path::new("x.toml")).unwrap_err().to_string();
         assert!(msg.contains("x.toml") && msg.contains("line 1"), "{msg}");
-        let msg = Manifest::parse("seed = 1\n", Path::new("x.toml"))
-            .unwrap_err()
-            .to_string();
+        let msg = Manifest::parse("seed = 1\n", Path::new("x.toml")).unwrap_err().to_string();
         assert!(msg.contains("missing field `task`"), "{msg}");
     }
 
     #[test]
     fn update_count_follows_psychrnn_head_and_1_0() {
-        let mut t = TrainingConfig {
-            training_iters: 128,
-            ..TrainingConfig::default()
-        };
+        let mut t = TrainingConfig { training_iters: 128, ..TrainingConfig::default() };
         assert_eq!(t.n_updates(64), 2);
         t.training_iters = 129;
         assert_eq!(t.n_updates(64), 3);

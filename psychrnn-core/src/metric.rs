@@ -17,11 +17,5 @@ pub trait CurriculumMetric: Send + Sync {
     }
 
     /// The score of `outputs` (`[T, B, N_out]`) on `batch` of `task`, whose loss was `loss`.
-    fn score(
-        &self,
-        task: &dyn Task,
-        batch: &TrialBatch,
-        outputs: ArrayView3<'_, f32>,
-        loss: f64,
-    ) -> f64;
+    fn score(&self, task: &dyn Task, batch: &TrialBatch, outputs: ArrayView3<'_, f32>, loss: f64) -> f64;
 }

@@ -35,76 +35,41 @@ pub struct NpyArray {
 impl NpyArray {
     /// A `float32` array.
     pub fn f32(name: impl Into<String>, shape: &[usize], data: Vec<f32>) -> Self {
-        NpyArray {
-            name: name.into(),
-            shape: shape.to_vec(),
-            data: NpyData::F32(data),
-        }
+        NpyArray { name: name.into(), shape: shape.to_vec(), data: NpyData::F32(data) }
     }
 
     /// A `float64` array.
     pub fn f64(name: impl Into<String>, shape: &[usize], data: Vec<f64>) -> Self {
-        NpyArray {
-            name: name.into(),
-            shape: shape.to_vec(),
-            data: NpyData::F64(data),
-        }
+        NpyArray { name: name.into(), shape: shape.to_vec(), data: NpyData::F64(data) }
     }
 
     /// A 0-d unicode string.
     pub fn string(name: impl Into<String>, value: impl Into<String>) -> Self {
-        NpyArray {
-            name: name.into(),
-            shape: Vec::new(),
-            data: NpyData::Str(value.into()),
-        }
+        NpyArray { name: name.into(), shape: Vec::new(), data: NpyData::Str(value.into()) }
     }
 
     /// A `float32` array from any ndarray (copied in C order).
-    pub fn from_ndarray<D: ndarray::Dimension>(
-        name: impl Into<String>,
-        a: &ndarray::Array<f32, D>,
-    ) -> Self {
+    pub fn from_ndarray<D: ndarray::Dimension>(name: impl Into<String>, a: &ndarray::Array<f32, D>) -> Self {
         NpyArray::f32(name, a.shape(), a.iter().copied().collect())
     }
 
     /// The `.npy` bytes: magic, version 1.0, header padded to a multiple of 64, data.
     pub fn to_npy_bytes(&self) -> Vec<u8> {
         let (descr, payload): (String, Vec<u8>) = match &self.data {
-            NpyData::F32(v) => (
-                "<f4".into(),
-                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            ),
-            NpyData::F64(v) => (
-                "<f8".into(),
-                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            ),
-            NpyData::I64(v) => (
-                "<i8".into(),
-                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            ),
+            NpyData::F32(v) => ("<f4".into(), v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            NpyData::F64(v) => ("<f8".into(), v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            NpyData::I64(v) => ("<i8".into(), v.iter().flat_map(|x| x.to_le_bytes()).collect()),
             NpyData::Str(s) => (
                 format!("<U{}", s.chars().count().max(1)),
-                if s.is_empty() {
-                    vec![0; 4]
-                } else {
-                    s.chars().flat_map(|c| (c as u32).to_le_bytes()).collect()
-                },
+                if s.is_empty() { vec![0; 4] } else { s.chars().flat_map(|c| (c as u32).to_le_bytes()).collect() },
             ),
         };
         let shape = match self.shape.as_slice() {
             [] => "()".to_string(),
             [n] => format!("({n},)"),
-            dims => format!(
-                "({})",
-                dims.iter()
-                    .map(usize::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            dims => format!("({})", dims.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
         };
-        let mut header =
-            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
         let unpadded = 10 + header.len() + 1;
         header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
         header.push('\n');
@@ -123,11 +88,7 @@ fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -143,18 +104,14 @@ pub fn npz_bytes(arrays: &[NpyArray]) -> Result<Vec<u8>> {
     let mut central = Vec::new();
     for (i, a) in arrays.iter().enumerate() {
         if arrays[..i].iter().any(|b| b.name == a.name) {
-            return Err(Error::invalid(
-                &a.name,
-                "two arrays with this name in one .npz file",
-            ));
+            return Err(Error::invalid(&a.name, "two arrays with this name in one .npz file"));
         }
         let name = format!("{}.npy", a.name);
         let data = a.to_npy_bytes();
         let size = u32::try_from(data.len())
             .map_err(|_| Error::invalid(&a.name, "array larger than 4 GiB cannot be stored"))?;
-        let offset = u32::try_from(out.len()).map_err(|_| {
-            Error::invalid(&a.name, ".npz file larger than 4 GiB cannot be written")
-        })?;
+        let offset = u32::try_from(out.len())
+            .map_err(|_| Error::invalid(&a.name, ".npz file larger than 4 GiB cannot be written"))?;
         let crc = crc32(&data);
         let common = |buf: &mut Vec<u8>| {
             buf.extend_from_slice(&20u16.to_le_bytes()); // version needed
@@ -212,10 +169,7 @@ pub fn write_npz(path: &Path, arrays: &[NpyArray]) -> Result<()> {
 /// # Errors
 /// [`Error::Write`] naming the path.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let err = |source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    };
+    let err = |source| Error::Write { path: path.to_path_buf(), source };
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp);
@@ -252,17 +206,11 @@ mod tests {
 
     #[test]
     fn npz_is_deterministic_and_rejects_duplicate_names() {
-        let arrays = vec![
-            NpyArray::f32("a", &[1], vec![1.0]),
-            NpyArray::f64("b", &[], vec![2.0]),
-        ];
+        let arrays = vec![NpyArray::f32("a", &[1], vec![1.0]), NpyArray::f64("b", &[], vec![2.0])];
         let one = npz_bytes(&arrays).unwrap();
         assert_eq!(one, npz_bytes(&arrays).unwrap());
         assert_eq!(&one[..4], b"PK\x03\x04");
-        let dup = vec![
-            NpyArray::f32("a", &[1], vec![1.0]),
-            NpyArray::f32("a", &[1], vec![1.0]),
-        ];
+        let dup = vec![NpyArray::f32("a", &[1], vec![1.0]), NpyArray::f32("a", &[1], vec![1.0])];
         assert!(npz_bytes(&dup).is_err());
     }
 }
@@ -290,29 +238,17 @@ fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> 
     }
     let (header_len, start) = match bytes[6] {
         1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
         v => return Err(format!("unsupported .npy version {v}")),
     };
-    let header = bytes
-        .get(start..start + header_len)
-        .ok_or("truncated header")?;
+    let header = bytes.get(start..start + header_len).ok_or("truncated header")?;
     let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
     let field = |key: &str| -> std::result::Result<&str, String> {
-        let at = header
-            .find(&format!("'{key}':"))
-            .ok_or(format!("header lacks '{key}'"))?;
+        let at = header.find(&format!("'{key}':")).ok_or(format!("header lacks '{key}'"))?;
         Ok(header[at + key.len() + 3..].trim_start())
     };
     let descr = field("descr")?;
-    let descr = descr
-        .trim_start_matches('\'')
-        .split('\'')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let descr = descr.trim_start_matches('\'').split('\'').next().unwrap_or_default().to_string();
     if field("fortran_order")?.starts_with("True") {
         return Err("Fortran-ordered arrays are not supported".into());
     }
@@ -322,19 +258,13 @@ fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> 
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|_| format!("malformed shape ({shape_text})"))
-        })
+        .map(|s| s.parse::<usize>().map_err(|_| format!("malformed shape ({shape_text})")))
         .collect::<std::result::Result<_, _>>()?;
     let count: usize = shape.iter().product();
     let data = &bytes[start + header_len..];
     let need = |width: usize| {
         if data.len() < count * width {
-            Err(format!(
-                "truncated data: {} bytes for {count} values",
-                data.len()
-            ))
+            Err(format!("truncated data: {} bytes for {count} values", data.len()))
         } else {
             Ok(())
         }
@@ -343,28 +273,19 @@ fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> 
         "<f4" => {
             need(4)?;
             NpyData::F32(
-                data.chunks_exact(4)
-                    .take(count)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
+                data.chunks_exact(4).take(count).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
             )
         }
         "<f8" => {
             need(8)?;
             NpyData::F64(
-                data.chunks_exact(8)
-                    .take(count)
-                    .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                    .collect(),
+                data.chunks_exact(8).take(count).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
             )
         }
         "<i8" => {
             need(8)?;
             NpyData::I64(
-                data.chunks_exact(8)
-                    .take(count)
-                    .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                    .collect(),
+                data.chunks_exact(8).take(count).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
             )
         }
         d if d.starts_with("<U") && shape.is_empty() => {
@@ -378,11 +299,7 @@ fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> 
         "|O" => return Err("a pickled Python object array (not read without Python)".into()),
         other => return Err(format!("unsupported dtype {other}")),
     };
-    Ok(NpyArray {
-        name: name.to_string(),
-        shape,
-        data,
-    })
+    Ok(NpyArray { name: name.to_string(), shape, data })
 }
 
 /// Reads an uncompressed `.npz` file (as `np.savez` writes). Members it cannot read (pickled
@@ -392,21 +309,10 @@ fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> 
 /// [`Error::Read`] if the file cannot be read; [`Error::Invalid`] naming the file if it is not a
 /// zip archive.
 pub fn read_npz(path: &Path) -> Result<NpzContents> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let bad = |why: &str| {
-        Error::invalid(
-            path.display().to_string(),
-            format!("not a readable .npz file: {why}"),
-        )
-    };
+    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let bad = |why: &str| Error::invalid(path.display().to_string(), format!("not a readable .npz file: {why}"));
     let u16_at = |b: &[u8], i: usize| b.get(i..i + 2).map(|s| u16::from_le_bytes([s[0], s[1]]));
-    let u32_at = |b: &[u8], i: usize| {
-        b.get(i..i + 4)
-            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    };
+    let u32_at = |b: &[u8], i: usize| b.get(i..i + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
     let eocd = (0..bytes.len().saturating_sub(21))
         .rev()
         .find(|&i| u32_at(&bytes, i) == Some(0x0605_4b50))
@@ -418,28 +324,17 @@ pub fn read_npz(path: &Path) -> Result<NpzContents> {
         if u32_at(&bytes, at) != Some(0x0201_4b50) {
             return Err(bad("corrupt zip directory"));
         }
-        let field = |off| {
-            u16_at(&bytes, at + off)
-                .map(usize::from)
-                .ok_or_else(|| bad("truncated"))
-        };
+        let field = |off| u16_at(&bytes, at + off).map(usize::from).ok_or_else(|| bad("truncated"));
         let method = field(10)?;
         let size = u32_at(&bytes, at + 20).ok_or_else(|| bad("truncated"))? as usize;
         let (name_len, extra_len, comment_len) = (field(28)?, field(30)?, field(32)?);
         let local = u32_at(&bytes, at + 42).ok_or_else(|| bad("truncated"))? as usize;
-        let name = String::from_utf8_lossy(
-            bytes
-                .get(at + 46..at + 46 + name_len)
-                .ok_or_else(|| bad("truncated"))?,
-        )
-        .to_string();
+        let name = String::from_utf8_lossy(bytes.get(at + 46..at + 46 + name_len).ok_or_else(|| bad("truncated"))?)
+            .to_string();
         at += 46 + name_len + extra_len + comment_len;
         let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
         if method != 0 {
-            contents.skipped.push((
-                key,
-                "compressed member (np.savez_compressed) is not supported".into(),
-            ));
+            contents.skipped.push((key, "compressed member (np.savez_compressed) is not supported".into()));
             continue;
         }
         let data_start = local
@@ -478,21 +373,14 @@ mod read_tests {
         assert!(back.skipped.is_empty());
         std::fs::write(dir.join("bad.npz"), b"hello").unwrap();
         let err = read_npz(&dir.join("bad.npz")).unwrap_err().to_string();
-        assert!(
-            err.contains("bad.npz") && err.contains("not a readable .npz"),
-            "{err}"
-        );
-        assert!(matches!(
-            read_npz(&dir.join("missing.npz")),
-            Err(Error::Read { .. })
-        ));
+        assert!(err.contains("bad.npz") && err.contains("not a readable .npz"), "{err}");
+        assert!(matches!(read_npz(&dir.join("missing.npz")), Err(Error::Read { .. })));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn reads_the_psychrnn_written_fixture() {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/pd_n50_dale_weights.npz");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/pd_n50_dale_weights.npz");
         let c = read_npz(&path).unwrap();
         assert_eq!(c.get("W_rec").unwrap().shape, vec![50, 50]);
         assert_eq!(c.get("W_in").unwrap().shape, vec![50, 2]);

@@ -72,21 +72,13 @@ pub fn evaluate_objective<F: Real>(
     if buffers.d_outputs.shape() != outputs.shape() {
         buffers.d_outputs = Array3::zeros(outputs.raw_dim());
     }
-    let loss_value = loss.loss(
-        outputs.view(),
-        batch.targets,
-        batch.mask,
-        buffers.d_outputs.view_mut(),
-    );
+    let loss_value = loss.loss(outputs.view(), batch.targets, batch.mask, buffers.d_outputs.view_mut());
 
     let mut regularization = F::zero();
     let mut reg_grads = None;
     if !regularizers.is_empty() {
         let effective = model.effective_weights(params)?;
-        let input = RegularizerInput {
-            effective: &effective,
-            rates: buffers.trajectory.rates.view(),
-        };
+        let input = RegularizerInput { effective: &effective, rates: buffers.trajectory.rates.view() };
         let mut grads = RegularizerGrads::zeros(&effective, input.rates);
         for r in regularizers {
             regularization += r.penalty(&input, &mut grads);
@@ -103,16 +95,7 @@ pub fn evaluate_objective<F: Real>(
             d_rates: reg_grads.as_ref().and_then(RegularizerGrads::rates),
             d_effective: reg_grads.as_ref().map(|g| &g.effective),
         };
-        model.backward(
-            params,
-            batch.inputs,
-            &buffers.trajectory,
-            seeds,
-            &mut buffers.grads,
-        )?;
+        model.backward(params, batch.inputs, &buffers.trajectory, seeds, &mut buffers.grads)?;
     }
-    Ok(ObjectiveValue {
-        loss: loss_value,
-        regularization,
-    })
+    Ok(ObjectiveValue { loss: loss_value, regularization })
 }

@@ -30,10 +30,7 @@ pub enum ClipMode {
 }
 
 fn norm(a: &Array2<f32>) -> f64 {
-    a.iter()
-        .map(|&v| f64::from(v) * f64::from(v))
-        .sum::<f64>()
-        .sqrt()
+    a.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt()
 }
 
 /// Clips the tensors of `grads` named in `names` to `max_norm` as `mode` says.

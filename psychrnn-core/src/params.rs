@@ -76,30 +76,17 @@ pub struct ParamSet<F> {
 impl<F: Real> ParamSet<F> {
     /// An empty set.
     pub fn new() -> Self {
-        ParamSet {
-            entries: Vec::new(),
-        }
+        ParamSet { entries: Vec::new() }
     }
 
     /// Zero tensors with the names and shapes of `specs`.
     pub fn zeros(specs: &[ParamSpec]) -> Self {
-        ParamSet {
-            entries: specs
-                .iter()
-                .map(|s| (s.name.clone(), Array2::zeros((s.rows, s.cols))))
-                .collect(),
-        }
+        ParamSet { entries: specs.iter().map(|s| (s.name.clone(), Array2::zeros((s.rows, s.cols)))).collect() }
     }
 
     /// Zero tensors with the names and shapes of `self`.
     pub fn zeros_like(&self) -> Self {
-        ParamSet {
-            entries: self
-                .entries
-                .iter()
-                .map(|(n, a)| (n.clone(), Array2::zeros(a.raw_dim())))
-                .collect(),
-        }
+        ParamSet { entries: self.entries.iter().map(|(n, a)| (n.clone(), Array2::zeros(a.raw_dim()))).collect() }
     }
 
     /// Sets `name` to `value`, replacing an existing entry in place or appending a new one.
@@ -118,10 +105,7 @@ impl<F: Real> ParamSet<F> {
 
     /// The tensor called `name`, mutably.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Array2<F>> {
-        self.entries
-            .iter_mut()
-            .find(|(n, _)| n == name)
-            .map(|(_, a)| a)
+        self.entries.iter_mut().find(|(n, _)| n == name).map(|(_, a)| a)
     }
 
     /// The tensor called `name`, or an error naming it.
@@ -129,8 +113,7 @@ impl<F: Real> ParamSet<F> {
     /// # Errors
     /// [`Error::Invalid`] if there is no such tensor.
     pub fn require(&self, name: &str) -> Result<&Array2<F>> {
-        self.get(name)
-            .ok_or_else(|| Error::invalid(name, "parameter missing from the parameter set"))
+        self.get(name).ok_or_else(|| Error::invalid(name, "parameter missing from the parameter set"))
     }
 
     /// The tensor called `name` mutably, or an error naming it.
@@ -138,8 +121,7 @@ impl<F: Real> ParamSet<F> {
     /// # Errors
     /// [`Error::Invalid`] if there is no such tensor.
     pub fn require_mut(&mut self, name: &str) -> Result<&mut Array2<F>> {
-        self.get_mut(name)
-            .ok_or_else(|| Error::invalid(name, "parameter missing from the parameter set"))
+        self.get_mut(name).ok_or_else(|| Error::invalid(name, "parameter missing from the parameter set"))
     }
 
     /// Iterates over `(name, tensor)` in order.
@@ -171,21 +153,12 @@ impl<F: Real> ParamSet<F> {
 
     /// Converts every tensor to another float type.
     pub fn cast<G: Real>(&self) -> ParamSet<G> {
-        ParamSet {
-            entries: self
-                .entries
-                .iter()
-                .map(|(n, a)| (n.clone(), a.mapv(|v| G::of(v.f64()))))
-                .collect(),
-        }
+        ParamSet { entries: self.entries.iter().map(|(n, a)| (n.clone(), a.mapv(|v| G::of(v.f64())))).collect() }
     }
 
     /// Whether every entry is finite; returns the name of the first tensor that is not.
     pub fn first_non_finite(&self) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(_, a)| a.iter().any(|v| !v.is_finite()))
-            .map(|(n, _)| n.as_str())
+        self.entries.iter().find(|(_, a)| a.iter().any(|v| !v.is_finite())).map(|(n, _)| n.as_str())
     }
 
     /// Checks that the names and shapes match `specs` exactly.
@@ -196,11 +169,7 @@ impl<F: Real> ParamSet<F> {
         for spec in specs {
             let a = self.require(&spec.name)?;
             if a.shape() != spec.shape() {
-                return Err(Error::shape(
-                    &spec.name,
-                    format!("{:?}", spec.shape()),
-                    format!("{:?}", a.shape()),
-                ));
+                return Err(Error::shape(&spec.name, format!("{:?}", spec.shape()), format!("{:?}", a.shape())));
             }
         }
         Ok(())

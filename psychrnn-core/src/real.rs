@@ -25,17 +25,7 @@ pub trait Real:
 {
     /// Row-major GEMM `C (m x n) (=|+=) op(A) (m x k) op(B) (k x n)`, see [`psychrnn_linalg::gemm_f32`].
     #[allow(clippy::too_many_arguments)]
-    fn gemm(
-        c: &mut [Self],
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[Self],
-        op_a: Op,
-        b: &[Self],
-        op_b: Op,
-        acc: Acc,
-    );
+    fn gemm(c: &mut [Self], m: usize, n: usize, k: usize, a: &[Self], op_a: Op, b: &[Self], op_b: Op, acc: Acc);
     /// Conversion from `f64` (rounding for `f32`).
     fn of(v: f64) -> Self;
     /// Conversion to `f64`.
@@ -45,17 +35,7 @@ pub trait Real:
 }
 
 impl Real for f32 {
-    fn gemm(
-        c: &mut [f32],
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[f32],
-        op_a: Op,
-        b: &[f32],
-        op_b: Op,
-        acc: Acc,
-    ) {
+    fn gemm(c: &mut [f32], m: usize, n: usize, k: usize, a: &[f32], op_a: Op, b: &[f32], op_b: Op, acc: Acc) {
         psychrnn_linalg::gemm_f32(c, m, n, k, a, op_a, b, op_b, acc);
     }
     fn of(v: f64) -> f32 {
@@ -70,17 +50,7 @@ impl Real for f32 {
 }
 
 impl Real for f64 {
-    fn gemm(
-        c: &mut [f64],
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[f64],
-        op_a: Op,
-        b: &[f64],
-        op_b: Op,
-        acc: Acc,
-    ) {
+    fn gemm(c: &mut [f64], m: usize, n: usize, k: usize, a: &[f64], op_a: Op, b: &[f64], op_b: Op, acc: Acc) {
         psychrnn_linalg::gemm_f64(c, m, n, k, a, op_a, b, op_b, acc);
     }
     fn of(v: f64) -> f64 {

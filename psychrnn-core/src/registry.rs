@@ -4,7 +4,9 @@
 //! Bundled plugins are added by `psychrnn_plugins::register_all`; there is no hidden global
 //! state (link-time registration can silently drop entries, and does not cross a `.so`).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,20 +20,51 @@ use crate::optim::Optimizer;
 use crate::regularizer::Regularizer;
 use crate::task::{Task, TaskTiming};
 
+/// What every plugin constructor may need besides its table: where relative paths in the
+/// manifest start from, and a place to leave warnings for the user.
+#[derive(Debug, Default)]
+pub struct BuildContext {
+    base_dir: PathBuf,
+    warnings: RefCell<Vec<String>>,
+}
+
+impl BuildContext {
+    /// A context whose relative paths start at `base_dir` (the manifest's directory).
+    pub fn new(base_dir: impl Into<PathBuf>) -> Self {
+        BuildContext { base_dir: base_dir.into(), warnings: RefCell::new(Vec::new()) }
+    }
+
+    /// `path` made absolute against the manifest's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        let joined = self.base_dir.join(path);
+        std::path::absolute(&joined).unwrap_or(joined)
+    }
+
+    /// Leaves a warning for the user (printed by the CLI before training).
+    pub fn warn(&self, message: impl Into<String>) {
+        self.warnings.borrow_mut().push(message.into());
+    }
+
+    /// The warnings left so far, emptying the list.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut self.warnings.borrow_mut())
+    }
+}
+
 /// Builds a task from its table (without `type` and the timing keys) and the shared timing.
-pub type TaskCtor = fn(&toml::Table, &TaskTiming) -> Result<Box<dyn Task>>;
+pub type TaskCtor = fn(&toml::Table, &TaskTiming, &BuildContext) -> Result<Box<dyn Task>>;
 /// Builds a model from its table (without `type`) for a task's sizes.
-pub type ModelCtor = fn(&toml::Table, &ModelContext) -> Result<Box<dyn Model<f32>>>;
+pub type ModelCtor = fn(&toml::Table, &ModelContext, &BuildContext) -> Result<Box<dyn Model<f32>>>;
 /// Builds an initialiser from its table (without `type`).
-pub type InitializerCtor = fn(&toml::Table) -> Result<Box<dyn WeightInitializer>>;
+pub type InitializerCtor = fn(&toml::Table, &BuildContext) -> Result<Box<dyn WeightInitializer>>;
 /// Builds a loss from its table (without `type`).
-pub type LossCtor = fn(&toml::Table) -> Result<Box<dyn LossFunction<f32>>>;
+pub type LossCtor = fn(&toml::Table, &BuildContext) -> Result<Box<dyn LossFunction<f32>>>;
 /// Builds a regulariser from its table (without `type`).
-pub type RegularizerCtor = fn(&toml::Table) -> Result<Box<dyn Regularizer<f32>>>;
+pub type RegularizerCtor = fn(&toml::Table, &BuildContext) -> Result<Box<dyn Regularizer<f32>>>;
 /// Builds an optimizer from its table (without `type`).
-pub type OptimizerCtor = fn(&toml::Table) -> Result<Box<dyn Optimizer>>;
+pub type OptimizerCtor = fn(&toml::Table, &BuildContext) -> Result<Box<dyn Optimizer>>;
 /// Builds a curriculum metric from its table (without `type`).
-pub type MetricCtor = fn(&toml::Table) -> Result<Box<dyn CurriculumMetric>>;
+pub type MetricCtor = fn(&toml::Table, &BuildContext) -> Result<Box<dyn CurriculumMetric>>;
 
 /// One registered plugin.
 #[derive(Clone, Debug)]
@@ -55,10 +88,7 @@ pub struct Catalog<C> {
 
 impl<C> Catalog<C> {
     fn new(kind: &'static str) -> Self {
-        Catalog {
-            kind,
-            entries: BTreeMap::new(),
-        }
+        Catalog { kind, entries: BTreeMap::new() }
     }
 
     /// The kind's name (`task`, `model`, ...).
@@ -149,12 +179,7 @@ impl Registry {
     /// `(kind, tags)` for every kind, in a fixed order.
     pub fn listing(&self) -> Vec<(&'static str, Vec<(&str, &str)>)> {
         fn rows<C>(c: &Catalog<C>) -> (&'static str, Vec<(&str, &str)>) {
-            (
-                c.kind(),
-                c.entries()
-                    .map(|e| (e.tag.as_str(), e.doc.as_str()))
-                    .collect(),
-            )
+            (c.kind(), c.entries().map(|e| (e.tag.as_str(), e.doc.as_str())).collect())
         }
         vec![
             rows(&self.tasks),
@@ -193,7 +218,7 @@ pub fn config_table<C: Serialize>(tag: &str, config: &C) -> toml::Table {
 mod tests {
     use super::*;
 
-    fn ctor(_: &toml::Table) -> Result<Box<dyn Optimizer>> {
+    fn ctor(_: &toml::Table, _: &BuildContext) -> Result<Box<dyn Optimizer>> {
         Err(Error::invalid("", "test"))
     }
 
@@ -208,19 +233,8 @@ mod tests {
         };
         r.optimizers.register(e("crate a")).unwrap();
         let dup = r.optimizers.register(e("lib.so")).unwrap_err().to_string();
-        assert_eq!(
-            dup,
-            "duplicate optimizer type `adam`: registered by crate a and by lib.so"
-        );
-        let unknown = r
-            .optimizers
-            .get("optimizer.type", "adma")
-            .err()
-            .unwrap()
-            .to_string();
-        assert_eq!(
-            unknown,
-            "optimizer.type: unknown optimizer type `adma`; known optimizer types: adam"
-        );
+        assert_eq!(dup, "duplicate optimizer type `adam`: registered by crate a and by lib.so");
+        let unknown = r.optimizers.get("optimizer.type", "adma").err().unwrap().to_string();
+        assert_eq!(unknown, "optimizer.type: unknown optimizer type `adma`; known optimizer types: adam");
     }
 }

@@ -25,11 +25,7 @@ pub struct RegularizerGrads<F> {
 impl<F: Real> RegularizerGrads<F> {
     /// Zero gradients shaped like `effective` and `rates`.
     pub fn zeros(effective: &ParamSet<F>, rates: ArrayView3<'_, F>) -> Self {
-        RegularizerGrads {
-            effective: effective.zeros_like(),
-            rates: Array3::zeros(rates.raw_dim()),
-            rates_used: false,
-        }
+        RegularizerGrads { effective: effective.zeros_like(), rates: Array3::zeros(rates.raw_dim()), rates_used: false }
     }
 
     /// `dPenalty/drates`, `[T, B, N_rec]`, for a regulariser to add to.

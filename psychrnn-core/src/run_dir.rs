@@ -59,31 +59,17 @@ fn batch_major(name: &str, a: &Array3<f32>) -> NpyArray {
 ///
 /// # Errors
 /// [`Error::Write`] naming the file that could not be written.
-pub fn write_run(
-    dir: &Path,
-    exp: &Experiment,
-    outcome: &TrainingOutcome,
-    test: &Evaluation,
-) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: &Evaluation) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
 
     let lock = exp.lock_manifest().to_toml()?;
-    let header = "# Resolved by psychrnn: every default is written out. `psychrnn train` on this file replays the run.\n";
-    write_atomically(
-        &dir.join("manifest.lock.toml"),
-        format!("{header}{lock}").as_bytes(),
-    )?;
+    let header =
+        "# Resolved by psychrnn: every default is written out. `psychrnn train` on this file replays the run.\n";
+    write_atomically(&dir.join("manifest.lock.toml"), format!("{header}{lock}").as_bytes())?;
 
-    write_npz(
-        &dir.join("weights.npz"),
-        &exp.model.export(&outcome.params)?,
-    )?;
+    write_npz(&dir.join("weights.npz"), &exp.model.export(&outcome.params)?)?;
 
-    let mut csv =
-        String::from("iteration,trials,loss,regularization,accuracy,stage,wall_seconds\n");
+    let mut csv = String::from("iteration,trials,loss,regularization,accuracy,stage,wall_seconds\n");
     for r in &outcome.metrics {
         let _ = writeln!(
             csv,
@@ -122,7 +108,6 @@ pub fn write_run(
         training_seconds: outcome.training_seconds,
         psychrnn_version: crate::VERSION.to_string(),
     };
-    let json = serde_json::to_string_pretty(&summary)
-        .map_err(|e| Error::invalid("summary.json", e.to_string()))?;
+    let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::invalid("summary.json", e.to_string()))?;
     write_atomically(&dir.join("summary.json"), json.as_bytes())
 }

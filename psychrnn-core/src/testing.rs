@@ -55,36 +55,20 @@ pub fn check_gradients(
     let mut buffers = ObjectiveBuffers::default();
     let eval = |p: &ParamSet<f64>, grad: bool, buffers: &mut ObjectiveBuffers<f64>| {
         let mut noise = noise_seed.map(|s| stream(s, Purpose::User, 0));
-        evaluate_objective(
-            model,
-            loss,
-            regularizers,
-            p,
-            batch,
-            noise.as_mut(),
-            buffers,
-            grad,
-        )
-        .map(|v| v.total())
-        .map_err(|e| e.to_string())
+        evaluate_objective(model, loss, regularizers, p, batch, noise.as_mut(), buffers, grad)
+            .map(|v| v.total())
+            .map_err(|e| e.to_string())
     };
     eval(params, true, &mut buffers)?;
     let analytic = buffers.grads.clone();
-    let mut report = GradientReport {
-        checked: 0,
-        worst_ratio: 0.0,
-        worst: None,
-        total_abs_gradient: 0.0,
-    };
+    let mut report = GradientReport { checked: 0, worst_ratio: 0.0, worst: None, total_abs_gradient: 0.0 };
     let mut probe = params.clone();
     let mut scratch = ObjectiveBuffers::default();
     for (name, value) in params.iter() {
         if !names.is_empty() && !names.contains(&name) {
             continue;
         }
-        let grad = analytic
-            .get(name)
-            .ok_or_else(|| format!("backward gave no gradient for {name}"))?;
+        let grad = analytic.get(name).ok_or_else(|| format!("backward gave no gradient for {name}"))?;
         for ((i, j), &v) in value.indexed_iter() {
             probe.require_mut(name).map_err(|e| e.to_string())?[[i, j]] = v + h;
             let up = eval(&probe, false, &mut scratch)?;
@@ -104,9 +88,7 @@ pub fn check_gradients(
     }
     if report.worst_ratio > 1.0 {
         let (n, i, j, a, num) = report.worst.clone().unwrap_or_default();
-        return Err(format!(
-            "gradient of {n}[{i}, {j}]: backward gives {a:e}, finite differences {num:e}"
-        ));
+        return Err(format!("gradient of {n}[{i}, {j}]: backward gives {a:e}, finite differences {num:e}"));
     }
     Ok(report)
 }
@@ -123,11 +105,7 @@ pub fn check_task_contract(task: &dyn Task, n_trials: usize) -> Result<(), Strin
     let steps = task.timing().n_steps();
     let want = |n: usize| [steps, n_trials, n];
     if a.inputs.shape() != want(task.n_in()) {
-        return Err(format!(
-            "inputs have shape {:?}, expected {:?}",
-            a.inputs.shape(),
-            want(task.n_in())
-        ));
+        return Err(format!("inputs have shape {:?}, expected {:?}", a.inputs.shape(), want(task.n_in())));
     }
     if a.targets.shape() != want(task.n_out()) || a.mask.shape() != want(task.n_out()) {
         return Err(format!(
@@ -138,16 +116,9 @@ pub fn check_task_contract(task: &dyn Task, n_trials: usize) -> Result<(), Strin
         ));
     }
     if a.trial_params.len() != n_trials {
-        return Err(format!(
-            "{} trial records for {n_trials} trials",
-            a.trial_params.len()
-        ));
+        return Err(format!("{} trial records for {n_trials} trials", a.trial_params.len()));
     }
-    if a.inputs
-        .iter()
-        .chain(a.targets.iter())
-        .any(|v| !v.is_finite())
-    {
+    if a.inputs.iter().chain(a.targets.iter()).any(|v| !v.is_finite()) {
         return Err("inputs or targets hold NaN or infinity".into());
     }
     if a.mask.iter().any(|&m| !(0.0..=1.0).contains(&m)) {

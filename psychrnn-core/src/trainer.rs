@@ -128,11 +128,7 @@ fn objective(
     buffers: &mut ObjectiveBuffers<f32>,
     with_gradient: bool,
 ) -> Result<ObjectiveValue<f32>> {
-    let view = BatchView {
-        inputs: batch.inputs.view(),
-        targets: batch.targets.view(),
-        mask: batch.mask.view(),
-    };
+    let view = BatchView { inputs: batch.inputs.view(), targets: batch.targets.view(), mask: batch.mask.view() };
     evaluate_objective(
         exp.model.as_ref(),
         exp.loss.as_ref(),
@@ -151,17 +147,12 @@ fn objective(
 /// If the initialiser fails or returns tensors that do not fit the model.
 pub fn initial_params(exp: &Experiment) -> Result<ParamSet<f32>> {
     let specs = exp.model.param_specs();
-    let ctx = InitContext {
-        specs,
-        dale_ratio: exp.model.dale_ratio(),
-    };
+    let ctx = InitContext { specs, dale_ratio: exp.model.dale_ratio() };
     let params = exp
         .initializer
         .initialize(&ctx, &mut stream(exp.seed, Purpose::Init, 0))
         .map_err(|e| e.in_section("initializer"))?;
-    params
-        .check_against(specs)
-        .map_err(|e| e.in_section("initializer"))?;
+    params.check_against(specs).map_err(|e| e.in_section("initializer"))?;
     Ok(params)
 }
 
@@ -170,25 +161,13 @@ pub fn initial_params(exp: &Experiment) -> Result<ParamSet<f32>> {
 ///
 /// # Errors
 /// If the model rejects the parameters.
-pub fn evaluate(
-    exp: &Experiment,
-    params: &ParamSet<f32>,
-    n_trials: usize,
-    index: u64,
-) -> Result<Evaluation> {
-    let batch = exp
-        .task
-        .generate_batch(n_trials, &mut stream(exp.seed, Purpose::TestTrials, index));
+pub fn evaluate(exp: &Experiment, params: &ParamSet<f32>, n_trials: usize, index: u64) -> Result<Evaluation> {
+    let batch = exp.task.generate_batch(n_trials, &mut stream(exp.seed, Purpose::TestTrials, index));
     let mut buffers = ObjectiveBuffers::default();
     let mut noise = stream(exp.seed, Purpose::TestNoise, index);
     let value = objective(exp, params, &batch, &mut noise, &mut buffers, false)?;
     let accuracy = exp.task.accuracy(&batch, buffers.trajectory.outputs.view());
-    Ok(Evaluation {
-        batch,
-        trajectory: buffers.trajectory,
-        loss: f64::from(value.loss),
-        accuracy,
-    })
+    Ok(Evaluation { batch, trajectory: buffers.trajectory, loss: f64::from(value.loss), accuracy })
 }
 
 /// Trains `exp` from its initialiser's parameters.
@@ -199,13 +178,8 @@ pub fn evaluate(
 pub fn train(exp: &mut Experiment, observer: &mut dyn TrainingObserver) -> Result<TrainingOutcome> {
     let start = Instant::now();
     let mut params = initial_params(exp)?;
-    let trainable: Vec<String> = exp
-        .model
-        .param_specs()
-        .iter()
-        .filter(|s| s.trainable)
-        .map(|s| s.name.clone())
-        .collect();
+    let trainable: Vec<String> =
+        exp.model.param_specs().iter().filter(|s| s.trainable).map(|s| s.name.clone()).collect();
     let n_batch = exp.task.timing().n_batch;
     let n_updates = exp.training.n_updates(n_batch);
     let mut buffers = ObjectiveBuffers::default();
@@ -219,39 +193,24 @@ pub fn train(exp: &mut Experiment, observer: &mut dyn TrainingObserver) -> Resul
     observer.on_start(n_updates);
 
     for it in 1..=n_updates {
-        let batch = exp
-            .task
-            .generate_batch(n_batch, &mut stream(exp.seed, Purpose::TrainTrials, it));
+        let batch = exp.task.generate_batch(n_batch, &mut stream(exp.seed, Purpose::TrainTrials, it));
         let mut noise = stream(exp.seed, Purpose::TrainNoise, it);
         let value = objective(exp, &params, &batch, &mut noise, &mut buffers, true)?;
         let non_finite = if !value.total().is_finite() {
             Some("the loss".to_string())
         } else {
-            buffers
-                .grads
-                .first_non_finite()
-                .map(|n| format!("the gradient of {n}"))
+            buffers.grads.first_non_finite().map(|n| format!("the gradient of {n}"))
         };
         if let Some(what) = non_finite {
-            stop = StopReason::NonFinite {
-                iteration: it,
-                what,
-            };
+            stop = StopReason::NonFinite { iteration: it, what };
             break;
         }
         let grads = &mut buffers.grads;
         for (name, mask) in exp.fixed_weights.iter() {
-            grads
-                .require_mut(name)?
-                .zip_mut_with(mask, |g, m| *g *= 1.0 - m);
+            grads.require_mut(name)?.zip_mut_with(mask, |g, m| *g *= 1.0 - m);
         }
         if exp.training.clip_grads {
-            clip_gradients(
-                grads,
-                &trainable,
-                exp.training.clip_mode,
-                exp.training.clip_norm,
-            );
+            clip_gradients(grads, &trainable, exp.training.clip_mode, exp.training.clip_norm);
         }
         backup.clone_from(&params);
         exp.optimizer.begin_step();
@@ -260,10 +219,7 @@ pub fn train(exp: &mut Experiment, observer: &mut dyn TrainingObserver) -> Resul
             exp.optimizer.update(name, params.require_mut(name)?, g);
         }
         if let Some(name) = params.first_non_finite() {
-            stop = StopReason::NonFinite {
-                iteration: it,
-                what: format!("parameter {name} after the update"),
-            };
+            stop = StopReason::NonFinite { iteration: it, what: format!("parameter {name} after the update") };
             params = backup;
             break;
         }
@@ -272,22 +228,13 @@ pub fn train(exp: &mut Experiment, observer: &mut dyn TrainingObserver) -> Resul
 
         if it % exp.training.loss_epoch == 0 {
             let mut eval_noise = stream(exp.seed, Purpose::EvalNoise, it);
-            let value = objective(
-                exp,
-                &params,
-                &batch,
-                &mut eval_noise,
-                &mut eval_buffers,
-                false,
-            )?;
+            let value = objective(exp, &params, &batch, &mut eval_noise, &mut eval_buffers, false)?;
             let row = MetricsRow {
                 iteration: it,
                 trials: it * n_batch as u64,
                 loss: f64::from(value.loss),
                 regularization: f64::from(value.regularization),
-                accuracy: exp
-                    .task
-                    .accuracy(&batch, eval_buffers.trajectory.outputs.view()),
+                accuracy: exp.task.accuracy(&batch, eval_buffers.trajectory.outputs.view()),
                 wall_seconds: loop_start.elapsed().as_secs_f64(),
             };
             observer.on_log(&row);

@@ -40,17 +40,7 @@ macro_rules! gemm_impl {
         /// If a slice length does not match its dimensions (an internal invariant: callers pass
         /// buffers they allocated with those dimensions).
         #[allow(clippy::too_many_arguments)]
-        pub fn $name(
-            c: &mut [$t],
-            m: usize,
-            n: usize,
-            k: usize,
-            a: &[$t],
-            op_a: Op,
-            b: &[$t],
-            op_b: Op,
-            acc: Acc,
-        ) {
+        pub fn $name(c: &mut [$t], m: usize, n: usize, k: usize, a: &[$t], op_a: Op, b: &[$t], op_b: Op, acc: Acc) {
             assert_eq!(c.len(), m * n, "gemm: output length");
             assert_eq!(a.len(), m * k, "gemm: lhs length");
             assert_eq!(b.len(), k * n, "gemm: rhs length");
@@ -105,10 +95,7 @@ impl std::fmt::Display for EigenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             EigenError::Shape { expected, found } => {
-                write!(
-                    f,
-                    "expected {expected} values for a square matrix, found {found}"
-                )
+                write!(f, "expected {expected} values for a square matrix, found {found}")
             }
             EigenError::NonFinite => write!(f, "the matrix holds a NaN or an infinity"),
             EigenError::NoConvergence => write!(f, "the eigenvalue solver did not converge"),
@@ -126,10 +113,7 @@ impl std::error::Error for EigenError {}
 /// [`EigenError`] if the shape is wrong, the matrix is not finite, or the solver fails.
 pub fn spectral_radius(a: &[f64], n: usize) -> Result<f64, EigenError> {
     if a.len() != n * n {
-        return Err(EigenError::Shape {
-            expected: n * n,
-            found: a.len(),
-        });
+        return Err(EigenError::Shape { expected: n * n, found: a.len() });
     }
     if n == 0 {
         return Ok(0.0);
@@ -183,10 +167,7 @@ mod tests {
         // Eigenvalues of a triangular matrix are its diagonal.
         let t = [1.0, 5.0, 7.0, 0.0, -3.5, 2.0, 0.0, 0.0, 0.25];
         assert!((spectral_radius(&t, 3).unwrap() - 3.5).abs() < 1e-12);
-        assert!(matches!(
-            spectral_radius(&t, 2),
-            Err(EigenError::Shape { .. })
-        ));
+        assert!(matches!(spectral_radius(&t, 2), Err(EigenError::Shape { .. })));
         assert_eq!(spectral_radius(&[f64::NAN], 1), Err(EigenError::NonFinite));
     }
 }

@@ -31,12 +31,7 @@ use psychrnn_core::registry::{Entry, Registry};
 pub const SOURCE: &str = concat!("psychrnn-plugins ", env!("CARGO_PKG_VERSION"));
 
 fn entry<C>(tag: &str, doc: &str, ctor: C) -> Entry<C> {
-    Entry {
-        tag: tag.into(),
-        doc: doc.into(),
-        source: SOURCE.into(),
-        ctor,
-    }
+    Entry { tag: tag.into(), doc: doc.into(), source: SOURCE.into(), ctor }
 }
 
 /// Adds every bundled plugin to `registry`.
@@ -104,19 +99,9 @@ pub fn register_all(registry: &mut Registry) -> Result<()> {
         "coefficient * mean f(x)^2 over all rates",
         regularizers::build_firing_rate,
     ))?;
-    registry.optimizers.register(entry(
-        "adam",
-        "Adam with TensorFlow 1 semantics (PsychRNN)",
-        optim::build_adam,
-    ))?;
-    registry
-        .optimizers
-        .register(entry("sgd", "plain gradient descent", optim::build_sgd))?;
-    registry.metrics.register(entry(
-        "accuracy",
-        "the task's accuracy on a fresh batch",
-        metrics::build_accuracy,
-    ))?;
+    registry.optimizers.register(entry("adam", "Adam with TensorFlow 1 semantics (PsychRNN)", optim::build_adam))?;
+    registry.optimizers.register(entry("sgd", "plain gradient descent", optim::build_sgd))?;
+    registry.metrics.register(entry("accuracy", "the task's accuracy on a fresh batch", metrics::build_accuracy))?;
     Ok(())
 }
 

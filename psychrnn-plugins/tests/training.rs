@@ -31,29 +31,18 @@ test_batch_size = 16
 
 fn experiment(text: &str) -> psychrnn_core::Result<Experiment> {
     let manifest = Manifest::parse(text, Path::new("test.toml"))?;
-    Experiment::from_manifest(&manifest, &psychrnn_plugins::registry()?, "test")
+    Experiment::from_manifest(&manifest, &psychrnn_plugins::registry()?, "test", Path::new("."))
 }
 
 fn error(text: &str) -> String {
-    experiment(text)
-        .err()
-        .expect("the manifest should be rejected")
-        .to_string()
+    experiment(text).err().expect("the manifest should be rejected").to_string()
 }
 
 #[test]
 fn frozen_entries_and_untrained_matrices_stay_exactly_constant() {
     // Freeze the top-left 4 x 4 block of W_rec (PsychRNN's fixed_weights) and all of W_in.
     let rows: Vec<String> = (0..8)
-        .map(|i| {
-            format!(
-                "[{}]",
-                (0..8)
-                    .map(|j| if i < 4 && j < 4 { "1" } else { "0" })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
+        .map(|i| format!("[{}]", (0..8).map(|j| if i < 4 && j < 4 { "1" } else { "0" }).collect::<Vec<_>>().join(", ")))
         .collect();
     let text = format!(
         "{}\n[training.fixed_weights]\nW_rec = [{}]\n",
@@ -63,11 +52,7 @@ fn frozen_entries_and_untrained_matrices_stay_exactly_constant() {
     let mut exp = experiment(&text).unwrap();
     let before = initial_params(&exp).unwrap();
     let after = train(&mut exp, &mut Silent).unwrap().params;
-    assert_eq!(
-        before.get("W_in"),
-        after.get("W_in"),
-        "W_in_train = false must freeze W_in"
-    );
+    assert_eq!(before.get("W_in"), after.get("W_in"), "W_in_train = false must freeze W_in");
     let (w0, w1) = (before.get("W_rec").unwrap(), after.get("W_rec").unwrap());
     for i in 0..8 {
         for j in 0..8 {
@@ -81,10 +66,7 @@ fn frozen_entries_and_untrained_matrices_stay_exactly_constant() {
         .filter(|&(i, j)| !(i < 4 && j < 4) && i != j)
         .filter(|&(i, j)| w0[[i, j]] != w1[[i, j]])
         .count();
-    assert!(
-        plastic_changed > 40,
-        "only {plastic_changed} plastic entries changed"
-    );
+    assert!(plastic_changed > 40, "only {plastic_changed} plastic entries changed");
     assert_ne!(before.get("W_out"), after.get("W_out"));
 }
 
@@ -104,50 +86,31 @@ fn training_lowers_the_loss() {
 fn same_manifest_same_weights_and_the_lock_replays_the_run() {
     let mut a = experiment(SMALL).unwrap();
     let pa = train(&mut a, &mut Silent).unwrap().params;
-    let pb = train(&mut experiment(SMALL).unwrap(), &mut Silent)
-        .unwrap()
-        .params;
+    let pb = train(&mut experiment(SMALL).unwrap(), &mut Silent).unwrap().params;
     assert_eq!(pa, pb);
     let lock = a.lock_manifest().to_toml().unwrap();
-    let pc = train(&mut experiment(&lock).unwrap(), &mut Silent)
-        .unwrap()
-        .params;
+    let pc = train(&mut experiment(&lock).unwrap(), &mut Silent).unwrap().params;
     assert_eq!(pa, pc, "training the lock manifest must reproduce the run");
-    let other = train(
-        &mut experiment(&SMALL.replace("seed = 7", "seed = 8")).unwrap(),
-        &mut Silent,
-    )
-    .unwrap()
-    .params;
+    let other = train(&mut experiment(&SMALL.replace("seed = 7", "seed = 8")).unwrap(), &mut Silent).unwrap().params;
     assert_ne!(pa, other);
     // Logging more often must not change the trajectory (evaluation noise has its own stream).
-    let pd = train(
-        &mut experiment(&SMALL.replace("loss_epoch = 5", "loss_epoch = 1")).unwrap(),
-        &mut Silent,
-    )
-    .unwrap()
-    .params;
+    let pd = train(&mut experiment(&SMALL.replace("loss_epoch = 5", "loss_epoch = 1")).unwrap(), &mut Silent)
+        .unwrap()
+        .params;
     assert_eq!(pa, pd);
 }
 
 #[test]
 fn divergence_stops_with_the_last_good_parameters() {
     let text = SMALL
-        .replace(
-            "type = \"adam\"\nlearning_rate = 0.01",
-            "type = \"sgd\"\nlearning_rate = 1e30",
-        )
+        .replace("type = \"adam\"\nlearning_rate = 0.01", "type = \"sgd\"\nlearning_rate = 1e30")
         .replace("loss_epoch = 5", "loss_epoch = 5\nclip_grads = false");
     let out = train(&mut experiment(&text).unwrap(), &mut Silent).unwrap();
     let StopReason::NonFinite { iteration, what } = &out.stop else {
         panic!("expected a non-finite stop, got {:?}", out.stop)
     };
     assert!(*iteration >= 1 && !what.is_empty());
-    assert_eq!(
-        out.params.first_non_finite(),
-        None,
-        "the kept parameters must be finite"
-    );
+    assert_eq!(out.params.first_non_finite(), None, "the kept parameters must be finite");
     assert_eq!(out.iterations, iteration - 1);
     assert!(out.stop.to_string().contains("NaN or infinite"));
 }
@@ -155,91 +118,41 @@ fn divergence_stops_with_the_last_good_parameters() {
 #[test]
 fn manifest_errors_name_the_field() {
     let e = error(&SMALL.replace("type = \"basic_rnn\"", "type = \"basic_rn\""));
-    assert_eq!(
-        e,
-        "model.type: unknown model type `basic_rn`; known model types: basic_rnn"
-    );
+    assert_eq!(e, "model.type: unknown model type `basic_rn`; known model types: basic_rnn");
     let e = error(&SMALL.replace("N_rec = 8", "N_rec = 8\nN_recc = 3"));
     assert!(e.starts_with("model: unknown field `N_recc`"), "{e}");
     let e = error(&SMALL.replace("dale_ratio = 0.75", "dale_ratio = 1.5"));
     assert_eq!(e, "model.dale_ratio: must lie in [0, 1], got 1.5");
-    assert_eq!(
-        error(&SMALL.replace("dt = 10", "dt = 0")),
-        "task.dt: must be a positive number of ms, got 0"
-    );
-    assert_eq!(
-        error(&SMALL.replace("T = 300", "T = 5")),
-        "task.T: must be at least dt (10) ms, got 5"
-    );
+    assert_eq!(error(&SMALL.replace("dt = 10", "dt = 0")), "task.dt: must be a positive number of ms, got 0");
+    assert_eq!(error(&SMALL.replace("T = 300", "T = 5")), "task.T: must be at least dt (10) ms, got 5");
     assert!(error(&SMALL.replace("dt = 10\n", "")).starts_with("task.dt: missing"));
-    let e = error(&SMALL.replace(
-        "autapses = false",
-        "autapses = false\nrec_connectivity = [[1, 0], [0, 1]]",
-    ));
-    assert_eq!(
-        e,
-        "model.rec_connectivity: expected shape [8, 8] (N_rec x N_rec), found [2, 2]"
-    );
+    let e = error(&SMALL.replace("autapses = false", "autapses = false\nrec_connectivity = [[1, 0], [0, 1]]"));
+    assert_eq!(e, "model.rec_connectivity: expected shape [8, 8] (N_rec x N_rec), found [2, 2]");
     let e = error(&format!("{SMALL}[training.fixed_weights]\nW_foo = [[1]]\n"));
-    assert!(
-        e.starts_with("training.fixed_weights.W_foo: the model has no parameter `W_foo`"),
-        "{e}"
-    );
-    let e = error(&format!(
-        "{SMALL}[[regularizers]]\ntype = \"l2_weights\"\nW_recc = 0.1\n"
-    ));
-    assert!(
-        e.starts_with("regularizers[0].W_recc: the model has no effective weight"),
-        "{e}"
-    );
+    assert!(e.starts_with("training.fixed_weights.W_foo: the model has no parameter `W_foo`"), "{e}");
+    let e = error(&format!("{SMALL}[[regularizers]]\ntype = \"l2_weights\"\nW_recc = 0.1\n"));
+    assert!(e.starts_with("regularizers[0].W_recc: the model has no effective weight"), "{e}");
     let e = error(&SMALL.replace("type = \"adam\"", "type = \"adamw\""));
-    assert_eq!(
-        e,
-        "optimizer.type: unknown optimizer type `adamw`; known optimizer types: adam, sgd"
-    );
+    assert_eq!(e, "optimizer.type: unknown optimizer type `adamw`; known optimizer types: adam, sgd");
     let e = error(&SMALL.replace("training_iters = 160", "training_iters = 0"));
-    assert!(
-        e.starts_with("training.training_iters: 0 trials give no update"),
-        "{e}"
-    );
+    assert!(e.starts_with("training.training_iters: 0 trials give no update"), "{e}");
 }
 
 #[test]
 fn every_bundled_tag_is_registered() {
     let r = psychrnn_plugins::registry().unwrap();
-    let listing: Vec<(&str, Vec<&str>)> = r
-        .listing()
-        .into_iter()
-        .map(|(k, v)| (k, v.into_iter().map(|(t, _)| t).collect()))
-        .collect();
+    let listing: Vec<(&str, Vec<&str>)> =
+        r.listing().into_iter().map(|(k, v)| (k, v.into_iter().map(|(t, _)| t).collect())).collect();
     let expected: Vec<(&str, Vec<&str>)> = vec![
-        (
-            "task",
-            vec![
-                "delayed_discrimination",
-                "match_to_category",
-                "perceptual_discrimination",
-            ],
-        ),
+        ("task", vec!["delayed_discrimination", "match_to_category", "perceptual_discrimination"]),
         ("model", vec!["basic_rnn"]),
-        (
-            "initializer",
-            vec!["alpha_identity", "gaussian_spectral_radius", "random"],
-        ),
+        ("initializer", vec!["alpha_identity", "gaussian_spectral_radius", "random"]),
         ("loss", vec!["binary_cross_entropy", "mean_squared_error"]),
-        (
-            "regularizer",
-            vec!["l1_weights", "l2_firing_rate", "l2_weights"],
-        ),
+        ("regularizer", vec!["l1_weights", "l2_firing_rate", "l2_weights"]),
         ("optimizer", vec!["adam", "sgd"]),
         ("curriculum_metric", vec!["accuracy"]),
     ];
     assert_eq!(listing, expected);
     let mut again = r.clone();
-    assert!(
-        psychrnn_plugins::register_all(&mut again)
-            .unwrap_err()
-            .to_string()
-            .starts_with("duplicate task type")
-    );
+    assert!(psychrnn_plugins::register_all(&mut again).unwrap_err().to_string().starts_with("duplicate task type"));
 }

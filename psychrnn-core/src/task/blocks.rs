@@ -42,19 +42,12 @@ pub fn choice_accuracy(batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 
         let a = a.index_axis(Axis(1), b);
         let m = batch.mask.index_axis(Axis(1), b);
         (0..a.shape()[1])
-            .map(|c| {
-                a.column(c)
-                    .iter()
-                    .zip(m.column(c))
-                    .map(|(x, w)| f64::from(*x) * f64::from(*w))
-                    .sum::<f64>()
-            })
+            .map(|c| a.column(c).iter().zip(m.column(c)).map(|(x, w)| f64::from(*x) * f64::from(*w)).sum::<f64>())
             .collect::<Vec<f64>>()
     };
     let correct = (0..n)
         .filter(|&b| {
-            argmax(masked_mean(outputs, b).into_iter())
-                == argmax(masked_mean(batch.targets.view(), b).into_iter())
+            argmax(masked_mean(outputs, b).into_iter()) == argmax(masked_mean(batch.targets.view(), b).into_iter())
         })
         .count();
     correct as f64 / n as f64

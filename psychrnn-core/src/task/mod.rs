@@ -46,8 +46,7 @@ pub trait Task: Send + Sync {
 
     /// Generates `n_trials` trials into time-major arrays.
     fn generate_batch(&self, n_trials: usize, rng: &mut Rng) -> TrialBatch {
-        let mut batch =
-            TrialBatch::zeros(self.timing().n_steps(), n_trials, self.n_in(), self.n_out());
+        let mut batch = TrialBatch::zeros(self.timing().n_steps(), n_trials, self.n_in(), self.n_out());
         for b in 0..n_trials {
             let params = self.generate_trial(rng, batch.trial_mut(b));
             batch.trial_params.push(params);

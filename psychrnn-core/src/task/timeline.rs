@@ -27,11 +27,7 @@ impl Timeline {
         let epochs = durations
             .iter()
             .map(|&(name, d)| {
-                let e = Epoch {
-                    name,
-                    start: t,
-                    end: t + d,
-                };
+                let e = Epoch { name, start: t, end: t + d };
                 t += d;
                 e
             })

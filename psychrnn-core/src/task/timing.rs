@@ -27,25 +27,13 @@ impl TaskTiming {
     /// [`Error::Invalid`] naming the field (`dt`, `tau`, `T` or `N_batch`) and its value.
     pub fn validate(&self) -> Result<()> {
         if !(self.dt.is_finite() && self.dt > 0.0) {
-            return Err(Error::invalid(
-                "dt",
-                format!("must be a positive number of ms, got {}", self.dt),
-            ));
+            return Err(Error::invalid("dt", format!("must be a positive number of ms, got {}", self.dt)));
         }
         if !(self.tau.is_finite() && self.tau > 0.0) {
-            return Err(Error::invalid(
-                "tau",
-                format!("must be a positive number of ms, got {}", self.tau),
-            ));
+            return Err(Error::invalid("tau", format!("must be a positive number of ms, got {}", self.tau)));
         }
         if !(self.duration.is_finite() && self.duration >= self.dt) {
-            return Err(Error::invalid(
-                "T",
-                format!(
-                    "must be at least dt ({}) ms, got {}",
-                    self.dt, self.duration
-                ),
-            ));
+            return Err(Error::invalid("T", format!("must be at least dt ({}) ms, got {}", self.dt, self.duration)));
         }
         if self.n_batch == 0 {
             return Err(Error::invalid("N_batch", "must be at least 1, got 0"));
@@ -74,12 +62,7 @@ mod tests {
     use super::*;
 
     fn timing(dt: f64, tau: f64, duration: f64, n_batch: usize) -> TaskTiming {
-        TaskTiming {
-            dt,
-            tau,
-            duration,
-            n_batch,
-        }
+        TaskTiming { dt, tau, duration, n_batch }
     }
 
     #[test]

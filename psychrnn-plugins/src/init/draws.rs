@@ -43,11 +43,7 @@ pub fn draw(
     Array2::from_shape_fn((rows, cols), |(i, j)| match kind {
         RandInit::GlorotGauss => {
             let f = fans(i, j);
-            if f > 0.0 {
-                (2.0 / f).sqrt() * f64::standard_normal(rng)
-            } else {
-                0.0
-            }
+            if f > 0.0 { (2.0 / f).sqrt() * f64::standard_normal(rng) } else { 0.0 }
         }
         RandInit::GlorotUnif => {
             let f = fans(i, j);
@@ -69,32 +65,12 @@ pub fn draw(
 ///
 /// # Errors
 /// [`Error::Invalid`] if a unit receives no connection (a zero norm).
-pub fn balance_dale_ratio(
-    w_rec: &mut Array2<f64>,
-    connectivity: &Array2<f32>,
-    dale_ratio: f64,
-) -> Result<()> {
+pub fn balance_dale_ratio(w_rec: &mut Array2<f64>, connectivity: &Array2<f32>, dale_ratio: f64) -> Result<()> {
     let n = w_rec.nrows();
     let n_exc = (dale_ratio * n as f64) as usize;
-    let v: Vec<f64> = (0..n)
-        .map(|j| {
-            if j < n_exc {
-                1.0
-            } else {
-                dale_ratio / (1.0 - dale_ratio)
-            }
-        })
-        .collect();
+    let v: Vec<f64> = (0..n).map(|j| if j < n_exc { 1.0 } else { dale_ratio / (1.0 - dale_ratio) }).collect();
     let norms: Vec<f64> = (0..n)
-        .map(|i| {
-            connectivity
-                .row(i)
-                .iter()
-                .zip(&v)
-                .map(|(&m, vj)| (f64::from(m) * vj).powi(2))
-                .sum::<f64>()
-                .sqrt()
-        })
+        .map(|i| connectivity.row(i).iter().zip(&v).map(|(&m, vj)| (f64::from(m) * vj).powi(2)).sum::<f64>().sqrt())
         .collect();
     if let Some(j) = norms.iter().position(|&x| x == 0.0) {
         return Err(Error::invalid(
@@ -119,10 +95,8 @@ pub fn balance_dale_ratio(
 pub fn scale_to_spectral_radius(w: &mut Array2<f64>, target: f64) -> Result<()> {
     let n = w.nrows();
     let data: Vec<f64> = w.iter().copied().collect();
-    let radius = psychrnn_linalg::spectral_radius(&data, n).map_err(|e| Error::Numerical {
-        context: "spectral radius of W_rec".into(),
-        message: e.to_string(),
-    })?;
+    let radius = psychrnn_linalg::spectral_radius(&data, n)
+        .map_err(|e| Error::Numerical { context: "spectral radius of W_rec".into(), message: e.to_string() })?;
     if radius == 0.0 {
         return Err(Error::Numerical {
             context: "spectral radius of W_rec".into(),

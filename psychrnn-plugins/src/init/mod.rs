@@ -9,9 +9,10 @@
 pub mod draws;
 
 use ndarray::Array2;
+use psychrnn_core::registry::BuildContext;
 use psychrnn_core::{
-    DefaultInit, Error, InitContext, ParamRole, ParamSet, Real, Result, Rng, WeightInitializer,
-    config_table, parse_config,
+    DefaultInit, Error, InitContext, ParamRole, ParamSet, Real, Result, Rng, WeightInitializer, config_table,
+    parse_config,
 };
 use serde::{Deserialize, Serialize};
 
@@ -87,38 +88,16 @@ impl PsychRnnInitializer {
     /// `spec_rad`, or `init_minval > init_maxval`.
     pub fn new(tag: &'static str, rule: RecurrentRule, mut config: InitConfig) -> Result<Self> {
         let foreign = |field: &str, set: bool, ok: bool| {
-            if set && !ok {
-                Err(Error::invalid(
-                    field,
-                    format!("is not a parameter of `{tag}`"),
-                ))
-            } else {
-                Ok(())
-            }
+            if set && !ok { Err(Error::invalid(field, format!("is not a parameter of `{tag}`"))) } else { Ok(()) }
         };
-        foreign(
-            "spec_rad",
-            config.spec_rad.is_some(),
-            rule == RecurrentRule::SpectralRadius,
-        )?;
-        foreign(
-            "alpha",
-            config.alpha.is_some(),
-            rule == RecurrentRule::AlphaIdentity,
-        )?;
-        foreign(
-            "which_rand_W_rec_init",
-            config.which_rand_W_rec_init.is_some(),
-            rule == RecurrentRule::Random,
-        )?;
+        foreign("spec_rad", config.spec_rad.is_some(), rule == RecurrentRule::SpectralRadius)?;
+        foreign("alpha", config.alpha.is_some(), rule == RecurrentRule::AlphaIdentity)?;
+        foreign("which_rand_W_rec_init", config.which_rand_W_rec_init.is_some(), rule == RecurrentRule::Random)?;
         match rule {
             RecurrentRule::SpectralRadius => {
                 let r = *config.spec_rad.get_or_insert_with(default_spec_rad);
                 if !(r.is_finite() && r > 0.0) {
-                    return Err(Error::invalid(
-                        "spec_rad",
-                        format!("must be positive, got {r}"),
-                    ));
+                    return Err(Error::invalid("spec_rad", format!("must be positive, got {r}")));
                 }
             }
             RecurrentRule::AlphaIdentity => match config.alpha {
@@ -134,18 +113,13 @@ impl PsychRnnInitializer {
                 Some(_) => {}
             },
             RecurrentRule::Random => {
-                config
-                    .which_rand_W_rec_init
-                    .get_or_insert(config.which_rand_init);
+                config.which_rand_W_rec_init.get_or_insert(config.which_rand_init);
             }
         }
         if config.init_minval > config.init_maxval {
             return Err(Error::invalid(
                 "init_minval",
-                format!(
-                    "{} exceeds init_maxval {}",
-                    config.init_minval, config.init_maxval
-                ),
+                format!("{} exceeds init_maxval {}", config.init_minval, config.init_maxval),
             ));
         }
         Ok(PsychRnnInitializer { tag, rule, config })
@@ -168,14 +142,10 @@ impl PsychRnnInitializer {
                 (c.init_minval, c.init_maxval),
                 rng,
             ),
-            RecurrentRule::SpectralRadius => {
-                Array2::from_shape_simple_fn((n, n), || f64::standard_normal(rng))
-            }
+            RecurrentRule::SpectralRadius => Array2::from_shape_simple_fn((n, n), || f64::standard_normal(rng)),
             RecurrentRule::AlphaIdentity => Array2::eye(n) * c.alpha.unwrap_or(0.0),
         };
-        if let (Some(r), RecurrentRule::SpectralRadius | RecurrentRule::AlphaIdentity) =
-            (dale_ratio, self.rule)
-        {
+        if let (Some(r), RecurrentRule::SpectralRadius | RecurrentRule::AlphaIdentity) = (dale_ratio, self.rule) {
             let ones = Array2::ones((n, n));
             draws::balance_dale_ratio(&mut w, connectivity.unwrap_or(&ones), r)?;
         }
@@ -196,23 +166,17 @@ impl WeightInitializer for PsychRnnInitializer {
         let bounds = (c.init_minval, c.init_maxval);
         let mut values: Vec<Option<Array2<f64>>> = vec![None; ctx.specs.len()];
         // PsychRNN's draw order: W_in, W_out, W_rec, init_state; then everything else.
-        let order = [
-            ParamRole::InputWeights,
-            ParamRole::OutputWeights,
-            ParamRole::RecurrentWeights,
-            ParamRole::InitialState,
-        ];
+        let order =
+            [ParamRole::InputWeights, ParamRole::OutputWeights, ParamRole::RecurrentWeights, ParamRole::InitialState];
         for role in order {
             for (i, spec) in ctx.specs.iter().enumerate().filter(|(_, s)| s.role == role) {
                 let conn = spec.connectivity.as_ref();
                 values[i] = Some(match role {
-                    ParamRole::RecurrentWeights => self
-                        .recurrent(spec.rows, conn, ctx.dale_ratio, rng)
-                        .map_err(|e| e.in_section(&spec.name))?,
+                    ParamRole::RecurrentWeights => {
+                        self.recurrent(spec.rows, conn, ctx.dale_ratio, rng).map_err(|e| e.in_section(&spec.name))?
+                    }
                     ParamRole::InitialState => {
-                        Array2::from_shape_simple_fn((spec.rows, spec.cols), || {
-                            0.1 + 0.01 * f64::standard_normal(rng)
-                        })
+                        Array2::from_shape_simple_fn((spec.rows, spec.cols), || 0.1 + 0.01 * f64::standard_normal(rng))
                     }
                     _ => draws::draw(c.which_rand_init, spec.rows, spec.cols, conn, bounds, rng),
                 });
@@ -223,9 +187,7 @@ impl WeightInitializer for PsychRnnInitializer {
             let value = value.unwrap_or_else(|| match spec.default_init {
                 DefaultInit::Constant(v) => Array2::from_elem((spec.rows, spec.cols), v),
                 DefaultInit::Normal { mean, std } => {
-                    Array2::from_shape_simple_fn((spec.rows, spec.cols), || {
-                        mean + std * f64::standard_normal(rng)
-                    })
+                    Array2::from_shape_simple_fn((spec.rows, spec.cols), || mean + std * f64::standard_normal(rng))
                 }
             });
             params.insert(spec.name.clone(), value.mapv(|v| v as f32));
@@ -235,28 +197,16 @@ impl WeightInitializer for PsychRnnInitializer {
 }
 
 /// Registry constructors, one per tag (a `fn` pointer cannot capture the tag).
-pub fn build_random(table: &toml::Table) -> Result<Box<dyn WeightInitializer>> {
-    Ok(Box::new(PsychRnnInitializer::new(
-        RULES[0].0,
-        RULES[0].1,
-        parse_config(table)?,
-    )?))
+pub fn build_random(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn WeightInitializer>> {
+    Ok(Box::new(PsychRnnInitializer::new(RULES[0].0, RULES[0].1, parse_config(table)?)?))
 }
 /// See [`build_random`].
-pub fn build_gaussian_spectral_radius(table: &toml::Table) -> Result<Box<dyn WeightInitializer>> {
-    Ok(Box::new(PsychRnnInitializer::new(
-        RULES[1].0,
-        RULES[1].1,
-        parse_config(table)?,
-    )?))
+pub fn build_gaussian_spectral_radius(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn WeightInitializer>> {
+    Ok(Box::new(PsychRnnInitializer::new(RULES[1].0, RULES[1].1, parse_config(table)?)?))
 }
 /// See [`build_random`].
-pub fn build_alpha_identity(table: &toml::Table) -> Result<Box<dyn WeightInitializer>> {
-    Ok(Box::new(PsychRnnInitializer::new(
-        RULES[2].0,
-        RULES[2].1,
-        parse_config(table)?,
-    )?))
+pub fn build_alpha_identity(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn WeightInitializer>> {
+    Ok(Box::new(PsychRnnInitializer::new(RULES[2].0, RULES[2].1, parse_config(table)?)?))
 }
 
 #[cfg(test)]

@@ -7,24 +7,13 @@ fn model(dale: Option<f64>, autapses: bool) -> BasicRnn<f32> {
     let mut c: BasicRnnConfig = psychrnn_core::parse_config(&toml::toml! { N_rec = 40 }).unwrap();
     c.dale_ratio = dale;
     c.autapses = autapses;
-    BasicRnn::new(
-        c,
-        &ModelContext {
-            n_in: 3,
-            n_out: 2,
-            alpha: 0.1,
-        },
-    )
-    .unwrap()
+    BasicRnn::new(c, &ModelContext { n_in: 3, n_out: 2, alpha: 0.1 }).unwrap()
 }
 
 fn init(tag: &str, table: toml::Table, model: &BasicRnn<f32>, seed: u64) -> Result<ParamSet<f32>> {
     let (name, rule) = RULES.iter().copied().find(|(t, _)| *t == tag).unwrap();
     let i = PsychRnnInitializer::new(name, rule, parse_config(&table)?)?;
-    let ctx = InitContext {
-        specs: model.param_specs(),
-        dale_ratio: model.dale_ratio(),
-    };
+    let ctx = InitContext { specs: model.param_specs(), dale_ratio: model.dale_ratio() };
     i.initialize(&ctx, &mut stream(seed, Purpose::Init, 0))
 }
 
@@ -42,10 +31,7 @@ fn gaussian_spectral_radius_sets_the_raw_radius_exactly() {
         let p = init("gaussian_spectral_radius", t, &m, 3).unwrap();
         p.check_against(m.param_specs()).unwrap();
         // Exact to f32 rounding of the entries, not a power-iteration estimate.
-        assert!(
-            (radius(p.get("W_rec").unwrap()) - spec_rad).abs() < 1e-5,
-            "{dale:?}"
-        );
+        assert!((radius(p.get("W_rec").unwrap()) - spec_rad).abs() < 1e-5, "{dale:?}");
     }
 }
 
@@ -69,9 +55,7 @@ fn balancing_names_a_unit_without_inputs() {
     let mut w = Array2::from_elem((2, 2), 1.0);
     let mut m = Array2::<f32>::ones((2, 2));
     m.row_mut(1).fill(0.0);
-    let err = draws::balance_dale_ratio(&mut w, &m, 0.5)
-        .unwrap_err()
-        .to_string();
+    let err = draws::balance_dale_ratio(&mut w, &m, 0.5).unwrap_err().to_string();
     assert!(err.contains("unit 1 receives no connection"), "{err}");
 }
 
@@ -104,14 +88,8 @@ fn biases_init_state_and_alpha_identity_follow_psychrnn() {
 fn initialisation_is_seeded() {
     let m = model(Some(0.8), false);
     let a = init("gaussian_spectral_radius", toml::Table::new(), &m, 5).unwrap();
-    assert_eq!(
-        a,
-        init("gaussian_spectral_radius", toml::Table::new(), &m, 5).unwrap()
-    );
-    assert_ne!(
-        a,
-        init("gaussian_spectral_radius", toml::Table::new(), &m, 6).unwrap()
-    );
+    assert_eq!(a, init("gaussian_spectral_radius", toml::Table::new(), &m, 5).unwrap());
+    assert_ne!(a, init("gaussian_spectral_radius", toml::Table::new(), &m, 6).unwrap());
     let r = init("random", toml::Table::new(), &m, 5).unwrap();
     r.check_against(m.param_specs()).unwrap();
 }
@@ -121,20 +99,14 @@ fn foreign_and_missing_keys_are_named() {
     let m = model(None, true);
     let mut t = toml::Table::new();
     t.insert("alpha".into(), toml::Value::Float(0.5));
-    let e = init("gaussian_spectral_radius", t, &m, 1)
-        .unwrap_err()
-        .to_string();
+    let e = init("gaussian_spectral_radius", t, &m, 1).unwrap_err().to_string();
     assert_eq!(e, "alpha: is not a parameter of `gaussian_spectral_radius`");
-    let e = init("alpha_identity", toml::Table::new(), &m, 1)
-        .unwrap_err()
-        .to_string();
+    let e = init("alpha_identity", toml::Table::new(), &m, 1).unwrap_err().to_string();
     assert!(e.starts_with("alpha: missing"), "{e}");
     let mut t = toml::Table::new();
     t.insert("spec_rad".into(), toml::Value::Float(-1.0));
     assert_eq!(
-        init("gaussian_spectral_radius", t, &m, 1)
-            .unwrap_err()
-            .to_string(),
+        init("gaussian_spectral_radius", t, &m, 1).unwrap_err().to_string(),
         "spec_rad: must be positive, got -1"
     );
 }

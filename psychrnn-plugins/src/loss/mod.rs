@@ -7,6 +7,7 @@
 //!   `mask o -(y ln(p + 1e-7) + (1 - y) ln(1 - p + 1e-7))` (no sigmoid is applied).
 
 use ndarray::{ArrayView3, ArrayViewMut3, Zip};
+use psychrnn_core::registry::BuildContext;
 use psychrnn_core::{LossFunction, Real, Result, config_table, parse_config};
 use serde::{Deserialize, Serialize};
 
@@ -82,33 +83,24 @@ impl<F: Real> LossFunction<F> for Loss {
         match self.kind {
             LossKind::MeanSquaredError => {
                 let two = F::of(2.0);
-                Zip::from(&mut d)
-                    .and(&z)
-                    .and(&y)
-                    .and(&mask)
-                    .for_each(|d, &z, &y, &m| {
-                        let e = m * (z - y);
-                        total += e * e;
-                        *d = two * m * e * scale;
-                    });
+                Zip::from(&mut d).and(&z).and(&y).and(&mask).for_each(|d, &z, &y, &m| {
+                    let e = m * (z - y);
+                    total += e * e;
+                    *d = two * m * e * scale;
+                });
             }
             LossKind::BinaryCrossEntropy => {
                 let (lo, hi, eps) = (F::of(CLIP), F::one() - F::of(CLIP), F::of(CLIP));
-                Zip::from(&mut d)
-                    .and(&z)
-                    .and(&y)
-                    .and(&mask)
-                    .for_each(|d, &z, &y, &m| {
-                        let p = z.max(lo).min(hi);
-                        total +=
-                            -m * (y * (p + eps).ln() + (F::one() - y) * (F::one() - p + eps).ln());
-                        let inside = z >= lo && z <= hi;
-                        *d = if inside {
-                            -m * (y / (p + eps) - (F::one() - y) / (F::one() - p + eps)) * scale
-                        } else {
-                            F::zero()
-                        };
-                    });
+                Zip::from(&mut d).and(&z).and(&y).and(&mask).for_each(|d, &z, &y, &m| {
+                    let p = z.max(lo).min(hi);
+                    total += -m * (y * (p + eps).ln() + (F::one() - y) * (F::one() - p + eps).ln());
+                    let inside = z >= lo && z <= hi;
+                    *d = if inside {
+                        -m * (y / (p + eps) - (F::one() - y) / (F::one() - p + eps)) * scale
+                    } else {
+                        F::zero()
+                    };
+                });
             }
         }
         total * scale
@@ -119,22 +111,16 @@ impl<F: Real> LossFunction<F> for Loss {
 ///
 /// # Errors
 /// An unknown key or an invalid `normalize`.
-pub fn build_mse(table: &toml::Table) -> Result<Box<dyn LossFunction<f32>>> {
-    Ok(Box::new(Loss::new(
-        LossKind::MeanSquaredError,
-        parse_config(table)?,
-    )))
+pub fn build_mse(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn LossFunction<f32>>> {
+    Ok(Box::new(Loss::new(LossKind::MeanSquaredError, parse_config(table)?)))
 }
 
 /// Registry constructor of `binary_cross_entropy`.
 ///
 /// # Errors
 /// An unknown key or an invalid `normalize`.
-pub fn build_bce(table: &toml::Table) -> Result<Box<dyn LossFunction<f32>>> {
-    Ok(Box::new(Loss::new(
-        LossKind::BinaryCrossEntropy,
-        parse_config(table)?,
-    )))
+pub fn build_bce(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn LossFunction<f32>>> {
+    Ok(Box::new(Loss::new(LossKind::BinaryCrossEntropy, parse_config(table)?)))
 }
 
 #[cfg(test)]
@@ -149,21 +135,10 @@ mod tests {
         let m = array![[[1.0f64, 0.0]]];
         let mut d = Array3::zeros((1, 1, 2));
         let l = Loss::new(LossKind::MeanSquaredError, LossConfig::default());
-        assert_eq!(
-            LossFunction::<f64>::loss(&l, z.view(), y.view(), m.view(), d.view_mut()),
-            0.5
-        );
+        assert_eq!(LossFunction::<f64>::loss(&l, z.view(), y.view(), m.view(), d.view_mut()), 0.5);
         assert_eq!(d, array![[[1.0, 0.0]]]);
-        let l = Loss::new(
-            LossKind::MeanSquaredError,
-            LossConfig {
-                normalize: Normalize::MaskSum,
-            },
-        );
-        assert_eq!(
-            LossFunction::<f64>::loss(&l, z.view(), y.view(), m.view(), d.view_mut()),
-            1.0
-        );
+        let l = Loss::new(LossKind::MeanSquaredError, LossConfig { normalize: Normalize::MaskSum });
+        assert_eq!(LossFunction::<f64>::loss(&l, z.view(), y.view(), m.view(), d.view_mut()), 1.0);
     }
 
     #[test]

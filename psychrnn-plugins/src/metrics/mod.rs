@@ -1,6 +1,7 @@
 //! Bundled curriculum metrics.
 
 use ndarray::ArrayView3;
+use psychrnn_core::registry::BuildContext;
 use psychrnn_core::{CurriculumMetric, Result, Task, TrialBatch, config_table, parse_config};
 use serde::{Deserialize, Serialize};
 
@@ -17,13 +18,7 @@ impl CurriculumMetric for Accuracy {
         config_table("accuracy", &NoParams {})
     }
 
-    fn score(
-        &self,
-        task: &dyn Task,
-        batch: &TrialBatch,
-        outputs: ArrayView3<'_, f32>,
-        _loss: f64,
-    ) -> f64 {
+    fn score(&self, task: &dyn Task, batch: &TrialBatch, outputs: ArrayView3<'_, f32>, _loss: f64) -> f64 {
         task.accuracy(batch, outputs)
     }
 }
@@ -32,7 +27,7 @@ impl CurriculumMetric for Accuracy {
 ///
 /// # Errors
 /// Any key (it takes none).
-pub fn build_accuracy(table: &toml::Table) -> Result<Box<dyn CurriculumMetric>> {
+pub fn build_accuracy(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn CurriculumMetric>> {
     let NoParams {} = parse_config(table)?;
     Ok(Box::new(Accuracy))
 }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use ndarray::{Array2, Zip};
+use psychrnn_core::registry::BuildContext;
 use psychrnn_core::{Error, Optimizer, Result, config_table, parse_config};
 use serde::{Deserialize, Serialize};
 
@@ -54,10 +55,7 @@ fn check_rate(lr: f64) -> Result<()> {
     if lr.is_finite() && lr > 0.0 {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "learning_rate",
-            format!("must be positive, got {lr}"),
-        ))
+        Err(Error::invalid("learning_rate", format!("must be positive, got {lr}")))
     }
 }
 
@@ -74,17 +72,9 @@ impl Adam {
             }
         }
         if config.epsilon.is_nan() || config.epsilon < 0.0 {
-            return Err(Error::invalid(
-                "epsilon",
-                format!("must be >= 0, got {}", config.epsilon),
-            ));
+            return Err(Error::invalid("epsilon", format!("must be >= 0, got {}", config.epsilon)));
         }
-        Ok(Adam {
-            config,
-            step: 0,
-            lr_t: 0.0,
-            slots: BTreeMap::new(),
-        })
+        Ok(Adam { config, step: 0, lr_t: 0.0, slots: BTreeMap::new() })
     }
 }
 
@@ -96,32 +86,21 @@ impl Optimizer for Adam {
     fn begin_step(&mut self) {
         self.step += 1;
         let c = &self.config;
-        self.lr_t = (c.learning_rate * (1.0 - c.beta2.powi(self.step)).sqrt()
-            / (1.0 - c.beta1.powi(self.step))) as f32;
+        self.lr_t = (c.learning_rate * (1.0 - c.beta2.powi(self.step)).sqrt() / (1.0 - c.beta1.powi(self.step))) as f32;
     }
 
     fn update(&mut self, name: &str, param: &mut Array2<f32>, grad: &Array2<f32>) {
-        let (m, v) = self.slots.entry(name.to_string()).or_insert_with(|| {
-            (
-                Array2::zeros(param.raw_dim()),
-                Array2::zeros(param.raw_dim()),
-            )
+        let (m, v) = self
+            .slots
+            .entry(name.to_string())
+            .or_insert_with(|| (Array2::zeros(param.raw_dim()), Array2::zeros(param.raw_dim())));
+        let (b1, b2, e, lr_t) =
+            (self.config.beta1 as f32, self.config.beta2 as f32, self.config.epsilon as f32, self.lr_t);
+        Zip::from(param).and(m).and(v).and(grad).for_each(|p, m, v, &g| {
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            *p -= lr_t * *m / (v.sqrt() + e);
         });
-        let (b1, b2, e, lr_t) = (
-            self.config.beta1 as f32,
-            self.config.beta2 as f32,
-            self.config.epsilon as f32,
-            self.lr_t,
-        );
-        Zip::from(param)
-            .and(m)
-            .and(v)
-            .and(grad)
-            .for_each(|p, m, v, &g| {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *p -= lr_t * *m / (v.sqrt() + e);
-            });
     }
 }
 
@@ -154,7 +133,7 @@ impl Optimizer for Sgd {
 ///
 /// # Errors
 /// As [`Adam::new`].
-pub fn build_adam(table: &toml::Table) -> Result<Box<dyn Optimizer>> {
+pub fn build_adam(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Optimizer>> {
     Ok(Box::new(Adam::new(parse_config(table)?)?))
 }
 
@@ -162,7 +141,7 @@ pub fn build_adam(table: &toml::Table) -> Result<Box<dyn Optimizer>> {
 ///
 /// # Errors
 /// A non-positive learning rate or an unknown key.
-pub fn build_sgd(table: &toml::Table) -> Result<Box<dyn Optimizer>> {
+pub fn build_sgd(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Optimizer>> {
     let config: SgdConfig = parse_config(table)?;
     check_rate(config.learning_rate)?;
     Ok(Box::new(Sgd { config }))
@@ -177,31 +156,16 @@ mod tests {
     fn adam_first_step_moves_by_lr_in_the_gradient_sign() {
         // At t = 1: m = 0.1 g, v = 0.001 g^2, lr_t = lr sqrt(0.001) / 0.1, so the step is
         // lr * g / |g| (up to epsilon): the TF1 form.
-        let mut adam = Adam::new(AdamConfig {
-            learning_rate: 0.01,
-            beta1: 0.9,
-            beta2: 0.999,
-            epsilon: 1e-8,
-        })
-        .unwrap();
+        let mut adam = Adam::new(AdamConfig { learning_rate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }).unwrap();
         let mut p = array![[1.0f32, 1.0]];
         adam.begin_step();
         adam.update("w", &mut p, &array![[0.5, -2.0]]);
-        assert!(
-            (p[[0, 0]] - 0.99).abs() < 1e-6 && (p[[0, 1]] - 1.01).abs() < 1e-6,
-            "{p}"
-        );
+        assert!((p[[0, 0]] - 0.99).abs() < 1e-6 && (p[[0, 1]] - 1.01).abs() < 1e-6, "{p}");
     }
 
     #[test]
     fn adam_with_zero_gradient_never_moves() {
-        let mut adam = Adam::new(AdamConfig {
-            learning_rate: 0.1,
-            beta1: 0.9,
-            beta2: 0.999,
-            epsilon: 1e-8,
-        })
-        .unwrap();
+        let mut adam = Adam::new(AdamConfig { learning_rate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }).unwrap();
         let mut p = array![[0.3f32]];
         for _ in 0..5 {
             adam.begin_step();
@@ -215,7 +179,7 @@ mod tests {
         let mut t = toml::Table::new();
         t.insert("learning_rate".into(), toml::Value::Float(-1.0));
         assert_eq!(
-            build_sgd(&t).err().unwrap().to_string(),
+            build_sgd(&t, &BuildContext::default()).err().unwrap().to_string(),
             "learning_rate: must be positive, got -1"
         );
     }

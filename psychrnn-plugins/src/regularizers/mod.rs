@@ -8,10 +8,8 @@
 use std::collections::BTreeMap;
 
 use ndarray::Zip;
-use psychrnn_core::{
-    Error, Real, Regularizer, RegularizerGrads, RegularizerInput, Result, config_table,
-    parse_config,
-};
+use psychrnn_core::registry::BuildContext;
+use psychrnn_core::{Error, Real, Regularizer, RegularizerGrads, RegularizerInput, Result, config_table, parse_config};
 use serde::{Deserialize, Serialize};
 
 /// Per-matrix coefficients of `l1_weights`/`l2_weights`, keyed by effective-weight name.
@@ -43,28 +41,15 @@ impl WeightPenalty {
     /// [`Error::Invalid`] naming a non-finite coefficient.
     pub fn new(power: u8, coefficients: WeightCoefficients) -> Result<Self> {
         if let Some((k, v)) = coefficients.0.iter().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::invalid(
-                k.as_str(),
-                format!("must be finite, got {v}"),
-            ));
+            return Err(Error::invalid(k.as_str(), format!("must be finite, got {v}")));
         }
-        Ok(WeightPenalty {
-            power,
-            coefficients,
-        })
+        Ok(WeightPenalty { power, coefficients })
     }
 }
 
 impl<F: Real> Regularizer<F> for WeightPenalty {
     fn config(&self) -> toml::Table {
-        config_table(
-            if self.power == 1 {
-                "l1_weights"
-            } else {
-                "l2_weights"
-            },
-            &self.coefficients,
-        )
+        config_table(if self.power == 1 { "l1_weights" } else { "l2_weights" }, &self.coefficients)
     }
 
     fn check(&self, names: &[&str]) -> Result<()> {
@@ -72,10 +57,7 @@ impl<F: Real> Regularizer<F> for WeightPenalty {
             if !names.contains(&k.as_str()) {
                 return Err(Error::invalid(
                     k.as_str(),
-                    format!(
-                        "the model has no effective weight `{k}`; it has {}",
-                        names.join(", ")
-                    ),
+                    format!("the model has no effective weight `{k}`; it has {}", names.join(", ")),
                 ));
             }
         }
@@ -85,8 +67,7 @@ impl<F: Real> Regularizer<F> for WeightPenalty {
     fn penalty(&self, input: &RegularizerInput<'_, F>, grads: &mut RegularizerGrads<F>) -> F {
         let mut total = F::zero();
         for (name, &c) in &self.coefficients.0 {
-            let (Some(w), Some(g)) = (input.effective.get(name), grads.effective.get_mut(name))
-            else {
+            let (Some(w), Some(g)) = (input.effective.get(name), grads.effective.get_mut(name)) else {
                 continue;
             };
             let scale = F::of(c / w.len().max(1) as f64);
@@ -125,12 +106,10 @@ impl<F: Real> Regularizer<F> for FiringRatePenalty {
     fn penalty(&self, input: &RegularizerInput<'_, F>, grads: &mut RegularizerGrads<F>) -> F {
         let scale = F::of(self.config.coefficient / input.rates.len().max(1) as f64);
         let mut total = F::zero();
-        Zip::from(grads.rates_mut())
-            .and(&input.rates)
-            .for_each(|g, &r| {
-                total += scale * r * r;
-                *g += F::of(2.0) * scale * r;
-            });
+        Zip::from(grads.rates_mut()).and(&input.rates).for_each(|g, &r| {
+            total += scale * r * r;
+            *g += F::of(2.0) * scale * r;
+        });
         total
     }
 }
@@ -139,7 +118,7 @@ impl<F: Real> Regularizer<F> for FiringRatePenalty {
 ///
 /// # Errors
 /// A non-numeric or non-finite coefficient.
-pub fn build_l1(table: &toml::Table) -> Result<Box<dyn Regularizer<f32>>> {
+pub fn build_l1(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Regularizer<f32>>> {
     Ok(Box::new(WeightPenalty::new(1, parse_config(table)?)?))
 }
 
@@ -147,7 +126,7 @@ pub fn build_l1(table: &toml::Table) -> Result<Box<dyn Regularizer<f32>>> {
 ///
 /// # Errors
 /// A non-numeric or non-finite coefficient.
-pub fn build_l2(table: &toml::Table) -> Result<Box<dyn Regularizer<f32>>> {
+pub fn build_l2(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Regularizer<f32>>> {
     Ok(Box::new(WeightPenalty::new(2, parse_config(table)?)?))
 }
 
@@ -155,20 +134,15 @@ pub fn build_l2(table: &toml::Table) -> Result<Box<dyn Regularizer<f32>>> {
 ///
 /// # Errors
 /// A missing or non-finite coefficient, or an unknown key.
-pub fn build_firing_rate(table: &toml::Table) -> Result<Box<dyn Regularizer<f32>>> {
+pub fn build_firing_rate(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Regularizer<f32>>> {
     let config: FiringRateConfig = parse_config(table)?;
     if !config.coefficient.is_finite() {
-        return Err(Error::invalid(
-            "coefficient",
-            format!("must be finite, got {}", config.coefficient),
-        ));
+        return Err(Error::invalid("coefficient", format!("must be finite, got {}", config.coefficient)));
     }
     Ok(Box::new(FiringRatePenalty { config }))
 }
 
 /// A firing-rate penalty with coefficient `c` (for tests and programmatic use).
 pub fn firing_rate(c: f64) -> FiringRatePenalty {
-    FiringRatePenalty {
-        config: FiringRateConfig { coefficient: c },
-    }
+    FiringRatePenalty { config: FiringRateConfig { coefficient: c } }
 }

@@ -11,11 +11,10 @@
 //! decision epoch the target is 1 on the chosen channel and 0.2 on the other, mask 1; elsewhere
 //! the mask is 0.
 
+use psychrnn_core::registry::BuildContext;
 use psychrnn_core::task::Timeline;
 use psychrnn_core::task::blocks::{add_gaussian_noise, psychrnn_stimulus_noise_std};
-use psychrnn_core::{
-    Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams, config_table, parse_config,
-};
+use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams, config_table, parse_config};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -25,13 +24,7 @@ use super::perceptual_discrimination::{HIGH, LOW};
 pub const TAG: &str = "delayed_discrimination";
 
 /// PsychRNN's frequency pairs (Hz), `(higher, lower)`.
-pub const FREQUENCY_PAIRS: [(f64, f64); 5] = [
-    (18.0, 10.0),
-    (22.0, 14.0),
-    (26.0, 18.0),
-    (30.0, 22.0),
-    (34.0, 26.0),
-];
+pub const FREQUENCY_PAIRS: [(f64, f64); 5] = [(18.0, 10.0), (22.0, 14.0), (26.0, 18.0), (30.0, 22.0), (34.0, 26.0)];
 
 fn default_stim_noise() -> f64 {
     0.1
@@ -81,7 +74,7 @@ pub fn negative_tuning(f: f64) -> f64 {
 ///
 /// # Errors
 /// A negative epoch length or stimulus noise, or given epochs longer than `T`.
-pub fn build(table: &toml::Table, timing: &TaskTiming) -> Result<Box<dyn Task>> {
+pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
     let config: DelayedDiscriminationConfig = parse_config(table)?;
     let fixed = [
         ("onset_time", config.onset_time),
@@ -93,10 +86,7 @@ pub fn build(table: &toml::Table, timing: &TaskTiming) -> Result<Box<dyn Task>> 
     for (name, v) in fixed {
         if let Some(v) = v {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::invalid(
-                    name,
-                    format!("must be a non-negative number of ms, got {v}"),
-                ));
+                return Err(Error::invalid(name, format!("must be a non-negative number of ms, got {v}")));
             }
         }
     }
@@ -104,22 +94,13 @@ pub fn build(table: &toml::Table, timing: &TaskTiming) -> Result<Box<dyn Task>> 
     if given > timing.duration {
         return Err(Error::invalid(
             "",
-            format!(
-                "the given epochs last {given} ms, longer than T = {} ms",
-                timing.duration
-            ),
+            format!("the given epochs last {given} ms, longer than T = {} ms", timing.duration),
         ));
     }
     if !(config.stim_noise.is_finite() && config.stim_noise >= 0.0) {
-        return Err(Error::invalid(
-            "stim_noise",
-            format!("must be >= 0, got {}", config.stim_noise),
-        ));
+        return Err(Error::invalid("stim_noise", format!("must be >= 0, got {}", config.stim_noise)));
     }
-    Ok(Box::new(DelayedDiscrimination {
-        config,
-        timing: timing.clone(),
-    }))
+    Ok(Box::new(DelayedDiscrimination { config, timing: timing.clone() }))
 }
 
 impl Task for DelayedDiscrimination {
@@ -142,9 +123,8 @@ impl Task for DelayedDiscrimination {
     fn generate_trial(&self, rng: &mut Rng, mut trial: TrialMut<'_>) -> TrialParams {
         let big_t = self.timing.duration;
         let c = &self.config;
-        let mut draw = |given: Option<f64>, fraction: f64| {
-            given.unwrap_or_else(|| rng.random::<f64>() * big_t * fraction)
-        };
+        let mut draw =
+            |given: Option<f64>, fraction: f64| given.unwrap_or_else(|| rng.random::<f64>() * big_t * fraction);
         let onset = draw(c.onset_time, 1.0 / 8.0);
         let stim_1 = draw(c.stim_duration_1, 1.0 / 4.0);
         let delay = draw(c.delay_duration, 1.0 / 4.0);
@@ -152,12 +132,7 @@ impl Task for DelayedDiscrimination {
         let decision = draw(c.decision_duration, 1.0 / 8.0);
         let timeline = Timeline::sequential(
             onset,
-            &[
-                ("stimulus_1", stim_1),
-                ("delay", delay),
-                ("stimulus_2", stim_2),
-                ("decision", decision),
-            ],
+            &[("stimulus_1", stim_1), ("delay", delay), ("stimulus_2", stim_2), ("decision", decision)],
         );
         let pair = FREQUENCY_PAIRS[rng.random_range(0..FREQUENCY_PAIRS.len())];
         let choice = rng.random_range(0..2usize);
@@ -203,16 +178,8 @@ mod tests {
     use psychrnn_core::testing::check_task_contract;
 
     fn task(table: toml::Table) -> Box<dyn Task> {
-        build(
-            &table,
-            &TaskTiming {
-                dt: 10.0,
-                tau: 100.0,
-                duration: 2000.0,
-                n_batch: 8,
-            },
-        )
-        .unwrap()
+        build(&table, &TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: 8 }, &BuildContext::default())
+            .unwrap()
     }
 
     fn num(p: &TrialParams, k: &str) -> f64 {
@@ -230,13 +197,8 @@ mod tests {
         let batch = t.generate_batch(200, &mut stream(2, Purpose::User, 0));
         let bound = 6.0 * psychrnn_stimulus_noise_std(10.0, 0.1);
         for (b, p) in batch.trial_params.iter().enumerate() {
-            let (s1, d, s2, dec, end) = (
-                num(p, "stimulus_1"),
-                num(p, "delay"),
-                num(p, "stimulus_2"),
-                num(p, "decision"),
-                num(p, "end"),
-            );
+            let (s1, d, s2, dec, end) =
+                (num(p, "stimulus_1"), num(p, "delay"), num(p, "stimulus_2"), num(p, "decision"), num(p, "end"));
             assert!(
                 s1 < 250.0
                     && d - s1 < 500.0
@@ -245,11 +207,7 @@ mod tests {
                     && end - dec < 250.0
                     && end <= 2000.0
             );
-            let (f1, f2, choice) = (
-                num(p, "f1"),
-                num(p, "f2"),
-                p["choice"].as_u64().unwrap() as usize,
-            );
+            let (f1, f2, choice) = (num(p, "f1"), num(p, "f2"), p["choice"].as_u64().unwrap() as usize);
             let pair = if f1 > f2 { (f1, f2) } else { (f2, f1) };
             assert!(FREQUENCY_PAIRS.contains(&pair));
             assert_eq!(choice, usize::from(f1 < f2));
@@ -263,18 +221,12 @@ mod tests {
                     None
                 };
                 let (w0, w1) = f.map_or((0.0, 0.0), |f| (positive_tuning(f), negative_tuning(f)));
-                assert!(
-                    (f64::from(batch.inputs[[s, b, 0]]) - w0).abs() < bound,
-                    "trial {b} step {s}"
-                );
+                assert!((f64::from(batch.inputs[[s, b, 0]]) - w0).abs() < bound, "trial {b} step {s}");
                 assert!((f64::from(batch.inputs[[s, b, 1]]) - w1).abs() < bound);
                 let decision = dec <= time && time < end;
                 let m = if decision { 1.0 } else { 0.0 };
                 assert_eq!((batch.mask[[s, b, 0]], batch.mask[[s, b, 1]]), (m, m));
-                let y = (
-                    batch.targets[[s, b, choice]],
-                    batch.targets[[s, b, 1 - choice]],
-                );
+                let y = (batch.targets[[s, b, choice]], batch.targets[[s, b, 1 - choice]]);
                 assert_eq!(y, if decision { (1.0, 0.2) } else { (0.0, 0.0) });
             }
         }
@@ -287,29 +239,14 @@ mod tests {
         let batch = task(table).generate_batch(4, &mut stream(1, Purpose::User, 0));
         for p in &batch.trial_params {
             assert_eq!(
-                (
-                    num(p, "stimulus_1"),
-                    num(p, "delay"),
-                    num(p, "stimulus_2"),
-                    num(p, "decision"),
-                    num(p, "end")
-                ),
+                (num(p, "stimulus_1"), num(p, "delay"), num(p, "stimulus_2"), num(p, "decision"), num(p, "end")),
                 (100.0, 400.0, 800.0, 1100.0, 1300.0)
             );
         }
         let too_long: toml::Table = toml::from_str("delay_duration = 2500.0").unwrap();
-        let timing = TaskTiming {
-            dt: 10.0,
-            tau: 100.0,
-            duration: 2000.0,
-            n_batch: 8,
-        };
+        let timing = TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: 8 };
         assert!(
-            build(&too_long, &timing)
-                .err()
-                .unwrap()
-                .to_string()
-                .contains("longer than T")
+            build(&too_long, &timing, &BuildContext::default()).err().unwrap().to_string().contains("longer than T")
         );
     }
 }

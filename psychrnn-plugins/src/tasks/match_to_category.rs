@@ -11,11 +11,10 @@
 
 use std::f64::consts::PI;
 
+use psychrnn_core::registry::BuildContext;
 use psychrnn_core::task::Timeline;
 use psychrnn_core::task::blocks::add_gaussian_noise;
-use psychrnn_core::{
-    Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams, config_table, parse_config,
-};
+use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams, config_table, parse_config};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -77,13 +76,10 @@ pub struct MatchToCategory {
 ///
 /// # Errors
 /// Fewer than 2 channels, negative times, or a trial that does not fit in `T`.
-pub fn build(table: &toml::Table, timing: &TaskTiming) -> Result<Box<dyn Task>> {
+pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
     let c: MatchToCategoryConfig = parse_config(table)?;
     if c.N_in < 2 {
-        return Err(Error::invalid(
-            "N_in",
-            format!("must be at least 2, got {}", c.N_in),
-        ));
+        return Err(Error::invalid("N_in", format!("must be at least 2, got {}", c.N_in)));
     }
     if c.N_out < 1 {
         return Err(Error::invalid("N_out", "must be at least 1, got 0"));
@@ -108,14 +104,8 @@ pub fn build(table: &toml::Table, timing: &TaskTiming) -> Result<Box<dyn Task>> 
             ),
         ));
     }
-    let preferred = (0..c.N_in)
-        .map(|i| 2.0 * PI * i as f64 / (c.N_in - 1) as f64)
-        .collect();
-    Ok(Box::new(MatchToCategory {
-        config: c,
-        timing: timing.clone(),
-        preferred,
-    }))
+    let preferred = (0..c.N_in).map(|i| 2.0 * PI * i as f64 / (c.N_in - 1) as f64).collect();
+    Ok(Box::new(MatchToCategory { config: c, timing: timing.clone(), preferred }))
 }
 
 /// `a` wrapped once into [-pi, pi] (PsychRNN's single correction).
@@ -150,10 +140,7 @@ impl Task for MatchToCategory {
         let c = &self.config;
         let angle = 2.0 * PI * rng.random::<f64>();
         let category = ((angle / (2.0 * PI / c.N_out as f64)) as usize).min(c.N_out - 1);
-        let timeline = Timeline::sequential(
-            c.onset_time,
-            &[("stimulus", c.input_dur), ("response", c.output_dur)],
-        );
+        let timeline = Timeline::sequential(c.onset_time, &[("stimulus", c.input_dur), ("response", c.output_dur)]);
         let bump: Vec<f32> = self
             .preferred
             .iter()
@@ -190,22 +177,18 @@ mod tests {
     use psychrnn_core::testing::check_task_contract;
 
     fn timing() -> TaskTiming {
-        TaskTiming {
-            dt: 10.0,
-            tau: 100.0,
-            duration: 2000.0,
-            n_batch: 8,
-        }
+        TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: 8 }
     }
 
     #[test]
     fn passes_the_task_contract() {
-        check_task_contract(build(&toml::Table::new(), &timing()).unwrap().as_ref(), 16).unwrap();
+        check_task_contract(build(&toml::Table::new(), &timing(), &BuildContext::default()).unwrap().as_ref(), 16)
+            .unwrap();
     }
 
     #[test]
     fn bump_category_epochs_and_mask_follow_psychrnn() {
-        let t = build(&toml::Table::new(), &timing()).unwrap();
+        let t = build(&toml::Table::new(), &timing(), &BuildContext::default()).unwrap();
         let batch = t.generate_batch(100, &mut stream(4, Purpose::User, 0));
         let noise_bound = 6.0 * 0.1 / 20.0;
         for (b, p) in batch.trial_params.iter().enumerate() {
@@ -229,30 +212,19 @@ mod tests {
                 let response = (1200.0..2000.0).contains(&time);
                 for k in 0..2 {
                     assert_eq!(batch.mask[[s, b, k]], if response { 1.0 } else { 0.0 });
-                    assert_eq!(
-                        batch.targets[[s, b, k]],
-                        if response && k == category { 1.0 } else { 0.0 }
-                    );
+                    assert_eq!(batch.targets[[s, b, k]], if response && k == category { 1.0 } else { 0.0 });
                 }
             }
         }
         // The ring duplicates angle 0: the first and last channels carry the same bump.
-        assert!(
-            (batch.inputs[[50, 0, 0]] - batch.inputs[[50, 0, 15]]).abs() < 2.0 * noise_bound as f32
-        );
+        assert!((batch.inputs[[50, 0, 0]] - batch.inputs[[50, 0, 15]]).abs() < 2.0 * noise_bound as f32);
         assert_eq!(t.accuracy(&batch, batch.targets.view()), 1.0);
     }
 
     #[test]
     fn a_trial_longer_than_t_is_rejected() {
-        let short = TaskTiming {
-            duration: 1500.0,
-            ..timing()
-        };
-        let err = build(&toml::Table::new(), &short)
-            .err()
-            .unwrap()
-            .to_string();
+        let short = TaskTiming { duration: 1500.0, ..timing() };
+        let err = build(&toml::Table::new(), &short, &BuildContext::default()).err().unwrap().to_string();
         assert!(err.contains("2000 ms, longer than T = 1500 ms"), "{err}");
     }
 }

@@ -8,10 +8,9 @@
 //! Per trial (PsychRNN, `perceptual_discrimination.py`): coherence from {0.1, 0.3, 0.5, 0.7}
 //! (or fixed), direction 0/1 uniformly (or fixed), onset `U[0,1) T/2`, duration `U[0,1) T/4 + T/8`.
 
+use psychrnn_core::registry::BuildContext;
 use psychrnn_core::task::blocks::{add_gaussian_noise, psychrnn_stimulus_noise_std};
-use psychrnn_core::{
-    Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams, config_table, parse_config,
-};
+use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams, config_table, parse_config};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -56,11 +55,8 @@ pub struct PerceptualDiscrimination {
 ///
 /// # Errors
 /// As [`PerceptualDiscrimination::new`].
-pub fn build(table: &toml::Table, timing: &TaskTiming) -> Result<Box<dyn Task>> {
-    Ok(Box::new(PerceptualDiscrimination::new(
-        parse_config(table)?,
-        timing.clone(),
-    )?))
+pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
+    Ok(Box::new(PerceptualDiscrimination::new(parse_config(table)?, timing.clone())?))
 }
 
 impl PerceptualDiscrimination {
@@ -72,25 +68,16 @@ impl PerceptualDiscrimination {
     pub fn new(config: PerceptualDiscriminationConfig, timing: TaskTiming) -> Result<Self> {
         if let Some(d) = config.direction {
             if d > 1 {
-                return Err(Error::invalid(
-                    "direction",
-                    format!("must be 0 or 1, got {d}"),
-                ));
+                return Err(Error::invalid("direction", format!("must be 0 or 1, got {d}")));
             }
         }
         if let Some(c) = config.coherence {
             if !c.is_finite() {
-                return Err(Error::invalid(
-                    "coherence",
-                    format!("must be a finite number, got {c}"),
-                ));
+                return Err(Error::invalid("coherence", format!("must be a finite number, got {c}")));
             }
         }
         if !(config.stim_noise.is_finite() && config.stim_noise >= 0.0) {
-            return Err(Error::invalid(
-                "stim_noise",
-                format!("must be >= 0, got {}", config.stim_noise),
-            ));
+            return Err(Error::invalid("stim_noise", format!("must be >= 0, got {}", config.stim_noise)));
         }
         Ok(PerceptualDiscrimination { config, timing })
     }
@@ -115,15 +102,8 @@ impl Task for PerceptualDiscrimination {
 
     fn generate_trial(&self, rng: &mut Rng, mut trial: TrialMut<'_>) -> TrialParams {
         let big_t = self.timing.duration;
-        let coherence = self
-            .config
-            .coherence
-            .unwrap_or_else(|| COHERENCES[rng.random_range(0..COHERENCES.len())]);
-        let direction = usize::from(
-            self.config
-                .direction
-                .unwrap_or_else(|| rng.random_range(0..2u8)),
-        );
+        let coherence = self.config.coherence.unwrap_or_else(|| COHERENCES[rng.random_range(0..COHERENCES.len())]);
+        let direction = usize::from(self.config.direction.unwrap_or_else(|| rng.random_range(0..2u8)));
         let onset = rng.random::<f64>() * big_t / 2.0;
         let duration = rng.random::<f64>() * big_t / 4.0 + big_t / 8.0;
         let stim_end = onset + duration;
@@ -163,21 +143,12 @@ mod tests {
     use psychrnn_core::testing::check_task_contract;
 
     fn timing() -> TaskTiming {
-        TaskTiming {
-            dt: 10.0,
-            tau: 100.0,
-            duration: 2000.0,
-            n_batch: 64,
-        }
+        TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: 64 }
     }
 
     fn task(coherence: Option<f64>, direction: Option<u8>) -> PerceptualDiscrimination {
         PerceptualDiscrimination::new(
-            PerceptualDiscriminationConfig {
-                coherence,
-                direction,
-                stim_noise: 0.1,
-            },
+            PerceptualDiscriminationConfig { coherence, direction, stim_noise: 0.1 },
             timing(),
         )
         .unwrap()
@@ -198,10 +169,7 @@ mod tests {
         let batch = t.generate_batch(200, &mut stream(3, Purpose::User, 0));
         let noise_bound = 6.0 * psychrnn_stimulus_noise_std(10.0, 0.1) as f32;
         for (b, p) in batch.trial_params.iter().enumerate() {
-            let (coh, dir) = (
-                num(p, "coherence"),
-                p["direction"].as_u64().unwrap() as usize,
-            );
+            let (coh, dir) = (num(p, "coherence"), p["direction"].as_u64().unwrap() as usize);
             let (onset, dur) = (num(p, "onset_time"), num(p, "stim_duration"));
             assert!(COHERENCES.contains(&coh));
             assert!((0.0..1000.0).contains(&onset), "onset {onset}");
@@ -210,15 +178,8 @@ mod tests {
                 let time = s as f64 * 10.0;
                 let x = |c| batch.inputs[[s, b, c]];
                 let in_stim = onset < time && time < onset + dur;
-                let (want_dir, want_other) = if in_stim {
-                    (1.0 + coh as f32, 1.0)
-                } else {
-                    (0.0, 0.0)
-                };
-                assert!(
-                    (x(dir) - want_dir).abs() < noise_bound,
-                    "trial {b} step {s}"
-                );
+                let (want_dir, want_other) = if in_stim { (1.0 + coh as f32, 1.0) } else { (0.0, 0.0) };
+                assert!((x(dir) - want_dir).abs() < noise_bound, "trial {b} step {s}");
                 assert!((x(1 - dir) - want_other).abs() < noise_bound);
                 let y = |c| batch.targets[[s, b, c]];
                 let m = |c| batch.mask[[s, b, c]];
@@ -237,33 +198,17 @@ mod tests {
     fn coherence_set_and_directions_are_all_drawn() {
         let batch = task(None, None).generate_batch(400, &mut stream(5, Purpose::User, 0));
         for c in COHERENCES {
-            let n = batch
-                .trial_params
-                .iter()
-                .filter(|p| num(p, "coherence") == c)
-                .count();
-            assert!(
-                (60..140).contains(&n),
-                "coherence {c} drawn {n} times of 400"
-            );
+            let n = batch.trial_params.iter().filter(|p| num(p, "coherence") == c).count();
+            assert!((60..140).contains(&n), "coherence {c} drawn {n} times of 400");
         }
-        let right = batch
-            .trial_params
-            .iter()
-            .filter(|p| p["direction"] == 1)
-            .count();
+        let right = batch.trial_params.iter().filter(|p| p["direction"] == 1).count();
         assert!((160..240).contains(&right));
     }
 
     #[test]
     fn fixed_coherence_and_direction_are_honoured() {
         let batch = task(Some(0.05), Some(1)).generate_batch(20, &mut stream(5, Purpose::User, 0));
-        assert!(
-            batch
-                .trial_params
-                .iter()
-                .all(|p| num(p, "coherence") == 0.05 && p["direction"] == 1)
-        );
+        assert!(batch.trial_params.iter().all(|p| num(p, "coherence") == 0.05 && p["direction"] == 1));
     }
 
     #[test]
@@ -273,11 +218,7 @@ mod tests {
         let first = batch.inputs.index_axis(ndarray::Axis(0), 0);
         let var = first.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / first.len() as f64;
         let want = psychrnn_stimulus_noise_std(10.0, 0.1);
-        assert!(
-            (var.sqrt() - want).abs() < 0.25 * want,
-            "std {} vs {want}",
-            var.sqrt()
-        );
+        assert!((var.sqrt() - want).abs() < 0.25 * want, "std {} vs {want}", var.sqrt());
     }
 
     #[test]
@@ -292,11 +233,7 @@ mod tests {
 
     #[test]
     fn invalid_direction_is_named() {
-        let cfg = PerceptualDiscriminationConfig {
-            coherence: None,
-            direction: Some(2),
-            stim_noise: 0.1,
-        };
+        let cfg = PerceptualDiscriminationConfig { coherence: None, direction: Some(2), stim_noise: 0.1 };
         let err = PerceptualDiscrimination::new(cfg, timing()).err().unwrap();
         assert_eq!(err.to_string(), "direction: must be 0 or 1, got 2");
     }

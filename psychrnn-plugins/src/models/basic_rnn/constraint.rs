@@ -61,11 +61,7 @@ mod tests {
 
     #[test]
     fn dale_transform_sets_column_signs_and_is_idempotent() {
-        let c = Constraint {
-            mask: array![[1.0, 1.0], [0.0, 1.0]],
-            abs: true,
-            column_signs: Some(vec![1.0, -1.0]),
-        };
+        let c = Constraint { mask: array![[1.0, 1.0], [0.0, 1.0]], abs: true, column_signs: Some(vec![1.0, -1.0]) };
         let w = array![[-0.5, 0.25], [3.0, -2.0]];
         let eff = c.apply(&w);
         assert_eq!(eff, array![[0.5, -0.25], [0.0, -2.0]]);

@@ -20,9 +20,10 @@ mod constraint;
 
 use ndarray::{Array2, ArrayView3, Axis};
 use psychrnn_core::npz::NpyArray;
+use psychrnn_core::registry::BuildContext;
 use psychrnn_core::{
-    BackwardSeeds, DefaultInit, Error, Model, ModelContext, ParamRole, ParamSet, ParamSpec, Real,
-    Result, Rng, Trajectory, TransferFunction, config_table,
+    BackwardSeeds, DefaultInit, Error, Model, ModelContext, ParamRole, ParamSet, ParamSpec, Real, Result, Rng,
+    Trajectory, TransferFunction, config_table,
 };
 use psychrnn_linalg::{Acc, Op};
 
@@ -52,8 +53,14 @@ pub struct BasicRnn<F> {
 ///
 /// # Errors
 /// As [`BasicRnn::new`].
-pub fn build(table: &toml::Table, ctx: &ModelContext) -> Result<Box<dyn Model<f32>>> {
-    let config: BasicRnnConfig = psychrnn_core::parse_config(table)?;
+pub fn build(table: &toml::Table, ctx: &ModelContext, build: &BuildContext) -> Result<Box<dyn Model<f32>>> {
+    let mut config: BasicRnnConfig = psychrnn_core::parse_config(table)?;
+    for spec in [&mut config.input_connectivity, &mut config.rec_connectivity, &mut config.output_connectivity]
+        .into_iter()
+        .flatten()
+    {
+        spec.make_paths_absolute(build);
+    }
     Ok(Box::new(BasicRnn::<f32>::new(config, ctx)?))
 }
 
@@ -73,45 +80,20 @@ impl<F: Real> BasicRnn<F> {
             return Err(Error::invalid("N_rec", "must be at least 1, got 0"));
         }
         if !(config.rec_noise.is_finite() && config.rec_noise >= 0.0) {
-            return Err(Error::invalid(
-                "rec_noise",
-                format!("must be >= 0, got {}", config.rec_noise),
-            ));
+            return Err(Error::invalid("rec_noise", format!("must be >= 0, got {}", config.rec_noise)));
         }
         if let Some(r) = config.dale_ratio {
             if !(0.0..=1.0).contains(&r) {
-                return Err(Error::invalid(
-                    "dale_ratio",
-                    format!("must lie in [0, 1], got {r}"),
-                ));
+                return Err(Error::invalid("dale_ratio", format!("must lie in [0, 1], got {r}")));
             }
         }
-        let mask =
-            |spec: &Option<psychrnn_core::MatrixSpec>, field: &str, rows, cols, what| match spec {
-                Some(m) => m.resolve_mask(field, rows, cols, what),
-                None => Ok(ones(rows, cols)),
-            };
-        let m_in = mask(
-            &config.input_connectivity,
-            "input_connectivity",
-            n_rec,
-            n_in,
-            "N_rec x N_in",
-        )?;
-        let mut m_rec = mask(
-            &config.rec_connectivity,
-            "rec_connectivity",
-            n_rec,
-            n_rec,
-            "N_rec x N_rec",
-        )?;
-        let m_out = mask(
-            &config.output_connectivity,
-            "output_connectivity",
-            n_out,
-            n_rec,
-            "N_out x N_rec",
-        )?;
+        let mask = |spec: &Option<psychrnn_core::MatrixSpec>, field: &str, rows, cols, what| match spec {
+            Some(m) => m.resolve_mask(field, rows, cols, what),
+            None => Ok(ones(rows, cols)),
+        };
+        let m_in = mask(&config.input_connectivity, "input_connectivity", n_rec, n_in, "N_rec x N_in")?;
+        let mut m_rec = mask(&config.rec_connectivity, "rec_connectivity", n_rec, n_rec, "N_rec x N_rec")?;
+        let m_out = mask(&config.output_connectivity, "output_connectivity", n_out, n_rec, "N_out x N_rec")?;
         if !config.autapses {
             m_rec.diag_mut().fill(0.0);
         }
@@ -119,11 +101,7 @@ impl<F: Real> BasicRnn<F> {
         // Dale's principle is on when dale_ratio is given and non-zero (PsychRNN's truthiness).
         let dale = config.dale_ratio.filter(|&r| r > 0.0);
         let n_exc = dale.map(|r| (r * n_rec as f64) as usize);
-        let rec_signs = n_exc.map(|e| {
-            (0..n_rec)
-                .map(|j| if j < e { F::one() } else { -F::one() })
-                .collect::<Vec<F>>()
-        });
+        let rec_signs = n_exc.map(|e| (0..n_rec).map(|j| if j < e { F::one() } else { -F::one() }).collect::<Vec<F>>());
         let out_signs = n_exc.map(|e| {
             (0..n_rec)
                 .map(|j| {
@@ -138,84 +116,20 @@ impl<F: Real> BasicRnn<F> {
                 .collect::<Vec<F>>()
         });
         let cast = |m: &Array2<f32>| m.mapv(|v| F::of(f64::from(v)));
-        let w_in = Constraint {
-            mask: cast(&m_in),
-            abs: dale.is_some(),
-            column_signs: None,
-        };
-        let w_rec = Constraint {
-            mask: cast(&m_rec),
-            abs: dale.is_some(),
-            column_signs: rec_signs,
-        };
-        let w_out = Constraint {
-            mask: cast(&m_out),
-            abs: dale.is_some(),
-            column_signs: out_signs,
-        };
+        let w_in = Constraint { mask: cast(&m_in), abs: dale.is_some(), column_signs: None };
+        let w_rec = Constraint { mask: cast(&m_rec), abs: dale.is_some(), column_signs: rec_signs };
+        let w_out = Constraint { mask: cast(&m_out), abs: dale.is_some(), column_signs: out_signs };
 
-        let spec = |name: &str,
-                    rows,
-                    cols,
-                    role,
-                    trainable,
-                    connectivity: Option<Array2<f32>>,
-                    default_init| ParamSpec {
-            name: name.into(),
-            rows,
-            cols,
-            role,
-            trainable,
-            connectivity,
-            default_init,
+        let spec = |name: &str, rows, cols, role, trainable, connectivity: Option<Array2<f32>>, default_init| {
+            ParamSpec { name: name.into(), rows, cols, role, trainable, connectivity, default_init }
         };
         let zero = DefaultInit::Constant(0.0);
         let specs = vec![
-            spec(
-                "W_in",
-                n_rec,
-                n_in,
-                ParamRole::InputWeights,
-                config.W_in_train,
-                Some(m_in),
-                zero,
-            ),
-            spec(
-                "W_rec",
-                n_rec,
-                n_rec,
-                ParamRole::RecurrentWeights,
-                config.W_rec_train,
-                Some(m_rec),
-                zero,
-            ),
-            spec(
-                "W_out",
-                n_out,
-                n_rec,
-                ParamRole::OutputWeights,
-                config.W_out_train,
-                Some(m_out),
-                zero,
-            ),
-            spec(
-                "b_rec",
-                1,
-                n_rec,
-                ParamRole::Bias,
-                config.b_rec_train,
-                None,
-                zero,
-            ),
-            spec(
-                "b_out",
-                1,
-                n_out,
-                ParamRole::Bias,
-                config.b_out_train,
-                None,
-                zero,
-            ),
+            spec("W_in", n_rec, n_in, ParamRole::InputWeights, config.W_in_train, Some(m_in), zero),
+            spec("W_rec", n_rec, n_rec, ParamRole::RecurrentWeights, config.W_rec_train, Some(m_rec), zero),
+            spec("W_out", n_out, n_rec, ParamRole::OutputWeights, config.W_out_train, Some(m_out), zero),
+            spec("b_rec", 1, n_rec, ParamRole::Bias, config.b_rec_train, None, zero),
+            spec("b_out", 1, n_out, ParamRole::Bias, config.b_out_train, None, zero),
             spec(
                 "init_state",
                 1,
@@ -223,10 +137,7 @@ impl<F: Real> BasicRnn<F> {
                 ParamRole::InitialState,
                 config.init_state_train,
                 None,
-                DefaultInit::Normal {
-                    mean: 0.1,
-                    std: 0.01,
-                },
+                DefaultInit::Normal { mean: 0.1, std: 0.01 },
             ),
         ];
         let alpha = ctx.alpha;
@@ -258,18 +169,14 @@ impl<F: Real> BasicRnn<F> {
 }
 
 /// Contiguous row-major data of a standard-layout array (all arrays here are built that way).
-fn data<A, D: ndarray::Dimension>(
-    a: &ndarray::ArrayBase<impl ndarray::Data<Elem = A>, D>,
-) -> Result<&[A]> {
-    a.as_slice()
-        .ok_or_else(|| Error::invalid("", "internal: array is not in standard layout"))
+fn data<A, D: ndarray::Dimension>(a: &ndarray::ArrayBase<impl ndarray::Data<Elem = A>, D>) -> Result<&[A]> {
+    a.as_slice().ok_or_else(|| Error::invalid("", "internal: array is not in standard layout"))
 }
 
 fn data_mut<A, D: ndarray::Dimension>(
     a: &mut ndarray::ArrayBase<impl ndarray::DataMut<Elem = A>, D>,
 ) -> Result<&mut [A]> {
-    a.as_slice_mut()
-        .ok_or_else(|| Error::invalid("", "internal: array is not in standard layout"))
+    a.as_slice_mut().ok_or_else(|| Error::invalid("", "internal: array is not in standard layout"))
 }
 
 impl<F: Real> Model<F> for BasicRnn<F> {
@@ -309,11 +216,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         let (t_steps, batch) = (inputs.shape()[0], inputs.shape()[1]);
         let (n, n_out) = (self.config.N_rec, self.n_out);
         let eff = self.effective_weights(params)?;
-        let (w_in, w_rec, w_out) = (
-            eff.require("W_in")?,
-            eff.require("W_rec")?,
-            eff.require("W_out")?,
-        );
+        let (w_in, w_rec, w_out) = (eff.require("W_in")?, eff.require("W_rec")?, eff.require("W_out")?);
         let b_rec = params.require("b_rec")?.row(0).to_owned();
         let b_out = params.require("b_out")?.row(0).to_owned();
         traj.resize(t_steps, batch, n, n_out);
@@ -365,17 +268,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         }
 
         let outputs = data_mut(&mut traj.outputs)?;
-        F::gemm(
-            outputs,
-            t_steps * batch,
-            n_out,
-            n,
-            data(&traj.rates)?,
-            Op::N,
-            data(w_out)?,
-            Op::T,
-            Acc::Replace,
-        );
+        F::gemm(outputs, t_steps * batch, n_out, n, data(&traj.rates)?, Op::N, data(w_out)?, Op::T, Acc::Replace);
         for row in outputs.chunks_mut(n_out) {
             for (z, b) in row.iter_mut().zip(&b_out) {
                 *z += *b;
@@ -395,9 +288,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         self.check_inputs(&inputs)?;
         let (t_steps, batch) = (inputs.shape()[0], inputs.shape()[1]);
         let (n, n_out, n_in) = (self.config.N_rec, self.n_out, self.n_in);
-        if seeds.d_outputs.shape() != traj.outputs.shape()
-            || traj.states.shape() != [t_steps, batch, n]
-        {
+        if seeds.d_outputs.shape() != traj.outputs.shape() || traj.states.shape() != [t_steps, batch, n] {
             return Err(Error::shape(
                 "d_outputs",
                 format!("{:?}", traj.outputs.shape()),
@@ -412,17 +303,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
 
         // dL/dW_out_eff = G^T R, db_out = column sums of G.
         let mut d_w_out = Array2::<F>::zeros((n_out, n));
-        F::gemm(
-            data_mut(&mut d_w_out)?,
-            n_out,
-            n,
-            rows,
-            g,
-            Op::T,
-            data(&traj.rates)?,
-            Op::N,
-            Acc::Replace,
-        );
+        F::gemm(data_mut(&mut d_w_out)?, n_out, n, rows, g, Op::T, data(&traj.rates)?, Op::N, Acc::Replace);
         let mut d_b_out = Array2::<F>::zeros((1, n_out));
         for row in g.chunks(n_out) {
             for (d, v) in d_b_out.iter_mut().zip(row) {
@@ -432,17 +313,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
 
         // Direct gradient on the rates: G W_out_eff (+ dL/dr from rate regularisers).
         let mut delta = ndarray::Array3::<F>::zeros((t_steps, batch, n));
-        F::gemm(
-            data_mut(&mut delta)?,
-            rows,
-            n,
-            n_out,
-            g,
-            Op::N,
-            data(w_out)?,
-            Op::N,
-            Acc::Replace,
-        );
+        F::gemm(data_mut(&mut delta)?, rows, n, n_out, g, Op::N, data(w_out)?, Op::N, Acc::Replace);
         if let Some(d_rates) = seeds.d_rates {
             delta += &d_rates;
         }
@@ -460,22 +331,9 @@ impl<F: Real> Model<F> for BasicRnn<F> {
             let d = &mut head[t * step..];
             let next = (t + 1 < t_steps).then(|| &tail[..step]);
             if let Some(next) = next {
-                F::gemm(
-                    &mut carry,
-                    batch,
-                    n,
-                    n,
-                    next,
-                    Op::N,
-                    w_rec_s,
-                    Op::N,
-                    Acc::Replace,
-                );
+                F::gemm(&mut carry, batch, n, n, next, Op::N, w_rec_s, Op::N, Acc::Replace);
             }
-            let (x, r) = (
-                &states[t * step..(t + 1) * step],
-                &rates[t * step..(t + 1) * step],
-            );
+            let (x, r) = (&states[t * step..(t + 1) * step], &rates[t * step..(t + 1) * step]);
             for i in 0..step {
                 let fp = self.f.derivative(x[i], r[i]);
                 d[i] = match next {
@@ -488,17 +346,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         let initial = &traj.initial;
         let initial_rates = initial.mapv(|x| self.f.apply(x));
         let d0 = &delta_s[..step];
-        F::gemm(
-            &mut carry,
-            batch,
-            n,
-            n,
-            d0,
-            Op::N,
-            w_rec_s,
-            Op::N,
-            Acc::Replace,
-        );
+        F::gemm(&mut carry, batch, n, n, d0, Op::N, w_rec_s, Op::N, Acc::Replace);
         let mut d_init = Array2::<F>::zeros((1, n));
         for (i, (x, r)) in initial.iter().zip(initial_rates.iter()).enumerate() {
             d_init[[0, i % n]] += alpha * carry[i] * self.f.derivative(*x, *r) + leak * d0[i];
@@ -506,17 +354,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
 
         // Weight gradients as large products: dW_rec_eff = alpha [d_1..d_T]^T [r_0..r_{T-1}].
         let mut d_w_rec = Array2::<F>::zeros((n, n));
-        F::gemm(
-            data_mut(&mut d_w_rec)?,
-            n,
-            n,
-            batch,
-            d0,
-            Op::T,
-            data(&initial_rates)?,
-            Op::N,
-            Acc::Replace,
-        );
+        F::gemm(data_mut(&mut d_w_rec)?, n, n, batch, d0, Op::T, data(&initial_rates)?, Op::N, Acc::Replace);
         if t_steps > 1 {
             F::gemm(
                 data_mut(&mut d_w_rec)?,
@@ -533,23 +371,9 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         d_w_rec *= alpha;
         let inputs = inputs.as_standard_layout();
         let mut d_w_in = Array2::<F>::zeros((n, n_in));
-        F::gemm(
-            data_mut(&mut d_w_in)?,
-            n,
-            n_in,
-            rows,
-            delta_s,
-            Op::T,
-            data(&inputs)?,
-            Op::N,
-            Acc::Replace,
-        );
+        F::gemm(data_mut(&mut d_w_in)?, n, n_in, rows, delta_s, Op::T, data(&inputs)?, Op::N, Acc::Replace);
         d_w_in *= alpha;
-        let d_b_rec = delta
-            .sum_axis(Axis(0))
-            .sum_axis(Axis(0))
-            .insert_axis(Axis(0))
-            * alpha;
+        let d_b_rec = delta.sum_axis(Axis(0)).sum_axis(Axis(0)).insert_axis(Axis(0)) * alpha;
 
         let add_eff = |mut d: Array2<F>, name: &str| -> Array2<F> {
             if let Some(extra) = seeds.d_effective.and_then(|e| e.get(name)) {
@@ -557,15 +381,9 @@ impl<F: Real> Model<F> for BasicRnn<F> {
             }
             d
         };
-        let d_w_in = self
-            .w_in
-            .backprop(params.require("W_in")?, &add_eff(d_w_in, "W_in"));
-        let d_w_rec = self
-            .w_rec
-            .backprop(params.require("W_rec")?, &add_eff(d_w_rec, "W_rec"));
-        let d_w_out = self
-            .w_out
-            .backprop(params.require("W_out")?, &add_eff(d_w_out, "W_out"));
+        let d_w_in = self.w_in.backprop(params.require("W_in")?, &add_eff(d_w_in, "W_in"));
+        let d_w_rec = self.w_rec.backprop(params.require("W_rec")?, &add_eff(d_w_rec, "W_rec"));
+        let d_w_out = self.w_out.backprop(params.require("W_out")?, &add_eff(d_w_out, "W_out"));
         for (name, value) in [
             ("W_in", d_w_in),
             ("W_rec", d_w_rec),
@@ -594,11 +412,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         };
         let row = |name: &str| -> Result<NpyArray> {
             let a = params.require(name)?;
-            Ok(NpyArray::f32(
-                name,
-                &[a.ncols()],
-                a.iter().map(|v| v.f64() as f32).collect(),
-            ))
+            Ok(NpyArray::f32(name, &[a.ncols()], a.iter().map(|v| v.f64() as f32).collect()))
         };
         Ok(vec![
             NpyArray::from_ndarray("W_in", &to32(eff.require("W_in")?)),

@@ -22,31 +22,18 @@ fn config() -> BasicRnnConfig {
 }
 
 fn ctx() -> ModelContext {
-    ModelContext {
-        n_in: N_IN,
-        n_out: N_OUT,
-        alpha: 0.2,
-    }
+    ModelContext { n_in: N_IN, n_out: N_OUT, alpha: 0.2 }
 }
 
 fn random_mask(rows: usize, cols: usize, seed: u64) -> MatrixSpec {
     let mut rng = stream(seed, Purpose::User, 1);
     MatrixSpec::Inline(
-        (0..rows)
-            .map(|_| {
-                (0..cols)
-                    .map(|_| f64::from(u8::from(rng.random::<f64>() < 0.7)))
-                    .collect()
-            })
-            .collect(),
+        (0..rows).map(|_| (0..cols).map(|_| f64::from(u8::from(rng.random::<f64>() < 0.7))).collect()).collect(),
     )
 }
 
 /// Random raw parameters (both signs, so Dale's abs() is exercised) and a random batch.
-fn fixture(
-    model: &BasicRnn<f64>,
-    seed: u64,
-) -> (ParamSet<f64>, Array3<f64>, Array3<f64>, Array3<f64>) {
+fn fixture(model: &BasicRnn<f64>, seed: u64) -> (ParamSet<f64>, Array3<f64>, Array3<f64>, Array3<f64>) {
     let mut rng = stream(seed, Purpose::User, 0);
     let mut params = ParamSet::new();
     for s in model.param_specs() {
@@ -55,34 +42,19 @@ fn fixture(
             Array2::from_shape_simple_fn((s.rows, s.cols), || 0.6 * f64::standard_normal(&mut rng)),
         );
     }
-    let inputs =
-        Array3::from_shape_simple_fn((STEPS, BATCH, N_IN), || f64::standard_normal(&mut rng));
+    let inputs = Array3::from_shape_simple_fn((STEPS, BATCH, N_IN), || f64::standard_normal(&mut rng));
     let targets = Array3::from_shape_simple_fn((STEPS, BATCH, N_OUT), || rng.random::<f64>());
-    let mask = Array3::from_shape_simple_fn((STEPS, BATCH, N_OUT), || {
-        f64::from(u8::from(rng.random::<f64>() < 0.6))
-    });
+    let mask = Array3::from_shape_simple_fn((STEPS, BATCH, N_OUT), || f64::from(u8::from(rng.random::<f64>() < 0.6)));
     (params, inputs, targets, mask)
 }
 
-fn check(
-    model: &BasicRnn<f64>,
-    loss: &dyn LossFunction<f64>,
-    regs: &[Box<dyn Regularizer<f64>>],
-    noise: Option<u64>,
-) {
+fn check(model: &BasicRnn<f64>, loss: &dyn LossFunction<f64>, regs: &[Box<dyn Regularizer<f64>>], noise: Option<u64>) {
     let (params, inputs, targets, mask) = fixture(model, 17);
-    let batch = BatchView {
-        inputs: inputs.view(),
-        targets: targets.view(),
-        mask: mask.view(),
-    };
+    let batch = BatchView { inputs: inputs.view(), targets: targets.view(), mask: mask.view() };
     let report = check_gradients(model, loss, regs, &params, batch, noise, &[], TOLERANCE).unwrap();
     let n_params: usize = params.iter().map(|(_, a)| a.len()).sum();
     assert_eq!(report.checked, n_params);
-    assert!(
-        report.total_abs_gradient > 1e-3,
-        "the gradient is (almost) zero: the check would prove nothing"
-    );
+    assert!(report.total_abs_gradient > 1e-3, "the gradient is (almost) zero: the check would prove nothing");
 }
 
 fn mse() -> Loss {
@@ -127,12 +99,7 @@ fn gradient_for_every_transfer_function() {
 
 #[test]
 fn gradient_with_pycog_mask_sum_normalisation() {
-    let loss = Loss::new(
-        LossKind::MeanSquaredError,
-        LossConfig {
-            normalize: crate::loss::Normalize::MaskSum,
-        },
-    );
+    let loss = Loss::new(LossKind::MeanSquaredError, LossConfig { normalize: crate::loss::Normalize::MaskSum });
     check(&BasicRnn::new(config(), &ctx()).unwrap(), &loss, &[], None);
 }
 
@@ -146,11 +113,7 @@ fn gradient_of_binary_cross_entropy() {
     params.get_mut("W_out").unwrap().mapv_inplace(|w| 0.1 * w);
     params.get_mut("b_out").unwrap().fill(0.5);
     let loss = Loss::new(LossKind::BinaryCrossEntropy, LossConfig::default());
-    let batch = BatchView {
-        inputs: inputs.view(),
-        targets: targets.view(),
-        mask: mask.view(),
-    };
+    let batch = BatchView { inputs: inputs.view(), targets: targets.view(), mask: mask.view() };
     let report = check_gradients(&model, &loss, &[], &params, batch, None, &[], TOLERANCE).unwrap();
     assert!(report.total_abs_gradient > 1e-3);
 }
@@ -163,12 +126,7 @@ fn gradient_of_every_regularizer_with_dale() {
     let model = BasicRnn::new(c, &ctx()).unwrap();
     let coefficients = |v: f64| {
         WeightCoefficients(
-            [
-                ("W_in".to_string(), v),
-                ("W_rec".to_string(), 2.0 * v),
-                ("W_out".to_string(), 3.0 * v),
-            ]
-            .into(),
+            [("W_in".to_string(), v), ("W_rec".to_string(), 2.0 * v), ("W_out".to_string(), 3.0 * v)].into(),
         )
     };
     let cases: Vec<Vec<Box<dyn Regularizer<f64>>>> = vec![
@@ -188,18 +146,11 @@ fn regularizer_gradient_alone_matches_finite_differences() {
     let (params, inputs, targets, _) = fixture(&model, 4);
     let mask = Array3::zeros(targets.raw_dim());
     let regs: Vec<Box<dyn Regularizer<f64>>> = vec![
-        Box::new(
-            WeightPenalty::new(1, WeightCoefficients([("W_rec".to_string(), 1.0)].into())).unwrap(),
-        ),
+        Box::new(WeightPenalty::new(1, WeightCoefficients([("W_rec".to_string(), 1.0)].into())).unwrap()),
         Box::new(firing_rate(1.0)),
     ];
-    let batch = BatchView {
-        inputs: inputs.view(),
-        targets: targets.view(),
-        mask: mask.view(),
-    };
-    let report =
-        check_gradients(&model, &mse(), &regs, &params, batch, None, &[], TOLERANCE).unwrap();
+    let batch = BatchView { inputs: inputs.view(), targets: targets.view(), mask: mask.view() };
+    let report = check_gradients(&model, &mse(), &regs, &params, batch, None, &[], TOLERANCE).unwrap();
     assert!(report.total_abs_gradient > 1e-3);
 }
 
@@ -210,22 +161,15 @@ fn forward_matches_the_equations_step_by_step() {
     let model = BasicRnn::<f64>::new(c, &ctx()).unwrap();
     let (params, inputs, _, _) = fixture(&model, 8);
     let mut traj = Trajectory::default();
-    model
-        .forward(&params, inputs.view(), None, &mut traj)
-        .unwrap();
+    model.forward(&params, inputs.view(), None, &mut traj).unwrap();
     let eff = model.effective_weights(&params).unwrap();
-    let (wi, wr, wo) = (
-        eff.get("W_in").unwrap(),
-        eff.get("W_rec").unwrap(),
-        eff.get("W_out").unwrap(),
-    );
+    let (wi, wr, wo) = (eff.get("W_in").unwrap(), eff.get("W_rec").unwrap(), eff.get("W_out").unwrap());
     let relu = |a: &Array2<f64>| a.mapv(|v| v.max(0.0));
     for b in 0..BATCH {
         let mut x = params.get("init_state").unwrap().clone();
         for t in 0..STEPS {
             let u = inputs.slice(ndarray::s![t, b..b + 1, ..]).to_owned();
-            x = &x * 0.8
-                + (relu(&x).dot(&wr.t()) + u.dot(&wi.t()) + params.get("b_rec").unwrap()) * 0.2;
+            x = &x * 0.8 + (relu(&x).dot(&wr.t()) + u.dot(&wi.t()) + params.get("b_rec").unwrap()) * 0.2;
             let z = relu(&x).dot(&wo.t()) + params.get("b_out").unwrap();
             for i in 0..N_REC {
                 assert!((traj.states[[t, b, i]] - x[[0, i]]).abs() < 1e-12);
@@ -237,25 +181,10 @@ fn forward_matches_the_equations_step_by_step() {
     }
     // Dale: excitatory columns non-negative, inhibitory non-positive; W_in non-negative; the
     // inhibitory units (HEAD semantics) do not project to the output.
-    assert!(
-        wr.columns()
-            .into_iter()
-            .take(3)
-            .all(|c| c.iter().all(|&v| v >= 0.0))
-    );
-    assert!(
-        wr.columns()
-            .into_iter()
-            .skip(3)
-            .all(|c| c.iter().all(|&v| v <= 0.0))
-    );
+    assert!(wr.columns().into_iter().take(3).all(|c| c.iter().all(|&v| v >= 0.0)));
+    assert!(wr.columns().into_iter().skip(3).all(|c| c.iter().all(|&v| v <= 0.0)));
     assert!(wi.iter().all(|&v| v >= 0.0));
-    assert!(
-        wo.columns()
-            .into_iter()
-            .skip(3)
-            .all(|c| c.iter().all(|&v| v == 0.0))
-    );
+    assert!(wo.columns().into_iter().skip(3).all(|c| c.iter().all(|&v| v == 0.0)));
 }
 
 #[test]
@@ -268,20 +197,10 @@ fn recurrent_noise_has_the_psychrnn_variance() {
     let params = ParamSet::zeros(model.param_specs());
     let inputs = Array3::zeros((1, 50, N_IN));
     let mut traj = Trajectory::default();
-    model
-        .forward(
-            &params,
-            inputs.view(),
-            Some(&mut stream(1, Purpose::User, 0)),
-            &mut traj,
-        )
-        .unwrap();
+    model.forward(&params, inputs.view(), Some(&mut stream(1, Purpose::User, 0)), &mut traj).unwrap();
     let var = traj.states.iter().map(|v| v * v).sum::<f64>() / traj.states.len() as f64;
     let want = 2.0 * 0.2 * 0.25;
-    assert!(
-        (var - want).abs() < 0.05 * want,
-        "variance {var}, expected {want}"
-    );
+    assert!((var - want).abs() < 0.05 * want, "variance {var}, expected {want}");
 }
 
 #[test]
@@ -291,15 +210,9 @@ fn invalid_values_and_shapes_are_named() {
         f(&mut c);
         BasicRnn::<f32>::new(c, &ctx()).err().unwrap().to_string()
     };
-    assert_eq!(
-        err(&|c| c.dale_ratio = Some(1.5)),
-        "dale_ratio: must lie in [0, 1], got 1.5"
-    );
+    assert_eq!(err(&|c| c.dale_ratio = Some(1.5)), "dale_ratio: must lie in [0, 1], got 1.5");
     assert_eq!(err(&|c| c.N_rec = 0), "N_rec: must be at least 1, got 0");
-    assert_eq!(
-        err(&|c| c.rec_noise = -0.1),
-        "rec_noise: must be >= 0, got -0.1"
-    );
+    assert_eq!(err(&|c| c.rec_noise = -0.1), "rec_noise: must be >= 0, got -0.1");
     assert_eq!(
         err(&|c| c.rec_connectivity = Some(random_mask(3, 3, 0))),
         "rec_connectivity: expected shape [6, 6] (N_rec x N_rec), found [3, 3]"
@@ -337,15 +250,10 @@ fn export_uses_psychrnn_keys_and_effective_weights() {
         assert!(names.contains(&key), "{key} missing");
     }
     let w_rec = arrays.iter().find(|a| a.name == "W_rec").unwrap();
-    let psychrnn_core::npz::NpyData::F32(v) = &w_rec.data else {
-        panic!("W_rec is not f32")
-    };
+    let psychrnn_core::npz::NpyData::F32(v) = &w_rec.data else { panic!("W_rec is not f32") };
     // |−1| * D: +1 in excitatory columns, −1 in inhibitory ones, 0 on the diagonal (no autapses).
     assert_eq!(v[0], 0.0);
     assert_eq!(v[1], 1.0);
     assert_eq!(v[5], -1.0);
-    assert_eq!(
-        arrays.iter().find(|a| a.name == "b_rec").unwrap().shape,
-        vec![6]
-    );
+    assert_eq!(arrays.iter().find(|a| a.name == "b_rec").unwrap().shape, vec![6]);
 }
