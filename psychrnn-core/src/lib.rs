@@ -14,6 +14,8 @@
 // No unwrap/expect on anything a user supplies: library code returns errors instead.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod array;
+pub mod dynamics;
 pub mod error;
 pub mod experiment;
 pub mod init;
@@ -31,6 +33,7 @@ pub mod registry;
 pub mod regularizer;
 pub mod rng;
 pub mod run_dir;
+pub mod simulator;
 pub mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -52,6 +55,7 @@ pub use registry::{BuildContext, Entry, Registry, config_table, parse_config};
 pub use regularizer::{Regularizer, RegularizerGrads, RegularizerInput};
 pub use rng::{Purpose, Rng};
 pub use run_dir::write_run;
+pub use simulator::Simulator;
 pub use task::{Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 pub use trainer::{Evaluation, MetricsRow, StopReason, TrainingObserver, TrainingOutcome, evaluate, train};
 

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | task | [`tasks::perceptual_discrimination`], [`tasks::delayed_discrimination`], [`tasks::match_to_category`] |
 //! | model | [`models::basic_rnn`] |
-//! | initializer | `gaussian_spectral_radius` (default), `alpha_identity`, `random` ([`init`]) |
+//! | initializer | `gaussian_spectral_radius` (default), `alpha_identity`, `random`, `from_file` ([`init`]) |
 //! | loss | `mean_squared_error` (default), `binary_cross_entropy` ([`loss`]) |
 //! | regularizer | `l1_weights`, `l2_weights`, `l2_firing_rate` ([`regularizers`]) |
 //! | optimizer | `adam` (default), `sgd` ([`optim`]) |
@@ -73,6 +73,11 @@ pub fn register_all(registry: &mut Registry) -> Result<()> {
         "random",
         "every matrix from which_rand_init (glorot_gauss, glorot_unif, const_gauss, const_unif)",
         init::build_random,
+    ))?;
+    registry.initializers.register(entry(
+        init::from_file::TAG,
+        "weights from an .npz file (ours or PsychRNN's saved weights)",
+        init::from_file::build,
     ))?;
     registry.losses.register(entry(
         "mean_squared_error",

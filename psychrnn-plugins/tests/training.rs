@@ -146,7 +146,7 @@ fn every_bundled_tag_is_registered() {
     let expected: Vec<(&str, Vec<&str>)> = vec![
         ("task", vec!["delayed_discrimination", "match_to_category", "perceptual_discrimination"]),
         ("model", vec!["basic_rnn"]),
-        ("initializer", vec!["alpha_identity", "gaussian_spectral_radius", "random"]),
+        ("initializer", vec!["alpha_identity", "from_file", "gaussian_spectral_radius", "random"]),
         ("loss", vec!["binary_cross_entropy", "mean_squared_error"]),
         ("regularizer", vec!["l1_weights", "l2_firing_rate", "l2_weights"]),
         ("optimizer", vec!["adam", "sgd"]),

@@ -7,6 +7,7 @@
 //! when Dale's principle is on; then `init_state = 0.1 + 0.01 N(0, 1)`; biases 0.
 
 pub mod draws;
+pub mod from_file;
 
 use ndarray::Array2;
 use psychrnn_core::registry::BuildContext;

@@ -19,6 +19,8 @@ mod config;
 mod constraint;
 
 use ndarray::{Array2, ArrayView3, Axis};
+use psychrnn_core::array::{contiguous, contiguous_mut};
+use psychrnn_core::dynamics::{RateDynamics, RateWeights, rate_forward};
 use psychrnn_core::npz::NpyArray;
 use psychrnn_core::registry::BuildContext;
 use psychrnn_core::{
@@ -168,17 +170,6 @@ impl<F: Real> BasicRnn<F> {
     }
 }
 
-/// Contiguous row-major data of a standard-layout array (all arrays here are built that way).
-fn data<A, D: ndarray::Dimension>(a: &ndarray::ArrayBase<impl ndarray::Data<Elem = A>, D>) -> Result<&[A]> {
-    a.as_slice().ok_or_else(|| Error::invalid("", "internal: array is not in standard layout"))
-}
-
-fn data_mut<A, D: ndarray::Dimension>(
-    a: &mut ndarray::ArrayBase<impl ndarray::DataMut<Elem = A>, D>,
-) -> Result<&mut [A]> {
-    a.as_slice_mut().ok_or_else(|| Error::invalid("", "internal: array is not in standard layout"))
-}
-
 impl<F: Real> Model<F> for BasicRnn<F> {
     fn config(&self) -> toml::Table {
         config_table(TAG, &self.config)
@@ -208,73 +199,22 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         &self,
         params: &ParamSet<F>,
         inputs: ArrayView3<'_, F>,
-        mut noise: Option<&mut Rng>,
+        noise: Option<&mut Rng>,
         traj: &mut Trajectory<F>,
     ) -> Result<()> {
         self.check_inputs(&inputs)?;
         params.check_against(&self.specs)?;
-        let (t_steps, batch) = (inputs.shape()[0], inputs.shape()[1]);
-        let (n, n_out) = (self.config.N_rec, self.n_out);
         let eff = self.effective_weights(params)?;
-        let (w_in, w_rec, w_out) = (eff.require("W_in")?, eff.require("W_rec")?, eff.require("W_out")?);
-        let b_rec = params.require("b_rec")?.row(0).to_owned();
-        let b_out = params.require("b_out")?.row(0).to_owned();
-        traj.resize(t_steps, batch, n, n_out);
-        for mut row in traj.initial.rows_mut() {
-            row.assign(&params.require("init_state")?.row(0));
-        }
-        let initial_rates = traj.initial.mapv(|x| self.f.apply(x));
-        let inputs = inputs.as_standard_layout();
-
-        // Input drive of every step at once: states[t] = u_t W_in_eff^T.
-        F::gemm(
-            data_mut(&mut traj.states)?,
-            t_steps * batch,
-            n,
-            self.n_in,
-            data(&inputs)?,
-            Op::N,
-            data(w_in)?,
-            Op::T,
-            Acc::Replace,
-        );
-
-        let (alpha, leak, sigma) = (self.alpha, F::one() - self.alpha, self.noise_std);
-        let step = batch * n;
-        let w_rec = data(w_rec)?;
-        let states = data_mut(&mut traj.states)?;
-        let rates = data_mut(&mut traj.rates)?;
-        for t in 0..t_steps {
-            let (done_x, rest_x) = states.split_at_mut(t * step);
-            let (done_r, rest_r) = rates.split_at_mut(t * step);
-            let (prev_x, prev_r) = if t == 0 {
-                (data(&traj.initial)?, data(&initial_rates)?)
-            } else {
-                (&done_x[(t - 1) * step..], &done_r[(t - 1) * step..])
-            };
-            let x = &mut rest_x[..step];
-            let r = &mut rest_r[..step];
-            F::gemm(x, batch, n, n, prev_r, Op::N, w_rec, Op::T, Acc::Add);
-            for (idx, (xv, rv)) in x.iter_mut().zip(r.iter_mut()).enumerate() {
-                let mut v = leak * prev_x[idx] + alpha * (*xv + b_rec[idx % n]);
-                if let Some(rng) = noise.as_deref_mut() {
-                    if sigma > F::zero() {
-                        v += sigma * F::standard_normal(rng);
-                    }
-                }
-                *xv = v;
-                *rv = self.f.apply(v);
-            }
-        }
-
-        let outputs = data_mut(&mut traj.outputs)?;
-        F::gemm(outputs, t_steps * batch, n_out, n, data(&traj.rates)?, Op::N, data(w_out)?, Op::T, Acc::Replace);
-        for row in outputs.chunks_mut(n_out) {
-            for (z, b) in row.iter_mut().zip(&b_out) {
-                *z += *b;
-            }
-        }
-        Ok(())
+        let weights = RateWeights {
+            w_in: eff.require("W_in")?,
+            w_rec: eff.require("W_rec")?,
+            w_out: eff.require("W_out")?,
+            b_rec: params.require("b_rec")?.row(0),
+            b_out: params.require("b_out")?.row(0),
+            init_state: params.require("init_state")?.row(0),
+        };
+        let dynamics = RateDynamics { alpha: self.alpha, noise_std: self.noise_std, transfer: self.f };
+        rate_forward(&weights, &dynamics, inputs, noise, None, traj)
     }
 
     fn backward(
@@ -299,11 +239,11 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         let (w_rec, w_out) = (eff.require("W_rec")?, eff.require("W_out")?);
         let rows = t_steps * batch;
         let g = seeds.d_outputs.as_standard_layout();
-        let g = data(&g)?;
+        let g = contiguous(&g)?;
 
         // dL/dW_out_eff = G^T R, db_out = column sums of G.
         let mut d_w_out = Array2::<F>::zeros((n_out, n));
-        F::gemm(data_mut(&mut d_w_out)?, n_out, n, rows, g, Op::T, data(&traj.rates)?, Op::N, Acc::Replace);
+        F::gemm(contiguous_mut(&mut d_w_out)?, n_out, n, rows, g, Op::T, contiguous(&traj.rates)?, Op::N, Acc::Replace);
         let mut d_b_out = Array2::<F>::zeros((1, n_out));
         for row in g.chunks(n_out) {
             for (d, v) in d_b_out.iter_mut().zip(row) {
@@ -313,7 +253,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
 
         // Direct gradient on the rates: G W_out_eff (+ dL/dr from rate regularisers).
         let mut delta = ndarray::Array3::<F>::zeros((t_steps, batch, n));
-        F::gemm(data_mut(&mut delta)?, rows, n, n_out, g, Op::N, data(w_out)?, Op::N, Acc::Replace);
+        F::gemm(contiguous_mut(&mut delta)?, rows, n, n_out, g, Op::N, contiguous(w_out)?, Op::N, Acc::Replace);
         if let Some(d_rates) = seeds.d_rates {
             delta += &d_rates;
         }
@@ -321,11 +261,11 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         // Backward through time: delta[t] becomes dL/dx_{t+1}.
         let (alpha, leak) = (self.alpha, F::one() - self.alpha);
         let step = batch * n;
-        let w_rec_s = data(w_rec)?;
+        let w_rec_s = contiguous(w_rec)?;
         let mut carry = vec![F::zero(); step];
-        let states = data(&traj.states)?;
-        let rates = data(&traj.rates)?;
-        let delta_s = data_mut(&mut delta)?;
+        let states = contiguous(&traj.states)?;
+        let rates = contiguous(&traj.rates)?;
+        let delta_s = contiguous_mut(&mut delta)?;
         for t in (0..t_steps).rev() {
             let (head, tail) = delta_s.split_at_mut((t + 1) * step);
             let d = &mut head[t * step..];
@@ -354,10 +294,20 @@ impl<F: Real> Model<F> for BasicRnn<F> {
 
         // Weight gradients as large products: dW_rec_eff = alpha [d_1..d_T]^T [r_0..r_{T-1}].
         let mut d_w_rec = Array2::<F>::zeros((n, n));
-        F::gemm(data_mut(&mut d_w_rec)?, n, n, batch, d0, Op::T, data(&initial_rates)?, Op::N, Acc::Replace);
+        F::gemm(
+            contiguous_mut(&mut d_w_rec)?,
+            n,
+            n,
+            batch,
+            d0,
+            Op::T,
+            contiguous(&initial_rates)?,
+            Op::N,
+            Acc::Replace,
+        );
         if t_steps > 1 {
             F::gemm(
-                data_mut(&mut d_w_rec)?,
+                contiguous_mut(&mut d_w_rec)?,
                 n,
                 n,
                 rows - batch,
@@ -371,7 +321,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         d_w_rec *= alpha;
         let inputs = inputs.as_standard_layout();
         let mut d_w_in = Array2::<F>::zeros((n, n_in));
-        F::gemm(data_mut(&mut d_w_in)?, n, n_in, rows, delta_s, Op::T, data(&inputs)?, Op::N, Acc::Replace);
+        F::gemm(contiguous_mut(&mut d_w_in)?, n, n_in, rows, delta_s, Op::T, contiguous(&inputs)?, Op::N, Acc::Replace);
         d_w_in *= alpha;
         let d_b_rec = delta.sum_axis(Axis(0)).sum_axis(Axis(0)).insert_axis(Axis(0)) * alpha;
 

@@ -1,0 +1,243 @@
+//! The leaky rate dynamics, once: used by the `basic_rnn` model in training and by the
+//! [`crate::simulator`] on saved weights, so simulation reproduces the trained network exactly.
+//!
+//! ```text
+//! x_t = (1 - alpha) x_{t-1} + alpha (f(x_{t-1}) W_rec^T + u_t W_in^T + b_rec) + sigma xi_t
+//! z_t = f(x_t) W_out^T + b_out
+//! ```
+//! The weights are the effective ones (after masks and Dale's principle). Optional
+//! [`Perturbation`]s act on the dynamics: PsychRNN's per-step recurrent connectivity multiplier,
+//! unit lesions and current pulses.
+
+use ndarray::{Array2, Array3, ArrayView1, ArrayView3};
+use psychrnn_linalg::{Acc, Op};
+
+use crate::array::{contiguous, contiguous_mut};
+use crate::error::{Error, Result};
+use crate::model::{Trajectory, TransferFunction};
+use crate::real::Real;
+use crate::rng::Rng;
+
+/// Effective weights of a rate network (`[N_rec, N_in]`, `[N_rec, N_rec]`, `[N_out, N_rec]`).
+pub struct RateWeights<'a, F> {
+    /// Input weights.
+    pub w_in: &'a Array2<F>,
+    /// Recurrent weights.
+    pub w_rec: &'a Array2<F>,
+    /// Output weights.
+    pub w_out: &'a Array2<F>,
+    /// Recurrent bias `[N_rec]`.
+    pub b_rec: ArrayView1<'a, F>,
+    /// Output bias `[N_out]`.
+    pub b_out: ArrayView1<'a, F>,
+    /// Initial state `[N_rec]`, the same for every trial.
+    pub init_state: ArrayView1<'a, F>,
+}
+
+/// Time constant, noise and transfer function of a rate network.
+#[derive(Copy, Clone, Debug)]
+pub struct RateDynamics<F> {
+    /// `dt / tau`.
+    pub alpha: F,
+    /// Standard deviation of the per-step noise, `sqrt(2 alpha rec_noise^2)`.
+    pub noise_std: F,
+    /// The transfer function.
+    pub transfer: TransferFunction,
+}
+
+/// Silences `units` from step `from_step` on: their state and rate are held at 0.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lesion {
+    /// Unit indices.
+    pub units: Vec<usize>,
+    /// First silenced step (0-based).
+    pub from_step: usize,
+}
+
+/// Adds `amplitude` to the input current of `units` during steps `[start_step, end_step)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pulse {
+    /// Unit indices.
+    pub units: Vec<usize>,
+    /// First step of the pulse.
+    pub start_step: usize,
+    /// First step after the pulse.
+    pub end_step: usize,
+    /// Added current (in the units of the recurrent input).
+    pub amplitude: f64,
+}
+
+/// Interventions on a simulation.
+#[derive(Clone, Debug, Default)]
+pub struct Perturbation {
+    /// `[T, N_rec, N_rec]`: at step t the recurrent weights are `W_rec o M_t` (PsychRNN's
+    /// `t_connectivity`, for ablations).
+    pub rec_multiplier: Option<Array3<f32>>,
+    /// Unit lesions.
+    pub lesions: Vec<Lesion>,
+    /// Current pulses.
+    pub pulses: Vec<Pulse>,
+}
+
+impl Perturbation {
+    /// Checks shapes and unit indices against a network of `n_rec` units run for `n_steps`.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for a multiplier of the wrong shape, [`Error::Invalid`] for a unit out
+    /// of range or an empty pulse window.
+    pub fn validate(&self, n_steps: usize, n_rec: usize) -> Result<()> {
+        if let Some(m) = &self.rec_multiplier {
+            if m.shape() != [n_steps, n_rec, n_rec] {
+                return Err(Error::shape(
+                    "rec_multiplier",
+                    format!("[{n_steps}, {n_rec}, {n_rec}] (T x N_rec x N_rec)"),
+                    format!("{:?}", m.shape()),
+                ));
+            }
+        }
+        let units =
+            self.lesions.iter().map(|l| ("lesion", &l.units)).chain(self.pulses.iter().map(|p| ("pulse", &p.units)));
+        for (what, list) in units {
+            if let Some(u) = list.iter().find(|&&u| u >= n_rec) {
+                return Err(Error::invalid(what, format!("unit {u} does not exist (the network has {n_rec} units)")));
+            }
+        }
+        if let Some(p) = self.pulses.iter().find(|p| p.start_step >= p.end_step) {
+            return Err(Error::invalid("pulse", format!("empty window: steps {}..{}", p.start_step, p.end_step)));
+        }
+        Ok(())
+    }
+}
+
+/// Runs the network over `inputs` (`[T, B, N_in]`) into `traj`.
+///
+/// # Errors
+/// [`Error::Shape`] if the inputs or weights do not fit together, or as
+/// [`Perturbation::validate`].
+pub fn rate_forward<F: Real>(
+    w: &RateWeights<'_, F>,
+    dynamics: &RateDynamics<F>,
+    inputs: ArrayView3<'_, F>,
+    mut noise: Option<&mut Rng>,
+    perturbation: Option<&Perturbation>,
+    traj: &mut Trajectory<F>,
+) -> Result<()> {
+    let (t_steps, batch, n_in) = inputs.dim();
+    let (n, n_out) = (w.w_rec.nrows(), w.w_out.nrows());
+    if w.w_in.dim() != (n, n_in) || w.w_rec.ncols() != n || w.w_out.ncols() != n {
+        return Err(Error::shape(
+            "inputs/weights",
+            format!("W_in [{n}, {n_in}], W_rec [{n}, {n}], W_out [{n_out}, {n}]"),
+            format!("W_in {:?}, W_rec {:?}, W_out {:?}", w.w_in.shape(), w.w_rec.shape(), w.w_out.shape()),
+        ));
+    }
+    if w.b_rec.len() != n || w.b_out.len() != n_out || w.init_state.len() != n {
+        return Err(Error::shape(
+            "biases/init_state",
+            format!("[{n}], [{n_out}], [{n}]"),
+            format!("[{}], [{}], [{}]", w.b_rec.len(), w.b_out.len(), w.init_state.len()),
+        ));
+    }
+    if let Some(p) = perturbation {
+        p.validate(t_steps, n)?;
+    }
+    traj.resize(t_steps, batch, n, n_out);
+    for mut row in traj.initial.rows_mut() {
+        row.assign(&w.init_state);
+    }
+    let f = dynamics.transfer;
+    let initial_rates = traj.initial.mapv(|x| f.apply(x));
+    let inputs = inputs.as_standard_layout();
+
+    // Input drive of every step at once: states[t] = u_t W_in^T.
+    F::gemm(
+        contiguous_mut(&mut traj.states)?,
+        t_steps * batch,
+        n,
+        n_in,
+        contiguous(&inputs)?,
+        Op::N,
+        contiguous(w.w_in)?,
+        Op::T,
+        Acc::Replace,
+    );
+
+    let (alpha, leak, sigma) = (dynamics.alpha, F::one() - dynamics.alpha, dynamics.noise_std);
+    let step = batch * n;
+    let w_rec = contiguous(w.w_rec)?;
+    let mut w_step = perturbation.and_then(|p| p.rec_multiplier.as_ref()).map(|_| Array2::<F>::zeros((n, n)));
+    let mut silenced = vec![false; n];
+    let mut pulse = vec![F::zero(); n];
+    let states = contiguous_mut(&mut traj.states)?;
+    let rates = contiguous_mut(&mut traj.rates)?;
+    for t in 0..t_steps {
+        let (done_x, rest_x) = states.split_at_mut(t * step);
+        let (done_r, rest_r) = rates.split_at_mut(t * step);
+        let (prev_x, prev_r) = if t == 0 {
+            (contiguous(&traj.initial)?, contiguous(&initial_rates)?)
+        } else {
+            (&done_x[(t - 1) * step..], &done_r[(t - 1) * step..])
+        };
+        let x = &mut rest_x[..step];
+        let r = &mut rest_r[..step];
+        let recurrent = match (&mut w_step, perturbation.and_then(|p| p.rec_multiplier.as_ref())) {
+            (Some(ws), Some(m)) => {
+                ndarray::Zip::from(&mut *ws)
+                    .and(w.w_rec)
+                    .and(m.index_axis(ndarray::Axis(0), t))
+                    .for_each(|o, &wv, &mv| *o = wv * F::of(f64::from(mv)));
+                contiguous(ws)?
+            }
+            _ => w_rec,
+        };
+        F::gemm(x, batch, n, n, prev_r, Op::N, recurrent, Op::T, Acc::Add);
+        if let Some(p) = perturbation {
+            pulse.fill(F::zero());
+            for pl in p.pulses.iter().filter(|pl| pl.start_step <= t && t < pl.end_step) {
+                for &u in &pl.units {
+                    pulse[u] += F::of(pl.amplitude);
+                }
+            }
+            for l in p.lesions.iter().filter(|l| l.from_step == t) {
+                for &u in &l.units {
+                    silenced[u] = true;
+                }
+            }
+        }
+        for (idx, (xv, rv)) in x.iter_mut().zip(r.iter_mut()).enumerate() {
+            let unit = idx % n;
+            let mut v = leak * prev_x[idx] + alpha * (*xv + w.b_rec[unit] + pulse[unit]);
+            if let Some(rng) = noise.as_deref_mut() {
+                if sigma > F::zero() {
+                    v += sigma * F::standard_normal(rng);
+                }
+            }
+            if silenced[unit] {
+                *xv = F::zero();
+                *rv = F::zero();
+            } else {
+                *xv = v;
+                *rv = f.apply(v);
+            }
+        }
+    }
+
+    let outputs = contiguous_mut(&mut traj.outputs)?;
+    F::gemm(
+        outputs,
+        t_steps * batch,
+        n_out,
+        n,
+        contiguous(&traj.rates)?,
+        Op::N,
+        contiguous(w.w_out)?,
+        Op::T,
+        Acc::Replace,
+    );
+    for row in outputs.chunks_mut(n_out) {
+        for (z, b) in row.iter_mut().zip(w.b_out.iter()) {
+            *z += *b;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! PsychRNN's `BasicSimulator`: runs saved effective weights (ours, or a file PsychRNN wrote) on
+//! any batch of inputs, with noise on or off and optional [`Perturbation`]s, through the same
+//! kernel the trained model used ([`crate::dynamics::rate_forward`]).
+
+use std::path::Path;
+
+use ndarray::{Array1, Array2, ArrayView3};
+
+use crate::dynamics::{Perturbation, RateDynamics, RateWeights, rate_forward};
+use crate::error::{Error, Result};
+use crate::model::{Trajectory, TransferFunction};
+use crate::npz::{NpyData, NpzContents, read_npz};
+use crate::rng::Rng;
+
+/// A rate network from saved effective weights.
+#[derive(Clone, Debug)]
+pub struct Simulator {
+    /// `[N_rec, N_in]`.
+    pub w_in: Array2<f32>,
+    /// `[N_rec, N_rec]`.
+    pub w_rec: Array2<f32>,
+    /// `[N_out, N_rec]`.
+    pub w_out: Array2<f32>,
+    /// `[N_rec]`.
+    pub b_rec: Array1<f32>,
+    /// `[N_out]`.
+    pub b_out: Array1<f32>,
+    /// `[N_rec]` (row 0 of the file's `init_state`, as PsychRNN's simulator uses).
+    pub init_state: Array1<f32>,
+    /// `dt / tau`.
+    pub alpha: f64,
+    /// Recurrent noise level (used when a noise generator is passed).
+    pub rec_noise: f64,
+    /// Transfer function.
+    pub transfer: TransferFunction,
+}
+
+fn values(contents: &NpzContents, path: &Path, key: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+    let a = contents
+        .get(key)
+        .ok_or_else(|| Error::invalid(path.display().to_string(), format!("the weight file has no `{key}`")))?;
+    let v = match &a.data {
+        NpyData::F32(v) => v.clone(),
+        NpyData::F64(v) => v.iter().map(|&x| x as f32).collect(),
+        NpyData::I64(v) => v.iter().map(|&x| x as f32).collect(),
+        NpyData::Str(_) => return Err(Error::invalid(path.display().to_string(), format!("`{key}` holds text"))),
+    };
+    Ok((a.shape.clone(), v))
+}
+
+fn scalar(contents: &NpzContents, key: &str) -> Option<f64> {
+    match &contents.get(key)?.data {
+        NpyData::F64(v) if v.len() == 1 => Some(v[0]),
+        NpyData::F32(v) if v.len() == 1 => Some(f64::from(v[0])),
+        _ => None,
+    }
+}
+
+impl Simulator {
+    /// Loads a weight file (`W_in`, `W_rec`, `W_out`, `b_rec`, `b_out`, `init_state`; ours also
+    /// hold `alpha`, `rec_noise`, `transfer_function_name`). `alpha` and `rec_noise` given here
+    /// override the file; PsychRNN's files hold neither, so `alpha` must then be given. Returns
+    /// warnings (e.g. a missing transfer function, which defaults to ReLU as in PsychRNN).
+    ///
+    /// # Errors
+    /// [`Error::Read`] for a missing file; [`Error::Invalid`]/[`Error::Shape`] naming the file and
+    /// key for a missing array, inconsistent shapes, or no `alpha`.
+    pub fn from_npz(path: &Path, alpha: Option<f64>, rec_noise: Option<f64>) -> Result<(Self, Vec<String>)> {
+        let contents = read_npz(path)?;
+        let mut warnings = Vec::new();
+        let file = path.display().to_string();
+        let matrix = |key: &str| -> Result<Array2<f32>> {
+            let (shape, v) = values(&contents, path, key)?;
+            match shape.as_slice() {
+                [r, c] => Array2::from_shape_vec((*r, *c), v).map_err(|e| Error::invalid(&file, e.to_string())),
+                _ => Err(Error::shape(format!("{file}: {key}"), "a matrix", format!("{shape:?}"))),
+            }
+        };
+        let vector = |key: &str, len: usize| -> Result<Array1<f32>> {
+            let (shape, v) = values(&contents, path, key)?;
+            if v.len() < len || (shape.len() == 2 && shape[1] != len) || (shape.len() == 1 && shape[0] != len) {
+                return Err(Error::shape(
+                    format!("{file}: {key}"),
+                    format!("[{len}] or [k, {len}]"),
+                    format!("{shape:?}"),
+                ));
+            }
+            Ok(Array1::from(v[..len].to_vec()))
+        };
+        let (w_in, w_rec, w_out) = (matrix("W_in")?, matrix("W_rec")?, matrix("W_out")?);
+        let n = w_rec.nrows();
+        if w_rec.ncols() != n || w_in.nrows() != n || w_out.ncols() != n {
+            return Err(Error::shape(
+                &file,
+                format!("W_in [{n}, N_in], W_rec [{n}, {n}], W_out [N_out, {n}]"),
+                format!("W_in {:?}, W_rec {:?}, W_out {:?}", w_in.shape(), w_rec.shape(), w_out.shape()),
+            ));
+        }
+        let (b_rec, b_out, init_state) =
+            (vector("b_rec", n)?, vector("b_out", w_out.nrows())?, vector("init_state", n)?);
+        let alpha = alpha.or_else(|| scalar(&contents, "alpha")).ok_or_else(|| {
+            Error::invalid(
+                "alpha",
+                format!("{file} holds no `alpha` (PsychRNN's weight files do not): give alpha, or dt and tau"),
+            )
+        })?;
+        if !(alpha.is_finite() && alpha > 0.0) {
+            return Err(Error::invalid("alpha", format!("must be positive, got {alpha}")));
+        }
+        let rec_noise = rec_noise.or_else(|| scalar(&contents, "rec_noise")).unwrap_or(0.0);
+        let transfer = match contents.get("transfer_function_name").map(|a| &a.data) {
+            Some(NpyData::Str(name)) => toml::Value::String(name.clone()).try_into().map_err(|_| {
+                Error::invalid(format!("{file}: transfer_function_name"), format!("unknown transfer function `{name}`"))
+            })?,
+            _ => {
+                warnings.push(format!("{file} does not name its transfer function; using relu (PsychRNN's default)"));
+                TransferFunction::Relu
+            }
+        };
+        Ok((Simulator { w_in, w_rec, w_out, b_rec, b_out, init_state, alpha, rec_noise, transfer }, warnings))
+    }
+
+    /// Number of input channels.
+    pub fn n_in(&self) -> usize {
+        self.w_in.ncols()
+    }
+
+    /// Number of recurrent units.
+    pub fn n_rec(&self) -> usize {
+        self.w_rec.nrows()
+    }
+
+    /// Number of output channels.
+    pub fn n_out(&self) -> usize {
+        self.w_out.nrows()
+    }
+
+    /// Runs `inputs` (`[T, B, N_in]`, any batch size), with noise when `noise` is given.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the inputs do not have `N_in` channels, or an invalid perturbation.
+    pub fn run(
+        &self,
+        inputs: ArrayView3<'_, f32>,
+        noise: Option<&mut Rng>,
+        perturbation: Option<&Perturbation>,
+    ) -> Result<Trajectory<f32>> {
+        if inputs.shape()[2] != self.n_in() {
+            return Err(Error::shape("inputs", format!("[T, B, {}]", self.n_in()), format!("{:?}", inputs.shape())));
+        }
+        let weights = RateWeights {
+            w_in: &self.w_in,
+            w_rec: &self.w_rec,
+            w_out: &self.w_out,
+            b_rec: self.b_rec.view(),
+            b_out: self.b_out.view(),
+            init_state: self.init_state.view(),
+        };
+        let dynamics = RateDynamics {
+            alpha: self.alpha as f32,
+            noise_std: (2.0 * self.alpha * self.rec_noise * self.rec_noise).sqrt() as f32,
+            transfer: self.transfer,
+        };
+        let mut traj = Trajectory::default();
+        rate_forward(&weights, &dynamics, inputs, noise, perturbation, &mut traj)?;
+        Ok(traj)
+    }
+}
