@@ -238,3 +238,53 @@ fn the_bundled_example_is_valid() {
     assert_eq!(exp.model.dale_ratio(), Some(0.8));
     assert_eq!(exp.task.timing().n_batch, 64);
 }
+
+#[test]
+fn simulate_runs_saved_weights_on_any_batch_with_perturbations() {
+    let dir = scratch("simulate");
+    assert!(train(&dir, SMALL, "run").status.success());
+    // The run's own task, a batch size other than training's.
+    let o = psychrnn(&["simulate", "run", "--trials", "10", "--out", "sim.npz"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("simulated 10 trials x 40 steps; accuracy"));
+    let sim = read_npz(&dir.join("sim.npz")).unwrap();
+    for (key, shape) in [("x", [10, 40, 2]), ("y", [10, 40, 2]), ("mask", [10, 40, 2]), ("outputs", [10, 40, 2])] {
+        assert_eq!(sim.get(key).unwrap().shape, shape, "{key}");
+    }
+    assert_eq!(sim.get("states").unwrap().shape, [10, 40, 12]);
+    let NpyData::Str(params) = &sim.get("trial_params").unwrap().data else { panic!("trial_params is not text") };
+    let params: serde_json::Value = serde_json::from_str(params).unwrap();
+    assert_eq!(params.as_array().unwrap().len(), 10);
+
+    // Given inputs (the run's test trials), with every unit lesioned from 0 ms: outputs = b_out.
+    let o = psychrnn(
+        &[
+            "simulate",
+            "run/weights.npz",
+            "--inputs",
+            "run/test_trials.npz",
+            "--lesion",
+            "0-11@0",
+            "--out",
+            "lesioned.npz",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lesioned = read_npz(&dir.join("lesioned.npz")).unwrap();
+    assert_eq!(lesioned.get("outputs").unwrap().shape, [32, 40, 2]);
+    let NpyData::F32(states) = &lesioned.get("states").unwrap().data else { panic!() };
+    assert!(states.iter().all(|&v| v == 0.0));
+
+    for (args, expected) in [
+        (vec!["simulate", "run", "--lesion", "0-99@0"], "lesion: unit 12 does not exist"),
+        (vec!["simulate", "run", "--pulse", "3@10"], "expected UNITS@START-END:AMPLITUDE"),
+        (vec!["simulate", "nowhere.npz", "--task", "perceptual_discrimination"], "cannot read nowhere.npz"),
+        (vec!["simulate", "run/weights.npz"], "nothing to simulate"),
+    ] {
+        let o = psychrnn(&args, &dir);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"));
+    }
+}

@@ -4,6 +4,7 @@
 //! (the bundled tasks, models, ...). Errors print their whole cause chain and exit non-zero.
 
 mod progress;
+mod simulate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Run saved weights on trials of a task or on given inputs (PsychRNN's BasicSimulator).
+    Simulate(simulate::SimulateArgs),
     /// List the registered plugin tags, by kind.
     List {
         /// Only this kind (task, model, initializer, loss, regularizer, optimizer, curriculum_metric).
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train { manifest, out, quiet } => train(&manifest, out, quiet),
+        Command::Simulate(args) => simulate::run(&args),
         Command::List { kind } => list(kind.as_deref()),
     };
     match result {

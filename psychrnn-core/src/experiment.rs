@@ -75,6 +75,43 @@ fn lookup<'r, C>(
     Ok((entry, rest))
 }
 
+/// Builds the task of a `[task]` table (its `type`, the timing keys and the task's own keys);
+/// `section` names the table in errors.
+fn build_task(
+    table: &toml::Table,
+    section: &str,
+    registry: &Registry,
+    build: &BuildContext,
+    plugins: &mut Vec<LockedPlugin>,
+) -> Result<Box<dyn Task>> {
+    let (entry, mut rest) = lookup(&registry.tasks, section, table, plugins)?;
+    let mut timing_table = toml::Table::new();
+    for key in TIMING_KEYS {
+        let value = rest.remove(key).ok_or_else(|| {
+            Error::invalid(format!("{section}.{key}"), "missing (every task needs dt, tau, T and N_batch)")
+        })?;
+        timing_table.insert(key.into(), value);
+    }
+    let timing: TaskTiming = parse_config(&timing_table).map_err(|e| e.in_section(section))?;
+    timing.validate().map_err(|e| e.in_section(section))?;
+    (entry.ctor)(&rest, &timing, build).map_err(|e| e.in_section(section))
+}
+
+/// Builds a task alone from a `[task]` table (e.g. to simulate saved weights on it); relative
+/// paths start at `base_dir`. Returns the task and the warnings its constructor left.
+///
+/// # Errors
+/// As for the task of [`Experiment::from_manifest`].
+pub fn task_from_table(
+    table: &toml::Table,
+    registry: &Registry,
+    base_dir: &Path,
+) -> Result<(Box<dyn Task>, Vec<String>)> {
+    let build = BuildContext::new(base_dir);
+    let task = build_task(table, "task", registry, &build, &mut Vec::new())?;
+    Ok((task, build.take_warnings()))
+}
+
 fn default_table(tag: &str) -> toml::Table {
     let mut t = toml::Table::new();
     t.insert("type".into(), toml::Value::String(tag.into()));
@@ -97,24 +134,8 @@ impl Experiment {
         let build = BuildContext::new(base_dir);
         let mut plugins = Vec::new();
 
-        let (task_entry, mut task_table) = lookup(&registry.tasks, "task", &manifest.task, &mut plugins)?;
-        let mut timing_table = toml::Table::new();
-        for key in TIMING_KEYS {
-            match task_table.remove(key) {
-                Some(v) => {
-                    timing_table.insert(key.into(), v);
-                }
-                None => {
-                    return Err(Error::invalid(
-                        format!("task.{key}"),
-                        "missing (every task needs dt, tau, T and N_batch)",
-                    ));
-                }
-            }
-        }
-        let timing: TaskTiming = parse_config(&timing_table).map_err(|e| e.in_section("task"))?;
-        timing.validate().map_err(|e| e.in_section("task"))?;
-        let task = (task_entry.ctor)(&task_table, &timing, &build).map_err(|e| e.in_section("task"))?;
+        let task = build_task(&manifest.task, "task", registry, &build, &mut plugins)?;
+        let timing = task.timing().clone();
 
         let (model_entry, model_table) = lookup(&registry.models, "model", &manifest.model, &mut plugins)?;
         let ctx = ModelContext { n_in: task.n_in(), n_out: task.n_out(), alpha: timing.alpha() };

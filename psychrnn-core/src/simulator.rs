@@ -59,7 +59,8 @@ fn scalar(contents: &NpzContents, key: &str) -> Option<f64> {
 impl Simulator {
     /// Loads a weight file (`W_in`, `W_rec`, `W_out`, `b_rec`, `b_out`, `init_state`; ours also
     /// hold `alpha`, `rec_noise`, `transfer_function_name`). `alpha` and `rec_noise` given here
-    /// override the file; PsychRNN's files hold neither, so `alpha` must then be given. Returns
+    /// are used when the file holds none (PsychRNN's files hold neither, so `alpha` must then be
+    /// given; `rec_noise` defaults to 0); the public fields can be changed afterwards. Returns
     /// warnings (e.g. a missing transfer function, which defaults to ReLU as in PsychRNN).
     ///
     /// # Errors
@@ -98,7 +99,7 @@ impl Simulator {
         }
         let (b_rec, b_out, init_state) =
             (vector("b_rec", n)?, vector("b_out", w_out.nrows())?, vector("init_state", n)?);
-        let alpha = alpha.or_else(|| scalar(&contents, "alpha")).ok_or_else(|| {
+        let alpha = scalar(&contents, "alpha").or(alpha).ok_or_else(|| {
             Error::invalid(
                 "alpha",
                 format!("{file} holds no `alpha` (PsychRNN's weight files do not): give alpha, or dt and tau"),
@@ -107,7 +108,7 @@ impl Simulator {
         if !(alpha.is_finite() && alpha > 0.0) {
             return Err(Error::invalid("alpha", format!("must be positive, got {alpha}")));
         }
-        let rec_noise = rec_noise.or_else(|| scalar(&contents, "rec_noise")).unwrap_or(0.0);
+        let rec_noise = scalar(&contents, "rec_noise").or(rec_noise).unwrap_or(0.0);
         let transfer = match contents.get("transfer_function_name").map(|a| &a.data) {
             Some(NpyData::Str(name)) => toml::Value::String(name.clone()).try_into().map_err(|_| {
                 Error::invalid(format!("{file}: transfer_function_name"), format!("unknown transfer function `{name}`"))
