@@ -10,7 +10,7 @@
 //! | initializer | `gaussian_spectral_radius` (default), `alpha_identity`, `random`, `from_file` ([`init`]) |
 //! | loss | `mean_squared_error` (default), `binary_cross_entropy` ([`loss`]) |
 //! | regularizer | `l1_weights`, `l2_weights`, `l2_firing_rate` ([`regularizers`]) |
-//! | optimizer | `adam` (default), `sgd` ([`optim`]) |
+//! | optimizer | `adam` (default), `sgd` (with optional momentum), `rmsprop` ([`optim`]) |
 //! | curriculum metric | `accuracy` ([`metrics`]) |
 
 // No unwrap/expect on anything a user supplies: library code returns errors instead.
@@ -105,7 +105,12 @@ pub fn register_all(registry: &mut Registry) -> Result<()> {
         regularizers::build_firing_rate,
     ))?;
     registry.optimizers.register(entry("adam", "Adam with TensorFlow 1 semantics (PsychRNN)", optim::build_adam))?;
-    registry.optimizers.register(entry("sgd", "plain gradient descent", optim::build_sgd))?;
+    registry.optimizers.register(entry(
+        "sgd",
+        "gradient descent, optionally with (Nesterov) momentum",
+        optim::build_sgd,
+    ))?;
+    registry.optimizers.register(entry("rmsprop", "RMSProp with TensorFlow 1 semantics", optim::build_rmsprop))?;
     registry.metrics.register(entry("accuracy", "the task's accuracy on a fresh batch", metrics::build_accuracy))?;
     Ok(())
 }

@@ -133,7 +133,7 @@ fn manifest_errors_name_the_field() {
     let e = error(&format!("{SMALL}[[regularizers]]\ntype = \"l2_weights\"\nW_recc = 0.1\n"));
     assert!(e.starts_with("regularizers[0].W_recc: the model has no effective weight"), "{e}");
     let e = error(&SMALL.replace("type = \"adam\"", "type = \"adamw\""));
-    assert_eq!(e, "optimizer.type: unknown optimizer type `adamw`; known optimizer types: adam, sgd");
+    assert_eq!(e, "optimizer.type: unknown optimizer type `adamw`; known optimizer types: adam, rmsprop, sgd");
     let e = error(&SMALL.replace("training_iters = 160", "training_iters = 0"));
     assert!(e.starts_with("training.training_iters: 0 trials give no update"), "{e}");
 }
@@ -149,7 +149,7 @@ fn every_bundled_tag_is_registered() {
         ("initializer", vec!["alpha_identity", "from_file", "gaussian_spectral_radius", "random"]),
         ("loss", vec!["binary_cross_entropy", "mean_squared_error"]),
         ("regularizer", vec!["l1_weights", "l2_firing_rate", "l2_weights"]),
-        ("optimizer", vec!["adam", "sgd"]),
+        ("optimizer", vec!["adam", "rmsprop", "sgd"]),
         ("curriculum_metric", vec!["accuracy"]),
     ];
     assert_eq!(listing, expected);

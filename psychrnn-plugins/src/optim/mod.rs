@@ -1,4 +1,5 @@
-//! Bundled optimizers: `adam` (TensorFlow 1 semantics, as PsychRNN) and `sgd`.
+//! Bundled optimizers, with TensorFlow 1 semantics (PsychRNN passes TF1 optimizers):
+//! `adam`, `sgd` (plain, or with `momentum`: TF1's `MomentumOptimizer`) and `rmsprop`.
 //!
 //! TF1's Adam applies epsilon before bias correction: with `t` the step number,
 //! `lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)`, `m = beta1 m + (1 - beta1) g`,
@@ -111,11 +112,18 @@ pub struct SgdConfig {
     /// Learning rate.
     #[serde(default = "lr")]
     pub learning_rate: f64,
+    /// Momentum (0: plain gradient descent). TF1: `a = momentum a + g`, `theta -= lr a`.
+    #[serde(default)]
+    pub momentum: f64,
+    /// Nesterov momentum: `theta -= lr (g + momentum a)`.
+    #[serde(default)]
+    pub nesterov: bool,
 }
 
-/// Plain gradient descent, `theta -= lr g`.
+/// Gradient descent, optionally with (Nesterov) momentum.
 pub struct Sgd {
     config: SgdConfig,
+    accumulators: BTreeMap<String, Array2<f32>>,
 }
 
 impl Optimizer for Sgd {
@@ -123,10 +131,75 @@ impl Optimizer for Sgd {
         config_table("sgd", &self.config)
     }
 
-    fn update(&mut self, _name: &str, param: &mut Array2<f32>, grad: &Array2<f32>) {
-        let lr = self.config.learning_rate as f32;
-        Zip::from(param).and(grad).for_each(|p, &g| *p -= lr * g);
+    fn update(&mut self, name: &str, param: &mut Array2<f32>, grad: &Array2<f32>) {
+        let (lr, mu) = (self.config.learning_rate as f32, self.config.momentum as f32);
+        if mu == 0.0 {
+            Zip::from(param).and(grad).for_each(|p, &g| *p -= lr * g);
+            return;
+        }
+        let acc = self.accumulators.entry(name.to_string()).or_insert_with(|| Array2::zeros(param.raw_dim()));
+        let nesterov = self.config.nesterov;
+        Zip::from(param).and(acc).and(grad).for_each(|p, a, &g| {
+            *a = mu * *a + g;
+            *p -= if nesterov { lr * (g + mu * *a) } else { lr * *a };
+        });
     }
+}
+
+fn decay() -> f64 {
+    0.9
+}
+fn rms_eps() -> f64 {
+    1e-10
+}
+
+/// `[optimizer] type = "rmsprop"` (TF1 `RMSPropOptimizer`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RmsPropConfig {
+    /// Learning rate.
+    #[serde(default = "lr")]
+    pub learning_rate: f64,
+    /// Decay of the mean square.
+    #[serde(default = "decay")]
+    pub decay: f64,
+    /// Momentum.
+    #[serde(default)]
+    pub momentum: f64,
+    /// Epsilon inside the square root.
+    #[serde(default = "rms_eps")]
+    pub epsilon: f64,
+}
+
+/// RMSProp as TF1: the mean square starts at 1, `ms = decay ms + (1 - decay) g^2`,
+/// `mom = momentum mom + lr g / sqrt(ms + eps)`, `theta -= mom`.
+pub struct RmsProp {
+    config: RmsPropConfig,
+    slots: BTreeMap<String, (Array2<f32>, Array2<f32>)>,
+}
+
+impl Optimizer for RmsProp {
+    fn config(&self) -> toml::Table {
+        config_table("rmsprop", &self.config)
+    }
+
+    fn update(&mut self, name: &str, param: &mut Array2<f32>, grad: &Array2<f32>) {
+        let c = &self.config;
+        let (lr, rho, mu, eps) = (c.learning_rate as f32, c.decay as f32, c.momentum as f32, c.epsilon as f32);
+        let (ms, mom) = self
+            .slots
+            .entry(name.to_string())
+            .or_insert_with(|| (Array2::ones(param.raw_dim()), Array2::zeros(param.raw_dim())));
+        Zip::from(param).and(ms).and(mom).and(grad).for_each(|p, ms, mom, &g| {
+            *ms = rho * *ms + (1.0 - rho) * g * g;
+            *mom = mu * *mom + lr * g / (*ms + eps).sqrt();
+            *p -= *mom;
+        });
+    }
+}
+
+fn check_unit_interval(name: &str, v: f64) -> Result<()> {
+    if (0.0..1.0).contains(&v) { Ok(()) } else { Err(Error::invalid(name, format!("must lie in [0, 1), got {v}"))) }
 }
 
 /// Registry constructor of `adam`.
@@ -144,7 +217,23 @@ pub fn build_adam(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Op
 pub fn build_sgd(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Optimizer>> {
     let config: SgdConfig = parse_config(table)?;
     check_rate(config.learning_rate)?;
-    Ok(Box::new(Sgd { config }))
+    check_unit_interval("momentum", config.momentum)?;
+    Ok(Box::new(Sgd { config, accumulators: BTreeMap::new() }))
+}
+
+/// Registry constructor of `rmsprop`.
+///
+/// # Errors
+/// A non-positive learning rate, a decay or momentum outside [0, 1), a negative epsilon.
+pub fn build_rmsprop(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Optimizer>> {
+    let config: RmsPropConfig = parse_config(table)?;
+    check_rate(config.learning_rate)?;
+    check_unit_interval("decay", config.decay)?;
+    check_unit_interval("momentum", config.momentum)?;
+    if config.epsilon.is_nan() || config.epsilon < 0.0 {
+        return Err(Error::invalid("epsilon", format!("must be >= 0, got {}", config.epsilon)));
+    }
+    Ok(Box::new(RmsProp { config, slots: BTreeMap::new() }))
 }
 
 #[cfg(test)]
@@ -172,6 +261,39 @@ mod tests {
             adam.update("w", &mut p, &array![[0.0]]);
         }
         assert_eq!(p, array![[0.3f32]]);
+    }
+
+    fn run(opt: &mut dyn Optimizer, grads: &[f32]) -> f32 {
+        let mut p = array![[1.0f32]];
+        for &g in grads {
+            opt.begin_step();
+            opt.update("w", &mut p, &array![[g]]);
+        }
+        p[[0, 0]]
+    }
+
+    fn built(f: fn(&toml::Table, &BuildContext) -> Result<Box<dyn Optimizer>>, text: &str) -> Box<dyn Optimizer> {
+        f(&toml::from_str(text).unwrap(), &BuildContext::default()).unwrap()
+    }
+
+    #[test]
+    fn momentum_follows_tf1() {
+        // a1 = 1, p = 1 - 0.1; a2 = 0.5 + 1 = 1.5, p = 0.9 - 0.15.
+        let got = run(built(build_sgd, "learning_rate = 0.1\nmomentum = 0.5").as_mut(), &[1.0, 1.0]);
+        assert!((got - 0.75).abs() < 1e-6, "{got}");
+        // Nesterov: p -= lr (g + mu a): 1 - 0.1 (1 + 0.5) = 0.85; a2 = 1.5: 0.85 - 0.1 (1 + 0.75).
+        let got = run(built(build_sgd, "learning_rate = 0.1\nmomentum = 0.5\nnesterov = true").as_mut(), &[1.0, 1.0]);
+        assert!((got - 0.675).abs() < 1e-6, "{got}");
+        assert!((run(built(build_sgd, "learning_rate = 0.1").as_mut(), &[2.0]) - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rmsprop_follows_tf1_with_the_mean_square_starting_at_one() {
+        // ms = 0.9 * 1 + 0.1 * 4 = 1.3; p = 1 - 0.01 * 2 / sqrt(1.3 + 1e-10).
+        let got = run(built(build_rmsprop, "learning_rate = 0.01").as_mut(), &[2.0]);
+        assert!((got - (1.0 - 0.02 / 1.3f32.sqrt())).abs() < 1e-6, "{got}");
+        let e = build_rmsprop(&toml::from_str("decay = 1.5").unwrap(), &BuildContext::default()).err().unwrap();
+        assert_eq!(e.to_string(), "decay: must lie in [0, 1), got 1.5");
     }
 
     #[test]
