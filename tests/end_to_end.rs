@@ -288,3 +288,31 @@ fn simulate_runs_saved_weights_on_any_batch_with_perturbations() {
         assert!(!stderr(&o).contains("panicked"));
     }
 }
+
+#[test]
+fn curriculum_runs_write_their_history_plots_and_periodic_weights() {
+    let dir = scratch("curriculum");
+    let manifest = SMALL.replace("test_batch_size = 32", "test_batch_size = 32\nsave_training_weights_epoch = 10")
+        + "[curriculum]\nmetric_epoch = 5\n[[curriculum.stages]]\nthreshold = 0.0\ntask = { coherence = 0.7 }\n[[curriculum.stages]]\nthreshold = 1.01\ntask = { coherence = 0.1 }\n";
+    let o = train(&dir, &manifest, "run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.join("run");
+    let csv = std::fs::read_to_string(run.join("curriculum.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "iteration,trials,stage,value");
+    assert_eq!(rows.len(), 1 + 6);
+    assert!(rows[1].starts_with("5,80,0,") && rows[2].starts_with("10,160,1,") && rows[6].starts_with("30,480,1,"));
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().nth(1).unwrap().split(',').nth(5), Some("1"), "stage column");
+    for f in
+        ["plots/loss.svg", "plots/accuracy.svg", "training_weights/weights_10.npz", "training_weights/weights_30.npz"]
+    {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let accuracy_svg = std::fs::read_to_string(run.join("plots/accuracy.svg")).unwrap();
+    assert!(accuracy_svg.contains("curriculum metric") && accuracy_svg.contains("stroke-dasharray"));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!((summary["final_stage"].as_u64(), summary["curriculum_stages"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(read_npz(&run.join("training_weights/weights_20.npz")).unwrap().get("W_rec").unwrap().shape, [12, 12]);
+}

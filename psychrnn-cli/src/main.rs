@@ -3,7 +3,7 @@
 //! Thin glue over `psychrnn-core` (manifest, trainer, run directory) and `psychrnn-plugins`
 //! (the bundled tasks, models, ...). Errors print their whole cause chain and exit non-zero.
 
-mod progress;
+mod observer;
 mod simulate;
 
 use std::path::{Path, PathBuf};
@@ -55,9 +55,10 @@ fn train(manifest_path: &Path, out: Option<PathBuf>, quiet: bool) -> CliResult<(
     }
     let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
     let verbose = exp.training.verbosity && !quiet;
-    let mut progress = progress::Progress::new(verbose);
+    let mut progress = observer::Progress::new(verbose, dir.join("training_weights"));
     let outcome = psychrnn_core::train(&mut exp, &mut progress)?;
-    let test = psychrnn_core::evaluate(&exp, &outcome.params, exp.training.test_batch_size, 0)?;
+    let test =
+        psychrnn_core::evaluate(&exp, exp.stage_task(outcome.stage), &outcome.params, exp.training.test_batch_size, 0)?;
     psychrnn_core::write_run(&dir, &exp, &outcome, &test)?;
     if !quiet {
         eprintln!(

@@ -5,7 +5,8 @@
 use crate::error::{Error, Result};
 use crate::init::WeightInitializer;
 use crate::loss::LossFunction;
-use crate::manifest::{LockInfo, LockedPlugin, Manifest, TrainingConfig};
+use crate::manifest::{CurriculumConfig, LockInfo, LockedPlugin, Manifest, TrainingConfig};
+use crate::metric::CurriculumMetric;
 use crate::model::{Model, ModelContext};
 use crate::optim::Optimizer;
 use crate::params::ParamSet;
@@ -21,6 +22,16 @@ pub const DEFAULT_INITIALIZER: &str = "gaussian_spectral_radius";
 pub const DEFAULT_LOSS: &str = "mean_squared_error";
 /// Optimizer used when a manifest has no `[optimizer]`.
 pub const DEFAULT_OPTIMIZER: &str = "adam";
+/// Metric used when a manifest has no `[metric]` (PsychRNN's `default_metric`).
+pub const DEFAULT_METRIC: &str = "accuracy";
+
+/// One curriculum stage, built.
+pub struct Stage {
+    /// The stage's task.
+    pub task: Box<dyn Task>,
+    /// The metric value that ends the stage.
+    pub threshold: f64,
+}
 /// The keys of a `[task]` table that core reads itself (PsychRNN's names).
 const TIMING_KEYS: [&str; 4] = ["dt", "tau", "T", "N_batch"];
 
@@ -48,6 +59,12 @@ pub struct Experiment {
     pub fixed_weights: ParamSet<f32>,
     /// The plugins used, for the lock.
     pub plugins: Vec<LockedPlugin>,
+    /// The metric of the curriculum and of `performance_cutoff`.
+    pub metric: Box<dyn CurriculumMetric>,
+    /// Curriculum stages (empty without a curriculum).
+    pub stages: Vec<Stage>,
+    /// The curriculum as configured.
+    pub curriculum: Option<CurriculumConfig>,
     /// Warnings the plugins left while building (e.g. entries of a weight file not used).
     pub warnings: Vec<String>,
 }
@@ -164,7 +181,50 @@ impl Experiment {
         let (entry, table) = lookup(&registry.optimizers, "optimizer", &opt_table, &mut plugins)?;
         let optimizer = (entry.ctor)(&table, &build).map_err(|e| e.in_section("optimizer"))?;
 
+        let metric_table = manifest.metric.clone().unwrap_or_else(|| default_table(DEFAULT_METRIC));
+        let (entry, table) = lookup(&registry.metrics, "metric", &metric_table, &mut plugins)?;
+        let metric = (entry.ctor)(&table, &build).map_err(|e| e.in_section("metric"))?;
+
+        let mut stages = Vec::new();
+        if let Some(c) = &manifest.curriculum {
+            if c.stages.is_empty() {
+                return Err(Error::invalid("curriculum.stages", "a curriculum needs at least one stage"));
+            }
+            if c.metric_epoch == 0 {
+                return Err(Error::invalid("curriculum.metric_epoch", "must be at least 1, got 0"));
+            }
+            for (i, stage) in c.stages.iter().enumerate() {
+                let section = format!("curriculum.stages[{i}].task");
+                let mut table = manifest.task.clone();
+                table.extend(stage.task.clone());
+                let stage_task = build_task(&table, &section, registry, &build, &mut plugins)?;
+                if (stage_task.n_in(), stage_task.n_out()) != (task.n_in(), task.n_out()) {
+                    return Err(Error::invalid(
+                        section,
+                        format!(
+                            "has {} inputs and {} outputs; the network was built for {} and {}",
+                            stage_task.n_in(),
+                            stage_task.n_out(),
+                            task.n_in(),
+                            task.n_out()
+                        ),
+                    ));
+                }
+                if !stage.threshold.is_finite() {
+                    return Err(Error::invalid(format!("curriculum.stages[{i}].threshold"), "must be finite"));
+                }
+                stages.push(Stage { task: stage_task, threshold: stage.threshold });
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        plugins.retain(|p| seen.insert((p.kind.clone(), p.tag.clone())));
+
         manifest.training.validate()?;
+        if let Some(c) = manifest.training.performance_cutoff {
+            if !c.is_finite() {
+                return Err(Error::invalid("training.performance_cutoff", format!("must be finite, got {c}")));
+            }
+        }
         if manifest.training.n_updates(timing.n_batch) == 0 {
             return Err(Error::invalid(
                 "training.training_iters",
@@ -203,8 +263,20 @@ impl Experiment {
             training,
             fixed_weights,
             plugins,
+            metric,
+            stages,
+            curriculum: manifest.curriculum.clone(),
             warnings: build.take_warnings(),
         })
+    }
+
+    /// The task trained at curriculum stage `stage` (the last stage after completion); the
+    /// manifest's task without a curriculum.
+    pub fn stage_task(&self, stage: usize) -> &dyn Task {
+        match self.stages.get(stage.min(self.stages.len().saturating_sub(1))) {
+            Some(s) => s.task.as_ref(),
+            None => self.task.as_ref(),
+        }
     }
 
     /// Reads the manifest at `path` and resolves it: the run is named after the file stem unless
@@ -236,6 +308,8 @@ impl Experiment {
             regularizers: self.regularizers.iter().map(|r| r.config()).collect(),
             optimizer: Some(self.optimizer.config()),
             training: self.training.clone(),
+            metric: Some(self.metric.config()),
+            curriculum: self.curriculum.clone(),
             lock: Some(LockInfo { psychrnn_version: crate::VERSION.to_string(), plugins: self.plugins.clone() }),
         }
     }

@@ -44,6 +44,12 @@ pub struct Manifest {
     /// Training-loop options.
     #[serde(default)]
     pub training: TrainingConfig,
+    /// The score used by the curriculum and by `performance_cutoff` (default `accuracy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<toml::Table>,
+    /// Closed-loop task shaping: stages of the task, each trained until its threshold is passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curriculum: Option<CurriculumConfig>,
     /// Written by a run into `manifest.lock.toml`: versions and plugin sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<LockInfo>,
@@ -75,6 +81,47 @@ pub struct TrainingConfig {
     pub fixed_weights: BTreeMap<String, MatrixSpec>,
     /// PsychRNN 1.0.0's off-by-one stop test (`epoch * N_batch < training_iters`): one update fewer.
     pub psychrnn_1_0_compat: bool,
+    /// Stop when the metric on a fresh batch passes this value (PsychRNN's `performance_cutoff`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub performance_cutoff: Option<f64>,
+    /// Check `performance_cutoff` every this many updates (PsychRNN: every update).
+    pub performance_epoch: u64,
+    /// Write the weights every this many updates into `training_weights/` of the run directory
+    /// (PsychRNN's `save_training_weights_epoch`); absent: never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub save_training_weights_epoch: Option<u64>,
+}
+
+fn default_metric_epoch() -> u64 {
+    10
+}
+
+fn default_threshold() -> f64 {
+    0.9
+}
+
+/// `[curriculum]`: PsychRNN's `Curriculum`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurriculumConfig {
+    /// Score the current stage every this many updates.
+    #[serde(default = "default_metric_epoch")]
+    pub metric_epoch: u64,
+    /// The stages, in order.
+    pub stages: Vec<StageConfig>,
+}
+
+/// One curriculum stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// Advance when the metric passes this value (in the metric's better direction).
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+    /// Keys merged over `[task]` for this stage (e.g. `{ coherence = 0.7 }`, or a whole other
+    /// task with the same inputs and outputs).
+    #[serde(default)]
+    pub task: toml::Table,
 }
 
 impl Default for TrainingConfig {
@@ -89,6 +136,9 @@ impl Default for TrainingConfig {
             verbosity: true,
             fixed_weights: BTreeMap::new(),
             psychrnn_1_0_compat: false,
+            performance_cutoff: None,
+            performance_epoch: 1,
+            save_training_weights_epoch: None,
         }
     }
 }
@@ -104,6 +154,12 @@ impl TrainingConfig {
         }
         if !(self.clip_norm.is_finite() && self.clip_norm > 0.0) {
             return Err(Error::invalid("training.clip_norm", format!("must be positive, got {}", self.clip_norm)));
+        }
+        if self.performance_epoch == 0 {
+            return Err(Error::invalid("training.performance_epoch", "must be at least 1, got 0"));
+        }
+        if self.save_training_weights_epoch == Some(0) {
+            return Err(Error::invalid("training.save_training_weights_epoch", "must be at least 1, got 0"));
         }
         if self.test_batch_size == 0 {
             return Err(Error::invalid("training.test_batch_size", "must be at least 1, got 0"));

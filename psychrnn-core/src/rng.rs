@@ -30,6 +30,10 @@ pub enum Purpose {
     TestNoise = 6,
     /// Free for plugins and analyses (index chosen by the caller).
     User = 7,
+    /// Trials of the curriculum / early-stopping checks (index = iteration).
+    ValidationTrials = 8,
+    /// Recurrent noise of those checks (index = iteration).
+    ValidationNoise = 9,
 }
 
 /// The generator for `purpose` and `index` under `seed`.

@@ -4,6 +4,8 @@
 //! manifest.lock.toml   the resolved experiment (every default written; train it to replay)
 //! weights.npz          effective weights under PsychRNN's keys (numpy.load-able)
 //! metrics.csv          iteration, trials, loss, regularization, accuracy, stage, wall_seconds
+//! curriculum.csv       iteration, trials, stage, value of each curriculum check (with a curriculum)
+//! plots/               loss.svg, accuracy.svg (with curriculum checks and stage changes)
 //! summary.json         stop reason, final test accuracy and loss, timings, versions
 //! test_trials.npz      the final test batch: x, y, mask, outputs, states ([B, T, N], PsychRNN's layout)
 //! test_trials.json     the conditions of each test trial
@@ -18,6 +20,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::npz::{NpyArray, write_atomically, write_npz};
+use crate::plot::{Series, line_chart};
 use crate::trainer::{Evaluation, StopReason, TrainingOutcome};
 
 /// The content of `summary.json`.
@@ -41,6 +44,10 @@ pub struct RunSummary {
     pub final_loss: f64,
     /// Trials in the test batch.
     pub test_trials: usize,
+    /// Curriculum stage reached (equal to `curriculum_stages` when complete).
+    pub final_stage: usize,
+    /// Number of curriculum stages (0 without a curriculum).
+    pub curriculum_stages: usize,
     /// Seconds spent building and initialising.
     pub init_seconds: f64,
     /// Seconds spent training.
@@ -53,6 +60,42 @@ pub struct RunSummary {
 fn batch_major(name: &str, a: &Array3<f32>) -> NpyArray {
     let v = a.view().permuted_axes([1, 0, 2]);
     NpyArray::f32(name, v.shape(), v.iter().copied().collect())
+}
+
+/// Loss and accuracy curves against training trials; curriculum checks and stage changes.
+fn write_plots(dir: &Path, outcome: &TrainingOutcome) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
+    let rows = &outcome.metrics;
+    let series = |name: &str, f: &dyn Fn(&crate::trainer::MetricsRow) -> f64| Series {
+        name: name.into(),
+        points: rows.iter().map(|r| (r.trials as f64, f(r))).collect(),
+    };
+    // A stage ends at the check after which the next check (or the end) is in a later stage.
+    let history = &outcome.metric_history;
+    let changes: Vec<f64> = history
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| history.get(i + 1).map_or(outcome.stage, |n| n.stage) > m.stage)
+        .map(|(_, m)| m.trials as f64)
+        .collect();
+    let loss = line_chart(
+        "Training loss",
+        "training trials",
+        "loss on the update's batch",
+        &[series("loss + regularization", &|r| r.loss + r.regularization), series("loss", &|r| r.loss)],
+        &changes,
+    );
+    write_atomically(&dir.join("loss.svg"), loss.as_bytes())?;
+    let mut acc = vec![series("accuracy on the update's batch", &|r| r.accuracy)];
+    if !outcome.metric_history.is_empty() {
+        acc.push(Series {
+            name: "curriculum metric".into(),
+            points: history.iter().map(|m| (m.trials as f64, m.value)).collect(),
+        });
+    }
+    let accuracy =
+        line_chart("Accuracy (dashed: curriculum stage changes)", "training trials", "accuracy", &acc, &changes);
+    write_atomically(&dir.join("accuracy.svg"), accuracy.as_bytes())
 }
 
 /// Creates `dir` and writes every file of the run into it.
@@ -73,11 +116,19 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
     for r in &outcome.metrics {
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},0,{:.3}",
-            r.iteration, r.trials, r.loss, r.regularization, r.accuracy, r.wall_seconds
+            "{},{},{},{},{},{},{:.3}",
+            r.iteration, r.trials, r.loss, r.regularization, r.accuracy, r.stage, r.wall_seconds
         );
     }
     write_atomically(&dir.join("metrics.csv"), csv.as_bytes())?;
+    if exp.curriculum.is_some() {
+        let mut csv = String::from("iteration,trials,stage,value\n");
+        for r in &outcome.metric_history {
+            let _ = writeln!(csv, "{},{},{},{}", r.iteration, r.trials, r.stage, r.value);
+        }
+        write_atomically(&dir.join("curriculum.csv"), csv.as_bytes())?;
+    }
+    write_plots(&dir.join("plots"), outcome)?;
 
     let t = &test.trajectory;
     write_npz(
@@ -104,6 +155,8 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
         final_accuracy: test.accuracy,
         final_loss: test.loss,
         test_trials: test.batch.n_trials(),
+        final_stage: outcome.stage,
+        curriculum_stages: exp.stages.len(),
         init_seconds: outcome.init_seconds,
         training_seconds: outcome.training_seconds,
         psychrnn_version: crate::VERSION.to_string(),

@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::experiment::Experiment;
 use crate::init::InitContext;
 use crate::model::Trajectory;
+use crate::npz::NpyArray;
 use crate::objective::{BatchView, ObjectiveBuffers, ObjectiveValue, evaluate_objective};
 use crate::optim::clip_gradients;
 use crate::params::ParamSet;
@@ -30,8 +31,23 @@ pub struct MetricsRow {
     pub regularization: f64,
     /// Accuracy on that batch (the task's accuracy function).
     pub accuracy: f64,
+    /// Curriculum stage (0 without a curriculum).
+    pub stage: usize,
     /// Seconds since training started.
     pub wall_seconds: f64,
+}
+
+/// One curriculum check: the metric of a stage on a fresh batch.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricRecord {
+    /// The update after which it was measured.
+    pub iteration: u64,
+    /// Training trials seen by then.
+    pub trials: u64,
+    /// The stage being trained.
+    pub stage: usize,
+    /// The metric's value.
+    pub value: f64,
 }
 
 /// Why training stopped.
@@ -40,6 +56,18 @@ pub struct MetricsRow {
 pub enum StopReason {
     /// All `ceil(training_iters / N_batch)` updates were done.
     TrainingItersReached,
+    /// The metric on a fresh batch passed `performance_cutoff`.
+    PerformanceCutoff {
+        /// The update after which it was measured.
+        iteration: u64,
+        /// The metric's value.
+        value: f64,
+    },
+    /// The last curriculum stage passed its threshold.
+    CurriculumComplete {
+        /// The update after which it was measured.
+        iteration: u64,
+    },
     /// A loss, gradient or parameter became NaN or infinite; the parameters are those before
     /// the failing update.
     NonFinite {
@@ -54,6 +82,12 @@ impl std::fmt::Display for StopReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StopReason::TrainingItersReached => write!(f, "training_iters reached"),
+            StopReason::PerformanceCutoff { iteration, value } => {
+                write!(f, "performance_cutoff passed at update {iteration} (metric {value})")
+            }
+            StopReason::CurriculumComplete { iteration } => {
+                write!(f, "curriculum complete: the last stage passed its threshold at update {iteration}")
+            }
             StopReason::NonFinite { iteration, what } => write!(
                 f,
                 "stopped at update {iteration}: {what} became NaN or infinite; kept the parameters of update {}",
@@ -64,7 +98,7 @@ impl std::fmt::Display for StopReason {
 }
 
 /// Hooks called by [`train`], in this order: `on_start`, then `on_update` after every update
-/// (and `on_log` every `loss_epoch` updates), then `on_end`.
+/// (with `on_log`, `on_weights` and `on_metric` at their epochs), then `on_end`.
 pub trait TrainingObserver {
     /// Before the first update.
     fn on_start(&mut self, total_updates: u64) {
@@ -77,6 +111,18 @@ pub trait TrainingObserver {
     /// Every `loss_epoch` updates, with the logged metrics.
     fn on_log(&mut self, row: &MetricsRow) {
         let _ = row;
+    }
+    /// Every `save_training_weights_epoch` updates, with the weight-file arrays to keep.
+    ///
+    /// # Errors
+    /// If they cannot be kept; training stops with that error.
+    fn on_weights(&mut self, iteration: u64, arrays: &[NpyArray]) -> Result<()> {
+        let _ = (iteration, arrays);
+        Ok(())
+    }
+    /// After each curriculum check.
+    fn on_metric(&mut self, record: &MetricRecord) {
+        let _ = record;
     }
     /// After training, with the reason it stopped.
     fn on_end(&mut self, reason: &StopReason) {
@@ -95,12 +141,16 @@ pub struct TrainingOutcome {
     pub params: ParamSet<f32>,
     /// The logged rows.
     pub metrics: Vec<MetricsRow>,
+    /// The curriculum checks.
+    pub metric_history: Vec<MetricRecord>,
     /// Why training stopped.
     pub stop: StopReason,
     /// Updates done.
     pub iterations: u64,
     /// Trials seen.
     pub trials: u64,
+    /// The curriculum stage reached (= number of stages when complete; 0 without curriculum).
+    pub stage: usize,
     /// Seconds spent building and initialising.
     pub init_seconds: f64,
     /// Seconds spent in the training loop.
@@ -156,44 +206,75 @@ pub fn initial_params(exp: &Experiment) -> Result<ParamSet<f32>> {
     Ok(params)
 }
 
-/// Scores `params` on a fresh batch of `n_trials` trials: held-out evaluation `index` (its trials
-/// and noise come from the `TestTrials`/`TestNoise` streams, never seen in training).
+/// Scores `params` on a fresh batch of `n_trials` trials of `task` (the experiment's task, or
+/// the stage reached by a curriculum: [`Experiment::stage_task`]): held-out evaluation `index`
+/// (its trials and noise come from the `TestTrials`/`TestNoise` streams, never seen in training).
 ///
 /// # Errors
 /// If the model rejects the parameters.
-pub fn evaluate(exp: &Experiment, params: &ParamSet<f32>, n_trials: usize, index: u64) -> Result<Evaluation> {
-    let batch = exp.task.generate_batch(n_trials, &mut stream(exp.seed, Purpose::TestTrials, index));
+pub fn evaluate(
+    exp: &Experiment,
+    task: &dyn crate::task::Task,
+    params: &ParamSet<f32>,
+    n_trials: usize,
+    index: u64,
+) -> Result<Evaluation> {
+    let batch = task.generate_batch(n_trials, &mut stream(exp.seed, Purpose::TestTrials, index));
     let mut buffers = ObjectiveBuffers::default();
     let mut noise = stream(exp.seed, Purpose::TestNoise, index);
     let value = objective(exp, params, &batch, &mut noise, &mut buffers, false)?;
-    let accuracy = exp.task.accuracy(&batch, buffers.trajectory.outputs.view());
+    let accuracy = task.accuracy(&batch, buffers.trajectory.outputs.view());
     Ok(Evaluation { batch, trajectory: buffers.trajectory, loss: f64::from(value.loss), accuracy })
+}
+
+/// Scores `params` on a fresh validation batch of `task` (the `ValidationTrials`/
+/// `ValidationNoise` streams at `iteration`), with the experiment's metric.
+fn validation_score(
+    exp: &Experiment,
+    task: &dyn crate::task::Task,
+    params: &ParamSet<f32>,
+    iteration: u64,
+    buffers: &mut ObjectiveBuffers<f32>,
+) -> Result<f64> {
+    let batch = task.generate_batch(task.timing().n_batch, &mut stream(exp.seed, Purpose::ValidationTrials, iteration));
+    let mut noise = stream(exp.seed, Purpose::ValidationNoise, iteration);
+    let value = objective(exp, params, &batch, &mut noise, buffers, false)?;
+    Ok(exp.metric.score(task, &batch, buffers.trajectory.outputs.view(), f64::from(value.total())))
+}
+
+/// Whether `value` passes `threshold` in the metric's better direction.
+fn passes(exp: &Experiment, value: f64, threshold: f64) -> bool {
+    if exp.metric.higher_is_better() { value >= threshold } else { value <= threshold }
 }
 
 /// Trains `exp` from its initialiser's parameters.
 ///
 /// # Errors
-/// If initialisation fails or the model rejects its inputs. A NaN/Inf during training is not an
-/// error: training stops with [`StopReason::NonFinite`] and the last good parameters.
+/// If initialisation fails, the model rejects its inputs, or an observer fails (e.g. cannot write
+/// periodic weights). A NaN/Inf during training is not an error: training stops with
+/// [`StopReason::NonFinite`] and the last good parameters.
 pub fn train(exp: &mut Experiment, observer: &mut dyn TrainingObserver) -> Result<TrainingOutcome> {
     let start = Instant::now();
     let mut params = initial_params(exp)?;
     let trainable: Vec<String> =
         exp.model.param_specs().iter().filter(|s| s.trainable).map(|s| s.name.clone()).collect();
-    let n_batch = exp.task.timing().n_batch;
-    let n_updates = exp.training.n_updates(n_batch);
+    let n_updates = exp.training.n_updates(exp.task.timing().n_batch);
     let mut buffers = ObjectiveBuffers::default();
     let mut eval_buffers = ObjectiveBuffers::default();
     let mut backup = params.clone();
     let mut metrics = Vec::new();
+    let mut metric_history = Vec::new();
     let mut stop = StopReason::TrainingItersReached;
-    let mut done = 0;
+    let (mut done, mut trials, mut stage) = (0, 0, 0);
     let init_seconds = start.elapsed().as_secs_f64();
     let loop_start = Instant::now();
     observer.on_start(n_updates);
 
     for it in 1..=n_updates {
-        let batch = exp.task.generate_batch(n_batch, &mut stream(exp.seed, Purpose::TrainTrials, it));
+        let batch = {
+            let task = exp.stage_task(stage);
+            task.generate_batch(task.timing().n_batch, &mut stream(exp.seed, Purpose::TrainTrials, it))
+        };
         let mut noise = stream(exp.seed, Purpose::TrainNoise, it);
         let value = objective(exp, &params, &batch, &mut noise, &mut buffers, true)?;
         let non_finite = if !value.total().is_finite() {
@@ -224,6 +305,8 @@ pub fn train(exp: &mut Experiment, observer: &mut dyn TrainingObserver) -> Resul
             break;
         }
         done = it;
+        trials += batch.n_trials() as u64;
+        let task = exp.stage_task(stage);
         observer.on_update(it);
 
         if it % exp.training.loss_epoch == 0 {
@@ -231,23 +314,55 @@ pub fn train(exp: &mut Experiment, observer: &mut dyn TrainingObserver) -> Resul
             let value = objective(exp, &params, &batch, &mut eval_noise, &mut eval_buffers, false)?;
             let row = MetricsRow {
                 iteration: it,
-                trials: it * n_batch as u64,
+                trials,
                 loss: f64::from(value.loss),
                 regularization: f64::from(value.regularization),
-                accuracy: exp.task.accuracy(&batch, eval_buffers.trajectory.outputs.view()),
+                accuracy: task.accuracy(&batch, eval_buffers.trajectory.outputs.view()),
+                stage,
                 wall_seconds: loop_start.elapsed().as_secs_f64(),
             };
             observer.on_log(&row);
             metrics.push(row);
+        }
+        if let Some(every) = exp.training.save_training_weights_epoch {
+            if it % every == 0 {
+                observer.on_weights(it, &exp.model.export(&params)?)?;
+            }
+        }
+        if let Some(curriculum) = &exp.curriculum {
+            if it % curriculum.metric_epoch == 0 {
+                let value = validation_score(exp, task, &params, it, &mut eval_buffers)?;
+                let record = MetricRecord { iteration: it, trials, stage, value };
+                observer.on_metric(&record);
+                metric_history.push(record);
+                if passes(exp, value, exp.stages[stage].threshold) {
+                    stage += 1;
+                    if stage == exp.stages.len() {
+                        stop = StopReason::CurriculumComplete { iteration: it };
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(cutoff) = exp.training.performance_cutoff {
+            if it % exp.training.performance_epoch == 0 {
+                let value = validation_score(exp, task, &params, it, &mut eval_buffers)?;
+                if passes(exp, value, cutoff) {
+                    stop = StopReason::PerformanceCutoff { iteration: it, value };
+                    break;
+                }
+            }
         }
     }
     observer.on_end(&stop);
     Ok(TrainingOutcome {
         params,
         metrics,
+        metric_history,
         stop,
         iterations: done,
-        trials: done * n_batch as u64,
+        trials,
+        stage,
         init_seconds,
         training_seconds: loop_start.elapsed().as_secs_f64(),
     })

@@ -156,3 +156,88 @@ fn every_bundled_tag_is_registered() {
     let mut again = r.clone();
     assert!(psychrnn_plugins::register_all(&mut again).unwrap_err().to_string().starts_with("duplicate task type"));
 }
+
+/// Records what the trainer reports.
+#[derive(Default)]
+struct Recorder {
+    weights: Vec<u64>,
+    metrics: Vec<psychrnn_core::trainer::MetricRecord>,
+}
+
+impl psychrnn_core::TrainingObserver for Recorder {
+    fn on_weights(&mut self, iteration: u64, arrays: &[psychrnn_core::npz::NpyArray]) -> psychrnn_core::Result<()> {
+        assert!(arrays.iter().any(|a| a.name == "W_rec"));
+        self.weights.push(iteration);
+        Ok(())
+    }
+    fn on_metric(&mut self, record: &psychrnn_core::trainer::MetricRecord) {
+        self.metrics.push(record.clone());
+    }
+}
+
+fn with_curriculum(thresholds: [f64; 2]) -> String {
+    format!(
+        "{SMALL}\n[curriculum]\nmetric_epoch = 3\n[[curriculum.stages]]\nthreshold = {}\ntask = {{ coherence = 0.7 }}\n[[curriculum.stages]]\nthreshold = {}\ntask = {{ coherence = 0.1 }}\n",
+        thresholds[0], thresholds[1]
+    )
+}
+
+#[test]
+fn curriculum_advances_when_the_threshold_is_passed_and_stops_after_the_last_stage() {
+    let mut exp = experiment(&with_curriculum([0.0, 0.0])).unwrap();
+    assert_eq!(exp.stage_task(0).config()["coherence"].as_float(), Some(0.7));
+    assert_eq!(exp.stage_task(1).config()["coherence"].as_float(), Some(0.1));
+    let mut rec = Recorder::default();
+    let out = train(&mut exp, &mut rec).unwrap();
+    assert_eq!(out.stop, StopReason::CurriculumComplete { iteration: 6 });
+    assert_eq!(out.stage, 2);
+    assert_eq!(out.iterations, 6);
+    let seen: Vec<(u64, usize)> = out.metric_history.iter().map(|m| (m.iteration, m.stage)).collect();
+    assert_eq!(seen, [(3, 0), (6, 1)]);
+    assert_eq!(rec.metrics, out.metric_history);
+    // The loss logged at update 5 was trained in stage 1 (stage 0 passed at update 3).
+    assert_eq!(out.metrics.iter().map(|r| (r.iteration, r.stage)).collect::<Vec<_>>(), [(5, 1)]);
+}
+
+#[test]
+fn curriculum_stays_on_a_stage_until_its_threshold_is_passed() {
+    let mut exp = experiment(&with_curriculum([1.01, 0.0])).unwrap();
+    let out = train(&mut exp, &mut Silent).unwrap();
+    assert_eq!(out.stop, StopReason::TrainingItersReached);
+    assert_eq!(out.stage, 0);
+    assert_eq!(out.metric_history.len(), 20 / 3);
+    assert!(out.metric_history.iter().all(|m| m.stage == 0 && (0.0..=1.0).contains(&m.value)));
+    // The lock keeps the curriculum, and replays the same run.
+    let lock = exp.lock_manifest().to_toml().unwrap();
+    assert!(lock.contains("[curriculum]") && lock.contains("[metric]"));
+    assert_eq!(train(&mut experiment(&lock).unwrap(), &mut Silent).unwrap().params, out.params);
+}
+
+#[test]
+fn performance_cutoff_stops_early_and_weights_are_saved_periodically() {
+    let text = SMALL.replace("loss_epoch = 5", "loss_epoch = 5\nperformance_cutoff = 0.0\nperformance_epoch = 4");
+    let out = train(&mut experiment(&text).unwrap(), &mut Silent).unwrap();
+    let StopReason::PerformanceCutoff { iteration: 4, value } = out.stop else { panic!("{:?}", out.stop) };
+    assert!((0.0..=1.0).contains(&value));
+    let text =
+        SMALL.replace("loss_epoch = 5", "loss_epoch = 5\nperformance_cutoff = 1.01\nsave_training_weights_epoch = 6");
+    let mut rec = Recorder::default();
+    let out = train(&mut experiment(&text).unwrap(), &mut rec).unwrap();
+    assert_eq!(out.stop, StopReason::TrainingItersReached);
+    assert_eq!(rec.weights, [6, 12, 18]);
+}
+
+#[test]
+fn curriculum_errors_name_the_stage() {
+    let e = error(&format!("{SMALL}\n[curriculum]\nstages = []\n"));
+    assert_eq!(e, "curriculum.stages: a curriculum needs at least one stage");
+    let e = error(&format!(
+        "{SMALL}\n[curriculum]\n[[curriculum.stages]]\ntask = {{ coherence = 0.5 }}\n[[curriculum.stages]]\ntask = {{ type = \"match_to_category\", T = 2000 }}\n"
+    ));
+    assert!(
+        e.starts_with("curriculum.stages[1].task: has 16 inputs and 2 outputs; the network was built for 2 and 2"),
+        "{e}"
+    );
+    let e = error(&format!("{SMALL}\n[curriculum]\n[[curriculum.stages]]\ntask = {{ coherense = 0.5 }}\n"));
+    assert!(e.starts_with("curriculum.stages[0].task: unknown field `coherense`"), "{e}");
+}

@@ -1,19 +1,26 @@
-//! Training progress: a progress bar on a terminal, plain log lines otherwise.
+//! What the CLI does while training: progress (a bar on a terminal, plain log lines otherwise)
+//! and the periodic weight files of `save_training_weights_epoch`.
 
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use psychrnn_core::{MetricsRow, StopReason, TrainingObserver};
+use std::path::PathBuf;
 
-/// Reports training progress on stderr.
+use psychrnn_core::npz::{NpyArray, write_npz};
+use psychrnn_core::trainer::MetricRecord;
+use psychrnn_core::{Error, MetricsRow, StopReason, TrainingObserver};
+
+/// Reports training progress on stderr and keeps periodic weight files.
 pub struct Progress {
     bar: Option<ProgressBar>,
     verbose: bool,
+    weights_dir: PathBuf,
 }
 
 impl Progress {
     /// A bar when stderr is a terminal, plain lines when it is not; nothing unless `verbose`.
-    pub fn new(verbose: bool) -> Self {
+    /// Periodic weight files go to `weights_dir`.
+    pub fn new(verbose: bool, weights_dir: PathBuf) -> Self {
         let bar = (verbose && std::io::stderr().is_terminal()).then(|| {
             let style =
                 ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} updates, eta {eta} {msg}")
@@ -21,7 +28,7 @@ impl Progress {
                     .progress_chars("=> ");
             ProgressBar::new(0).with_style(style)
         });
-        Progress { bar, verbose }
+        Progress { bar, verbose, weights_dir }
     }
 }
 
@@ -49,6 +56,21 @@ impl TrainingObserver for Progress {
         );
         if let Some(bar) = &self.bar {
             bar.set_message(line);
+        } else if self.verbose {
+            eprintln!("{line}");
+        }
+    }
+
+    fn on_weights(&mut self, iteration: u64, arrays: &[NpyArray]) -> psychrnn_core::Result<()> {
+        std::fs::create_dir_all(&self.weights_dir)
+            .map_err(|source| Error::Write { path: self.weights_dir.clone(), source })?;
+        write_npz(&self.weights_dir.join(format!("weights_{iteration}.npz")), arrays)
+    }
+
+    fn on_metric(&mut self, record: &MetricRecord) {
+        let line = format!("Update {}: stage {} metric {:.4}", record.iteration, record.stage, record.value);
+        if let Some(bar) = &self.bar {
+            bar.println(line);
         } else if self.verbose {
             eprintln!("{line}");
         }
