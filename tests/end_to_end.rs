@@ -168,7 +168,7 @@ fn bad_input_gives_one_clear_error_and_a_failing_exit() {
         (format!("{SMALL}\nbogus = 1\n"), "unknown field `bogus`"),
         (
             SMALL.replace("type = \"basic_rnn\"", "type = \"lstmm\""),
-            "model.type: unknown model type `lstmm`; known model types: basic_rnn",
+            "model.type: unknown model type `lstmm`; known model types: basic_rnn, lstm",
         ),
         (
             SMALL.replace("type = \"perceptual_discrimination\"", "type = \"pd\""),

@@ -162,6 +162,8 @@ impl Simulator {
             noise_std: (2.0 * self.alpha * self.rec_noise * self.rec_noise).sqrt() as f32,
             transfer: self.transfer,
         };
+        // The same floating-point mode as training, so simulations reproduce trained runs.
+        psychrnn_linalg::flush_denormals_to_zero();
         let mut traj = Trajectory::default();
         rate_forward(&weights, &dynamics, inputs, noise, perturbation, &mut traj)?;
         Ok(traj)

@@ -255,6 +255,8 @@ fn passes(exp: &Experiment, value: f64, threshold: f64) -> bool {
 /// [`StopReason::NonFinite`] and the last good parameters.
 pub fn train(exp: &mut Experiment, observer: &mut dyn TrainingObserver) -> Result<TrainingOutcome> {
     let start = Instant::now();
+    // Denormals cost ~100 cycles per operation; saturating units make them constantly.
+    psychrnn_linalg::flush_denormals_to_zero();
     let mut params = initial_params(exp)?;
     let trainable: Vec<String> =
         exp.model.param_specs().iter().filter(|s| s.trainable).map(|s| s.name.clone()).collect();

@@ -6,7 +6,7 @@
 //! | kind | tags |
 //! |---|---|
 //! | task | [`tasks::perceptual_discrimination`], [`tasks::delayed_discrimination`], [`tasks::match_to_category`] |
-//! | model | [`models::basic_rnn`] |
+//! | model | [`models::basic_rnn`], [`models::lstm`] |
 //! | initializer | `gaussian_spectral_radius` (default), `alpha_identity`, `random`, `from_file` ([`init`]) |
 //! | loss | `mean_squared_error` (default), `binary_cross_entropy` ([`loss`]) |
 //! | regularizer | `l1_weights`, `l2_weights`, `l2_firing_rate` ([`regularizers`]) |
@@ -58,6 +58,11 @@ pub fn register_all(registry: &mut Registry) -> Result<()> {
         models::basic_rnn::TAG,
         "PsychRNN's continuous-time rate RNN with Dale's principle, masks and noise (hand-written BPTT)",
         models::basic_rnn::build,
+    ))?;
+    registry.models.register(entry(
+        models::lstm::TAG,
+        "PsychRNN's LSTM (h = o * sigmoid(c), per-trial trainable initial states; hand-written BPTT)",
+        models::lstm::build,
     ))?;
     registry.initializers.register(entry(
         "gaussian_spectral_radius",

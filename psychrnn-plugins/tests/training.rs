@@ -118,7 +118,7 @@ fn divergence_stops_with_the_last_good_parameters() {
 #[test]
 fn manifest_errors_name_the_field() {
     let e = error(&SMALL.replace("type = \"basic_rnn\"", "type = \"basic_rn\""));
-    assert_eq!(e, "model.type: unknown model type `basic_rn`; known model types: basic_rnn");
+    assert_eq!(e, "model.type: unknown model type `basic_rn`; known model types: basic_rnn, lstm");
     let e = error(&SMALL.replace("N_rec = 8", "N_rec = 8\nN_recc = 3"));
     assert!(e.starts_with("model: unknown field `N_recc`"), "{e}");
     let e = error(&SMALL.replace("dale_ratio = 0.75", "dale_ratio = 1.5"));
@@ -145,7 +145,7 @@ fn every_bundled_tag_is_registered() {
         r.listing().into_iter().map(|(k, v)| (k, v.into_iter().map(|(t, _)| t).collect())).collect();
     let expected: Vec<(&str, Vec<&str>)> = vec![
         ("task", vec!["delayed_discrimination", "match_to_category", "perceptual_discrimination"]),
-        ("model", vec!["basic_rnn"]),
+        ("model", vec!["basic_rnn", "lstm"]),
         ("initializer", vec!["alpha_identity", "from_file", "gaussian_spectral_radius", "random"]),
         ("loss", vec!["binary_cross_entropy", "mean_squared_error"]),
         ("regularizer", vec!["l1_weights", "l2_firing_rate", "l2_weights"]),

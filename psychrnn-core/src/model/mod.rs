@@ -26,6 +26,9 @@ pub struct ModelContext {
     pub n_out: usize,
     /// `dt / tau`.
     pub alpha: f64,
+    /// Trials per training batch (models with per-trial parameters, like PsychRNN's LSTM initial
+    /// states, need it).
+    pub n_batch: usize,
 }
 
 /// The network's activity over a batch, kept for the backward pass. Arrays are time-major.

@@ -1,3 +1,4 @@
 //! Bundled models.
 
 pub mod basic_rnn;
+pub mod lstm;
