@@ -1,5 +1,7 @@
-//! The leaky rate dynamics, once: used by the `basic_rnn` model in training and by the
-//! [`crate::simulator`] on saved weights, so simulation reproduces the trained network exactly.
+//! The leaky rate dynamics, once: the forward pass used by the `basic_rnn` model in training and
+//! by the [`crate::simulator`] on saved weights (so simulation reproduces the trained network
+//! exactly), and its backward pass ([`rate_backward`]), which models built around a rate network
+//! reuse.
 //!
 //! ```text
 //! x_t = (1 - alpha) x_{t-1} + alpha (f(x_{t-1}) W_rec^T + u_t W_in^T + b_rec) + sigma xi_t
@@ -9,7 +11,7 @@
 //! [`Perturbation`]s act on the dynamics: PsychRNN's per-step recurrent connectivity multiplier,
 //! unit lesions and current pulses.
 
-use ndarray::{Array2, Array3, ArrayView1, ArrayView3};
+use ndarray::{Array2, Array3, ArrayView1, ArrayView3, Axis};
 use psychrnn_linalg::{Acc, Op};
 
 use crate::array::{contiguous, contiguous_mut};
@@ -240,4 +242,150 @@ pub fn rate_forward<F: Real>(
         }
     }
     Ok(())
+}
+
+/// Gradients of the loss with respect to the effective weights of a rate network (and
+/// optionally its inputs), from [`rate_backward`].
+#[derive(Clone, Debug)]
+pub struct RateGradients<F> {
+    /// `dL/dW_in`, `[N_rec, N_in]`.
+    pub w_in: Array2<F>,
+    /// `dL/dW_rec`, `[N_rec, N_rec]`.
+    pub w_rec: Array2<F>,
+    /// `dL/dW_out`, `[N_out, N_rec]`.
+    pub w_out: Array2<F>,
+    /// `dL/db_rec`, `[1, N_rec]`.
+    pub b_rec: Array2<F>,
+    /// `dL/db_out`, `[1, N_out]`.
+    pub b_out: Array2<F>,
+    /// `dL/d init_state` (summed over trials), `[1, N_rec]`.
+    pub init_state: Array2<F>,
+    /// `dL/du`, `[T, B, N_in]`, when asked for (a layer before the network needs it).
+    pub inputs: Option<Array3<F>>,
+}
+
+/// Backpropagation through time of [`rate_forward`] (without perturbations), from
+/// `dL/doutputs` (`[T, B, N_out]`) and optional `dL/drates` (`[T, B, N_rec]`). With
+/// `d_t = dL/dx_t`:
+/// ```text
+/// d_t = (g_t W_out + dL/dr_t + alpha d_{t+1} W_rec) o f'(x_t) + (1 - alpha) d_{t+1}
+/// dW_rec = alpha sum_t d_t^T f(x_{t-1}),  dW_in = alpha sum_t d_t^T u_t,  db_rec = alpha sum_t d_t
+/// dL/du_t = alpha d_t W_in
+/// ```
+/// The weight gradients are single large products over all `T x B` rows; the only per-step
+/// product is the `B x N` by `N x N` recurrence.
+///
+/// # Errors
+/// [`Error::Shape`] if the trajectory or seeds do not fit the weights and inputs.
+#[allow(clippy::too_many_arguments)]
+pub fn rate_backward<F: Real>(
+    w: &RateWeights<'_, F>,
+    dynamics: &RateDynamics<F>,
+    inputs: ArrayView3<'_, F>,
+    traj: &Trajectory<F>,
+    d_outputs: ArrayView3<'_, F>,
+    d_rates: Option<ArrayView3<'_, F>>,
+    want_input_gradient: bool,
+) -> Result<RateGradients<F>> {
+    let (t_steps, batch, n_in) = inputs.dim();
+    let (n, n_out) = (w.w_rec.nrows(), w.w_out.nrows());
+    if d_outputs.shape() != traj.outputs.shape() || traj.states.shape() != [t_steps, batch, n] {
+        return Err(Error::shape(
+            "d_outputs",
+            format!("{:?}", traj.outputs.shape()),
+            format!("{:?}", d_outputs.shape()),
+        ));
+    }
+    let rows = t_steps * batch;
+    let g = d_outputs.as_standard_layout();
+    let g = contiguous(&g)?;
+
+    // dL/dW_out = G^T R, db_out = column sums of G.
+    let mut d_w_out = Array2::<F>::zeros((n_out, n));
+    F::gemm(contiguous_mut(&mut d_w_out)?, n_out, n, rows, g, Op::T, contiguous(&traj.rates)?, Op::N, Acc::Replace);
+    let mut d_b_out = Array2::<F>::zeros((1, n_out));
+    for row in g.chunks(n_out) {
+        d_b_out.iter_mut().zip(row).for_each(|(d, v)| *d += *v);
+    }
+
+    // Direct gradient on the rates: G W_out (+ dL/dr from rate regularisers).
+    let mut delta = Array3::<F>::zeros((t_steps, batch, n));
+    F::gemm(contiguous_mut(&mut delta)?, rows, n, n_out, g, Op::N, contiguous(w.w_out)?, Op::N, Acc::Replace);
+    if let Some(d_rates) = d_rates {
+        delta += &d_rates;
+    }
+
+    // Backward through time: delta[t] becomes dL/dx_{t+1}.
+    let f = dynamics.transfer;
+    let (alpha, leak) = (dynamics.alpha, F::one() - dynamics.alpha);
+    let step = batch * n;
+    let w_rec = contiguous(w.w_rec)?;
+    let mut carry = vec![F::zero(); step];
+    let states = contiguous(&traj.states)?;
+    let rates = contiguous(&traj.rates)?;
+    let delta_s = contiguous_mut(&mut delta)?;
+    for t in (0..t_steps).rev() {
+        let (head, tail) = delta_s.split_at_mut((t + 1) * step);
+        let d = &mut head[t * step..];
+        let next = (t + 1 < t_steps).then(|| &tail[..step]);
+        if let Some(next) = next {
+            F::gemm(&mut carry, batch, n, n, next, Op::N, w_rec, Op::N, Acc::Replace);
+        }
+        let (x, r) = (&states[t * step..(t + 1) * step], &rates[t * step..(t + 1) * step]);
+        for i in 0..step {
+            let fp = f.derivative(x[i], r[i]);
+            d[i] = match next {
+                Some(next) => (d[i] + alpha * carry[i]) * fp + leak * next[i],
+                None => d[i] * fp,
+            };
+        }
+    }
+    // dL/dx_0 (the initial state), summed over trials.
+    let initial_rates = traj.initial.mapv(|x| f.apply(x));
+    let d0 = &delta_s[..step];
+    F::gemm(&mut carry, batch, n, n, d0, Op::N, w_rec, Op::N, Acc::Replace);
+    let mut d_init = Array2::<F>::zeros((1, n));
+    for (i, (x, r)) in traj.initial.iter().zip(initial_rates.iter()).enumerate() {
+        d_init[[0, i % n]] += alpha * carry[i] * f.derivative(*x, *r) + leak * d0[i];
+    }
+
+    // dW_rec = alpha [d_1..d_T]^T [r_0..r_{T-1}].
+    let mut d_w_rec = Array2::<F>::zeros((n, n));
+    F::gemm(contiguous_mut(&mut d_w_rec)?, n, n, batch, d0, Op::T, contiguous(&initial_rates)?, Op::N, Acc::Replace);
+    if t_steps > 1 {
+        F::gemm(
+            contiguous_mut(&mut d_w_rec)?,
+            n,
+            n,
+            rows - batch,
+            &delta_s[step..],
+            Op::T,
+            &rates[..rows * n - step],
+            Op::N,
+            Acc::Add,
+        );
+    }
+    d_w_rec *= alpha;
+    let inputs = inputs.as_standard_layout();
+    let mut d_w_in = Array2::<F>::zeros((n, n_in));
+    F::gemm(contiguous_mut(&mut d_w_in)?, n, n_in, rows, delta_s, Op::T, contiguous(&inputs)?, Op::N, Acc::Replace);
+    d_w_in *= alpha;
+    let d_inputs = if want_input_gradient {
+        let mut d_u = Array3::<F>::zeros((t_steps, batch, n_in));
+        F::gemm(contiguous_mut(&mut d_u)?, rows, n_in, n, delta_s, Op::N, contiguous(w.w_in)?, Op::N, Acc::Replace);
+        d_u *= alpha;
+        Some(d_u)
+    } else {
+        None
+    };
+    let d_b_rec = delta.sum_axis(Axis(0)).sum_axis(Axis(0)).insert_axis(Axis(0)) * alpha;
+    Ok(RateGradients {
+        w_in: d_w_in,
+        w_rec: d_w_rec,
+        w_out: d_w_out,
+        b_rec: d_b_rec,
+        b_out: d_b_out,
+        init_state: d_init,
+        inputs: d_inputs,
+    })
 }

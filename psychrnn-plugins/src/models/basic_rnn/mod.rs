@@ -18,16 +18,14 @@
 mod config;
 mod constraint;
 
-use ndarray::{Array2, ArrayView3, Axis};
-use psychrnn_core::array::{contiguous, contiguous_mut};
-use psychrnn_core::dynamics::{RateDynamics, RateWeights, rate_forward};
+use ndarray::{Array2, ArrayView3};
+use psychrnn_core::dynamics::{RateDynamics, RateWeights, rate_backward, rate_forward};
 use psychrnn_core::npz::NpyArray;
 use psychrnn_core::registry::BuildContext;
 use psychrnn_core::{
     BackwardSeeds, DefaultInit, Error, Model, ModelContext, ParamRole, ParamSet, ParamSpec, Real, Result, Rng,
     Trajectory, TransferFunction, config_table,
 };
-use psychrnn_linalg::{Acc, Op};
 
 pub use config::BasicRnnConfig;
 pub use constraint::Constraint;
@@ -39,7 +37,6 @@ pub const TAG: &str = "basic_rnn";
 pub struct BasicRnn<F> {
     config: BasicRnnConfig,
     n_in: usize,
-    n_out: usize,
     alpha: F,
     /// `alpha` as given (exported unrounded).
     alpha_f64: f64,
@@ -145,7 +142,6 @@ impl<F: Real> BasicRnn<F> {
         let alpha = ctx.alpha;
         Ok(BasicRnn {
             n_in,
-            n_out,
             alpha: F::of(alpha),
             alpha_f64: alpha,
             noise_std: F::of((2.0 * alpha * config.rec_noise * config.rec_noise).sqrt()),
@@ -156,6 +152,22 @@ impl<F: Real> BasicRnn<F> {
             specs,
             config,
         })
+    }
+
+    /// The effective weights and biases as the shared rate kernels take them.
+    fn rate_weights<'a>(&self, params: &'a ParamSet<F>, eff: &'a ParamSet<F>) -> Result<RateWeights<'a, F>> {
+        Ok(RateWeights {
+            w_in: eff.require("W_in")?,
+            w_rec: eff.require("W_rec")?,
+            w_out: eff.require("W_out")?,
+            b_rec: params.require("b_rec")?.row(0),
+            b_out: params.require("b_out")?.row(0),
+            init_state: params.require("init_state")?.row(0),
+        })
+    }
+
+    fn dynamics(&self) -> RateDynamics<F> {
+        RateDynamics { alpha: self.alpha, noise_std: self.noise_std, transfer: self.f }
     }
 
     fn check_inputs(&self, inputs: &ArrayView3<'_, F>) -> Result<()> {
@@ -205,16 +217,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         self.check_inputs(&inputs)?;
         params.check_against(&self.specs)?;
         let eff = self.effective_weights(params)?;
-        let weights = RateWeights {
-            w_in: eff.require("W_in")?,
-            w_rec: eff.require("W_rec")?,
-            w_out: eff.require("W_out")?,
-            b_rec: params.require("b_rec")?.row(0),
-            b_out: params.require("b_out")?.row(0),
-            init_state: params.require("init_state")?.row(0),
-        };
-        let dynamics = RateDynamics { alpha: self.alpha, noise_std: self.noise_std, transfer: self.f };
-        rate_forward(&weights, &dynamics, inputs, noise, None, traj)
+        rate_forward(&self.rate_weights(params, &eff)?, &self.dynamics(), inputs, noise, None, traj)
     }
 
     fn backward(
@@ -226,124 +229,22 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         grads: &mut ParamSet<F>,
     ) -> Result<()> {
         self.check_inputs(&inputs)?;
-        let (t_steps, batch) = (inputs.shape()[0], inputs.shape()[1]);
-        let (n, n_out, n_in) = (self.config.N_rec, self.n_out, self.n_in);
-        if seeds.d_outputs.shape() != traj.outputs.shape() || traj.states.shape() != [t_steps, batch, n] {
-            return Err(Error::shape(
-                "d_outputs",
-                format!("{:?}", traj.outputs.shape()),
-                format!("{:?}", seeds.d_outputs.shape()),
-            ));
-        }
         let eff = self.effective_weights(params)?;
-        let (w_rec, w_out) = (eff.require("W_rec")?, eff.require("W_out")?);
-        let rows = t_steps * batch;
-        let g = seeds.d_outputs.as_standard_layout();
-        let g = contiguous(&g)?;
-
-        // dL/dW_out_eff = G^T R, db_out = column sums of G.
-        let mut d_w_out = Array2::<F>::zeros((n_out, n));
-        F::gemm(contiguous_mut(&mut d_w_out)?, n_out, n, rows, g, Op::T, contiguous(&traj.rates)?, Op::N, Acc::Replace);
-        let mut d_b_out = Array2::<F>::zeros((1, n_out));
-        for row in g.chunks(n_out) {
-            for (d, v) in d_b_out.iter_mut().zip(row) {
-                *d += *v;
-            }
-        }
-
-        // Direct gradient on the rates: G W_out_eff (+ dL/dr from rate regularisers).
-        let mut delta = ndarray::Array3::<F>::zeros((t_steps, batch, n));
-        F::gemm(contiguous_mut(&mut delta)?, rows, n, n_out, g, Op::N, contiguous(w_out)?, Op::N, Acc::Replace);
-        if let Some(d_rates) = seeds.d_rates {
-            delta += &d_rates;
-        }
-
-        // Backward through time: delta[t] becomes dL/dx_{t+1}.
-        let (alpha, leak) = (self.alpha, F::one() - self.alpha);
-        let step = batch * n;
-        let w_rec_s = contiguous(w_rec)?;
-        let mut carry = vec![F::zero(); step];
-        let states = contiguous(&traj.states)?;
-        let rates = contiguous(&traj.rates)?;
-        let delta_s = contiguous_mut(&mut delta)?;
-        for t in (0..t_steps).rev() {
-            let (head, tail) = delta_s.split_at_mut((t + 1) * step);
-            let d = &mut head[t * step..];
-            let next = (t + 1 < t_steps).then(|| &tail[..step]);
-            if let Some(next) = next {
-                F::gemm(&mut carry, batch, n, n, next, Op::N, w_rec_s, Op::N, Acc::Replace);
-            }
-            let (x, r) = (&states[t * step..(t + 1) * step], &rates[t * step..(t + 1) * step]);
-            for i in 0..step {
-                let fp = self.f.derivative(x[i], r[i]);
-                d[i] = match next {
-                    Some(next) => (d[i] + alpha * carry[i]) * fp + leak * next[i],
-                    None => d[i] * fp,
-                };
-            }
-        }
-        // dL/dx_0 (the initial state), summed over trials.
-        let initial = &traj.initial;
-        let initial_rates = initial.mapv(|x| self.f.apply(x));
-        let d0 = &delta_s[..step];
-        F::gemm(&mut carry, batch, n, n, d0, Op::N, w_rec_s, Op::N, Acc::Replace);
-        let mut d_init = Array2::<F>::zeros((1, n));
-        for (i, (x, r)) in initial.iter().zip(initial_rates.iter()).enumerate() {
-            d_init[[0, i % n]] += alpha * carry[i] * self.f.derivative(*x, *r) + leak * d0[i];
-        }
-
-        // Weight gradients as large products: dW_rec_eff = alpha [d_1..d_T]^T [r_0..r_{T-1}].
-        let mut d_w_rec = Array2::<F>::zeros((n, n));
-        F::gemm(
-            contiguous_mut(&mut d_w_rec)?,
-            n,
-            n,
-            batch,
-            d0,
-            Op::T,
-            contiguous(&initial_rates)?,
-            Op::N,
-            Acc::Replace,
-        );
-        if t_steps > 1 {
-            F::gemm(
-                contiguous_mut(&mut d_w_rec)?,
-                n,
-                n,
-                rows - batch,
-                &delta_s[step..],
-                Op::T,
-                &rates[..rows * n - step],
-                Op::N,
-                Acc::Add,
-            );
-        }
-        d_w_rec *= alpha;
-        let inputs = inputs.as_standard_layout();
-        let mut d_w_in = Array2::<F>::zeros((n, n_in));
-        F::gemm(contiguous_mut(&mut d_w_in)?, n, n_in, rows, delta_s, Op::T, contiguous(&inputs)?, Op::N, Acc::Replace);
-        d_w_in *= alpha;
-        let d_b_rec = delta.sum_axis(Axis(0)).sum_axis(Axis(0)).insert_axis(Axis(0)) * alpha;
-
-        let add_eff = |mut d: Array2<F>, name: &str| -> Array2<F> {
+        let weights = self.rate_weights(params, &eff)?;
+        let d = rate_backward(&weights, &self.dynamics(), inputs, traj, seeds.d_outputs, seeds.d_rates, false)?;
+        // Through the effective-weight transform |W o M| D, adding the regularisers' gradients.
+        let raw = |constraint: &Constraint<F>, name: &str, mut d_eff: Array2<F>| -> Result<Array2<F>> {
             if let Some(extra) = seeds.d_effective.and_then(|e| e.get(name)) {
-                d += extra;
+                d_eff += extra;
             }
-            d
+            Ok(constraint.backprop(params.require(name)?, &d_eff))
         };
-        let d_w_in = self.w_in.backprop(params.require("W_in")?, &add_eff(d_w_in, "W_in"));
-        let d_w_rec = self.w_rec.backprop(params.require("W_rec")?, &add_eff(d_w_rec, "W_rec"));
-        let d_w_out = self.w_out.backprop(params.require("W_out")?, &add_eff(d_w_out, "W_out"));
-        for (name, value) in [
-            ("W_in", d_w_in),
-            ("W_rec", d_w_rec),
-            ("W_out", d_w_out),
-            ("b_rec", d_b_rec),
-            ("b_out", d_b_out),
-            ("init_state", d_init),
-        ] {
-            grads.insert(name, value);
-        }
+        grads.insert("W_in", raw(&self.w_in, "W_in", d.w_in)?);
+        grads.insert("W_rec", raw(&self.w_rec, "W_rec", d.w_rec)?);
+        grads.insert("W_out", raw(&self.w_out, "W_out", d.w_out)?);
+        grads.insert("b_rec", d.b_rec);
+        grads.insert("b_out", d.b_out);
+        grads.insert("init_state", d.init_state);
         Ok(())
     }
 
