@@ -316,3 +316,25 @@ fn curriculum_runs_write_their_history_plots_and_periodic_weights() {
     assert_eq!((summary["final_stage"].as_u64(), summary["curriculum_stages"].as_u64()), (Some(1), Some(2)));
     assert_eq!(read_npz(&run.join("training_weights/weights_20.npz")).unwrap().get("W_rec").unwrap().shape, [12, 12]);
 }
+
+#[test]
+fn an_lstm_trains_and_simulates_from_its_run_directory() {
+    let dir = scratch("lstm");
+    let manifest = SMALL.replace(
+        "type = \"basic_rnn\"\nN_rec = 12\ndale_ratio = 0.75\nautapses = false\nrec_noise = 0.1",
+        "type = \"lstm\"\nN_rec = 6",
+    );
+    let o = train(&dir, &manifest, "run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let w = read_npz(&dir.join("run/weights.npz")).unwrap();
+    for (key, shape) in [("init_hidden", vec![16, 6]), ("W_f", vec![8, 6]), ("b_o", vec![6]), ("W_out", vec![2, 6])] {
+        assert_eq!(w.get(key).unwrap().shape, shape, "{key}");
+    }
+    let o = psychrnn(&["simulate", "run", "--trials", "20", "--out", "sim.npz"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_npz(&dir.join("sim.npz")).unwrap().get("states").unwrap().shape, [20, 40, 6]);
+    let o = psychrnn(&["simulate", "run", "--lesion", "0@0"], &dir);
+    assert!(!o.status.success() && stderr(&o).contains("act on rate networks (basic_rnn) only"), "{}", stderr(&o));
+    let o = psychrnn(&["simulate", "run/weights.npz", "--task", "perceptual_discrimination"], &dir);
+    assert!(!o.status.success() && stderr(&o).contains("holds a `lstm` network"), "{}", stderr(&o));
+}

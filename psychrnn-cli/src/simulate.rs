@@ -7,7 +7,9 @@ use clap::Args;
 use psychrnn_core::dynamics::{Lesion, Perturbation, Pulse};
 use psychrnn_core::npz::{NpyArray, NpyData, read_npz, write_npz};
 use psychrnn_core::rng::{Purpose, stream};
-use psychrnn_core::{Manifest, Simulator, Task, TrialBatch};
+use psychrnn_core::{
+    BuildContext, Experiment, InitContext, Manifest, Model, ParamSet, Simulator, Task, Trajectory, TrialBatch,
+};
 
 use crate::CliResult;
 
@@ -164,19 +166,53 @@ fn read_multiplier(spec: &str) -> CliResult<ndarray::Array3<f32>> {
     Ok(ndarray::Array3::from_shape_vec((t, n, m), values)?)
 }
 
+/// What is simulated: a rate network from its effective weights (PsychRNN's `BasicSimulator`,
+/// with perturbations), or any other model of a run directory through its own forward pass.
+enum Network {
+    Rate(Simulator),
+    Model(Box<dyn Model<f32>>, ParamSet<f32>),
+}
+
+/// Loads the network of a run directory or weight file.
+fn network(args: &SimulateArgs, run_dir: Option<&Path>, weights: &Path, task: Option<&dyn Task>) -> CliResult<Network> {
+    if let Some(dir) = run_dir {
+        let lock = dir.join("manifest.lock.toml");
+        let manifest = Manifest::load(&lock)?;
+        if manifest.model.get("type").and_then(|t| t.as_str()) != Some("basic_rnn") {
+            // Rebuild the run's model and load its weights, whatever the model is.
+            let exp = Experiment::load(&lock, &crate::registry()?)?;
+            let mut table = toml::Table::new();
+            table.insert("path".into(), weights.display().to_string().into());
+            let init = psychrnn_plugins::init::from_file::build(&table, &BuildContext::default())?;
+            let ctx = InitContext { specs: exp.model.param_specs(), dale_ratio: exp.model.dale_ratio() };
+            let params = init.initialize(&ctx, &mut stream(args.seed, Purpose::Init, 0))?;
+            return Ok(Network::Model(exp.model, params));
+        }
+    }
+    if let Some(model) = read_npz(weights)?.get("model").and_then(|a| match &a.data {
+        NpyData::Str(s) if s != "basic_rnn" => Some(s.clone()),
+        _ => None,
+    }) {
+        return Err(
+            format!("{} holds a `{model}` network: simulate its run directory instead", weights.display()).into()
+        );
+    }
+    // alpha: --alpha, else the file's, else the task's dt/tau.
+    let fallback = args.alpha.or_else(|| task.map(|t| t.timing().alpha()));
+    let (mut sim, warnings) = Simulator::from_npz(weights, fallback, None)?;
+    if let Some(a) = args.alpha {
+        sim.alpha = a;
+    }
+    warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+    Ok(Network::Rate(sim))
+}
+
 /// Runs `psychrnn simulate`.
 pub fn run(args: &SimulateArgs) -> CliResult<()> {
     let run_dir = args.source.is_dir().then_some(args.source.as_path());
     let weights = run_dir.map_or_else(|| args.source.clone(), |d| d.join("weights.npz"));
     let task = task(args, run_dir)?;
-    // alpha: --alpha, else the file's, else the task's dt/tau.
-    let fallback = args.alpha.or_else(|| task.as_ref().map(|t| t.timing().alpha()));
-    let (mut sim, warnings) = Simulator::from_npz(&weights, fallback, None)?;
-    if let Some(a) = args.alpha {
-        sim.alpha = a;
-    }
-    warnings.iter().for_each(|w| eprintln!("warning: {w}"));
-
+    let network = network(args, run_dir, &weights, task.as_deref())?;
     let batch: Option<TrialBatch> =
         task.as_ref().map(|t| t.generate_batch(args.trials, &mut stream(args.seed, Purpose::User, 0)));
     let inputs = match (&batch, &args.inputs) {
@@ -190,8 +226,20 @@ pub fn run(args: &SimulateArgs) -> CliResult<()> {
         lesions: args.lesion.iter().map(|l| parse_lesion(l, dt)).collect::<Result<_, _>>()?,
         pulses: args.pulse.iter().map(|p| parse_pulse(p, dt)).collect::<Result<_, _>>()?,
     };
+    let perturbed =
+        perturbation.rec_multiplier.is_some() || !perturbation.lesions.is_empty() || !perturbation.pulses.is_empty();
     let mut noise = args.noise.then(|| stream(args.seed, Purpose::User, 1));
-    let traj = sim.run(inputs.view(), noise.as_mut(), Some(&perturbation))?;
+    let traj = match &network {
+        Network::Rate(sim) => sim.run(inputs.view(), noise.as_mut(), Some(&perturbation))?,
+        Network::Model(_, _) if perturbed => {
+            return Err("lesions, pulses and --rec-multiplier act on rate networks (basic_rnn) only".into());
+        }
+        Network::Model(model, params) => {
+            let mut traj = Trajectory::default();
+            model.forward(params, inputs.view(), noise.as_mut(), &mut traj)?;
+            traj
+        }
+    };
 
     let mut arrays =
         vec![batch_major("x", &inputs), batch_major("outputs", &traj.outputs), batch_major("states", &traj.states)];

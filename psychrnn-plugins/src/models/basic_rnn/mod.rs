@@ -281,6 +281,7 @@ impl<F: Real> Model<F> for BasicRnn<F> {
             NpyArray::string("transfer_function_name", self.f.name()),
             NpyArray::f64("alpha", &[], vec![self.alpha_f64]),
             NpyArray::f64("rec_noise", &[], vec![self.config.rec_noise]),
+            NpyArray::string("model", TAG),
         ])
     }
 }
