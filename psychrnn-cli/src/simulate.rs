@@ -169,7 +169,7 @@ fn read_multiplier(spec: &str) -> CliResult<ndarray::Array3<f32>> {
 /// What is simulated: a rate network from its effective weights (PsychRNN's `BasicSimulator`,
 /// with perturbations), or any other model of a run directory through its own forward pass.
 enum Network {
-    Rate(Simulator),
+    Rate(Box<Simulator>),
     Model(Box<dyn Model<f32>>, ParamSet<f32>),
 }
 
@@ -204,7 +204,7 @@ fn network(args: &SimulateArgs, run_dir: Option<&Path>, weights: &Path, task: Op
         sim.alpha = a;
     }
     warnings.iter().for_each(|w| eprintln!("warning: {w}"));
-    Ok(Network::Rate(sim))
+    Ok(Network::Rate(Box::new(sim)))
 }
 
 /// Runs `psychrnn simulate`.
