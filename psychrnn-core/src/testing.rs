@@ -3,6 +3,7 @@
 //! - [`check_gradients`]: the hand-written backward of a model, loss and regularisers against
 //!   central finite differences of the objective, in `f64`, entry by entry.
 //! - [`check_task_contract`]: shapes, finiteness, masks and seeded determinism of a task.
+//! - [`shrink_for_smoke_test`]: a manifest cut down to a few small updates, to run examples in CI.
 
 use ndarray::Array3;
 
@@ -131,4 +132,23 @@ pub fn check_task_contract(task: &dyn Task, n_trials: usize) -> Result<(), Strin
         return Err("two seeds gave the same batch".into());
     }
     Ok(())
+}
+
+/// Cuts a manifest down to `updates` updates of 8 trials (test batch 8, loss logged every update,
+/// periodic weights and curriculum checks every update, quiet), keeping the network and task
+/// as they are, so CI can run every example manifest quickly.
+pub fn shrink_for_smoke_test(manifest: &mut crate::Manifest, updates: u64) {
+    const BATCH: u64 = 8;
+    manifest.task.insert("N_batch".into(), toml::Value::Integer(BATCH as i64));
+    let t = &mut manifest.training;
+    t.training_iters = updates * BATCH;
+    t.test_batch_size = BATCH as usize;
+    t.loss_epoch = 1;
+    t.verbosity = false;
+    if t.save_training_weights_epoch.is_some() {
+        t.save_training_weights_epoch = Some(1);
+    }
+    if let Some(c) = &mut manifest.curriculum {
+        c.metric_epoch = 1;
+    }
 }

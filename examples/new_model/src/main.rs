@@ -1,0 +1,31 @@
+//! `train-feedforward-rnn <manifest> [run_dir]`: trains a manifest that may use
+//! `feedforward_rnn`, with the same run directory as `psychrnn train`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+fn run(manifest: &Path, out: &Path) -> psychrnn_core::Result<()> {
+    let mut exp = psychrnn_core::Experiment::load(manifest, &psychrnn_example_new_model::registry()?)?;
+    let outcome = psychrnn_core::train(&mut exp, &mut psychrnn_core::trainer::Silent)?;
+    let test =
+        psychrnn_core::evaluate(&exp, exp.stage_task(outcome.stage), &outcome.params, exp.training.test_batch_size, 0)?;
+    psychrnn_core::write_run(out, &exp, &outcome, &test)?;
+    println!("{} updates; test accuracy {:.3}; wrote {}", outcome.iterations, test.accuracy, out.display());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(manifest) = args.get(1) else {
+        eprintln!("usage: train-feedforward-rnn <manifest.toml> [run_dir]");
+        return ExitCode::FAILURE;
+    };
+    let out = args.get(2).map_or_else(|| PathBuf::from("runs/feedforward_rnn"), PathBuf::from);
+    match run(Path::new(manifest), &out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Every tutorial manifest under `examples/` runs (cut down to a few small updates) through the
+//! real binary, and each shows what its tutorial is about.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use psychrnn_core::Manifest;
+use psychrnn_core::npz::{NpyArray, NpyData, read_npz, write_npz};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("psychrnn-examples-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn psychrnn(args: &[&str], cwd: &Path) -> Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_psychrnn")).args(args).current_dir(cwd).output().expect("run psychrnn");
+    assert!(o.status.success(), "psychrnn {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// Writes the example manifest, cut down, into `dir` and trains it into `dir/run`.
+fn train_small(example: &str, dir: &Path, updates: u64) -> PathBuf {
+    let source = examples().join(example);
+    let mut manifest = Manifest::load(&source).unwrap();
+    psychrnn_core::testing::shrink_for_smoke_test(&mut manifest, updates);
+    let path = dir.join(source.file_name().unwrap());
+    std::fs::write(&path, manifest.to_toml().unwrap()).unwrap();
+    psychrnn(&["train", path.to_str().unwrap(), "--out", "run"], dir);
+    dir.join("run")
+}
+
+fn f32s(path: &Path, key: &str) -> (Vec<usize>, Vec<f32>) {
+    let c = read_npz(path).unwrap();
+    let a = c.get(key).unwrap_or_else(|| panic!("{key} missing in {}", path.display()));
+    let NpyData::F32(v) = &a.data else { panic!("{key} is not float32") };
+    (a.shape.clone(), v.clone())
+}
+
+#[test]
+fn hello_world_simple_example_and_the_quick_start_train() {
+    for example in ["hello_world/manifest.toml", "simple_example/manifest.toml", "perceptual_discrimination.toml"] {
+        let dir = scratch(&example.replace('/', "_"));
+        let run = train_small(example, &dir, 2);
+        assert!(run.join("weights.npz").is_file() && run.join("summary.json").is_file(), "{example}");
+    }
+}
+
+#[test]
+fn biological_constraints_keep_dale_masks_and_the_frozen_block() {
+    let dir = scratch("bio");
+    let run = train_small("biological_constraints/manifest.toml", &dir, 3);
+    let (_, after_1) = f32s(&run.join("training_weights/weights_1.npz"), "W_rec");
+    let (shape, last) = f32s(&run.join("weights.npz"), "W_rec");
+    assert_eq!(shape, [50, 50]);
+    let at = |w: &[f32], i: usize, j: usize| w[i * 50 + j];
+    let (mut frozen_same, mut plastic_changed) = (true, 0);
+    for i in 0..50 {
+        for j in 0..50 {
+            let v = at(&last, i, j);
+            assert!(if j < 40 { v >= 0.0 } else { v <= 0.0 }, "Dale at [{i}, {j}]");
+            if i == j || (i >= 40 && (20..40).contains(&j) && i < 45) {
+                assert_eq!(v, 0.0, "[{i}, {j}] must be unconnected");
+            }
+            if i < 20 && (20..40).contains(&j) {
+                frozen_same &= at(&after_1, i, j) == v;
+            } else if at(&after_1, i, j) != v {
+                plastic_changed += 1;
+            }
+        }
+    }
+    assert!(frozen_same, "the frozen feedback block changed");
+    assert!(plastic_changed > 100, "only {plastic_changed} plastic weights changed");
+    let (_, w_out) = f32s(&run.join("weights.npz"), "W_out");
+    assert!(
+        w_out.iter().enumerate().all(|(k, &v)| (20..40).contains(&(k % 50)) || v == 0.0),
+        "outputs only from region 2"
+    );
+}
+
+#[test]
+fn curriculum_and_its_baseline_run() {
+    let dir = scratch("curriculum");
+    let run = train_small("curriculum_learning/manifest.toml", &dir, 3);
+    let csv = std::fs::read_to_string(run.join("curriculum.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3);
+    let dir = scratch("baseline");
+    let run = train_small("curriculum_learning/baseline.toml", &dir, 2);
+    assert!(run.join("summary.json").is_file());
+}
+
+#[test]
+fn accessing_weights_silence_simulate_and_retrain() {
+    let dir = scratch("weights");
+    let run = train_small("hello_world/manifest.toml", &dir, 2);
+    // What modify_weights.py does, without NumPy: zero W_rec[0:10, 0:10] and save.
+    let mut arrays = read_npz(&run.join("weights.npz")).unwrap().arrays;
+    let w_rec: &mut NpyArray = arrays.iter_mut().find(|a| a.name == "W_rec").unwrap();
+    let NpyData::F32(v) = &mut w_rec.data else { panic!() };
+    for i in 0..10 {
+        for j in 0..10 {
+            v[i * 50 + j] = 0.0;
+        }
+    }
+    write_npz(&dir.join("modified_weights.npz"), &arrays).unwrap();
+    let task = examples().join("hello_world/manifest.toml");
+    psychrnn(
+        &["simulate", "modified_weights.npz", "--task", task.to_str().unwrap(), "--trials", "16", "--out", "sim.npz"],
+        &dir,
+    );
+    assert_eq!(read_npz(&dir.join("sim.npz")).unwrap().get("outputs").unwrap().shape, [16, 200, 2]);
+    let retrained = train_small("accessing_weights/retrain.toml", &dir, 2);
+    let (_, w) = f32s(&retrained.join("weights.npz"), "W_rec");
+    assert!((0..10).all(|i| (0..10).all(|j| w[i * 50 + j] == 0.0)), "the silenced block must stay silent");
+}
+
+#[test]
+fn simulation_example_runs_on_another_batch_size() {
+    let dir = scratch("simulation");
+    train_small("simulation/manifest.toml", &dir, 2);
+    psychrnn(
+        &["simulate", "run", "--trials", "13", "--noise", "--lesion", "0-9@500", "--pulse", "20-29@300-400:0.5"],
+        &dir,
+    );
+    let (shape, _) = f32s(&dir.join("run/simulation.npz"), "states");
+    assert_eq!(shape, [13, 200, 50]);
+}
+
+#[test]
+fn every_example_manifest_is_exercised() {
+    // A new example manifest must be added to one of the tests above (or to its crate's tests).
+    let mut found = Vec::new();
+    for entry in walk(&examples()) {
+        if entry.extension().is_some_and(|e| e == "toml") && entry.file_name().is_some_and(|n| n != "Cargo.toml") {
+            found.push(entry.strip_prefix(examples()).unwrap().display().to_string());
+        }
+    }
+    found.sort();
+    let expected = [
+        "accessing_weights/retrain.toml",
+        "biological_constraints/manifest.toml",
+        "curriculum_learning/baseline.toml",
+        "curriculum_learning/manifest.toml",
+        "hello_world/manifest.toml",
+        "new_model/manifest.toml",
+        "new_task/manifest.toml",
+        "perceptual_discrimination.toml",
+        "simple_example/manifest.toml",
+        "simulation/manifest.toml",
+    ];
+    assert_eq!(found, expected);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n != "target" && n != "src") {
+                out.extend(walk(&p));
+            }
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
