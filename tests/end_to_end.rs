@@ -338,3 +338,22 @@ fn an_lstm_trains_and_simulates_from_its_run_directory() {
     let o = psychrnn(&["simulate", "run/weights.npz", "--task", "perceptual_discrimination"], &dir);
     assert!(!o.status.success() && stderr(&o).contains("holds a `lstm` network"), "{}", stderr(&o));
 }
+
+#[test]
+fn describe_prints_every_parameter_as_toml() {
+    let dir = scratch("describe");
+    let o = psychrnn(&["describe", "basic_rnn"], &dir);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    let table: toml::Table = toml::from_str(&text).expect("describe prints valid TOML");
+    let model = table["model"].as_table().unwrap();
+    assert_eq!(model["type"].as_str(), Some("basic_rnn"));
+    assert_eq!(model["rec_noise"].as_float(), Some(0.0));
+    assert_eq!(model["transfer_function"].as_str(), Some("relu"));
+    assert!(text.contains("# N_rec = ...  # REQUIRED integer: Number of recurrent units."), "{text}");
+    let o = psychrnn(&["describe", "perceptual_discrimination"], &dir);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("# dt = ...  # REQUIRED number") && text.contains("stim_noise = 0.1"), "{text}");
+    let o = psychrnn(&["describe", "basic_rn"], &dir);
+    assert!(!o.status.success() && stderr(&o).contains("no plugin has the tag `basic_rn`; known tags: accuracy, adam"));
+}

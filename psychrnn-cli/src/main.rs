@@ -35,6 +35,11 @@ enum Command {
     },
     /// Run saved weights on trials of a task or on given inputs (PsychRNN's BasicSimulator).
     Simulate(simulate::SimulateArgs),
+    /// Describe a plugin: its documentation and every parameter with type and default, as TOML.
+    Describe {
+        /// The plugin's tag (see `psychrnn list`).
+        tag: String,
+    },
     /// List the registered plugin tags, by kind.
     List {
         /// Only this kind (task, model, initializer, loss, regularizer, optimizer, curriculum_metric).
@@ -97,12 +102,25 @@ fn list(kind: Option<&str>) -> CliResult<()> {
     Ok(())
 }
 
+fn describe(tag: &str) -> CliResult<()> {
+    let registry = registry()?;
+    let found = registry.describe(tag);
+    if found.is_empty() {
+        return Err(format!("no plugin has the tag `{tag}`; known tags: {}", registry.all_tags().join(", ")).into());
+    }
+    for d in found {
+        println!("{}", d.to_toml());
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train { manifest, out, quiet } => train(&manifest, out, quiet),
         Command::Simulate(args) => simulate::run(&args),
         Command::List { kind } => list(kind.as_deref()),
+        Command::Describe { tag } => describe(&tag),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -52,10 +52,11 @@ pub use objective::{BatchView, ObjectiveBuffers, ObjectiveValue, evaluate_object
 pub use optim::{ClipMode, Optimizer};
 pub use params::{DefaultInit, ParamRole, ParamSet, ParamSpec};
 pub use real::Real;
-pub use registry::{BuildContext, Entry, Registry, config_table, parse_config};
+pub use registry::{BuildContext, Entry, ParamDoc, Registry, config_table, params_of, parse_config};
 pub use regularizer::{Regularizer, RegularizerGrads, RegularizerInput};
 pub use rng::{Purpose, Rng};
 pub use run_dir::write_run;
+pub use schemars;
 pub use simulator::Simulator;
 pub use task::{Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 pub use trainer::{Evaluation, MetricsRow, StopReason, TrainingObserver, TrainingOutcome, evaluate, train};

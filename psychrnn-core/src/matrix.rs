@@ -19,7 +19,7 @@ use crate::npz::{NpyData, read_npz};
 use crate::registry::BuildContext;
 
 /// One rectangular block `rows[0]..rows[1] x cols[0]..cols[1]` set to `value`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Block {
     /// `[start, end)` of the rows.
@@ -31,7 +31,7 @@ pub struct Block {
 }
 
 /// A matrix given in a manifest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum MatrixSpec {
     /// Rows of numbers.

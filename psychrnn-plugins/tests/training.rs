@@ -153,6 +153,14 @@ fn every_bundled_tag_is_registered() {
         ("curriculum_metric", vec!["accuracy"]),
     ];
     assert_eq!(listing, expected);
+    for tag in r.all_tags() {
+        let found = r.describe(tag);
+        assert_eq!(found.len(), 1, "{tag}");
+        let text = found[0].to_toml();
+        assert!(toml::from_str::<toml::Table>(&text).is_ok(), "describe {tag} is not valid TOML:\n{text}");
+    }
+    let lstm = &r.describe("lstm")[0];
+    assert_eq!((lstm.params[0].name.as_str(), lstm.params[0].required), ("N_rec", true));
     let mut again = r.clone();
     assert!(psychrnn_plugins::register_all(&mut again).unwrap_err().to_string().starts_with("duplicate task type"));
 }

@@ -24,7 +24,7 @@ fn default_ff() -> usize {
 }
 
 /// `[model] type = "feedforward_rnn"`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(non_snake_case)]
 pub struct FeedforwardRnnConfig {
@@ -67,6 +67,7 @@ pub fn registry() -> Result<Registry> {
         tag: TAG.into(),
         doc: "a feed-forward ReLU layer before a rate RNN (PsychRNN's NewModel tutorial)".into(),
         source: concat!("psychrnn-example-new-model ", env!("CARGO_PKG_VERSION")).into(),
+        params: psychrnn_core::params_of::<FeedforwardRnnConfig>(),
         ctor: build,
     })?;
     Ok(r)

@@ -22,7 +22,7 @@ fn default_mean() -> f64 {
 }
 
 /// `[task] type = "simple_pd"`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimplePdConfig {
     /// Mean of the exponential coherence distribution.
@@ -58,6 +58,7 @@ pub fn registry() -> Result<Registry> {
         tag: TAG.into(),
         doc: "perceptual discrimination with exponentially distributed coherence (PsychRNN's SimplePD)".into(),
         source: concat!("psychrnn-example-new-task ", env!("CARGO_PKG_VERSION")).into(),
+        params: psychrnn_core::params_of::<SimplePdConfig>(),
         ctor: build,
     })?;
     Ok(r)

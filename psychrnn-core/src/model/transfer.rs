@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::real::Real;
 
 /// The elementwise transfer function `r = f(x)`. PsychRNN's default is ReLU.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferFunction {
     /// `max(x, 0)`.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub const TAG: &str = "from_file";
 
 /// `[initializer] type = "from_file"`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FromFileConfig {
     /// The `.npz` weight file (relative to the manifest).

@@ -31,7 +31,7 @@ fn default_spec_rad() -> f64 {
 
 /// The configuration of every bundled initialiser (PsychRNN's keys). Keys that do not belong to
 /// the chosen `type` are rejected.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(non_snake_case)]
 pub struct InitConfig {
@@ -195,6 +195,21 @@ impl WeightInitializer for PsychRnnInitializer {
         }
         Ok(params)
     }
+}
+
+/// The parameters of one bundled initialiser: [`InitConfig`]'s, without the keys foreign to
+/// its rule (`exclude`), with `spec_rad`'s default and `alpha`'s requirement filled in.
+pub fn params(tag: &str, exclude: &[&str]) -> Vec<psychrnn_core::ParamDoc> {
+    let mut params = psychrnn_core::params_of::<InitConfig>();
+    params.retain(|p| !exclude.contains(&p.name.as_str()));
+    for p in &mut params {
+        match (tag, p.name.as_str()) {
+            ("gaussian_spectral_radius", "spec_rad") => p.default = Some(default_spec_rad().to_string()),
+            ("alpha_identity", "alpha") => p.required = true,
+            _ => {}
+        }
+    }
+    params
 }
 
 /// Registry constructors, one per tag (a `fn` pointer cannot capture the tag).

@@ -12,7 +12,7 @@ use psychrnn_core::{LossFunction, Real, Result, config_table, parse_config};
 use serde::{Deserialize, Serialize};
 
 /// What a loss is divided by.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Normalize {
     /// The number of elements `T * B * N_out` (PsychRNN).
@@ -23,7 +23,7 @@ pub enum Normalize {
 }
 
 /// Configuration of both losses.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LossConfig {
     /// The divisor.

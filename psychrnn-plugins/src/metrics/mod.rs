@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 pub struct Accuracy;
 
 /// `accuracy` takes no parameters.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NoParams {}
+pub struct AccuracyConfig {}
 
 impl CurriculumMetric for Accuracy {
     fn config(&self) -> toml::Table {
-        config_table("accuracy", &NoParams {})
+        config_table("accuracy", &AccuracyConfig {})
     }
 
     fn score(&self, task: &dyn Task, batch: &TrialBatch, outputs: ArrayView3<'_, f32>, _loss: f64) -> f64 {
@@ -28,6 +28,6 @@ impl CurriculumMetric for Accuracy {
 /// # Errors
 /// Any key (it takes none).
 pub fn build_accuracy(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn CurriculumMetric>> {
-    let NoParams {} = parse_config(table)?;
+    let AccuracyConfig {} = parse_config(table)?;
     Ok(Box::new(Accuracy))
 }

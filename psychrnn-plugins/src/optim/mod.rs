@@ -27,7 +27,7 @@ fn eps() -> f64 {
 }
 
 /// `[optimizer] type = "adam"`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdamConfig {
     /// Learning rate (PsychRNN: 0.001).
@@ -106,7 +106,7 @@ impl Optimizer for Adam {
 }
 
 /// `[optimizer] type = "sgd"`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SgdConfig {
     /// Learning rate.
@@ -154,7 +154,7 @@ fn rms_eps() -> f64 {
 }
 
 /// `[optimizer] type = "rmsprop"` (TF1 `RMSPropOptimizer`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RmsPropConfig {
     /// Learning rate.

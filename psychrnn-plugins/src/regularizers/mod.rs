@@ -13,7 +13,7 @@ use psychrnn_core::{Error, Real, Regularizer, RegularizerGrads, RegularizerInput
 use serde::{Deserialize, Serialize};
 
 /// Per-matrix coefficients of `l1_weights`/`l2_weights`, keyed by effective-weight name.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct WeightCoefficients(pub BTreeMap<String, f64>);
 
@@ -86,7 +86,7 @@ impl<F: Real> Regularizer<F> for WeightPenalty {
 }
 
 /// `l2_firing_rate` configuration.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FiringRateConfig {
     /// The coefficient (PsychRNN's `L2_firing_rate`).

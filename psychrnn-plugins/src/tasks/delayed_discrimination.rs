@@ -31,7 +31,7 @@ fn default_stim_noise() -> f64 {
 }
 
 /// `[task] type = "delayed_discrimination"`; epoch lengths in ms (absent: drawn per trial).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DelayedDiscriminationConfig {
     /// Time before stimulus 1 (default `U T/8`).

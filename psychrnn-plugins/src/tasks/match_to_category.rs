@@ -41,7 +41,7 @@ fn stim_noise() -> f64 {
 }
 
 /// `[task] type = "match_to_category"`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(non_snake_case)]
 pub struct MatchToCategoryConfig {

@@ -31,7 +31,7 @@ fn default_stim_noise() -> f64 {
 }
 
 /// `[task] type = "perceptual_discrimination"` (plus `dt`, `tau`, `T`, `N_batch`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PerceptualDiscriminationConfig {
     /// Fixed coherence for every trial (default: drawn from {0.1, 0.3, 0.5, 0.7}).

@@ -8,7 +8,7 @@ fn yes() -> bool {
 }
 
 /// `[model] type = "basic_rnn"`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(non_snake_case)]
 pub struct BasicRnnConfig {

@@ -34,7 +34,7 @@ pub const TAG: &str = "lstm";
 const GATES: [(&str, &str); 4] = [("W_f", "b_f"), ("W_i", "b_i"), ("W_c", "b_c"), ("W_o", "b_o")];
 
 /// `[model] type = "lstm"`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(non_snake_case)]
 pub struct LstmConfig {
