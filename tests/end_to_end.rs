@@ -357,3 +357,111 @@ fn describe_prints_every_parameter_as_toml() {
     let o = psychrnn(&["describe", "basic_rn"], &dir);
     assert!(!o.status.success() && stderr(&o).contains("no plugin has the tag `basic_rn`; known tags: accuracy, adam"));
 }
+
+#[test]
+fn set_overrides_apply_and_are_recorded_in_the_lock_which_replays_byte_for_byte() {
+    let dir = scratch("replay");
+    std::fs::write(dir.join("m.toml"), SMALL).unwrap();
+    let o = psychrnn(
+        &[
+            "train",
+            "m.toml",
+            "--out",
+            "run",
+            "--quiet",
+            "--set",
+            "model.N_rec=7",
+            "--set",
+            "model.transfer_function=tanh",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_npz(&dir.join("run/weights.npz")).unwrap().get("W_rec").unwrap().shape, [7, 7]);
+    let lock = std::fs::read_to_string(dir.join("run/manifest.lock.toml")).unwrap();
+    assert!(
+        lock.contains("N_rec = 7") && lock.contains("transfer_function = \"tanh\"") && lock.contains("model.N_rec=7"),
+        "{lock}"
+    );
+
+    let o = psychrnn(&["replay", "run/manifest.lock.toml", "--quiet"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("byte for byte"), "{}", stderr(&o));
+    assert!(dir.join("run/replay/weights.npz").is_file());
+
+    // A lock from another build of a plugin is refused unless asked.
+    let tampered = lock.replace("source = \"psychrnn-plugins 0.1.0\"", "source = \"psychrnn-plugins 0.0.9\"");
+    std::fs::write(dir.join("run/manifest.lock.toml"), tampered).unwrap();
+    let o = psychrnn(&["replay", "run/manifest.lock.toml", "--quiet"], &dir);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("the lock used psychrnn-plugins 0.0.9, this build has psychrnn-plugins 0.1.0"),
+        "{}",
+        stderr(&o)
+    );
+    let o = psychrnn(&["replay", "run/manifest.lock.toml", "--quiet", "--allow-mismatch", "--out", "again"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = psychrnn(&["replay", "m.toml"], &dir);
+    assert!(!o.status.success() && stderr(&o).contains("is not a lock manifest"));
+    let o = psychrnn(&["train", "m.toml", "--set", "model.N_rec"], &dir);
+    assert!(!o.status.success() && stderr(&o).contains("--set model.N_rec: expected key.path=value"));
+}
+
+/// A run long enough to stop in the middle, checkpointing every 25 updates.
+fn long_manifest() -> String {
+    SMALL
+        .replace("training_iters = 480", "training_iters = 48000\ncheckpoint_epoch = 25")
+        .replace("loss_epoch = 10", "loss_epoch = 100")
+}
+
+/// Starts training, waits for the first checkpoint, sends `signal`, and waits for the end.
+fn train_and_signal(dir: &Path, signal: &str) -> std::process::ExitStatus {
+    std::fs::write(dir.join("m.toml"), long_manifest()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_psychrnn"))
+        .args(["train", "m.toml", "--out", "run", "--quiet"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoint = dir.join("run/checkpoint/checkpoint.npz");
+    let start = std::time::Instant::now();
+    while !checkpoint.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "training ended before its first checkpoint");
+        assert!(start.elapsed().as_secs() < 120, "no checkpoint after two minutes");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let killed = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    child.wait().unwrap()
+}
+
+#[test]
+fn a_run_killed_mid_training_resumes_to_the_same_weights() {
+    let reference = scratch("uninterrupted");
+    std::fs::write(reference.join("m.toml"), long_manifest()).unwrap();
+    assert!(psychrnn(&["train", "m.toml", "--out", "run", "--quiet"], &reference).status.success());
+    let expected = std::fs::read(reference.join("run/weights.npz")).unwrap();
+
+    let dir = scratch("sigkill");
+    let status = train_and_signal(&dir, "-KILL");
+    assert!(!status.success());
+    assert!(!dir.join("run/weights.npz").exists(), "the kill came after training ended");
+    let o = psychrnn(&["resume", "run"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("resuming run after update"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(dir.join("run/weights.npz")).unwrap(), expected, "resumed weights differ");
+
+    let dir = scratch("sigint");
+    let status = train_and_signal(&dir, "-INT");
+    assert_eq!(status.code(), Some(130), "Ctrl-C exits with 130 after a checkpoint");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["stop_reason"]["kind"], "interrupted");
+    let o = psychrnn(&["resume", "run", "--quiet"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(dir.join("run/weights.npz")).unwrap(), expected, "weights after Ctrl-C and resume differ");
+
+    let o = psychrnn(&["resume", "nowhere"], &dir);
+    assert!(!o.status.success() && stderr(&o).contains("cannot read nowhere/manifest.lock.toml"), "{}", stderr(&o));
+}

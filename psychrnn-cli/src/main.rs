@@ -4,13 +4,14 @@
 //! (the bundled tasks, models, ...). Errors print their whole cause chain and exit non-zero.
 
 mod observer;
+mod run;
 mod simulate;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use psychrnn_core::{Experiment, Registry};
+use psychrnn_core::Registry;
 
 /// Train recurrent neural networks on cognitive tasks (PsychRNN/PyCog in Rust).
 #[derive(Parser)]
@@ -29,6 +30,31 @@ enum Command {
         /// The run directory (default: runs/<name>, name from the manifest or its file stem).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Override a manifest value: key.path=value (e.g. model.N_rec=100). Repeatable; recorded in the lock.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Continue an interrupted run from its latest checkpoint.
+    Resume {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Train a run's manifest.lock.toml again and check that the weights come out byte for byte.
+    Replay {
+        /// The lock manifest.
+        lock: PathBuf,
+        /// Where to write the replay (default: replay/ beside the lock).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replay even if psychrnn's or a plugin's version differs from the lock.
+        #[arg(long)]
+        allow_mismatch: bool,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -49,39 +75,19 @@ enum Command {
 
 type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
 
-fn registry() -> CliResult<Registry> {
-    Ok(psychrnn_plugins::registry()?)
+/// Outcomes that are not plain errors, with their own exit codes.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// Training failed in a way the user must look at (divergence, a replay that differs).
+    #[error("{0}")]
+    Failed(String),
+    /// Stopped by Ctrl-C after writing a checkpoint (exit code 130, as shells report SIGINT).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
-fn train(manifest_path: &Path, out: Option<PathBuf>, quiet: bool) -> CliResult<()> {
-    let mut exp = Experiment::load(manifest_path, &registry()?)?;
-    for w in &exp.warnings {
-        eprintln!("warning: {w}");
-    }
-    let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
-    let verbose = exp.training.verbosity && !quiet;
-    let mut progress = observer::Progress::new(verbose, dir.join("training_weights"));
-    let outcome = psychrnn_core::train(&mut exp, &mut progress)?;
-    let test =
-        psychrnn_core::evaluate(&exp, exp.stage_task(outcome.stage), &outcome.params, exp.training.test_batch_size, 0)?;
-    psychrnn_core::write_run(&dir, &exp, &outcome, &test)?;
-    if !quiet {
-        eprintln!(
-            "{} updates ({} trials) in {:.1} s; test accuracy {:.3} on {} fresh trials; run directory {}",
-            outcome.iterations,
-            outcome.trials,
-            outcome.training_seconds,
-            test.accuracy,
-            test.batch.n_trials(),
-            dir.display()
-        );
-    }
-    if let psychrnn_core::StopReason::NonFinite { .. } = outcome.stop {
-        return Err(
-            format!("training diverged ({}); the last good weights are in {}", outcome.stop, dir.display()).into()
-        );
-    }
-    Ok(())
+fn registry() -> CliResult<Registry> {
+    Ok(psychrnn_plugins::registry()?)
 }
 
 fn list(kind: Option<&str>) -> CliResult<()> {
@@ -117,7 +123,9 @@ fn describe(tag: &str) -> CliResult<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train { manifest, out, quiet } => train(&manifest, out, quiet),
+        Command::Train { manifest, out, overrides, quiet } => run::train(&manifest, out, &overrides, quiet),
+        Command::Resume { run_dir, quiet } => run::resume(&run_dir, quiet),
+        Command::Replay { lock, out, allow_mismatch, quiet } => run::replay(&lock, out, allow_mismatch, quiet),
         Command::Simulate(args) => simulate::run(&args),
         Command::List { kind } => list(kind.as_deref()),
         Command::Describe { tag } => describe(&tag),
@@ -125,6 +133,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(CliError::Interrupted(message)) = e.downcast_ref::<CliError>() {
+                eprintln!("{message}");
+                return ExitCode::from(130);
+            }
             eprintln!("error: {e}");
             let mut source = e.source();
             while let Some(s) = source {

@@ -1,26 +1,34 @@
 //! What the CLI does while training: progress (a bar on a terminal, plain log lines otherwise)
-//! and the periodic weight files of `save_training_weights_epoch`.
+//! the periodic weight files of `save_training_weights_epoch`, checkpoints, and Ctrl-C.
 
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use psychrnn_core::checkpoint::write_checkpoint;
+use psychrnn_core::run_dir::checkpoint_path;
 
 use psychrnn_core::npz::{NpyArray, write_npz};
 use psychrnn_core::trainer::MetricRecord;
-use psychrnn_core::{Error, MetricsRow, StopReason, TrainingObserver};
+use psychrnn_core::{Error, MetricsRow, StopReason, TrainingObserver, TrainingState};
 
-/// Reports training progress on stderr and keeps periodic weight files.
+/// Reports training progress on stderr and keeps periodic weight files and checkpoints.
 pub struct Progress {
     bar: Option<ProgressBar>,
     verbose: bool,
     weights_dir: PathBuf,
+    checkpoint: PathBuf,
+    interrupted: Arc<AtomicBool>,
 }
 
 impl Progress {
     /// A bar when stderr is a terminal, plain lines when it is not; nothing unless `verbose`.
-    /// Periodic weight files go to `weights_dir`.
-    pub fn new(verbose: bool, weights_dir: PathBuf) -> Self {
+    /// Periodic files go into the run directory `dir`; `interrupted` (set by Ctrl-C) stops
+    /// training after a checkpoint.
+    pub fn new(verbose: bool, dir: &std::path::Path, interrupted: Arc<AtomicBool>) -> Self {
         let bar = (verbose && std::io::stderr().is_terminal()).then(|| {
             let style =
                 ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} updates, eta {eta} {msg}")
@@ -28,7 +36,13 @@ impl Progress {
                     .progress_chars("=> ");
             ProgressBar::new(0).with_style(style)
         });
-        Progress { bar, verbose, weights_dir }
+        Progress {
+            bar,
+            verbose,
+            weights_dir: dir.join("training_weights"),
+            checkpoint: checkpoint_path(dir),
+            interrupted,
+        }
     }
 }
 
@@ -65,6 +79,17 @@ impl TrainingObserver for Progress {
         std::fs::create_dir_all(&self.weights_dir)
             .map_err(|source| Error::Write { path: self.weights_dir.clone(), source })?;
         write_npz(&self.weights_dir.join(format!("weights_{iteration}.npz")), arrays)
+    }
+
+    fn on_checkpoint(&mut self, state: &TrainingState) -> psychrnn_core::Result<()> {
+        if let Some(dir) = self.checkpoint.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
+        }
+        write_checkpoint(&self.checkpoint, state)
+    }
+
+    fn should_stop(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
     }
 
     fn on_metric(&mut self, record: &MetricRecord) {

@@ -67,6 +67,8 @@ pub struct Experiment {
     pub curriculum: Option<CurriculumConfig>,
     /// Warnings the plugins left while building (e.g. entries of a weight file not used).
     pub warnings: Vec<String>,
+    /// Command-line overrides applied to the manifest (recorded in the lock).
+    pub overrides: Vec<String>,
 }
 
 /// Splits `type` off a plugin table.
@@ -268,6 +270,7 @@ impl Experiment {
             stages,
             curriculum: manifest.curriculum.clone(),
             warnings: build.take_warnings(),
+            overrides: manifest.lock.as_ref().map(|l| l.overrides.clone()).unwrap_or_default(),
         })
     }
 
@@ -280,16 +283,47 @@ impl Experiment {
         }
     }
 
+    /// Differences between the plugins and version recorded in a lock and those of this build:
+    /// one line per difference (empty when they match).
+    pub fn lock_mismatches(&self, lock: &LockInfo) -> Vec<String> {
+        let mut out = Vec::new();
+        if lock.psychrnn_version != crate::VERSION {
+            out.push(format!("psychrnn version: the lock has {}, this is {}", lock.psychrnn_version, crate::VERSION));
+        }
+        for locked in &lock.plugins {
+            match self.plugins.iter().find(|p| p.kind == locked.kind && p.tag == locked.tag) {
+                Some(p) if p.source != locked.source => out.push(format!(
+                    "{} `{}`: the lock used {}, this build has {}",
+                    locked.kind, locked.tag, locked.source, p.source
+                )),
+                Some(_) => {}
+                None => out.push(format!("{} `{}`: in the lock but not used now", locked.kind, locked.tag)),
+            }
+        }
+        out
+    }
+
     /// Reads the manifest at `path` and resolves it: the run is named after the file stem unless
     /// the manifest names it, and relative paths start at the manifest's directory.
     ///
     /// # Errors
     /// As [`Manifest::load`] and [`Experiment::from_manifest`].
     pub fn load(path: &Path, registry: &Registry) -> Result<Self> {
-        let manifest = Manifest::load(path)?;
+        Self::load_with_overrides(path, registry, &[])
+    }
+
+    /// As [`Experiment::load`], with command-line overrides (`key.path=value`) applied to the
+    /// manifest first; the lock records them.
+    ///
+    /// # Errors
+    /// As [`Manifest::load_with_overrides`] and [`Experiment::from_manifest`].
+    pub fn load_with_overrides(path: &Path, registry: &Registry, overrides: &[String]) -> Result<Self> {
+        let manifest = Manifest::load_with_overrides(path, overrides)?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
         let dir = path.parent().unwrap_or(Path::new("."));
-        Self::from_manifest(&manifest, registry, stem, dir)
+        let mut exp = Self::from_manifest(&manifest, registry, stem, dir)?;
+        exp.overrides.extend(overrides.iter().cloned());
+        Ok(exp)
     }
 
     /// The fully resolved manifest (every default written out, plus versions and plugin sources):
@@ -311,7 +345,11 @@ impl Experiment {
             training: self.training.clone(),
             metric: Some(self.metric.config()),
             curriculum: self.curriculum.clone(),
-            lock: Some(LockInfo { psychrnn_version: crate::VERSION.to_string(), plugins: self.plugins.clone() }),
+            lock: Some(LockInfo {
+                psychrnn_version: crate::VERSION.to_string(),
+                plugins: self.plugins.clone(),
+                overrides: self.overrides.clone(),
+            }),
         }
     }
 }

@@ -15,6 +15,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod array;
+pub mod checkpoint;
 pub mod dynamics;
 pub mod error;
 pub mod experiment;
@@ -49,7 +50,7 @@ pub use matrix::MatrixSpec;
 pub use metric::CurriculumMetric;
 pub use model::{BackwardSeeds, Model, ModelContext, Trajectory, TransferFunction};
 pub use objective::{BatchView, ObjectiveBuffers, ObjectiveValue, evaluate_objective};
-pub use optim::{ClipMode, Optimizer};
+pub use optim::{ClipMode, Optimizer, OptimizerState};
 pub use params::{DefaultInit, ParamRole, ParamSet, ParamSpec};
 pub use real::Real;
 pub use registry::{BuildContext, Entry, ParamDoc, Registry, config_table, params_of, parse_config};
@@ -59,7 +60,9 @@ pub use run_dir::write_run;
 pub use schemars;
 pub use simulator::Simulator;
 pub use task::{Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
-pub use trainer::{Evaluation, MetricsRow, StopReason, TrainingObserver, TrainingOutcome, evaluate, train};
+pub use trainer::{
+    Evaluation, MetricsRow, StopReason, TrainingObserver, TrainingOutcome, TrainingState, evaluate, train, train_from,
+};
 
 /// The psychrnn version (of this crate), written into lock manifests and summaries.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -90,6 +90,8 @@ pub struct TrainingConfig {
     /// (PsychRNN's `save_training_weights_epoch`); absent: never.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub save_training_weights_epoch: Option<u64>,
+    /// Write a resumable checkpoint every this many updates (0: never).
+    pub checkpoint_epoch: u64,
 }
 
 fn default_metric_epoch() -> u64 {
@@ -139,6 +141,7 @@ impl Default for TrainingConfig {
             performance_cutoff: None,
             performance_epoch: 1,
             save_training_weights_epoch: None,
+            checkpoint_epoch: 100,
         }
     }
 }
@@ -189,6 +192,63 @@ pub struct LockInfo {
     pub psychrnn_version: String,
     /// Each plugin used: kind, tag and source (crate and version).
     pub plugins: Vec<LockedPlugin>,
+    /// Command-line overrides (`--set`) applied to the manifest this lock resolves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
+}
+
+/// Applies a command-line override `a.b.c=value` (also `regularizers[0].coefficient=...`) to a
+/// manifest's TOML tree. The value is read as TOML (`64`, `0.5`, `true`, `"relu"`, `[1, 2]`),
+/// and as a plain string when it is not valid TOML (`transfer_function=tanh`).
+///
+/// # Errors
+/// [`Error::Invalid`] naming the override if it has no `=`, or its path does not lead through
+/// tables and arrays.
+pub fn apply_override(root: &mut toml::Table, assignment: &str) -> Result<()> {
+    let field = format!("--set {assignment}");
+    let (path, value) = assignment.split_once('=').ok_or_else(|| Error::invalid(&field, "expected key.path=value"))?;
+    let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let mut keys: Vec<(&str, Option<usize>)> = Vec::new();
+    for part in path.trim().split('.') {
+        match part.split_once('[') {
+            Some((k, rest)) => {
+                let i = rest
+                    .trim_end_matches(']')
+                    .parse()
+                    .map_err(|_| Error::invalid(&field, format!("`{part}`: bad index")))?;
+                keys.push((k, Some(i)));
+            }
+            None => keys.push((part, None)),
+        }
+    }
+    let Some(((last, last_index), parents)) = keys.split_last() else {
+        return Err(Error::invalid(&field, "empty key path"));
+    };
+    let mut table = root;
+    for (key, index) in parents {
+        let entry = table.entry(key.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = match (entry, index) {
+            (toml::Value::Array(items), Some(i)) => {
+                items.get_mut(*i).ok_or_else(|| Error::invalid(&field, format!("`{key}` has no element {i}")))?
+            }
+            (v, None) => v,
+            _ => return Err(Error::invalid(&field, format!("`{key}` is not an array"))),
+        };
+        table = entry.as_table_mut().ok_or_else(|| Error::invalid(&field, format!("`{key}` is not a table")))?;
+    }
+    match last_index {
+        None => {
+            table.insert(last.to_string(), value);
+        }
+        Some(i) => {
+            let slot = table.get_mut(*last).and_then(|v| v.as_array_mut()).and_then(|a| a.get_mut(*i));
+            *slot.ok_or_else(|| Error::invalid(&field, format!("`{last}` has no element {i}")))? = value;
+        }
+    }
+    Ok(())
 }
 
 /// One plugin in a lock manifest.
@@ -218,8 +278,27 @@ impl Manifest {
     /// # Errors
     /// [`Error::Read`] if the file cannot be read, else as [`Manifest::parse`].
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with_overrides(path, &[])
+    }
+
+    /// Reads a manifest file and applies command-line overrides (see [`apply_override`]).
+    ///
+    /// # Errors
+    /// As [`Manifest::load`] and [`apply_override`].
+    pub fn load_with_overrides(path: &Path, overrides: &[String]) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-        Self::parse(&text, path)
+        if overrides.is_empty() {
+            return Self::parse(&text, path);
+        }
+        let mut tree: toml::Table = toml::from_str(&text)
+            .map_err(|e| Error::Manifest { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })?;
+        for o in overrides {
+            apply_override(&mut tree, o)?;
+        }
+        toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| Error::Manifest {
+            path: path.to_path_buf(),
+            message: format!("after --set: {}", e.message()),
+        })
     }
 
     /// The manifest as TOML text.
@@ -266,6 +345,29 @@ mod tests {
         assert!(msg.contains("x.toml") && msg.contains("line 1"), "{msg}");
         let msg = Manifest::parse("seed = 1\n", Path::new("x.toml")).unwrap_err().to_string();
         assert!(msg.contains("missing field `task`"), "{msg}");
+    }
+
+    #[test]
+    fn overrides_set_values_by_path() {
+        let mut t: toml::Table = toml::from_str(MINIMAL).unwrap();
+        t.insert("regularizers".into(), toml::Value::Array(vec![toml::Value::Table(toml::Table::new())]));
+        for o in [
+            "model.N_rec=64",
+            "model.transfer_function=tanh",
+            "training.training_iters=128",
+            "regularizers[0].coefficient=0.5",
+            "seed=9",
+        ] {
+            apply_override(&mut t, o).unwrap();
+        }
+        assert_eq!(t["model"]["N_rec"].as_integer(), Some(64));
+        assert_eq!(t["model"]["transfer_function"].as_str(), Some("tanh"));
+        assert_eq!(t["training"]["training_iters"].as_integer(), Some(128));
+        assert_eq!(t["regularizers"][0]["coefficient"].as_float(), Some(0.5));
+        assert_eq!(t["seed"].as_integer(), Some(9));
+        assert!(apply_override(&mut t, "model.N_rec").unwrap_err().to_string().contains("expected key.path=value"));
+        assert!(apply_override(&mut t, "regularizers[3].x=1").unwrap_err().to_string().contains("has no element 3"));
+        assert!(apply_override(&mut t, "seed.x=1").unwrap_err().to_string().contains("`seed` is not a table"));
     }
 
     #[test]

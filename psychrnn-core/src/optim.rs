@@ -3,6 +3,7 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
 use crate::params::ParamSet;
 
 /// Updates parameter tensors from their gradients. One training step is a call to
@@ -16,6 +17,46 @@ pub trait Optimizer: Send {
 
     /// Updates `param` (called `name`) from `grad`, in place.
     fn update(&mut self, name: &str, param: &mut Array2<f32>, grad: &Array2<f32>);
+
+    /// Everything the optimizer carries from step to step (moments, step count), for
+    /// checkpoints. Stateless optimizers keep the default (empty).
+    fn state(&self) -> OptimizerState {
+        OptimizerState::default()
+    }
+
+    /// Restores a state from [`Optimizer::state`], so training resumes exactly.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if the state does not belong to this optimizer.
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        if state.scalars.is_empty() && state.slots.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::invalid("optimizer", "this optimizer keeps no state, but the checkpoint holds some"))
+        }
+    }
+}
+
+/// An optimizer's state: named scalars (e.g. the step count) and named tensors (e.g. `W_rec/m`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OptimizerState {
+    /// Scalars by name.
+    pub scalars: std::collections::BTreeMap<String, f64>,
+    /// Tensors by name.
+    pub slots: ParamSet<f32>,
+}
+
+impl OptimizerState {
+    /// The scalar called `name`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if it is missing.
+    pub fn scalar(&self, name: &str) -> Result<f64> {
+        self.scalars
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::invalid("optimizer", format!("the checkpoint's optimizer state has no `{name}`")))
+    }
 }
 
 /// How gradients are clipped before the optimizer step.

@@ -8,6 +8,7 @@
 //! plots/               loss.svg, accuracy.svg (with curriculum checks and stage changes)
 //! summary.json         stop reason, final test accuracy and loss, timings, versions
 //! test_trials.npz      the final test batch: x, y, mask, outputs, states ([B, T, N], PsychRNN's layout)
+//! checkpoint/          checkpoint.npz: the latest resumable state (`psychrnn resume`)
 //! test_trials.json     the conditions of each test trial
 //! ```
 
@@ -60,6 +61,23 @@ pub struct RunSummary {
 fn batch_major(name: &str, a: &Array3<f32>) -> NpyArray {
     let v = a.view().permuted_axes([1, 0, 2]);
     NpyArray::f32(name, v.shape(), v.iter().copied().collect())
+}
+
+/// Creates `dir` and writes `manifest.lock.toml` (before training, so a killed run can be
+/// resumed).
+///
+/// # Errors
+/// [`Error::Write`] naming the directory or file.
+pub fn write_lock(dir: &Path, exp: &Experiment) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
+    let lock = exp.lock_manifest().to_toml()?;
+    let header = "# Resolved by psychrnn: every default is written out. `psychrnn replay` (or `train`) on this file reproduces the run.\n";
+    write_atomically(&dir.join("manifest.lock.toml"), format!("{header}{lock}").as_bytes())
+}
+
+/// Where a run keeps its latest checkpoint.
+pub fn checkpoint_path(dir: &Path) -> std::path::PathBuf {
+    dir.join("checkpoint").join("checkpoint.npz")
 }
 
 /// Loss and accuracy curves against training trials; curriculum checks and stage changes.

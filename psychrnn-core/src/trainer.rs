@@ -18,7 +18,7 @@ use crate::rng::{Purpose, Rng, stream};
 use crate::task::TrialBatch;
 
 /// One row of `metrics.csv`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct MetricsRow {
     /// Number of updates done.
     pub iteration: u64,
@@ -38,7 +38,7 @@ pub struct MetricsRow {
 }
 
 /// One curriculum check: the metric of a stage on a fresh batch.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct MetricRecord {
     /// The update after which it was measured.
     pub iteration: u64,
@@ -48,6 +48,26 @@ pub struct MetricRecord {
     pub stage: usize,
     /// The metric's value.
     pub value: f64,
+}
+
+/// Everything needed to continue a run exactly: what a checkpoint holds. Random streams need no
+/// saved state: they are addressed by the seed and the update number.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingState {
+    /// Updates done.
+    pub iteration: u64,
+    /// Trials seen.
+    pub trials: u64,
+    /// Curriculum stage.
+    pub stage: usize,
+    /// Raw parameters.
+    pub params: ParamSet<f32>,
+    /// The optimizer's state.
+    pub optimizer: crate::optim::OptimizerState,
+    /// Logged rows so far.
+    pub metrics: Vec<MetricsRow>,
+    /// Curriculum checks so far.
+    pub metric_history: Vec<MetricRecord>,
 }
 
 /// Why training stopped.
@@ -62,6 +82,11 @@ pub enum StopReason {
         iteration: u64,
         /// The metric's value.
         value: f64,
+    },
+    /// The user asked to stop (Ctrl-C); a checkpoint of this update was written.
+    Interrupted {
+        /// The last update done.
+        iteration: u64,
     },
     /// The last curriculum stage passed its threshold.
     CurriculumComplete {
@@ -84,6 +109,9 @@ impl std::fmt::Display for StopReason {
             StopReason::TrainingItersReached => write!(f, "training_iters reached"),
             StopReason::PerformanceCutoff { iteration, value } => {
                 write!(f, "performance_cutoff passed at update {iteration} (metric {value})")
+            }
+            StopReason::Interrupted { iteration } => {
+                write!(f, "interrupted after update {iteration} (checkpoint written)")
             }
             StopReason::CurriculumComplete { iteration } => {
                 write!(f, "curriculum complete: the last stage passed its threshold at update {iteration}")
@@ -123,6 +151,19 @@ pub trait TrainingObserver {
     /// After each curriculum check.
     fn on_metric(&mut self, record: &MetricRecord) {
         let _ = record;
+    }
+    /// Every `checkpoint_epoch` updates and when stopping on request, with everything needed
+    /// to resume.
+    ///
+    /// # Errors
+    /// If the checkpoint cannot be kept; training stops with that error.
+    fn on_checkpoint(&mut self, state: &TrainingState) -> Result<()> {
+        let _ = state;
+        Ok(())
+    }
+    /// Asked after every update: `true` stops training (after a checkpoint), e.g. on Ctrl-C.
+    fn should_stop(&self) -> bool {
+        false
     }
     /// After training, with the reason it stopped.
     fn on_end(&mut self, reason: &StopReason) {
@@ -254,25 +295,44 @@ fn passes(exp: &Experiment, value: f64, threshold: f64) -> bool {
 /// periodic weights). A NaN/Inf during training is not an error: training stops with
 /// [`StopReason::NonFinite`] and the last good parameters.
 pub fn train(exp: &mut Experiment, observer: &mut dyn TrainingObserver) -> Result<TrainingOutcome> {
+    train_from(exp, None, observer)
+}
+
+/// Trains `exp`, from its initialiser's parameters or, given a checkpoint's [`TrainingState`],
+/// from where that run stopped: every random draw depends only on the seed and the update
+/// number, so a resumed run ends with the same bits as one never interrupted.
+///
+/// # Errors
+/// As [`train`], or if the state does not fit the experiment.
+pub fn train_from(
+    exp: &mut Experiment,
+    resume: Option<TrainingState>,
+    observer: &mut dyn TrainingObserver,
+) -> Result<TrainingOutcome> {
     let start = Instant::now();
     // Denormals cost ~100 cycles per operation; saturating units make them constantly.
     psychrnn_linalg::flush_denormals_to_zero();
-    let mut params = initial_params(exp)?;
     let trainable: Vec<String> =
         exp.model.param_specs().iter().filter(|s| s.trainable).map(|s| s.name.clone()).collect();
     let n_updates = exp.training.n_updates(exp.task.timing().n_batch);
+    let (mut params, mut metrics, mut metric_history, first, mut trials, mut stage) = match resume {
+        None => (initial_params(exp)?, Vec::new(), Vec::new(), 1, 0, 0),
+        Some(state) => {
+            state.params.check_against(exp.model.param_specs()).map_err(|e| e.in_section("checkpoint"))?;
+            exp.optimizer.load_state(&state.optimizer).map_err(|e| e.in_section("checkpoint"))?;
+            (state.params, state.metrics, state.metric_history, state.iteration + 1, state.trials, state.stage)
+        }
+    };
     let mut buffers = ObjectiveBuffers::default();
     let mut eval_buffers = ObjectiveBuffers::default();
     let mut backup = params.clone();
-    let mut metrics = Vec::new();
-    let mut metric_history = Vec::new();
     let mut stop = StopReason::TrainingItersReached;
-    let (mut done, mut trials, mut stage) = (0, 0, 0);
+    let mut done = first - 1;
     let init_seconds = start.elapsed().as_secs_f64();
     let loop_start = Instant::now();
     observer.on_start(n_updates);
 
-    for it in 1..=n_updates {
+    for it in first..=n_updates {
         let batch = {
             let task = exp.stage_task(stage);
             task.generate_batch(task.timing().n_batch, &mut stream(exp.seed, Purpose::TrainTrials, it))
@@ -330,6 +390,24 @@ pub fn train(exp: &mut Experiment, observer: &mut dyn TrainingObserver) -> Resul
             if it % every == 0 {
                 observer.on_weights(it, &exp.model.export(&params)?)?;
             }
+        }
+        let checkpoint_due = exp.training.checkpoint_epoch > 0 && it % exp.training.checkpoint_epoch == 0;
+        let interrupted = observer.should_stop();
+        if checkpoint_due || interrupted {
+            let state = TrainingState {
+                iteration: it,
+                trials,
+                stage,
+                params: params.clone(),
+                optimizer: exp.optimizer.state(),
+                metrics: metrics.clone(),
+                metric_history: metric_history.clone(),
+            };
+            observer.on_checkpoint(&state)?;
+        }
+        if interrupted {
+            stop = StopReason::Interrupted { iteration: it };
+            break;
         }
         if let Some(curriculum) = &exp.curriculum {
             if it % curriculum.metric_epoch == 0 {

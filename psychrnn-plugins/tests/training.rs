@@ -249,3 +249,49 @@ fn curriculum_errors_name_the_stage() {
     let e = error(&format!("{SMALL}\n[curriculum]\n[[curriculum.stages]]\ntask = {{ coherense = 0.5 }}\n"));
     assert!(e.starts_with("curriculum.stages[0].task: unknown field `coherense`"), "{e}");
 }
+
+/// Stops after `at` updates, keeping the checkpoint it is given.
+struct StopAt {
+    at: u64,
+    done: u64,
+    kept: Option<psychrnn_core::TrainingState>,
+}
+
+impl psychrnn_core::TrainingObserver for StopAt {
+    fn on_update(&mut self, iteration: u64) {
+        self.done = iteration;
+    }
+    fn on_checkpoint(&mut self, state: &psychrnn_core::TrainingState) -> psychrnn_core::Result<()> {
+        self.kept = Some(state.clone());
+        Ok(())
+    }
+    fn should_stop(&self) -> bool {
+        self.done >= self.at
+    }
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_bits() {
+    for text in [
+        SMALL.to_string(),
+        with_curriculum([0.3, 1.01]),
+        SMALL.replace("type = \"adam\"", "type = \"rmsprop\"\nmomentum = 0.5"),
+    ] {
+        let straight = train(&mut experiment(&text).unwrap(), &mut Silent).unwrap();
+        let mut stopper = StopAt { at: 7, done: 0, kept: None };
+        let first = train(&mut experiment(&text).unwrap(), &mut stopper).unwrap();
+        assert_eq!(first.stop, StopReason::Interrupted { iteration: 7 });
+        let state = stopper.kept.expect("a checkpoint is written when stopping");
+        assert_eq!(state.iteration, 7);
+        // A fresh experiment (a new process, in effect) continues from the checkpoint.
+        let resumed = psychrnn_core::train_from(&mut experiment(&text).unwrap(), Some(state), &mut Silent).unwrap();
+        assert_eq!(resumed.params, straight.params);
+        assert_eq!(resumed.iterations, straight.iterations);
+        assert_eq!(resumed.trials, straight.trials);
+        assert_eq!(resumed.metric_history, straight.metric_history);
+        let strip = |rows: &[psychrnn_core::MetricsRow]| {
+            rows.iter().map(|r| (r.iteration, r.loss, r.accuracy, r.stage)).collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&resumed.metrics), strip(&straight.metrics));
+    }
+}

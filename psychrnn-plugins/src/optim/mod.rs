@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use ndarray::{Array2, Zip};
 use psychrnn_core::registry::BuildContext;
-use psychrnn_core::{Error, Optimizer, Result, config_table, parse_config};
+use psychrnn_core::{Error, Optimizer, OptimizerState, ParamSet, Result, config_table, parse_config};
 use serde::{Deserialize, Serialize};
 
 fn lr() -> f64 {
@@ -50,6 +50,33 @@ pub struct Adam {
     step: i32,
     lr_t: f32,
     slots: BTreeMap<String, (Array2<f32>, Array2<f32>)>,
+}
+
+/// Saves per-tensor slots as `<tensor>/<slot>` tensors.
+fn save_slots<'a>(slots: impl Iterator<Item = (&'a String, [(&'static str, &'a Array2<f32>); 2])>) -> ParamSet<f32> {
+    let mut out = ParamSet::new();
+    for (name, pair) in slots {
+        for (suffix, a) in pair {
+            out.insert(format!("{name}/{suffix}"), a.clone());
+        }
+    }
+    out
+}
+
+/// Restores per-tensor slot pairs saved by [`save_slots`].
+fn load_slots(
+    state: &OptimizerState,
+    first: &str,
+    second: &str,
+) -> Result<BTreeMap<String, (Array2<f32>, Array2<f32>)>> {
+    let mut out = BTreeMap::new();
+    for (key, a) in state.slots.iter() {
+        if let Some(name) = key.strip_suffix(&format!("/{first}")) {
+            let b = state.slots.require(&format!("{name}/{second}"))?;
+            out.insert(name.to_string(), (a.clone(), b.clone()));
+        }
+    }
+    Ok(out)
 }
 
 fn check_rate(lr: f64) -> Result<()> {
@@ -103,6 +130,17 @@ impl Optimizer for Adam {
             *p -= lr_t * *m / (v.sqrt() + e);
         });
     }
+
+    fn state(&self) -> OptimizerState {
+        let slots = save_slots(self.slots.iter().map(|(n, (m, v))| (n, [("m", m), ("v", v)])));
+        OptimizerState { scalars: [("step".to_string(), f64::from(self.step))].into(), slots }
+    }
+
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        self.step = state.scalar("step")? as i32;
+        self.slots = load_slots(state, "m", "v")?;
+        Ok(())
+    }
 }
 
 /// `[optimizer] type = "sgd"`.
@@ -143,6 +181,23 @@ impl Optimizer for Sgd {
             *a = mu * *a + g;
             *p -= if nesterov { lr * (g + mu * *a) } else { lr * *a };
         });
+    }
+
+    fn state(&self) -> OptimizerState {
+        let mut slots = ParamSet::new();
+        for (name, a) in &self.accumulators {
+            slots.insert(format!("{name}/momentum"), a.clone());
+        }
+        OptimizerState { scalars: BTreeMap::new(), slots }
+    }
+
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        self.accumulators = state
+            .slots
+            .iter()
+            .filter_map(|(k, a)| k.strip_suffix("/momentum").map(|n| (n.to_string(), a.clone())))
+            .collect();
+        Ok(())
     }
 }
 
@@ -195,6 +250,16 @@ impl Optimizer for RmsProp {
             *mom = mu * *mom + lr * g / (*ms + eps).sqrt();
             *p -= *mom;
         });
+    }
+
+    fn state(&self) -> OptimizerState {
+        let slots = save_slots(self.slots.iter().map(|(n, (ms, mom))| (n, [("ms", ms), ("mom", mom)])));
+        OptimizerState { scalars: BTreeMap::new(), slots }
+    }
+
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        self.slots = load_slots(state, "ms", "mom")?;
+        Ok(())
     }
 }
 
@@ -294,6 +359,32 @@ mod tests {
         assert!((got - (1.0 - 0.02 / 1.3f32.sqrt())).abs() < 1e-6, "{got}");
         let e = build_rmsprop(&toml::from_str("decay = 1.5").unwrap(), &BuildContext::default()).err().unwrap();
         assert_eq!(e.to_string(), "decay: must lie in [0, 1), got 1.5");
+    }
+
+    #[test]
+    fn saved_state_resumes_every_optimizer_exactly() {
+        for (f, text) in [
+            (build_adam as fn(&toml::Table, &BuildContext) -> Result<Box<dyn Optimizer>>, "learning_rate = 0.01"),
+            (build_sgd, "momentum = 0.9\nnesterov = true"),
+            (build_sgd, "learning_rate = 0.1"),
+            (build_rmsprop, "momentum = 0.5"),
+        ] {
+            let grads = [array![[0.5f32, -1.0]], array![[0.25, 2.0]], array![[-1.5, 0.1]], array![[0.3, 0.3]]];
+            let step = |opt: &mut dyn Optimizer, p: &mut Array2<f32>, g: &Array2<f32>| {
+                opt.begin_step();
+                opt.update("w", p, g);
+            };
+            let mut straight = built(f, text);
+            let mut p1 = array![[1.0f32, -1.0]];
+            grads.iter().for_each(|g| step(straight.as_mut(), &mut p1, g));
+            let mut first = built(f, text);
+            let mut p2 = array![[1.0f32, -1.0]];
+            grads[..2].iter().for_each(|g| step(first.as_mut(), &mut p2, g));
+            let mut resumed = built(f, text);
+            resumed.load_state(&first.state()).unwrap();
+            grads[2..].iter().for_each(|g| step(resumed.as_mut(), &mut p2, g));
+            assert_eq!(p1, p2, "{text}");
+        }
     }
 
     #[test]

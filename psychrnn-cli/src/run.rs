@@ -1,0 +1,121 @@
+//! `train`, `resume` and `replay`: one training runner writing one kind of run directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use psychrnn_core::checkpoint::read_checkpoint;
+use psychrnn_core::run_dir::{checkpoint_path, write_lock};
+use psychrnn_core::{Experiment, Manifest, StopReason, TrainingState};
+
+use crate::observer::Progress;
+use crate::{CliError, CliResult};
+
+/// Set by Ctrl-C; the trainer stops after the current update and writes a checkpoint.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let handler_flag = Arc::clone(&flag);
+    // A second Ctrl-C while stopping is left to the default (immediate exit): the checkpoint of
+    // the last `checkpoint_epoch` is intact either way.
+    let installed = ctrlc::set_handler(move || {
+        if handler_flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will not stop training cleanly: {e}");
+    }
+    flag
+}
+
+/// Trains `exp` (from `resume` if given) into `dir`: the lock first, checkpoints while
+/// training, then the run's files.
+pub fn run(mut exp: Experiment, dir: &Path, resume: Option<TrainingState>, quiet: bool) -> CliResult<PathBuf> {
+    for w in &exp.warnings {
+        eprintln!("warning: {w}");
+    }
+    write_lock(dir, &exp)?;
+    let verbose = exp.training.verbosity && !quiet;
+    let mut observer = Progress::new(verbose, dir, interrupt_flag());
+    let outcome = psychrnn_core::train_from(&mut exp, resume, &mut observer)?;
+    let test =
+        psychrnn_core::evaluate(&exp, exp.stage_task(outcome.stage), &outcome.params, exp.training.test_batch_size, 0)?;
+    psychrnn_core::write_run(dir, &exp, &outcome, &test)?;
+    if !quiet {
+        eprintln!(
+            "{} updates ({} trials) in {:.1} s; test accuracy {:.3} on {} fresh trials; run directory {}",
+            outcome.iterations,
+            outcome.trials,
+            outcome.training_seconds,
+            test.accuracy,
+            test.batch.n_trials(),
+            dir.display()
+        );
+    }
+    match outcome.stop {
+        StopReason::NonFinite { .. } => Err(CliError::Failed(format!(
+            "training diverged ({}); the last good weights are in {}",
+            outcome.stop,
+            dir.display()
+        ))
+        .into()),
+        StopReason::Interrupted { .. } => {
+            Err(CliError::Interrupted(format!("{}; continue with `psychrnn resume {}`", outcome.stop, dir.display()))
+                .into())
+        }
+        _ => Ok(dir.join("weights.npz")),
+    }
+}
+
+/// `psychrnn train`.
+pub fn train(manifest: &Path, out: Option<PathBuf>, overrides: &[String], quiet: bool) -> CliResult<()> {
+    let exp = Experiment::load_with_overrides(manifest, &crate::registry()?, overrides)?;
+    let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    run(exp, &dir, None, quiet).map(|_| ())
+}
+
+/// `psychrnn resume`: continues a run from its latest checkpoint, in place.
+pub fn resume(dir: &Path, quiet: bool) -> CliResult<()> {
+    let lock = dir.join("manifest.lock.toml");
+    let exp = Experiment::load(&lock, &crate::registry()?)?;
+    let path = checkpoint_path(dir);
+    let state = read_checkpoint(&path).map_err(|e| {
+        format!("cannot resume {}: {e} (checkpoints are written every checkpoint_epoch updates)", dir.display())
+    })?;
+    if !quiet {
+        eprintln!("resuming {} after update {}", dir.display(), state.iteration);
+    }
+    run(exp, dir, Some(state), quiet).map(|_| ())
+}
+
+/// `psychrnn replay`: trains a lock manifest again and checks that it reproduces its run.
+pub fn replay(lock_path: &Path, out: Option<PathBuf>, allow_mismatch: bool, quiet: bool) -> CliResult<()> {
+    let manifest = Manifest::load(lock_path)?;
+    let lock = manifest.lock.clone().ok_or_else(|| {
+        format!("{} is not a lock manifest (no [lock] section): train it with `psychrnn train`", lock_path.display())
+    })?;
+    let exp = Experiment::load(lock_path, &crate::registry()?)?;
+    let mismatches = exp.lock_mismatches(&lock);
+    if !mismatches.is_empty() {
+        let list = mismatches.join("\n  ");
+        if !allow_mismatch {
+            return Err(format!(
+                "refusing to replay: this build differs from the lock:\n  {list}\n(--allow-mismatch replays anyway)"
+            )
+            .into());
+        }
+        eprintln!("warning: replaying despite differences from the lock:\n  {list}");
+    }
+    let original_dir = lock_path.parent().unwrap_or(Path::new("."));
+    let dir = out.unwrap_or_else(|| original_dir.join("replay"));
+    let weights = run(exp, &dir, None, quiet)?;
+    let original = original_dir.join("weights.npz");
+    if original.is_file() {
+        let same = std::fs::read(&original)? == std::fs::read(&weights)?;
+        if !same {
+            return Err(CliError::Failed(format!("the replay's weights differ from {}", original.display())).into());
+        }
+        eprintln!("replay reproduces {} byte for byte", original.display());
+    }
+    Ok(())
+}
