@@ -49,8 +49,11 @@ pub struct Adam {
     config: AdamConfig,
     step: i32,
     lr_t: f32,
-    slots: BTreeMap<String, (Array2<f32>, Array2<f32>)>,
+    slots: SlotPairs,
 }
+
+/// Two slots per parameter tensor (Adam's moments, RMSProp's mean square and momentum).
+type SlotPairs = BTreeMap<String, (Array2<f32>, Array2<f32>)>;
 
 /// Saves per-tensor slots as `<tensor>/<slot>` tensors.
 fn save_slots<'a>(slots: impl Iterator<Item = (&'a String, [(&'static str, &'a Array2<f32>); 2])>) -> ParamSet<f32> {
@@ -64,11 +67,7 @@ fn save_slots<'a>(slots: impl Iterator<Item = (&'a String, [(&'static str, &'a A
 }
 
 /// Restores per-tensor slot pairs saved by [`save_slots`].
-fn load_slots(
-    state: &OptimizerState,
-    first: &str,
-    second: &str,
-) -> Result<BTreeMap<String, (Array2<f32>, Array2<f32>)>> {
+fn load_slots(state: &OptimizerState, first: &str, second: &str) -> Result<SlotPairs> {
     let mut out = BTreeMap::new();
     for (key, a) in state.slots.iter() {
         if let Some(name) = key.strip_suffix(&format!("/{first}")) {
@@ -230,7 +229,7 @@ pub struct RmsPropConfig {
 /// `mom = momentum mom + lr g / sqrt(ms + eps)`, `theta -= mom`.
 pub struct RmsProp {
     config: RmsPropConfig,
-    slots: BTreeMap<String, (Array2<f32>, Array2<f32>)>,
+    slots: SlotPairs,
 }
 
 impl Optimizer for RmsProp {
