@@ -3,9 +3,13 @@
 //! - [`check_gradients`]: the hand-written backward of a model, loss and regularisers against
 //!   central finite differences of the objective, in `f64`, entry by entry.
 //! - [`check_task_contract`]: shapes, finiteness, masks and seeded determinism of a task.
+//! - [`check_model`], [`check_loss`], [`check_regularizer`], [`check_initializer`],
+//!   [`check_config_round_trip`]: the contract of each plugin kind.
 //! - [`shrink_for_smoke_test`]: a manifest cut down to a few small updates, to run examples in CI.
 
 use ndarray::Array3;
+
+use crate::Real;
 
 use crate::loss::LossFunction;
 use crate::model::Model;
@@ -151,4 +155,203 @@ pub fn shrink_for_smoke_test(manifest: &mut crate::Manifest, updates: u64) {
     if let Some(c) = &mut manifest.curriculum {
         c.metric_epoch = 1;
     }
+}
+
+/// Checks that a plugin's resolved configuration builds the same plugin again: `build(table)`,
+/// then `config()`, then `build` on that (without `type`) must give the same configuration.
+///
+/// # Errors
+/// A message with both configurations when they differ, or the build error.
+pub fn check_config_round_trip<T: ?Sized>(
+    build: impl Fn(&toml::Table) -> crate::Result<Box<T>>,
+    config: impl Fn(&T) -> toml::Table,
+    table: &toml::Table,
+) -> Result<(), String> {
+    let first = build(table).map_err(|e| format!("building from {table}: {e}"))?;
+    let resolved = config(&first);
+    let mut again = resolved.clone();
+    again.remove("type");
+    let second = build(&again).map_err(|e| format!("rebuilding from its own config {resolved}: {e}"))?;
+    if config(&second) != resolved {
+        return Err(format!("config changes on a round trip:\n{resolved}\nvs\n{}", config(&second)));
+    }
+    Ok(())
+}
+
+/// Random parameters (N(0, scale²) entries, both signs) for a model's declared tensors.
+pub fn random_params(specs: &[crate::ParamSpec], scale: f64, seed: u64) -> ParamSet<f64> {
+    let mut rng = stream(seed, Purpose::User, 2);
+    let mut p = ParamSet::new();
+    for s in specs {
+        p.insert(
+            s.name.clone(),
+            ndarray::Array2::from_shape_simple_fn((s.rows, s.cols), || scale * f64::standard_normal(&mut rng)),
+        );
+    }
+    p
+}
+
+/// A random batch `[T, B, ·]`: Gaussian inputs, uniform targets in (0.1, 0.9), a 0/1 mask.
+pub fn random_batch(
+    steps: usize,
+    batch: usize,
+    n_in: usize,
+    n_out: usize,
+    seed: u64,
+) -> (Array3<f64>, Array3<f64>, Array3<f64>) {
+    use rand::RngExt;
+    let mut rng = stream(seed, Purpose::User, 3);
+    let inputs = Array3::from_shape_simple_fn((steps, batch, n_in), || f64::standard_normal(&mut rng));
+    let targets = Array3::from_shape_simple_fn((steps, batch, n_out), || 0.1 + 0.8 * rng.random::<f64>());
+    let mask = Array3::from_shape_simple_fn((steps, batch, n_out), || f64::from(u8::from(rng.random::<f64>() < 0.7)));
+    (inputs, targets, mask)
+}
+
+/// The model contract: trajectory shapes, a deterministic forward pass (also with seeded
+/// noise), effective weights, export, and the backward pass against finite differences (with
+/// MSE-like loss `loss`), on random parameters and a random batch.
+///
+/// # Errors
+/// A message naming the failed property.
+pub fn check_model(
+    model: &dyn Model<f64>,
+    loss: &dyn LossFunction<f64>,
+    n_in: usize,
+    n_out: usize,
+) -> Result<GradientReport, String> {
+    use crate::model::Trajectory;
+    let params = random_params(model.param_specs(), 0.5, 1);
+    let (inputs, targets, mask) = random_batch(5, 3, n_in, n_out, 2);
+    let mut a = Trajectory::default();
+    let mut b = Trajectory::default();
+    model.forward(&params, inputs.view(), Some(&mut stream(4, Purpose::User, 0)), &mut a).map_err(|e| e.to_string())?;
+    model.forward(&params, inputs.view(), Some(&mut stream(4, Purpose::User, 0)), &mut b).map_err(|e| e.to_string())?;
+    if a.outputs != b.outputs || a.states != b.states {
+        return Err("the same parameters, inputs and noise seed gave different trajectories".into());
+    }
+    let n_rec = model.n_rec();
+    if a.outputs.shape() != [5, 3, n_out] || a.states.shape() != [5, 3, n_rec] || a.rates.shape() != [5, 3, n_rec] {
+        return Err(format!(
+            "trajectory shapes: outputs {:?}, states {:?}, rates {:?}",
+            a.outputs.shape(),
+            a.states.shape(),
+            a.rates.shape()
+        ));
+    }
+    if a.outputs.iter().any(|v| !v.is_finite()) {
+        return Err("outputs are not finite".into());
+    }
+    model.effective_weights(&params).map_err(|e| e.to_string())?;
+    let exported = model.export(&params).map_err(|e| e.to_string())?;
+    if exported.is_empty() {
+        return Err("export wrote no arrays".into());
+    }
+    let batch = BatchView { inputs: inputs.view(), targets: targets.view(), mask: mask.view() };
+    check_gradients(model, loss, &[], &params, batch, Some(5), &[], (1e-6, 1e-5, 1e-8))
+}
+
+/// A loss's gradient with respect to the outputs against central differences, on random
+/// outputs in (0.1, 0.9) (inside any clipping), targets and mask.
+///
+/// # Errors
+/// A message naming the first entry that disagrees.
+pub fn check_loss(loss: &dyn LossFunction<f64>) -> Result<(), String> {
+    let (_, targets, mask) = random_batch(4, 3, 1, 2, 6);
+    let (_, mut outputs, _) = random_batch(4, 3, 1, 2, 7);
+    let mut d = Array3::zeros(outputs.raw_dim());
+    loss.loss(outputs.view(), targets.view(), mask.view(), d.view_mut());
+    let mut scratch = Array3::zeros(outputs.raw_dim());
+    let h = 1e-6;
+    let mut total = 0.0;
+    for idx in ndarray::indices(outputs.raw_dim()) {
+        let v = outputs[idx];
+        outputs[idx] = v + h;
+        let up = loss.loss(outputs.view(), targets.view(), mask.view(), scratch.view_mut());
+        outputs[idx] = v - h;
+        let down = loss.loss(outputs.view(), targets.view(), mask.view(), scratch.view_mut());
+        outputs[idx] = v;
+        let numeric = (up - down) / (2.0 * h);
+        total += d[idx].abs();
+        if (d[idx] - numeric).abs() > 1e-8 + 1e-5 * d[idx].abs().max(numeric.abs()) {
+            return Err(format!("dL/doutputs{idx:?}: {} analytic vs {numeric} numeric", d[idx]));
+        }
+    }
+    if total == 0.0 { Err("the loss gradient is identically zero".into()) } else { Ok(()) }
+}
+
+/// A regulariser's gradients (on the effective weights named in `shapes`, and on the rates)
+/// against central differences of its penalty, on random values.
+///
+/// # Errors
+/// A message naming the first entry that disagrees, or a penalty that is not finite.
+pub fn check_regularizer(reg: &dyn Regularizer<f64>, shapes: &[(&str, usize, usize)]) -> Result<(), String> {
+    use crate::regularizer::{RegularizerGrads, RegularizerInput};
+    let mut effective = ParamSet::new();
+    let mut rng = stream(8, Purpose::User, 0);
+    for (name, r, c) in shapes {
+        effective.insert(*name, ndarray::Array2::from_shape_simple_fn((*r, *c), || f64::standard_normal(&mut rng)));
+    }
+    let mut rates = Array3::from_shape_simple_fn((4, 2, shapes.first().map_or(3, |s| s.2)), || {
+        f64::standard_normal(&mut rng).abs()
+    });
+    let penalty = |eff: &ParamSet<f64>, rates: &Array3<f64>| {
+        let input = RegularizerInput { effective: eff, rates: rates.view() };
+        let mut g = RegularizerGrads::zeros(eff, rates.view());
+        let value = reg.penalty(&input, &mut g);
+        (value, g)
+    };
+    let (value, grads) = penalty(&effective, &rates);
+    if !value.is_finite() {
+        return Err(format!("penalty {value} is not finite"));
+    }
+    let h = 1e-6;
+    let close = |a: f64, n: f64| (a - n).abs() <= 1e-8 + 1e-5 * a.abs().max(n.abs());
+    for (name, _, _) in shapes {
+        let analytic = grads.effective.get(name).cloned().ok_or(format!("no gradient for {name}"))?;
+        for idx in ndarray::indices(analytic.raw_dim()) {
+            let mut probe = effective.clone();
+            let base = probe.require(name).map_err(|e| e.to_string())?[idx];
+            probe.require_mut(name).map_err(|e| e.to_string())?[idx] = base + h;
+            let up = penalty(&probe, &rates).0;
+            probe.require_mut(name).map_err(|e| e.to_string())?[idx] = base - h;
+            let down = penalty(&probe, &rates).0;
+            let numeric = (up - down) / (2.0 * h);
+            if !close(analytic[idx], numeric) {
+                return Err(format!("d/d{name}{idx:?}: {} analytic vs {numeric} numeric", analytic[idx]));
+            }
+        }
+    }
+    let analytic_rates = grads.rates().map(|r| r.to_owned());
+    for idx in ndarray::indices(rates.raw_dim()) {
+        let base = rates[idx];
+        rates[idx] = base + h;
+        let up = penalty(&effective, &rates).0;
+        rates[idx] = base - h;
+        let down = penalty(&effective, &rates).0;
+        rates[idx] = base;
+        let numeric = (up - down) / (2.0 * h);
+        let analytic = analytic_rates.as_ref().map_or(0.0, |r| r[idx]);
+        if !close(analytic, numeric) {
+            return Err(format!("d/drates{idx:?}: {analytic} analytic vs {numeric} numeric"));
+        }
+    }
+    Ok(())
+}
+
+/// An initialiser's contract: every declared tensor with its shape, finite values, and the same
+/// values from the same seed.
+///
+/// # Errors
+/// A message naming the failed property.
+pub fn check_initializer(init: &dyn crate::WeightInitializer, ctx: &crate::InitContext<'_>) -> Result<(), String> {
+    let draw = |seed| init.initialize(ctx, &mut stream(seed, Purpose::Init, 0)).map_err(|e| e.to_string());
+    let a = draw(1)?;
+    a.check_against(ctx.specs).map_err(|e| e.to_string())?;
+    if let Some(name) = a.first_non_finite() {
+        return Err(format!("{name} is not finite"));
+    }
+    if a != draw(1)? {
+        return Err("the same seed gave different parameters".into());
+    }
+    Ok(())
 }

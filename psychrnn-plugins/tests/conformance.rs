@@ -1,0 +1,163 @@
+//! Every bundled plugin passes the conformance kit (`psychrnn_core::testing`), and no registered
+//! tag is left out.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use psychrnn_core::registry::BuildContext;
+use psychrnn_core::testing::{
+    check_config_round_trip, check_initializer, check_loss, check_model, check_regularizer, check_task_contract,
+};
+use psychrnn_core::{InitContext, Model, ModelContext, Registry, TaskTiming, parse_config};
+use psychrnn_plugins::loss::{Loss, LossKind};
+use psychrnn_plugins::models::{basic_rnn::BasicRnn, lstm::Lstm};
+
+fn table(text: &str) -> toml::Table {
+    toml::from_str(text).unwrap()
+}
+
+fn timing() -> TaskTiming {
+    TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: 8 }
+}
+
+fn ctx() -> ModelContext {
+    ModelContext { n_in: 2, n_out: 2, alpha: 0.1, n_batch: 3 }
+}
+
+fn mse() -> Loss {
+    Loss::new(LossKind::MeanSquaredError, Default::default())
+}
+
+#[test]
+fn every_bundled_plugin_passes_the_conformance_kit() {
+    let r: Registry = psychrnn_plugins::registry().unwrap();
+    let b = BuildContext::new(Path::new(env!("CARGO_MANIFEST_DIR")));
+    let mut covered = BTreeSet::new();
+    fn fail<T>(tag: &str, e: String) -> T {
+        panic!("{tag}: {e}")
+    }
+
+    for (tag, text) in [
+        ("perceptual_discrimination", ""),
+        ("delayed_discrimination", "stim_noise = 0.2"),
+        ("match_to_category", "N_in = 8"),
+    ] {
+        let ctor = r.tasks.get("task.type", tag).unwrap().ctor;
+        check_config_round_trip(|t| ctor(t, &timing(), &b), |x| x.config(), &table(text))
+            .unwrap_or_else(|e| fail(tag, e));
+        check_task_contract(ctor(&table(text), &timing(), &b).unwrap().as_ref(), 12).unwrap_or_else(|e| fail(tag, e));
+        covered.insert(tag);
+    }
+
+    let models: [(&str, &str, Box<dyn Model<f64>>); 3] = [
+        (
+            "basic_rnn",
+            "N_rec = 6\ndale_ratio = 0.5\nautapses = false\nrec_noise = 0.1",
+            Box::new(
+                BasicRnn::new(
+                    parse_config(&table("N_rec = 6\ndale_ratio = 0.5\nautapses = false\nrec_noise = 0.1")).unwrap(),
+                    &ctx(),
+                )
+                .unwrap(),
+            ),
+        ),
+        (
+            "basic_rnn",
+            "N_rec = 5\ntransfer_function = \"softplus\"",
+            Box::new(
+                BasicRnn::new(parse_config(&table("N_rec = 5\ntransfer_function = \"softplus\"")).unwrap(), &ctx())
+                    .unwrap(),
+            ),
+        ),
+        ("lstm", "N_rec = 4", Box::new(Lstm::new(parse_config(&table("N_rec = 4")).unwrap(), &ctx()).unwrap())),
+    ];
+    for (tag, text, model64) in models {
+        let ctor = r.models.get("model.type", tag).unwrap().ctor;
+        check_config_round_trip(|t| ctor(t, &ctx(), &b), |x| x.config(), &table(text)).unwrap_or_else(|e| fail(tag, e));
+        let report = check_model(model64.as_ref(), &mse(), 2, 2).unwrap_or_else(|e| fail(tag, e));
+        assert!(report.total_abs_gradient > 0.0);
+        covered.insert(tag);
+    }
+
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/pd_n50_dale_weights.npz");
+    let big = BasicRnn::<f32>::new(parse_config(&table("N_rec = 50\ndale_ratio = 0.8")).unwrap(), &ctx()).unwrap();
+    let init_ctx = InitContext { specs: big.param_specs(), dale_ratio: big.dale_ratio() };
+    let from_file = format!("path = \"{}\"", fixture.display());
+    for (tag, text) in [
+        ("gaussian_spectral_radius", "spec_rad = 1.3"),
+        ("alpha_identity", "alpha = 0.2"),
+        ("random", "which_rand_init = \"const_unif\""),
+        ("from_file", from_file.as_str()),
+    ] {
+        let ctor = r.initializers.get("initializer.type", tag).unwrap().ctor;
+        check_config_round_trip(|t| ctor(t, &b), |x| x.config(), &table(text)).unwrap_or_else(|e| fail(tag, e));
+        check_initializer(ctor(&table(text), &b).unwrap().as_ref(), &init_ctx).unwrap_or_else(|e| fail(tag, e));
+        covered.insert(tag);
+    }
+
+    for (tag, kind) in
+        [("mean_squared_error", LossKind::MeanSquaredError), ("binary_cross_entropy", LossKind::BinaryCrossEntropy)]
+    {
+        let ctor = r.losses.get("loss.type", tag).unwrap().ctor;
+        check_config_round_trip(|t| ctor(t, &b), |x| x.config(), &table("normalize = \"mask_sum\""))
+            .unwrap_or_else(|e| fail(tag, e));
+        check_loss(&Loss::new(kind, Default::default())).unwrap_or_else(|e| fail(tag, e));
+        covered.insert(tag);
+    }
+
+    let shapes = [("W_in", 3, 2), ("W_rec", 3, 3), ("W_out", 2, 3)];
+    for (tag, text) in [
+        ("l1_weights", "W_rec = 0.3\nW_in = 0.1"),
+        ("l2_weights", "W_out = 0.5"),
+        ("l2_firing_rate", "coefficient = 0.2"),
+    ] {
+        let ctor = r.regularizers.get("regularizers.type", tag).unwrap().ctor;
+        check_config_round_trip(|t| ctor(t, &b), |x| x.config(), &table(text)).unwrap_or_else(|e| fail(tag, e));
+        let reg64: Box<dyn psychrnn_core::Regularizer<f64>> = match tag {
+            "l1_weights" => Box::new(
+                psychrnn_plugins::regularizers::WeightPenalty::new(1, parse_config(&table(text)).unwrap()).unwrap(),
+            ),
+            "l2_weights" => Box::new(
+                psychrnn_plugins::regularizers::WeightPenalty::new(2, parse_config(&table(text)).unwrap()).unwrap(),
+            ),
+            _ => Box::new(psychrnn_plugins::regularizers::firing_rate(0.2)),
+        };
+        check_regularizer(reg64.as_ref(), &shapes).unwrap_or_else(|e| fail(tag, e));
+        covered.insert(tag);
+    }
+
+    for (tag, text) in [("adam", "learning_rate = 0.01"), ("sgd", "momentum = 0.9"), ("rmsprop", "decay = 0.8")] {
+        let ctor = r.optimizers.get("optimizer.type", tag).unwrap().ctor;
+        check_config_round_trip(|t| ctor(t, &b), |x| x.config(), &table(text)).unwrap_or_else(|e| fail(tag, e));
+        covered.insert(tag);
+    }
+    let ctor = r.metrics.get("metric.type", "accuracy").unwrap().ctor;
+    check_config_round_trip(|t| ctor(t, &b), |x| x.config(), &table("")).unwrap();
+    covered.insert("accuracy");
+
+    let all: BTreeSet<&str> = r.all_tags().into_iter().collect();
+    assert_eq!(covered, all, "a registered plugin has no conformance check");
+}
+
+#[test]
+fn the_kit_catches_a_wrong_gradient() {
+    /// MSE with its gradient off by 1%.
+    struct Skewed;
+    impl psychrnn_core::LossFunction<f64> for Skewed {
+        fn config(&self) -> toml::Table {
+            toml::Table::new()
+        }
+        fn loss(
+            &self,
+            z: ndarray::ArrayView3<'_, f64>,
+            y: ndarray::ArrayView3<'_, f64>,
+            m: ndarray::ArrayView3<'_, f64>,
+            mut d: ndarray::ArrayViewMut3<'_, f64>,
+        ) -> f64 {
+            let l = mse().loss(z, y, m, d.view_mut());
+            d.mapv_inplace(|v| v * 1.01);
+            l
+        }
+    }
+    assert!(check_loss(&Skewed).unwrap_err().contains("analytic"));
+}
