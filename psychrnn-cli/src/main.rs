@@ -17,9 +17,15 @@ use psychrnn_core::Registry;
 #[derive(Parser)]
 #[command(name = "psychrnn", version, about)]
 struct Cli {
+    /// Load a plugin library (.so built from a lab crate) before anything else. Repeatable.
+    #[arg(long = "plugin", global = true, value_name = "PATH")]
+    plugins: Vec<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
+
+/// Plugin libraries from `--plugin`, loaded into every registry this process builds.
+static CLI_PLUGINS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
 
 #[derive(Subcommand)]
 enum Command {
@@ -86,8 +92,27 @@ enum CliError {
     Interrupted(String),
 }
 
+/// The bundled plugins plus the `--plugin` libraries.
 fn registry() -> CliResult<Registry> {
-    Ok(psychrnn_plugins::registry()?)
+    Ok(registry_with(CLI_PLUGINS.get().map_or(&[][..], Vec::as_slice))?)
+}
+
+/// The bundled plugins plus the libraries at `paths`.
+fn registry_with(paths: &[PathBuf]) -> psychrnn_core::Result<Registry> {
+    let mut r = psychrnn_plugins::registry()?;
+    for path in paths {
+        psychrnn_core::plugin::load(path, &mut r)?;
+    }
+    Ok(r)
+}
+
+/// Loads a manifest with its `[plugins]`, the `--plugin` libraries and `--set` overrides.
+fn load_experiment(
+    manifest: &std::path::Path,
+    overrides: &[String],
+) -> psychrnn_core::Result<psychrnn_core::Experiment> {
+    let cli = CLI_PLUGINS.get().map_or(&[][..], Vec::as_slice);
+    psychrnn_core::Experiment::load_with(manifest, overrides, cli, &registry_with)
 }
 
 fn list(kind: Option<&str>) -> CliResult<()> {
@@ -122,6 +147,7 @@ fn describe(tag: &str) -> CliResult<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = CLI_PLUGINS.set(cli.plugins.clone());
     let result = match cli.command {
         Command::Train { manifest, out, overrides, quiet } => run::train(&manifest, out, &overrides, quiet),
         Command::Resume { run_dir, quiet } => run::resume(&run_dir, quiet),

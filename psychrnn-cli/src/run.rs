@@ -69,7 +69,7 @@ pub fn run(mut exp: Experiment, dir: &Path, resume: Option<TrainingState>, quiet
 
 /// `psychrnn train`.
 pub fn train(manifest: &Path, out: Option<PathBuf>, overrides: &[String], quiet: bool) -> CliResult<()> {
-    let exp = Experiment::load_with_overrides(manifest, &crate::registry()?, overrides)?;
+    let exp = crate::load_experiment(manifest, overrides)?;
     let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
     run(exp, &dir, None, quiet).map(|_| ())
 }
@@ -77,7 +77,7 @@ pub fn train(manifest: &Path, out: Option<PathBuf>, overrides: &[String], quiet:
 /// `psychrnn resume`: continues a run from its latest checkpoint, in place.
 pub fn resume(dir: &Path, quiet: bool) -> CliResult<()> {
     let lock = dir.join("manifest.lock.toml");
-    let exp = Experiment::load(&lock, &crate::registry()?)?;
+    let exp = crate::load_experiment(&lock, &[])?;
     let path = checkpoint_path(dir);
     let state = read_checkpoint(&path).map_err(|e| {
         format!("cannot resume {}: {e} (checkpoints are written every checkpoint_epoch updates)", dir.display())
@@ -94,7 +94,7 @@ pub fn replay(lock_path: &Path, out: Option<PathBuf>, allow_mismatch: bool, quie
     let lock = manifest.lock.clone().ok_or_else(|| {
         format!("{} is not a lock manifest (no [lock] section): train it with `psychrnn train`", lock_path.display())
     })?;
-    let exp = Experiment::load(lock_path, &crate::registry()?)?;
+    let exp = crate::load_experiment(lock_path, &[])?;
     let mismatches = exp.lock_mismatches(&lock);
     if !mismatches.is_empty() {
         let list = mismatches.join("\n  ");

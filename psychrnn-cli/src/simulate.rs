@@ -7,9 +7,7 @@ use clap::Args;
 use psychrnn_core::dynamics::{Lesion, Perturbation, Pulse};
 use psychrnn_core::npz::{NpyArray, NpyData, read_npz, write_npz};
 use psychrnn_core::rng::{Purpose, stream};
-use psychrnn_core::{
-    BuildContext, Experiment, InitContext, Manifest, Model, ParamSet, Simulator, Task, Trajectory, TrialBatch,
-};
+use psychrnn_core::{BuildContext, InitContext, Manifest, Model, ParamSet, Simulator, Task, Trajectory, TrialBatch};
 
 use crate::CliResult;
 
@@ -180,7 +178,7 @@ fn network(args: &SimulateArgs, run_dir: Option<&Path>, weights: &Path, task: Op
         let manifest = Manifest::load(&lock)?;
         if manifest.model.get("type").and_then(|t| t.as_str()) != Some("basic_rnn") {
             // Rebuild the run's model and load its weights, whatever the model is.
-            let exp = Experiment::load(&lock, &crate::registry()?)?;
+            let exp = crate::load_experiment(&lock, &[])?;
             let mut table = toml::Table::new();
             table.insert("path".into(), weights.display().to_string().into());
             let init = psychrnn_plugins::init::from_file::build(&table, &BuildContext::default())?;

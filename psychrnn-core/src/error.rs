@@ -78,6 +78,15 @@ pub enum Error {
         /// Source of the second registration.
         second: String,
     },
+    /// A dynamically loaded plugin failed: it could not be loaded, it does not match this
+    /// build, or its code panicked.
+    #[error("plugin {source_name}: {message}")]
+    Plugin {
+        /// The plugin (file path, or tag).
+        source_name: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A numerical failure (e.g. an eigen solver that did not converge).
     #[error("{context}: {message}")]
     Numerical {

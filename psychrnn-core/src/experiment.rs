@@ -69,6 +69,8 @@ pub struct Experiment {
     pub warnings: Vec<String>,
     /// Command-line overrides applied to the manifest (recorded in the lock).
     pub overrides: Vec<String>,
+    /// Plugin libraries the manifest loads (absolute paths, recorded in the lock).
+    pub plugin_paths: Vec<std::path::PathBuf>,
 }
 
 /// Splits `type` off a plugin table.
@@ -271,7 +273,31 @@ impl Experiment {
             curriculum: manifest.curriculum.clone(),
             warnings: build.take_warnings(),
             overrides: manifest.lock.as_ref().map(|l| l.overrides.clone()).unwrap_or_default(),
+            plugin_paths: manifest.plugin_paths(base_dir),
         })
+    }
+
+    /// The first panic caught inside a dynamically loaded plugin's code since the last check,
+    /// as an error naming the plugin (see [`crate::plugin`]).
+    pub fn plugin_failure(&self) -> Option<Error> {
+        let stage_failures = self.stages.iter().map(|s| ("task", s.task.failure()));
+        let failures = [
+            ("task", self.task.failure()),
+            ("loss", self.loss.failure()),
+            ("optimizer", self.optimizer.failure()),
+            ("metric", self.metric.failure()),
+        ]
+        .into_iter()
+        .chain(self.regularizers.iter().map(|r| ("regularizer", r.failure())))
+        .chain(stage_failures);
+        for (kind, failure) in failures {
+            if let Some(message) = failure {
+                let tag =
+                    self.plugins.iter().find(|p| p.kind.starts_with(kind)).map_or(kind.to_string(), |p| p.tag.clone());
+                return Some(Error::Plugin { source_name: format!("{kind} `{tag}`"), message });
+            }
+        }
+        None
     }
 
     /// The task trained at curriculum stage `stage` (the last stage after completion); the
@@ -318,11 +344,36 @@ impl Experiment {
     /// # Errors
     /// As [`Manifest::load_with_overrides`] and [`Experiment::from_manifest`].
     pub fn load_with_overrides(path: &Path, registry: &Registry, overrides: &[String]) -> Result<Self> {
+        Self::load_with(path, overrides, &[], &|_| Ok(registry.clone()))
+    }
+
+    /// The general form of [`Experiment::load`]: applies `overrides`, then asks `make_registry`
+    /// for a registry holding the plugin libraries the manifest's `[plugins]` names (made
+    /// absolute) plus `extra_plugins`, and resolves the manifest in it. The lock records the
+    /// overrides and the libraries.
+    ///
+    /// # Errors
+    /// As [`Manifest::load_with_overrides`], `make_registry` and [`Experiment::from_manifest`].
+    pub fn load_with(
+        path: &Path,
+        overrides: &[String],
+        extra_plugins: &[std::path::PathBuf],
+        make_registry: &dyn Fn(&[std::path::PathBuf]) -> Result<Registry>,
+    ) -> Result<Self> {
         let manifest = Manifest::load_with_overrides(path, overrides)?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
         let dir = path.parent().unwrap_or(Path::new("."));
-        let mut exp = Self::from_manifest(&manifest, registry, stem, dir)?;
+        let mut plugin_paths = manifest.plugin_paths(dir);
+        for p in extra_plugins {
+            let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+            if !plugin_paths.contains(&p) {
+                plugin_paths.push(p);
+            }
+        }
+        let registry = make_registry(&plugin_paths)?;
+        let mut exp = Self::from_manifest(&manifest, &registry, stem, dir)?;
         exp.overrides.extend(overrides.iter().cloned());
+        exp.plugin_paths = plugin_paths;
         Ok(exp)
     }
 
@@ -345,6 +396,8 @@ impl Experiment {
             training: self.training.clone(),
             metric: Some(self.metric.config()),
             curriculum: self.curriculum.clone(),
+            plugins: (!self.plugin_paths.is_empty())
+                .then(|| crate::manifest::PluginsConfig { paths: self.plugin_paths.clone() }),
             lock: Some(LockInfo {
                 psychrnn_version: crate::VERSION.to_string(),
                 plugins: self.plugins.clone(),

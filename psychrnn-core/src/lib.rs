@@ -30,6 +30,7 @@ pub mod objective;
 pub mod optim;
 pub mod params;
 pub mod plot;
+pub mod plugin;
 pub mod real;
 pub mod registry;
 pub mod regularizer;

@@ -17,4 +17,10 @@ pub trait LossFunction<F: Real>: Send + Sync {
         mask: ArrayView3<'_, F>,
         d_outputs: ArrayViewMut3<'_, F>,
     ) -> F;
+
+    /// A failure inside this plugin's code since the last call (a caught panic), reported by
+    /// the guards of dynamically loaded plugins; `None` for everything else.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }

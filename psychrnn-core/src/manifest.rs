@@ -50,6 +50,9 @@ pub struct Manifest {
     /// Closed-loop task shaping: stages of the task, each trained until its threshold is passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curriculum: Option<CurriculumConfig>,
+    /// Plugin libraries (`.so`) to load before resolving the plugin tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugins: Option<PluginsConfig>,
     /// Written by a run into `manifest.lock.toml`: versions and plugin sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<LockInfo>,
@@ -181,6 +184,25 @@ impl TrainingConfig {
         } else {
             head
         }
+    }
+}
+
+/// `[plugins]`: libraries built from lab crates (see `psychrnn_core::plugin`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Paths of `.so` files, relative to the manifest.
+    pub paths: Vec<std::path::PathBuf>,
+}
+
+impl Manifest {
+    /// The plugin libraries this manifest asks for, made absolute against `base_dir`.
+    pub fn plugin_paths(&self, base_dir: &Path) -> Vec<std::path::PathBuf> {
+        self.plugins
+            .iter()
+            .flat_map(|p| p.paths.iter())
+            .map(|p| std::path::absolute(base_dir.join(p)).unwrap_or_else(|_| base_dir.join(p)))
+            .collect()
     }
 }
 

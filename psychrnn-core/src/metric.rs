@@ -18,4 +18,10 @@ pub trait CurriculumMetric: Send + Sync {
 
     /// The score of `outputs` (`[T, B, N_out]`) on `batch` of `task`, whose loss was `loss`.
     fn score(&self, task: &dyn Task, batch: &TrialBatch, outputs: ArrayView3<'_, f32>, loss: f64) -> f64;
+
+    /// A failure inside this plugin's code since the last call (a caught panic), reported by
+    /// the guards of dynamically loaded plugins; `None` for everything else.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }

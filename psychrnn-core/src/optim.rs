@@ -18,6 +18,12 @@ pub trait Optimizer: Send {
     /// Updates `param` (called `name`) from `grad`, in place.
     fn update(&mut self, name: &str, param: &mut Array2<f32>, grad: &Array2<f32>);
 
+    /// A failure inside this plugin's code since the last call (a caught panic), reported by
+    /// the guards of dynamically loaded plugins; `None` for everything else.
+    fn failure(&self) -> Option<String> {
+        None
+    }
+
     /// Everything the optimizer carries from step to step (moments, step count), for
     /// checkpoints. Stateless optimizers keep the default (empty).
     fn state(&self) -> OptimizerState {

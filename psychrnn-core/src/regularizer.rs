@@ -56,4 +56,10 @@ pub trait Regularizer<F: Real>: Send + Sync {
 
     /// Returns the penalty and adds its gradient into `grads`.
     fn penalty(&self, input: &RegularizerInput<'_, F>, grads: &mut RegularizerGrads<F>) -> F;
+
+    /// A failure inside this plugin's code since the last call (a caught panic), reported by
+    /// the guards of dynamically loaded plugins; `None` for everything else.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }

@@ -265,6 +265,9 @@ pub fn evaluate(
     let mut noise = stream(exp.seed, Purpose::TestNoise, index);
     let value = objective(exp, params, &batch, &mut noise, &mut buffers, false)?;
     let accuracy = task.accuracy(&batch, buffers.trajectory.outputs.view());
+    if let Some(e) = exp.plugin_failure() {
+        return Err(e);
+    }
     Ok(Evaluation { batch, trajectory: buffers.trajectory, loss: f64::from(value.loss), accuracy })
 }
 
@@ -280,7 +283,11 @@ fn validation_score(
     let batch = task.generate_batch(task.timing().n_batch, &mut stream(exp.seed, Purpose::ValidationTrials, iteration));
     let mut noise = stream(exp.seed, Purpose::ValidationNoise, iteration);
     let value = objective(exp, params, &batch, &mut noise, buffers, false)?;
-    Ok(exp.metric.score(task, &batch, buffers.trajectory.outputs.view(), f64::from(value.total())))
+    let score = exp.metric.score(task, &batch, buffers.trajectory.outputs.view(), f64::from(value.total()));
+    match exp.plugin_failure() {
+        Some(e) => Err(e),
+        None => Ok(score),
+    }
 }
 
 /// Whether `value` passes `threshold` in the metric's better direction.
@@ -339,6 +346,9 @@ pub fn train_from(
         };
         let mut noise = stream(exp.seed, Purpose::TrainNoise, it);
         let value = objective(exp, &params, &batch, &mut noise, &mut buffers, true)?;
+        if let Some(e) = exp.plugin_failure() {
+            return Err(e);
+        }
         let non_finite = if !value.total().is_finite() {
             Some("the loss".to_string())
         } else {
@@ -360,6 +370,9 @@ pub fn train_from(
         for name in &trainable {
             let g = grads.require(name)?;
             exp.optimizer.update(name, params.require_mut(name)?, g);
+        }
+        if let Some(e) = exp.plugin_failure() {
+            return Err(e);
         }
         if let Some(name) = params.first_non_finite() {
             stop = StopReason::NonFinite { iteration: it, what: format!("parameter {name} after the update") };

@@ -44,6 +44,12 @@ pub trait Task: Send + Sync {
         blocks::choice_accuracy(batch, outputs)
     }
 
+    /// A failure inside this plugin's code since the last call (a caught panic), reported by
+    /// the guards of dynamically loaded plugins; `None` for everything else.
+    fn failure(&self) -> Option<String> {
+        None
+    }
+
     /// Generates `n_trials` trials into time-major arrays.
     fn generate_batch(&self, n_trials: usize, rng: &mut Rng) -> TrialBatch {
         let mut batch = TrialBatch::zeros(self.timing().n_steps(), n_trials, self.n_in(), self.n_out());
