@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use psychrnn_core::checkpoint::read_checkpoint;
-use psychrnn_core::run_dir::{checkpoint_path, write_lock};
+use psychrnn_core::run_dir::{checkpoint_path, train_into};
 use psychrnn_core::{Experiment, Manifest, StopReason, TrainingState};
 
 use crate::observer::Progress;
@@ -34,13 +34,9 @@ pub fn run(mut exp: Experiment, dir: &Path, resume: Option<TrainingState>, quiet
     for w in &exp.warnings {
         eprintln!("warning: {w}");
     }
-    write_lock(dir, &exp)?;
     let verbose = exp.training.verbosity && !quiet;
     let mut observer = Progress::new(verbose, dir, interrupt_flag());
-    let outcome = psychrnn_core::train_from(&mut exp, resume, &mut observer)?;
-    let test =
-        psychrnn_core::evaluate(&exp, exp.stage_task(outcome.stage), &outcome.params, exp.training.test_batch_size, 0)?;
-    psychrnn_core::write_run(dir, &exp, &outcome, &test)?;
+    let (outcome, test) = train_into(dir, &mut exp, resume, &mut observer)?;
     if !quiet {
         eprintln!(
             "{} updates ({} trials) in {:.1} s; test accuracy {:.3} on {} fresh trials; run directory {}",

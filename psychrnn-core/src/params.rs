@@ -61,6 +61,42 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
+    /// A trainable `rows x cols` parameter without a connectivity mask, initialised to 0 unless
+    /// its role says otherwise; refine with [`ParamSpec::trainable`], [`ParamSpec::with_mask`]
+    /// and [`ParamSpec::with_init`].
+    pub fn new(name: impl Into<String>, rows: usize, cols: usize, role: ParamRole) -> Self {
+        ParamSpec {
+            name: name.into(),
+            rows,
+            cols,
+            role,
+            trainable: true,
+            connectivity: None,
+            default_init: DefaultInit::Constant(0.0),
+        }
+    }
+
+    /// Sets whether the optimizer updates it.
+    #[must_use]
+    pub fn trainable(mut self, trainable: bool) -> Self {
+        self.trainable = trainable;
+        self
+    }
+
+    /// Sets its 0/1 connectivity mask.
+    #[must_use]
+    pub fn with_mask(mut self, mask: Array2<f32>) -> Self {
+        self.connectivity = Some(mask);
+        self
+    }
+
+    /// Sets the model's own initial value for it.
+    #[must_use]
+    pub fn with_init(mut self, init: DefaultInit) -> Self {
+        self.default_init = init;
+        self
+    }
+
     /// The shape as `[rows, cols]`.
     pub fn shape(&self) -> [usize; 2] {
         [self.rows, self.cols]

@@ -75,6 +75,24 @@ pub fn write_lock(dir: &Path, exp: &Experiment) -> Result<()> {
     write_atomically(&dir.join("manifest.lock.toml"), format!("{header}{lock}").as_bytes())
 }
 
+/// A whole run into `dir`: the lock first (so a killed run can resume), training (from `resume`
+/// if given), the test batch on the task reached, and every output file.
+///
+/// # Errors
+/// As [`crate::train_from`], [`crate::evaluate`] and [`write_run`].
+pub fn train_into(
+    dir: &Path,
+    exp: &mut Experiment,
+    resume: Option<crate::TrainingState>,
+    observer: &mut dyn crate::TrainingObserver,
+) -> Result<(TrainingOutcome, Evaluation)> {
+    write_lock(dir, exp)?;
+    let outcome = crate::train_from(exp, resume, observer)?;
+    let test = crate::evaluate(exp, exp.stage_task(outcome.stage), &outcome.params, exp.training.test_batch_size, 0)?;
+    write_run(dir, exp, &outcome, &test)?;
+    Ok((outcome, test))
+}
+
 /// Where a run keeps its latest checkpoint.
 pub fn checkpoint_path(dir: &Path) -> std::path::PathBuf {
     dir.join("checkpoint").join("checkpoint.npz")

@@ -11,8 +11,8 @@ use ndarray::{Array2, Array3, ArrayView3, Axis};
 use psychrnn_core::dynamics::{RateDynamics, RateWeights, rate_backward, rate_forward};
 use psychrnn_core::npz::NpyArray;
 use psychrnn_core::{
-    BackwardSeeds, BuildContext, DefaultInit, Entry, Error, Model, ModelContext, ParamRole, ParamSet, ParamSpec, Real,
-    Registry, Result, Rng, Trajectory, TransferFunction, config_table, parse_config,
+    BackwardSeeds, BuildContext, Entry, Error, Model, ModelContext, ParamRole, ParamSet, ParamSpec, Real, Registry,
+    Result, Rng, Trajectory, TransferFunction, config_table, parse_config,
 };
 use serde::{Deserialize, Serialize};
 
@@ -86,25 +86,16 @@ impl<F: Real> FeedforwardRnn<F> {
             return Err(Error::invalid("rec_noise", format!("must be >= 0, got {}", config.rec_noise)));
         }
         let (n, ff) = (config.N_rec, config.N_feedforward);
-        let spec = |name: &str, rows, cols, role, init| ParamSpec {
-            name: name.into(),
-            rows,
-            cols,
-            role,
-            trainable: true,
-            connectivity: None,
-            default_init: init,
-        };
-        let zero = DefaultInit::Constant(0.0);
+        use ParamRole::{Bias, InitialState, InputWeights, OutputWeights, RecurrentWeights};
         let specs = vec![
-            spec("W_in_first", ff, ctx.n_in, ParamRole::InputWeights, zero),
-            spec("b_first", 1, ff, ParamRole::Bias, zero),
-            spec("W_in", n, ff, ParamRole::InputWeights, zero),
-            spec("W_rec", n, n, ParamRole::RecurrentWeights, zero),
-            spec("W_out", ctx.n_out, n, ParamRole::OutputWeights, zero),
-            spec("b_rec", 1, n, ParamRole::Bias, zero),
-            spec("b_out", 1, ctx.n_out, ParamRole::Bias, zero),
-            spec("init_state", 1, n, ParamRole::InitialState, zero),
+            ParamSpec::new("W_in_first", ff, ctx.n_in, InputWeights),
+            ParamSpec::new("b_first", 1, ff, Bias),
+            ParamSpec::new("W_in", n, ff, InputWeights),
+            ParamSpec::new("W_rec", n, n, RecurrentWeights),
+            ParamSpec::new("W_out", ctx.n_out, n, OutputWeights),
+            ParamSpec::new("b_rec", 1, n, Bias),
+            ParamSpec::new("b_out", 1, ctx.n_out, Bias),
+            ParamSpec::new("init_state", 1, n, InitialState),
         ];
         let dynamics = RateDynamics {
             alpha: F::of(ctx.alpha),

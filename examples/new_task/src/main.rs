@@ -6,10 +6,7 @@ use std::process::ExitCode;
 
 fn run(manifest: &Path, out: &Path) -> psychrnn_core::Result<()> {
     let mut exp = psychrnn_core::Experiment::load(manifest, &psychrnn_example_new_task::registry()?)?;
-    let outcome = psychrnn_core::train(&mut exp, &mut psychrnn_core::trainer::Silent)?;
-    let test =
-        psychrnn_core::evaluate(&exp, exp.stage_task(outcome.stage), &outcome.params, exp.training.test_batch_size, 0)?;
-    psychrnn_core::write_run(out, &exp, &outcome, &test)?;
+    let (outcome, test) = psychrnn_core::run_dir::train_into(out, &mut exp, None, &mut psychrnn_core::trainer::Silent)?;
     println!("{} updates; test accuracy {:.3}; wrote {}", outcome.iterations, test.accuracy, out.display());
     Ok(())
 }

@@ -119,25 +119,16 @@ impl<F: Real> BasicRnn<F> {
         let w_rec = Constraint { mask: cast(&m_rec), abs: dale.is_some(), column_signs: rec_signs };
         let w_out = Constraint { mask: cast(&m_out), abs: dale.is_some(), column_signs: out_signs };
 
-        let spec = |name: &str, rows, cols, role, trainable, connectivity: Option<Array2<f32>>, default_init| {
-            ParamSpec { name: name.into(), rows, cols, role, trainable, connectivity, default_init }
-        };
-        let zero = DefaultInit::Constant(0.0);
+        use ParamRole::{Bias, InitialState, InputWeights, OutputWeights, RecurrentWeights};
         let specs = vec![
-            spec("W_in", n_rec, n_in, ParamRole::InputWeights, config.W_in_train, Some(m_in), zero),
-            spec("W_rec", n_rec, n_rec, ParamRole::RecurrentWeights, config.W_rec_train, Some(m_rec), zero),
-            spec("W_out", n_out, n_rec, ParamRole::OutputWeights, config.W_out_train, Some(m_out), zero),
-            spec("b_rec", 1, n_rec, ParamRole::Bias, config.b_rec_train, None, zero),
-            spec("b_out", 1, n_out, ParamRole::Bias, config.b_out_train, None, zero),
-            spec(
-                "init_state",
-                1,
-                n_rec,
-                ParamRole::InitialState,
-                config.init_state_train,
-                None,
-                DefaultInit::Normal { mean: 0.1, std: 0.01 },
-            ),
+            ParamSpec::new("W_in", n_rec, n_in, InputWeights).trainable(config.W_in_train).with_mask(m_in),
+            ParamSpec::new("W_rec", n_rec, n_rec, RecurrentWeights).trainable(config.W_rec_train).with_mask(m_rec),
+            ParamSpec::new("W_out", n_out, n_rec, OutputWeights).trainable(config.W_out_train).with_mask(m_out),
+            ParamSpec::new("b_rec", 1, n_rec, Bias).trainable(config.b_rec_train),
+            ParamSpec::new("b_out", 1, n_out, Bias).trainable(config.b_out_train),
+            ParamSpec::new("init_state", 1, n_rec, InitialState)
+                .trainable(config.init_state_train)
+                .with_init(DefaultInit::Normal { mean: 0.1, std: 0.01 }),
         ];
         let alpha = ctx.alpha;
         Ok(BasicRnn {

@@ -75,26 +75,17 @@ impl<F: Real> Lstm<F> {
             return Err(Error::invalid("N_rec", "must be at least 1, got 0"));
         }
         let rows = n + ctx.n_in;
-        let spec = |name: &str, r, c, role, default_init| ParamSpec {
-            name: name.into(),
-            rows: r,
-            cols: c,
-            role,
-            trainable: true,
-            connectivity: None,
-            default_init,
-        };
         let small = DefaultInit::Normal { mean: 0.0, std: 0.1 };
         let mut specs = vec![
-            spec("init_hidden", ctx.n_batch, n, ParamRole::Other, small),
-            spec("init_cell", ctx.n_batch, n, ParamRole::Other, small),
+            ParamSpec::new("init_hidden", ctx.n_batch, n, ParamRole::Other).with_init(small),
+            ParamSpec::new("init_cell", ctx.n_batch, n, ParamRole::Other).with_init(small),
         ];
         for (w, b) in GATES {
-            specs.push(spec(w, rows, n, ParamRole::Other, small));
-            specs.push(spec(b, 1, n, ParamRole::Other, DefaultInit::Constant(1.0)));
+            specs.push(ParamSpec::new(w, rows, n, ParamRole::Other).with_init(small));
+            specs.push(ParamSpec::new(b, 1, n, ParamRole::Other).with_init(DefaultInit::Constant(1.0)));
         }
-        specs.push(spec("W_out", ctx.n_out, n, ParamRole::OutputWeights, DefaultInit::Constant(0.0)));
-        specs.push(spec("b_out", 1, ctx.n_out, ParamRole::Bias, DefaultInit::Constant(0.0)));
+        specs.push(ParamSpec::new("W_out", ctx.n_out, n, ParamRole::OutputWeights));
+        specs.push(ParamSpec::new("b_out", 1, ctx.n_out, ParamRole::Bias));
         Ok(Lstm {
             config,
             n_in: ctx.n_in,
