@@ -170,6 +170,8 @@ pub fn rate_forward<F: Real>(
     let mut w_step = perturbation.and_then(|p| p.rec_multiplier.as_ref()).map(|_| Array2::<F>::zeros((n, n)));
     let mut silenced = vec![false; n];
     let mut pulse = vec![F::zero(); n];
+    let mut bias = vec![F::zero(); n];
+    let mut xi = vec![F::zero(); step];
     let states = contiguous_mut(&mut traj.states)?;
     let rates = contiguous_mut(&mut traj.rates)?;
     for t in 0..t_steps {
@@ -206,20 +208,37 @@ pub fn rate_forward<F: Real>(
                 }
             }
         }
-        for (idx, (xv, rv)) in x.iter_mut().zip(r.iter_mut()).enumerate() {
-            let unit = idx % n;
-            let mut v = leak * prev_x[idx] + alpha * (*xv + w.b_rec[unit] + pulse[unit]);
-            if let Some(rng) = noise.as_deref_mut() {
-                if sigma > F::zero() {
-                    v += sigma * F::standard_normal(rng);
+        // x = (1 - alpha) x_prev + alpha (drive + b_rec + pulses) [+ sigma xi], row by row so the
+        // loops vectorise; the noise is drawn in the same (row-major) order as the states.
+        for (b_j, (&b, &p)) in bias.iter_mut().zip(w.b_rec.iter().zip(&pulse)) {
+            *b_j = b + p;
+        }
+        match noise.as_deref_mut().filter(|_| sigma > F::zero()) {
+            Some(rng) => {
+                for z in xi.iter_mut() {
+                    *z = F::standard_normal(rng);
+                }
+                for ((xr, pr), zr) in x.chunks_exact_mut(n).zip(prev_x.chunks_exact(n)).zip(xi.chunks_exact(n)) {
+                    for j in 0..n {
+                        xr[j] = leak * pr[j] + alpha * (xr[j] + bias[j]) + sigma * zr[j];
+                    }
                 }
             }
-            if silenced[unit] {
-                *xv = F::zero();
-                *rv = F::zero();
-            } else {
-                *xv = v;
-                *rv = f.apply(v);
+            None => {
+                for (xr, pr) in x.chunks_exact_mut(n).zip(prev_x.chunks_exact(n)) {
+                    for j in 0..n {
+                        xr[j] = leak * pr[j] + alpha * (xr[j] + bias[j]);
+                    }
+                }
+            }
+        }
+        f.apply_slice(x, r);
+        if silenced.iter().any(|&s| s) {
+            for (xr, rr) in x.chunks_exact_mut(n).zip(r.chunks_exact_mut(n)) {
+                for j in (0..n).filter(|&j| silenced[j]) {
+                    xr[j] = F::zero();
+                    rr[j] = F::zero();
+                }
             }
         }
     }
@@ -321,6 +340,7 @@ pub fn rate_backward<F: Real>(
     let step = batch * n;
     let w_rec = contiguous(w.w_rec)?;
     let mut carry = vec![F::zero(); step];
+    let mut fp = vec![F::zero(); step];
     let states = contiguous(&traj.states)?;
     let rates = contiguous(&traj.rates)?;
     let delta_s = contiguous_mut(&mut delta)?;
@@ -332,12 +352,18 @@ pub fn rate_backward<F: Real>(
             F::gemm(&mut carry, batch, n, n, next, Op::N, w_rec, Op::N, Acc::Replace);
         }
         let (x, r) = (&states[t * step..(t + 1) * step], &rates[t * step..(t + 1) * step]);
-        for i in 0..step {
-            let fp = f.derivative(x[i], r[i]);
-            d[i] = match next {
-                Some(next) => (d[i] + alpha * carry[i]) * fp + leak * next[i],
-                None => d[i] * fp,
-            };
+        f.derivative_slice(x, r, &mut fp);
+        match next {
+            Some(next) => {
+                for i in 0..step {
+                    d[i] = (d[i] + alpha * carry[i]) * fp[i] + leak * next[i];
+                }
+            }
+            None => {
+                for i in 0..step {
+                    d[i] *= fp[i];
+                }
+            }
         }
     }
     // dL/dx_0 (the initial state), summed over trials.

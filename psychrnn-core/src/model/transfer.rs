@@ -75,6 +75,37 @@ impl TransferFunction {
     }
 }
 
+/// `out[i] = g(a[i], b[i])` over two slices: one tight loop per transfer function, so the
+/// compiler vectorises it (a `match` inside the loop would prevent that).
+#[inline(always)]
+fn zip_map<F: Real>(a: &[F], b: &[F], out: &mut [F], g: impl Fn(F, F) -> F) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = g(x, y);
+    }
+}
+
+impl TransferFunction {
+    /// `r[i] = f(x[i])` for a whole slice.
+    pub fn apply_slice<F: Real>(self, x: &[F], r: &mut [F]) {
+        match self {
+            TransferFunction::Relu => zip_map(x, x, r, |v, _| v.max(F::zero())),
+            TransferFunction::Linear => r.copy_from_slice(x),
+            other => zip_map(x, x, r, |v, _| other.apply(v)),
+        }
+    }
+
+    /// `d[i] = f'(x[i])` (given the rates `r = f(x)`) for a whole slice.
+    pub fn derivative_slice<F: Real>(self, x: &[F], r: &[F], d: &mut [F]) {
+        match self {
+            TransferFunction::Relu => zip_map(x, r, d, |v, _| if v > F::zero() { F::one() } else { F::zero() }),
+            TransferFunction::Tanh => zip_map(x, r, d, |_, r| F::one() - r * r),
+            TransferFunction::Sigmoid => zip_map(x, r, d, |_, r| r * (F::one() - r)),
+            TransferFunction::Linear => d.fill(F::one()),
+            TransferFunction::Softplus => zip_map(x, r, d, |v, r| TransferFunction::Softplus.derivative(v, r)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +121,16 @@ mod tests {
             }
         }
         assert_eq!(TransferFunction::Softplus.apply(1000.0f64), 1000.0);
+        let x = [-1.5f64, 0.0, 0.7, 3.0];
+        for f in TransferFunction::ALL {
+            let (mut r, mut d) = ([0.0; 4], [0.0; 4]);
+            f.apply_slice(&x, &mut r);
+            f.derivative_slice(&x, &r, &mut d);
+            for i in 0..4 {
+                assert_eq!(r[i], f.apply(x[i]), "{f:?}");
+                assert_eq!(d[i], f.derivative(x[i], r[i]), "{f:?}");
+            }
+        }
         assert_eq!(TransferFunction::Relu.derivative(0.0f64, 0.0), 0.0);
     }
 }
