@@ -226,7 +226,7 @@ pub fn run(args: &SimulateArgs) -> CliResult<()> {
     };
     let perturbed =
         perturbation.rec_multiplier.is_some() || !perturbation.lesions.is_empty() || !perturbation.pulses.is_empty();
-    let mut noise = args.noise.then(|| stream(args.seed, Purpose::User, 1));
+    let mut noise = args.noise.then(|| psychrnn_core::Noise::from(stream(args.seed, Purpose::User, 1)));
     let traj = match &network {
         Network::Rate(sim) => sim.run(inputs.view(), noise.as_mut(), Some(&perturbation))?,
         Network::Model(_, _) if perturbed => {

@@ -18,7 +18,7 @@ use crate::array::{contiguous, contiguous_mut};
 use crate::error::{Error, Result};
 use crate::model::{Trajectory, TransferFunction};
 use crate::real::Real;
-use crate::rng::Rng;
+use crate::rng::Noise;
 
 /// Effective weights of a rate network (`[N_rec, N_in]`, `[N_rec, N_rec]`, `[N_out, N_rec]`).
 pub struct RateWeights<'a, F> {
@@ -120,7 +120,7 @@ pub fn rate_forward<F: Real>(
     w: &RateWeights<'_, F>,
     dynamics: &RateDynamics<F>,
     inputs: ArrayView3<'_, F>,
-    mut noise: Option<&mut Rng>,
+    mut noise: Option<&mut Noise>,
     perturbation: Option<&Perturbation>,
     traj: &mut Trajectory<F>,
 ) -> Result<()> {
@@ -214,10 +214,8 @@ pub fn rate_forward<F: Real>(
             *b_j = b + p;
         }
         match noise.as_deref_mut().filter(|_| sigma > F::zero()) {
-            Some(rng) => {
-                for z in xi.iter_mut() {
-                    *z = F::standard_normal(rng);
-                }
+            Some(source) => {
+                source.fill(&mut xi);
                 for ((xr, pr), zr) in x.chunks_exact_mut(n).zip(prev_x.chunks_exact(n)).zip(xi.chunks_exact(n)) {
                     for j in 0..n {
                         xr[j] = leak * pr[j] + alpha * (xr[j] + bias[j]) + sigma * zr[j];

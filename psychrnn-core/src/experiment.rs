@@ -96,6 +96,14 @@ fn lookup<'r, C>(
     Ok((entry, rest))
 }
 
+/// The task of curriculum stage `stage` (the last stage after completion; `task` without stages).
+pub(crate) fn stage_task<'a>(task: &'a dyn Task, stages: &'a [Stage], stage: usize) -> &'a dyn Task {
+    match stages.get(stage.min(stages.len().saturating_sub(1))) {
+        Some(s) => s.task.as_ref(),
+        None => task,
+    }
+}
+
 /// Builds the task of a `[task]` table (its `type`, the timing keys and the task's own keys);
 /// `section` names the table in errors.
 fn build_task(
@@ -303,10 +311,7 @@ impl Experiment {
     /// The task trained at curriculum stage `stage` (the last stage after completion); the
     /// manifest's task without a curriculum.
     pub fn stage_task(&self, stage: usize) -> &dyn Task {
-        match self.stages.get(stage.min(self.stages.len().saturating_sub(1))) {
-            Some(s) => s.task.as_ref(),
-            None => self.task.as_ref(),
-        }
+        stage_task(self.task.as_ref(), &self.stages, stage)
     }
 
     /// Differences between the plugins and version recorded in a lock and those of this build:

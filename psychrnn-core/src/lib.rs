@@ -56,7 +56,7 @@ pub use params::{DefaultInit, ParamRole, ParamSet, ParamSpec};
 pub use real::Real;
 pub use registry::{BuildContext, Entry, ParamDoc, Registry, config_table, params_of, parse_config};
 pub use regularizer::{Regularizer, RegularizerGrads, RegularizerInput};
-pub use rng::{Purpose, Rng};
+pub use rng::{Noise, Purpose, Rng};
 pub use run_dir::write_run;
 pub use schemars;
 pub use simulator::Simulator;

@@ -12,7 +12,7 @@ use crate::model::{BackwardSeeds, Model, Trajectory};
 use crate::params::ParamSet;
 use crate::real::Real;
 use crate::regularizer::{Regularizer, RegularizerGrads, RegularizerInput};
-use crate::rng::Rng;
+use crate::rng::Noise;
 
 /// A batch as the objective reads it (`[T, B, ·]` each).
 #[derive(Clone, Copy)]
@@ -63,7 +63,7 @@ pub fn evaluate_objective<F: Real>(
     regularizers: &[Box<dyn Regularizer<F>>],
     params: &ParamSet<F>,
     batch: BatchView<'_, F>,
-    noise: Option<&mut Rng>,
+    noise: Option<&mut Noise>,
     buffers: &mut ObjectiveBuffers<F>,
     with_gradient: bool,
 ) -> Result<ObjectiveValue<F>> {

@@ -29,7 +29,7 @@ use crate::registry::{
     Entry, InitializerCtor, LossCtor, MetricCtor, ModelCtor, OptimizerCtor, RegularizerCtor, TaskCtor,
 };
 use crate::regularizer::{Regularizer, RegularizerGrads, RegularizerInput};
-use crate::rng::Rng;
+use crate::rng::{Noise, Rng};
 use crate::task::{Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use crate::{LossFunction, WeightInitializer};
 
@@ -174,7 +174,12 @@ pub struct GuardedModel {
     n_rec: usize,
     specs: Vec<crate::ParamSpec>,
     dale_ratio: Option<f64>,
+    noise_draws: NoiseDrawsCache,
 }
+
+/// The last `noise_draws` answer of a guarded model (its arguments and result).
+#[derive(Default)]
+struct NoiseDrawsCache(Mutex<((usize, usize), usize)>);
 
 impl GuardedModel {
     /// Wraps `inner`, reading its fixed properties once.
@@ -184,7 +189,7 @@ impl GuardedModel {
     pub fn new(inner: Box<dyn crate::Model<f32>>) -> Result<Self> {
         let (config, n_rec, specs, dale_ratio) =
             catch("model", || Ok((inner.config(), inner.n_rec(), inner.param_specs().to_vec(), inner.dale_ratio())))?;
-        Ok(GuardedModel { inner, config, n_rec, specs, dale_ratio })
+        Ok(GuardedModel { inner, config, n_rec, specs, dale_ratio, noise_draws: NoiseDrawsCache::default() })
     }
 }
 
@@ -201,6 +206,20 @@ impl crate::Model<f32> for GuardedModel {
     fn dale_ratio(&self) -> Option<f64> {
         self.dale_ratio
     }
+    fn noise_draws(&self, n_steps: usize, n_batch: usize) -> usize {
+        self.noise_draws
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut cache| {
+                if cache.0 != (n_steps, n_batch) {
+                    let draws = catch_unwind(AssertUnwindSafe(|| self.inner.noise_draws(n_steps, n_batch))).ok()?;
+                    *cache = ((n_steps, n_batch), draws);
+                }
+                Some(cache.1)
+            })
+            .unwrap_or(0)
+    }
     fn effective_weights(&self, params: &crate::ParamSet<f32>) -> Result<crate::ParamSet<f32>> {
         catch("effective_weights", || self.inner.effective_weights(params))
     }
@@ -208,7 +227,7 @@ impl crate::Model<f32> for GuardedModel {
         &self,
         params: &crate::ParamSet<f32>,
         inputs: ArrayView3<'_, f32>,
-        noise: Option<&mut Rng>,
+        noise: Option<&mut Noise>,
         traj: &mut crate::Trajectory<f32>,
     ) -> Result<()> {
         catch("forward", || self.inner.forward(params, inputs, noise, traj))

@@ -36,6 +36,55 @@ pub enum Purpose {
     ValidationNoise = 9,
 }
 
+/// Standard-normal draws for a model's recurrent noise: straight from a generator, or drawn
+/// beforehand (e.g. on another core while the previous update computes) in exactly the order
+/// the model would draw them, so both give the same bits.
+#[derive(Clone, Debug)]
+pub enum Noise {
+    /// Draw from this generator.
+    Stream(Box<Rng>),
+    /// Pre-drawn `f32` standard normals, consumed from `next`.
+    Drawn {
+        /// The values.
+        values: Vec<f32>,
+        /// Index of the next value.
+        next: usize,
+    },
+}
+
+impl From<Rng> for Noise {
+    fn from(rng: Rng) -> Self {
+        Noise::Stream(Box::new(rng))
+    }
+}
+
+impl Noise {
+    /// `n` standard normals drawn from `rng` now, in order, for [`Noise::Drawn`].
+    pub fn predraw(rng: &mut Rng, n: usize) -> Self {
+        Noise::Drawn { values: (0..n).map(|_| <f32 as crate::Real>::standard_normal(rng)).collect(), next: 0 }
+    }
+
+    /// Fills `out` with the next standard normals. Pre-drawn `f32` values are converted (exact
+    /// for `f32` models); when they run out, the rest are 0 and [`Noise::exhausted`] says so.
+    pub fn fill<F: crate::Real>(&mut self, out: &mut [F]) {
+        match self {
+            Noise::Stream(rng) => out.iter_mut().for_each(|z| *z = F::standard_normal(rng)),
+            Noise::Drawn { values, next } => {
+                for z in out.iter_mut() {
+                    *z = values.get(*next).map_or(F::zero(), |&v| F::of(f64::from(v)));
+                    *next += 1;
+                }
+            }
+        }
+    }
+
+    /// Whether more pre-drawn values were asked for than were drawn (a model drew more than it
+    /// declared in `Model::noise_draws`).
+    pub fn exhausted(&self) -> bool {
+        matches!(self, Noise::Drawn { values, next } if *next > values.len())
+    }
+}
+
 /// The generator for `purpose` and `index` under `seed`.
 pub fn stream(seed: u64, purpose: Purpose, index: u64) -> Rng {
     let mut rng = Rng::seed_from_u64(seed);
@@ -57,6 +106,20 @@ mod tests {
         let e: u64 = stream(8, Purpose::TrainTrials, 3).random();
         assert_eq!(a, b);
         assert!(a != c && a != d && a != e);
+    }
+
+    #[test]
+    fn predrawn_noise_equals_the_stream() {
+        let mut a = vec![0.0f32; 10];
+        let mut b = vec![0.0f32; 10];
+        Noise::from(stream(3, Purpose::TrainNoise, 1)).fill(&mut a);
+        let mut drawn = Noise::predraw(&mut stream(3, Purpose::TrainNoise, 1), 10);
+        drawn.fill(&mut b[..4]);
+        drawn.fill(&mut b[4..]);
+        assert_eq!(a, b);
+        assert!(!drawn.exhausted());
+        drawn.fill(&mut b[..1]);
+        assert!(drawn.exhausted());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::dynamics::{Perturbation, RateDynamics, RateWeights, rate_forward};
 use crate::error::{Error, Result};
 use crate::model::{Trajectory, TransferFunction};
 use crate::npz::{NpyData, NpzContents, read_npz};
-use crate::rng::Rng;
+use crate::rng::Noise;
 
 /// A rate network from saved effective weights.
 #[derive(Clone, Debug)]
@@ -143,7 +143,7 @@ impl Simulator {
     pub fn run(
         &self,
         inputs: ArrayView3<'_, f32>,
-        noise: Option<&mut Rng>,
+        noise: Option<&mut Noise>,
         perturbation: Option<&Perturbation>,
     ) -> Result<Trajectory<f32>> {
         if inputs.shape()[2] != self.n_in() {

@@ -16,7 +16,7 @@ use crate::model::Model;
 use crate::objective::{BatchView, ObjectiveBuffers, evaluate_objective};
 use crate::params::ParamSet;
 use crate::regularizer::Regularizer;
-use crate::rng::{Purpose, stream};
+use crate::rng::{Noise, Purpose, stream};
 use crate::task::{Task, TrialBatch};
 
 /// Outcome of [`check_gradients`].
@@ -59,7 +59,7 @@ pub fn check_gradients(
 ) -> Result<GradientReport, String> {
     let mut buffers = ObjectiveBuffers::default();
     let eval = |p: &ParamSet<f64>, grad: bool, buffers: &mut ObjectiveBuffers<f64>| {
-        let mut noise = noise_seed.map(|s| stream(s, Purpose::User, 0));
+        let mut noise = noise_seed.map(|s| Noise::from(stream(s, Purpose::User, 0)));
         evaluate_objective(model, loss, regularizers, p, batch, noise.as_mut(), buffers, grad)
             .map(|v| v.total())
             .map_err(|e| e.to_string())
@@ -224,8 +224,12 @@ pub fn check_model(
     let (inputs, targets, mask) = random_batch(5, 3, n_in, n_out, 2);
     let mut a = Trajectory::default();
     let mut b = Trajectory::default();
-    model.forward(&params, inputs.view(), Some(&mut stream(4, Purpose::User, 0)), &mut a).map_err(|e| e.to_string())?;
-    model.forward(&params, inputs.view(), Some(&mut stream(4, Purpose::User, 0)), &mut b).map_err(|e| e.to_string())?;
+    model
+        .forward(&params, inputs.view(), Some(&mut Noise::from(stream(4, Purpose::User, 0))), &mut a)
+        .map_err(|e| e.to_string())?;
+    model
+        .forward(&params, inputs.view(), Some(&mut Noise::from(stream(4, Purpose::User, 0))), &mut b)
+        .map_err(|e| e.to_string())?;
     if a.outputs != b.outputs || a.states != b.states {
         return Err("the same parameters, inputs and noise seed gave different trajectories".into());
     }

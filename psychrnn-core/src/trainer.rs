@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::init::InitContext;
 use crate::model::Trajectory;
@@ -14,7 +14,7 @@ use crate::npz::NpyArray;
 use crate::objective::{BatchView, ObjectiveBuffers, ObjectiveValue, evaluate_objective};
 use crate::optim::clip_gradients;
 use crate::params::ParamSet;
-use crate::rng::{Purpose, Rng, stream};
+use crate::rng::{Noise, Purpose, stream};
 use crate::task::TrialBatch;
 
 /// One row of `metrics.csv`.
@@ -215,7 +215,7 @@ fn objective(
     exp: &Experiment,
     params: &ParamSet<f32>,
     batch: &TrialBatch,
-    noise: &mut Rng,
+    noise: &mut Noise,
     buffers: &mut ObjectiveBuffers<f32>,
     with_gradient: bool,
 ) -> Result<ObjectiveValue<f32>> {
@@ -262,13 +262,23 @@ pub fn evaluate(
 ) -> Result<Evaluation> {
     let batch = task.generate_batch(n_trials, &mut stream(exp.seed, Purpose::TestTrials, index));
     let mut buffers = ObjectiveBuffers::default();
-    let mut noise = stream(exp.seed, Purpose::TestNoise, index);
+    let mut noise = Noise::from(stream(exp.seed, Purpose::TestNoise, index));
     let value = objective(exp, params, &batch, &mut noise, &mut buffers, false)?;
     let accuracy = task.accuracy(&batch, buffers.trajectory.outputs.view());
     if let Some(e) = exp.plugin_failure() {
         return Err(e);
     }
     Ok(Evaluation { batch, trajectory: buffers.trajectory, loss: f64::from(value.loss), accuracy })
+}
+
+/// The trials and recurrent noise of training update `it`: the noise is drawn up front when the
+/// model says how much it needs, so it can be prepared on another core.
+fn prepare(task: &dyn crate::task::Task, model: &dyn crate::Model<f32>, seed: u64, it: u64) -> (TrialBatch, Noise) {
+    let batch = task.generate_batch(task.timing().n_batch, &mut stream(seed, Purpose::TrainTrials, it));
+    let draws = model.noise_draws(batch.n_steps(), batch.n_trials());
+    let mut rng = stream(seed, Purpose::TrainNoise, it);
+    let noise = if draws > 0 { Noise::predraw(&mut rng, draws) } else { Noise::from(rng) };
+    (batch, noise)
 }
 
 /// Scores `params` on a fresh validation batch of `task` (the `ValidationTrials`/
@@ -281,7 +291,7 @@ fn validation_score(
     buffers: &mut ObjectiveBuffers<f32>,
 ) -> Result<f64> {
     let batch = task.generate_batch(task.timing().n_batch, &mut stream(exp.seed, Purpose::ValidationTrials, iteration));
-    let mut noise = stream(exp.seed, Purpose::ValidationNoise, iteration);
+    let mut noise = Noise::from(stream(exp.seed, Purpose::ValidationNoise, iteration));
     let value = objective(exp, params, &batch, &mut noise, buffers, false)?;
     let score = exp.metric.score(task, &batch, buffers.trajectory.outputs.view(), f64::from(value.total()));
     match exp.plugin_failure() {
@@ -339,124 +349,169 @@ pub fn train_from(
     let loop_start = Instant::now();
     observer.on_start(n_updates);
 
-    for it in first..=n_updates {
-        let batch = {
-            let task = exp.stage_task(stage);
-            task.generate_batch(task.timing().n_batch, &mut stream(exp.seed, Purpose::TrainTrials, it))
-        };
-        let mut noise = stream(exp.seed, Purpose::TrainNoise, it);
-        let value = objective(exp, &params, &batch, &mut noise, &mut buffers, true)?;
-        if let Some(e) = exp.plugin_failure() {
-            return Err(e);
-        }
-        let non_finite = if !value.total().is_finite() {
-            Some("the loss".to_string())
-        } else {
-            buffers.grads.first_non_finite().map(|n| format!("the gradient of {n}"))
-        };
-        if let Some(what) = non_finite {
-            stop = StopReason::NonFinite { iteration: it, what };
-            break;
-        }
-        let grads = &mut buffers.grads;
-        for (name, mask) in exp.fixed_weights.iter() {
-            grads.require_mut(name)?.zip_mut_with(mask, |g, m| *g *= 1.0 - m);
-        }
-        if exp.training.clip_grads {
-            clip_gradients(grads, &trainable, exp.training.clip_mode, exp.training.clip_norm);
-        }
-        backup.clone_from(&params);
-        exp.optimizer.begin_step();
-        for name in &trainable {
-            let g = grads.require(name)?;
-            exp.optimizer.update(name, params.require_mut(name)?, g);
-        }
-        if let Some(e) = exp.plugin_failure() {
-            return Err(e);
-        }
-        if let Some(name) = params.first_non_finite() {
-            stop = StopReason::NonFinite { iteration: it, what: format!("parameter {name} after the update") };
-            params = backup;
-            break;
-        }
-        done = it;
-        trials += batch.n_trials() as u64;
-        let task = exp.stage_task(stage);
-        observer.on_update(it);
-
-        if it % exp.training.loss_epoch == 0 {
-            let mut eval_noise = stream(exp.seed, Purpose::EvalNoise, it);
-            let value = objective(exp, &params, &batch, &mut eval_noise, &mut eval_buffers, false)?;
-            let row = MetricsRow {
-                iteration: it,
-                trials,
-                loss: f64::from(value.loss),
-                regularization: f64::from(value.regularization),
-                accuracy: task.accuracy(&batch, eval_buffers.trajectory.outputs.view()),
-                stage,
-                wall_seconds: loop_start.elapsed().as_secs_f64(),
-            };
-            observer.on_log(&row);
-            metrics.push(row);
-        }
-        if let Some(every) = exp.training.save_training_weights_epoch {
-            if it % every == 0 {
-                observer.on_weights(it, &exp.model.export(&params)?)?;
-            }
-        }
-        let checkpoint_due = exp.training.checkpoint_epoch > 0 && it % exp.training.checkpoint_epoch == 0;
-        let interrupted = observer.should_stop();
-        if checkpoint_due || interrupted {
-            let state = TrainingState {
-                iteration: it,
-                trials,
-                stage,
-                params: params.clone(),
-                optimizer: exp.optimizer.state(),
-                metrics: metrics.clone(),
-                metric_history: metric_history.clone(),
-            };
-            observer.on_checkpoint(&state)?;
-        }
-        if interrupted {
-            stop = StopReason::Interrupted { iteration: it };
-            break;
-        }
-        if let Some(curriculum) = &exp.curriculum {
-            if it % curriculum.metric_epoch == 0 {
-                let value = validation_score(exp, task, &params, it, &mut eval_buffers)?;
-                let record = MetricRecord { iteration: it, trials, stage, value };
-                observer.on_metric(&record);
-                metric_history.push(record);
-                if passes(exp, value, exp.stages[stage].threshold) {
-                    stage += 1;
-                    if stage == exp.stages.len() {
-                        stop = StopReason::CurriculumComplete { iteration: it };
+    // A helper thread prepares update k+1's trials and noise while update k computes; every draw
+    // is addressed by (seed, update), so this changes no bit of the result. The stage is a guess
+    // (a curriculum may advance); a batch prepared for the wrong stage is redrawn here.
+    // The loop shares the experiment with the helper thread, so the optimizer (the one part it
+    // mutates) is detached from it meanwhile and put back afterwards, whatever the outcome.
+    let mut detached = std::mem::replace(&mut exp.optimizer, Box::new(Detached));
+    let outcome = {
+        let optimizer = &mut detached;
+        let exp: &Experiment = exp;
+        let (task, stages, model, seed) = (exp.task.as_ref(), exp.stages.as_slice(), exp.model.as_ref(), exp.seed);
+        std::thread::scope(|scope| -> Result<TrainingOutcome> {
+            let (request, requests) = std::sync::mpsc::channel::<(u64, usize)>();
+            let (deliver, delivered) = std::sync::mpsc::sync_channel::<(u64, usize, TrialBatch, Noise)>(1);
+            scope.spawn(move || {
+                for (it, stage) in requests {
+                    let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        prepare(crate::experiment::stage_task(task, stages, stage), model, seed, it)
+                    }));
+                    let Ok((batch, noise)) = prepared else { break };
+                    if deliver.send((it, stage, batch, noise)).is_err() {
                         break;
                     }
                 }
-            }
-        }
-        if let Some(cutoff) = exp.training.performance_cutoff {
-            if it % exp.training.performance_epoch == 0 {
-                let value = validation_score(exp, task, &params, it, &mut eval_buffers)?;
-                if passes(exp, value, cutoff) {
-                    stop = StopReason::PerformanceCutoff { iteration: it, value };
+            });
+            let _ = request.send((first, stage));
+            for it in first..=n_updates {
+                let (batch, mut noise) = match delivered.recv() {
+                    Ok((got, got_stage, batch, noise)) if got == it && got_stage == stage => (batch, noise),
+                    _ => prepare(exp.stage_task(stage), exp.model.as_ref(), exp.seed, it),
+                };
+                if it < n_updates {
+                    let _ = request.send((it + 1, stage));
+                }
+                let value = objective(exp, &params, &batch, &mut noise, &mut buffers, true)?;
+                if let Some(e) = exp.plugin_failure() {
+                    return Err(e);
+                }
+                let non_finite = if !value.total().is_finite() {
+                    Some("the loss".to_string())
+                } else {
+                    buffers.grads.first_non_finite().map(|n| format!("the gradient of {n}"))
+                };
+                if let Some(what) = non_finite {
+                    stop = StopReason::NonFinite { iteration: it, what };
                     break;
                 }
+                let grads = &mut buffers.grads;
+                for (name, mask) in exp.fixed_weights.iter() {
+                    grads.require_mut(name)?.zip_mut_with(mask, |g, m| *g *= 1.0 - m);
+                }
+                if exp.training.clip_grads {
+                    clip_gradients(grads, &trainable, exp.training.clip_mode, exp.training.clip_norm);
+                }
+                backup.clone_from(&params);
+                optimizer.begin_step();
+                for name in &trainable {
+                    let g = grads.require(name)?;
+                    optimizer.update(name, params.require_mut(name)?, g);
+                }
+                if let Some(e) = exp.plugin_failure() {
+                    return Err(e);
+                }
+                if let Some(message) = optimizer.failure() {
+                    return Err(Error::Plugin { source_name: "optimizer".into(), message });
+                }
+                if let Some(name) = params.first_non_finite() {
+                    stop = StopReason::NonFinite { iteration: it, what: format!("parameter {name} after the update") };
+                    params = backup;
+                    break;
+                }
+                done = it;
+                trials += batch.n_trials() as u64;
+                let task = exp.stage_task(stage);
+                observer.on_update(it);
+
+                if it % exp.training.loss_epoch == 0 {
+                    let mut eval_noise = Noise::from(stream(exp.seed, Purpose::EvalNoise, it));
+                    let value = objective(exp, &params, &batch, &mut eval_noise, &mut eval_buffers, false)?;
+                    let row = MetricsRow {
+                        iteration: it,
+                        trials,
+                        loss: f64::from(value.loss),
+                        regularization: f64::from(value.regularization),
+                        accuracy: task.accuracy(&batch, eval_buffers.trajectory.outputs.view()),
+                        stage,
+                        wall_seconds: loop_start.elapsed().as_secs_f64(),
+                    };
+                    observer.on_log(&row);
+                    metrics.push(row);
+                }
+                if let Some(every) = exp.training.save_training_weights_epoch {
+                    if it % every == 0 {
+                        observer.on_weights(it, &exp.model.export(&params)?)?;
+                    }
+                }
+                let checkpoint_due = exp.training.checkpoint_epoch > 0 && it % exp.training.checkpoint_epoch == 0;
+                let interrupted = observer.should_stop();
+                if checkpoint_due || interrupted {
+                    let state = TrainingState {
+                        iteration: it,
+                        trials,
+                        stage,
+                        params: params.clone(),
+                        optimizer: optimizer.state(),
+                        metrics: metrics.clone(),
+                        metric_history: metric_history.clone(),
+                    };
+                    observer.on_checkpoint(&state)?;
+                }
+                if interrupted {
+                    stop = StopReason::Interrupted { iteration: it };
+                    break;
+                }
+                if let Some(curriculum) = &exp.curriculum {
+                    if it % curriculum.metric_epoch == 0 {
+                        let value = validation_score(exp, task, &params, it, &mut eval_buffers)?;
+                        let record = MetricRecord { iteration: it, trials, stage, value };
+                        observer.on_metric(&record);
+                        metric_history.push(record);
+                        if passes(exp, value, exp.stages[stage].threshold) {
+                            stage += 1;
+                            if stage == exp.stages.len() {
+                                stop = StopReason::CurriculumComplete { iteration: it };
+                                break;
+                            }
+                        }
+                    }
+                }
+                if let Some(cutoff) = exp.training.performance_cutoff {
+                    if it % exp.training.performance_epoch == 0 {
+                        let value = validation_score(exp, task, &params, it, &mut eval_buffers)?;
+                        if passes(exp, value, cutoff) {
+                            stop = StopReason::PerformanceCutoff { iteration: it, value };
+                            break;
+                        }
+                    }
+                }
             }
-        }
+            drop(request);
+            observer.on_end(&stop);
+            Ok(TrainingOutcome {
+                params,
+                metrics,
+                metric_history,
+                stop,
+                iterations: done,
+                trials,
+                stage,
+                init_seconds,
+                training_seconds: loop_start.elapsed().as_secs_f64(),
+            })
+        })
+    };
+    exp.optimizer = detached;
+    outcome
+}
+
+/// Stands in for the experiment's optimizer while the training loop holds it.
+struct Detached;
+
+impl crate::Optimizer for Detached {
+    fn config(&self) -> toml::Table {
+        toml::Table::new()
     }
-    observer.on_end(&stop);
-    Ok(TrainingOutcome {
-        params,
-        metrics,
-        metric_history,
-        stop,
-        iterations: done,
-        trials,
-        stage,
-        init_seconds,
-        training_seconds: loop_start.elapsed().as_secs_f64(),
-    })
+    fn update(&mut self, _: &str, _: &mut ndarray::Array2<f32>, _: &ndarray::Array2<f32>) {}
 }

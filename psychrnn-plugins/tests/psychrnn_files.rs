@@ -143,8 +143,16 @@ fn saved_weights_simulate_to_the_trained_models_outputs() {
     assert!(max_abs_diff(&model.states, &simulated.states) <= 1e-6);
     // With noise, the same stream gives the same trajectory as the model.
     let mut noisy = Trajectory::default();
-    exp.model.forward(&params, batch.inputs.view(), Some(&mut stream(2, Purpose::User, 0)), &mut noisy).unwrap();
-    let sim_noisy = sim.run(batch.inputs.view(), Some(&mut stream(2, Purpose::User, 0)), None).unwrap();
+    exp.model
+        .forward(
+            &params,
+            batch.inputs.view(),
+            Some(&mut psychrnn_core::Noise::from(stream(2, Purpose::User, 0))),
+            &mut noisy,
+        )
+        .unwrap();
+    let sim_noisy =
+        sim.run(batch.inputs.view(), Some(&mut psychrnn_core::Noise::from(stream(2, Purpose::User, 0))), None).unwrap();
     assert!(max_abs_diff(&noisy.outputs, &sim_noisy.outputs) <= 1e-6);
     assert!(max_abs_diff(&noisy.outputs, &model.outputs) > 1e-4, "noise had no effect");
     std::fs::remove_dir_all(dir).unwrap();

@@ -11,8 +11,8 @@ use ndarray::{Array2, Array3, ArrayView3, Axis};
 use psychrnn_core::dynamics::{RateDynamics, RateWeights, rate_backward, rate_forward};
 use psychrnn_core::npz::NpyArray;
 use psychrnn_core::{
-    BackwardSeeds, BuildContext, Entry, Error, Model, ModelContext, ParamRole, ParamSet, ParamSpec, Real, Registry,
-    Result, Rng, Trajectory, TransferFunction, config_table, parse_config,
+    BackwardSeeds, BuildContext, Entry, Error, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Real,
+    Registry, Result, Trajectory, TransferFunction, config_table, parse_config,
 };
 use serde::{Deserialize, Serialize};
 
@@ -155,7 +155,7 @@ impl<F: Real> Model<F> for FeedforwardRnn<F> {
         &self,
         params: &ParamSet<F>,
         inputs: ArrayView3<'_, F>,
-        noise: Option<&mut Rng>,
+        noise: Option<&mut Noise>,
         traj: &mut Trajectory<F>,
     ) -> Result<()> {
         params.check_against(&self.specs)?;

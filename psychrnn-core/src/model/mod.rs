@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::npz::NpyArray;
 use crate::params::{ParamSet, ParamSpec};
 use crate::real::Real;
-use crate::rng::Rng;
+use crate::rng::Noise;
 
 /// What a model needs to know about the task it is built for.
 #[derive(Clone, Debug, PartialEq)]
@@ -98,6 +98,13 @@ pub trait Model<F: Real>: Send + Sync {
     /// If `params` lacks a declared tensor.
     fn effective_weights(&self, params: &ParamSet<F>) -> Result<ParamSet<F>>;
 
+    /// How many standard normals a forward pass over `n_steps x n_batch` draws from its
+    /// noise (so they can be drawn ahead, on another core); 0 when it draws none.
+    fn noise_draws(&self, n_steps: usize, n_batch: usize) -> usize {
+        let _ = (n_steps, n_batch);
+        0
+    }
+
     /// Runs the batch `inputs` (`[T, B, N_in]`) forward into `trajectory`, drawing recurrent
     /// noise from `noise` (no noise when `None`).
     ///
@@ -107,7 +114,7 @@ pub trait Model<F: Real>: Send + Sync {
         &self,
         params: &ParamSet<F>,
         inputs: ArrayView3<'_, F>,
-        noise: Option<&mut Rng>,
+        noise: Option<&mut Noise>,
         trajectory: &mut Trajectory<F>,
     ) -> Result<()>;
 

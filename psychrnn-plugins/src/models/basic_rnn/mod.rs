@@ -23,7 +23,7 @@ use psychrnn_core::dynamics::{RateDynamics, RateWeights, rate_backward, rate_for
 use psychrnn_core::npz::NpyArray;
 use psychrnn_core::registry::BuildContext;
 use psychrnn_core::{
-    BackwardSeeds, DefaultInit, Error, Model, ModelContext, ParamRole, ParamSet, ParamSpec, Real, Result, Rng,
+    BackwardSeeds, DefaultInit, Error, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Real, Result,
     Trajectory, TransferFunction, config_table,
 };
 
@@ -198,11 +198,15 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         Ok(eff)
     }
 
+    fn noise_draws(&self, n_steps: usize, n_batch: usize) -> usize {
+        if self.config.rec_noise > 0.0 { n_steps * n_batch * self.config.N_rec } else { 0 }
+    }
+
     fn forward(
         &self,
         params: &ParamSet<F>,
         inputs: ArrayView3<'_, F>,
-        noise: Option<&mut Rng>,
+        noise: Option<&mut Noise>,
         traj: &mut Trajectory<F>,
     ) -> Result<()> {
         self.check_inputs(&inputs)?;

@@ -197,7 +197,9 @@ fn recurrent_noise_has_the_psychrnn_variance() {
     let params = ParamSet::zeros(model.param_specs());
     let inputs = Array3::zeros((1, 50, N_IN));
     let mut traj = Trajectory::default();
-    model.forward(&params, inputs.view(), Some(&mut stream(1, Purpose::User, 0)), &mut traj).unwrap();
+    model
+        .forward(&params, inputs.view(), Some(&mut psychrnn_core::Noise::from(stream(1, Purpose::User, 0))), &mut traj)
+        .unwrap();
     let var = traj.states.iter().map(|v| v * v).sum::<f64>() / traj.states.len() as f64;
     let want = 2.0 * 0.2 * 0.25;
     assert!((var - want).abs() < 0.05 * want, "variance {var}, expected {want}");

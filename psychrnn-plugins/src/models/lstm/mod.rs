@@ -21,7 +21,7 @@ use psychrnn_core::array::{contiguous, contiguous_mut};
 use psychrnn_core::npz::NpyArray;
 use psychrnn_core::registry::BuildContext;
 use psychrnn_core::{
-    BackwardSeeds, DefaultInit, Error, Model, ModelContext, ParamRole, ParamSet, ParamSpec, Real, Result, Rng,
+    BackwardSeeds, DefaultInit, Error, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Real, Result,
     Trajectory, config_table, parse_config,
 };
 use psychrnn_linalg::{Acc, Op};
@@ -148,7 +148,7 @@ impl<F: Real> Model<F> for Lstm<F> {
         &self,
         params: &ParamSet<F>,
         inputs: ArrayView3<'_, F>,
-        _noise: Option<&mut Rng>,
+        _noise: Option<&mut Noise>,
         traj: &mut Trajectory<F>,
     ) -> Result<()> {
         self.check_inputs(&inputs)?;
