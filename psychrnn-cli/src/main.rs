@@ -3,6 +3,7 @@
 //! Thin glue over `psychrnn-core` (manifest, trainer, run directory) and `psychrnn-plugins`
 //! (the bundled tasks, models, ...). Errors print their whole cause chain and exit non-zero.
 
+mod bench;
 mod observer;
 mod run;
 mod simulate;
@@ -67,6 +68,8 @@ enum Command {
     },
     /// Run saved weights on trials of a task or on given inputs (PsychRNN's BasicSimulator).
     Simulate(simulate::SimulateArgs),
+    /// Measure training and simulation speed on the reference workload PD-std.
+    Bench(bench::BenchArgs),
     /// Describe a plugin: its documentation and every parameter with type and default, as TOML.
     Describe {
         /// The plugin's tag (see `psychrnn list`).
@@ -155,6 +158,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(&args),
         Command::List { kind } => list(kind.as_deref()),
         Command::Describe { tag } => describe(&tag),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -95,6 +95,9 @@ pub struct TrainingConfig {
     pub save_training_weights_epoch: Option<u64>,
     /// Write a resumable checkpoint every this many updates (0: never).
     pub checkpoint_epoch: u64,
+    /// Threads: 2 or more draws the next update's trials and noise on a helper thread while the
+    /// current update computes; 1 does everything on one thread. Results are identical.
+    pub threads: usize,
 }
 
 fn default_metric_epoch() -> u64 {
@@ -145,6 +148,7 @@ impl Default for TrainingConfig {
             performance_epoch: 1,
             save_training_weights_epoch: None,
             checkpoint_epoch: 100,
+            threads: 2,
         }
     }
 }
@@ -166,6 +170,9 @@ impl TrainingConfig {
         }
         if self.save_training_weights_epoch == Some(0) {
             return Err(Error::invalid("training.save_training_weights_epoch", "must be at least 1, got 0"));
+        }
+        if self.threads == 0 {
+            return Err(Error::invalid("training.threads", "must be at least 1, got 0"));
         }
         if self.test_batch_size == 0 {
             return Err(Error::invalid("training.test_batch_size", "must be at least 1, got 0"));

@@ -360,6 +360,7 @@ pub fn train_from(
         let exp: &Experiment = exp;
         let (task, stages, model, seed) = (exp.task.as_ref(), exp.stages.as_slice(), exp.model.as_ref(), exp.seed);
         std::thread::scope(|scope| -> Result<TrainingOutcome> {
+            let prefetch = exp.training.threads > 1;
             let (request, requests) = std::sync::mpsc::channel::<(u64, usize)>();
             let (deliver, delivered) = std::sync::mpsc::sync_channel::<(u64, usize, TrialBatch, Noise)>(1);
             scope.spawn(move || {
@@ -375,8 +376,8 @@ pub fn train_from(
             });
             let _ = request.send((first, stage));
             for it in first..=n_updates {
-                let (batch, mut noise) = match delivered.recv() {
-                    Ok((got, got_stage, batch, noise)) if got == it && got_stage == stage => (batch, noise),
+                let (batch, mut noise) = match if prefetch { delivered.recv().ok() } else { None } {
+                    Some((got, got_stage, batch, noise)) if got == it && got_stage == stage => (batch, noise),
                     _ => prepare(exp.stage_task(stage), exp.model.as_ref(), exp.seed, it),
                 };
                 if it < n_updates {

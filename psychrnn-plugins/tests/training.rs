@@ -93,6 +93,12 @@ fn same_manifest_same_weights_and_the_lock_replays_the_run() {
     assert_eq!(pa, pc, "training the lock manifest must reproduce the run");
     let other = train(&mut experiment(&SMALL.replace("seed = 7", "seed = 8")).unwrap(), &mut Silent).unwrap().params;
     assert_ne!(pa, other);
+    // Neither does the thread count (trials and noise drawn ahead on a helper thread or not).
+    let one_thread =
+        train(&mut experiment(&SMALL.replace("loss_epoch = 5", "loss_epoch = 5\nthreads = 1")).unwrap(), &mut Silent)
+            .unwrap()
+            .params;
+    assert_eq!(pa, one_thread);
     // Logging more often must not change the trajectory (evaluation noise has its own stream).
     let pd = train(&mut experiment(&SMALL.replace("loss_epoch = 5", "loss_epoch = 1")).unwrap(), &mut Silent)
         .unwrap()
