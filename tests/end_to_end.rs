@@ -470,14 +470,25 @@ fn a_run_killed_mid_training_resumes_to_the_same_weights() {
 fn bench_measures_every_configuration_it_is_asked_for() {
     // Structure only: speed is measured by running the bench, never asserted in tests.
     let dir = scratch("bench");
-    let o = psychrnn(&["bench", "--n-rec", "6", "--variant", "free,dale", "--seconds", "0.02", "--json", "bench.json"], &dir);
+    let o = psychrnn(
+        &["bench", "--n-rec", "6", "--variant", "free,dale", "--seconds", "0.02", "--json", "bench.json"],
+        &dir,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    let rows: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("bench.json")).unwrap()).unwrap();
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("bench.json")).unwrap()).unwrap();
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2);
     for (row, variant) in rows.iter().zip(["free", "dale"]) {
         assert_eq!((row["n_rec"].as_u64(), row["variant"].as_str()), (Some(6), Some(variant)));
-        for key in ["train_trials_per_s", "train_trials_per_s_no_generation", "simulate_trials_per_s", "seconds_per_update_median", "gflop_per_s", "peak_memory_mb"] {
+        for key in [
+            "train_trials_per_s",
+            "train_trials_per_s_no_generation",
+            "simulate_trials_per_s",
+            "seconds_per_update_median",
+            "gflop_per_s",
+            "peak_memory_mb",
+        ] {
             assert!(row[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {row}");
         }
         assert!(row["seconds_per_update_min"].as_f64() <= row["seconds_per_update_max"].as_f64());

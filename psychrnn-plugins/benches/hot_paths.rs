@@ -1,0 +1,116 @@
+//! Criterion benches of the hot pieces, on PD-std shapes (batch 64, 200 steps, f32):
+//! one forward step and one backward step of the rate kernels (as `rate_forward` /
+//! `rate_backward` over a single step), a full BPTT iteration (forward, MSE, backward), and
+//! trial-batch generation for each bundled task. `cargo bench -p psychrnn-plugins`.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use ndarray::{Array2, Array3};
+use psychrnn_core::dynamics::{RateDynamics, RateWeights, rate_backward, rate_forward};
+use psychrnn_core::rng::{Purpose, stream};
+use psychrnn_core::{
+    BatchView, LossFunction, Model, ModelContext, Noise, ObjectiveBuffers, Real, TaskTiming, Trajectory,
+    TransferFunction, evaluate_objective, parse_config,
+};
+use psychrnn_plugins::loss::{Loss, LossKind};
+use psychrnn_plugins::models::basic_rnn::BasicRnn;
+
+const BATCH: usize = 64;
+const SIZES: [usize; 3] = [50, 100, 256];
+
+fn weights(n: usize) -> (Array2<f32>, Array2<f32>, Array2<f32>, Array2<f32>) {
+    let mut rng = stream(1, Purpose::User, 0);
+    let mut m = |r, c, s: f32| Array2::from_shape_simple_fn((r, c), || s * f32::standard_normal(&mut rng));
+    (m(n, 2, 0.5), m(n, n, 1.1 / (n as f32).sqrt()), m(2, n, 0.1), m(1, n, 0.1))
+}
+
+fn steps(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rate_step");
+    for n in SIZES {
+        let (w_in, w_rec, w_out, row) = weights(n);
+        let zeros = ndarray::Array1::<f32>::zeros(2);
+        let w = RateWeights {
+            w_in: &w_in,
+            w_rec: &w_rec,
+            w_out: &w_out,
+            b_rec: row.row(0),
+            b_out: zeros.view(),
+            init_state: row.row(0),
+        };
+        let dynamics = RateDynamics { alpha: 0.1, noise_std: 0.0, transfer: TransferFunction::Relu };
+        let inputs = Array3::<f32>::ones((1, BATCH, 2));
+        let mut traj = Trajectory::default();
+        group.bench_with_input(BenchmarkId::new("forward", n), &n, |b, _| {
+            b.iter(|| rate_forward(&w, &dynamics, inputs.view(), None, None, &mut traj));
+        });
+        rate_forward(&w, &dynamics, inputs.view(), None, None, &mut traj).unwrap();
+        let d_out = Array3::<f32>::ones((1, BATCH, 2));
+        group.bench_with_input(BenchmarkId::new("backward", n), &n, |b, _| {
+            b.iter(|| rate_backward(&w, &dynamics, inputs.view(), &traj, d_out.view(), None, false));
+        });
+    }
+    group.finish();
+}
+
+fn bptt_iteration(c: &mut Criterion) {
+    let mut group = c.benchmark_group("bptt_iteration");
+    group.sample_size(10);
+    let timing = TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: BATCH };
+    let task = psychrnn_plugins::registry().unwrap().tasks.get("", "perceptual_discrimination").unwrap().ctor;
+    let task = task(&toml::Table::new(), &timing, &Default::default()).unwrap();
+    let batch = task.generate_batch(BATCH, &mut stream(1, Purpose::User, 0));
+    let loss = Loss::new(LossKind::MeanSquaredError, Default::default());
+    for n in SIZES {
+        let config = parse_config(
+            &toml::from_str::<toml::Table>(&format!("N_rec = {n}\ndale_ratio = 0.8\nrec_noise = 0.1")).unwrap(),
+        )
+        .unwrap();
+        let model =
+            BasicRnn::<f32>::new(config, &ModelContext { n_in: 2, n_out: 2, alpha: 0.1, n_batch: BATCH }).unwrap();
+        let mut params = psychrnn_core::ParamSet::new();
+        let (w_in, w_rec, w_out, row) = weights(n);
+        for (name, a) in
+            [("W_in", w_in), ("W_rec", w_rec), ("W_out", w_out), ("b_rec", row.clone()), ("init_state", row)]
+        {
+            params.insert(name, a);
+        }
+        params.insert("b_out", Array2::zeros((1, 2)));
+        let view = BatchView { inputs: batch.inputs.view(), targets: batch.targets.view(), mask: batch.mask.view() };
+        let mut buffers = ObjectiveBuffers::default();
+        group.bench_with_input(BenchmarkId::new("basic_rnn_dale", n), &n, |b, _| {
+            b.iter(|| {
+                let mut noise = Noise::from(stream(1, Purpose::TrainNoise, 1));
+                evaluate_objective(
+                    &model as &dyn Model<f32>,
+                    &loss as &dyn LossFunction<f32>,
+                    &[],
+                    &params,
+                    view,
+                    Some(&mut noise),
+                    &mut buffers,
+                    true,
+                )
+            });
+        });
+    }
+    group.finish();
+}
+
+fn trial_generation(c: &mut Criterion) {
+    let mut group = c.benchmark_group("trial_batch");
+    let registry = psychrnn_plugins::registry().unwrap();
+    let timing = TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: BATCH };
+    for entry in registry.tasks.entries() {
+        let task = (entry.ctor)(&toml::Table::new(), &timing, &Default::default()).unwrap();
+        group.bench_function(entry.tag.as_str(), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i += 1;
+                task.generate_batch(BATCH, &mut stream(1, Purpose::TrainTrials, i))
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, steps, bptt_iteration, trial_generation);
+criterion_main!(benches);
