@@ -329,6 +329,7 @@ pub fn train_from(
     let start = Instant::now();
     // Denormals cost ~100 cycles per operation; saturating units make them constantly.
     psychrnn_linalg::flush_denormals_to_zero();
+    psychrnn_linalg::set_threads(exp.training.threads);
     let trainable: Vec<String> =
         exp.model.param_specs().iter().filter(|s| s.trainable).map(|s| s.name.clone()).collect();
     let n_updates = exp.training.n_updates(exp.task.timing().n_batch);

@@ -55,22 +55,55 @@ macro_rules! gemm_impl {
                 Op::N => MatRef::from_row_major_slice(b, k, n),
                 Op::T => MatRef::from_row_major_slice(b, n, k).transpose(),
             };
-            let dst = MatMut::from_row_major_slice_mut(c, m, n);
+            let mut dst = MatMut::from_row_major_slice_mut(c, m, n);
             let beta = match acc {
                 Acc::Replace => Accum::Replace,
                 Acc::Add => Accum::Add,
             };
             if k == 0 {
                 if acc == Acc::Replace {
-                    let mut dst = dst;
                     dst.fill(0.0);
                 }
                 return;
             }
-            matmul(dst, beta, lhs, rhs, 1.0, Par::Seq);
-            clear_upper_vector_state();
+            if m * n * k >= SPLIT_WORK && n >= 2 {
+                // Always the same two column halves, each by the sequential kernel: the bits do
+                // not depend on whether the halves run in parallel.
+                let half = n / 2;
+                let (left, right) = dst.split_at_col_mut(half);
+                let (rhs_left, rhs_right) = rhs.split_at_col(half);
+                let product = |d: MatMut<'_, $t>, r: MatRef<'_, $t>| {
+                    matmul(d, beta, lhs, r, 1.0, Par::Seq);
+                    clear_upper_vector_state();
+                };
+                if threads() > 1 {
+                    rayon::join(|| product(left, rhs_left), || product(right, rhs_right));
+                } else {
+                    product(left, rhs_left);
+                    product(right, rhs_right);
+                }
+            } else {
+                matmul(dst, beta, lhs, rhs, 1.0, Par::Seq);
+                clear_upper_vector_state();
+            }
         }
     };
+}
+
+/// Products with at least this many multiply-adds (`m * n * k`) are computed as two column
+/// halves (measured: worthwhile from about N_rec 256 at batch 64, 64 x 256 x 256 = 4.2 M).
+pub const SPLIT_WORK: usize = 1 << 22;
+
+static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// How many threads large products may use (1: the two halves run one after the other). The
+/// result is the same for any value.
+pub fn set_threads(threads: usize) {
+    THREADS.store(threads.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+fn threads() -> usize {
+    THREADS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Clears the upper halves of the AVX/AVX-512 registers (`vzeroupper`) after a faer kernel.
@@ -178,6 +211,28 @@ mod tests {
                     assert!((got - w).abs() < 1e-12);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn large_products_are_split_and_give_the_same_bits_in_parallel() {
+        let (m, n, k) = (64, 300, 300);
+        assert!(m * n * k >= SPLIT_WORK);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 1000) as f32 / 991.0 - 0.5).collect();
+        let run = |threads| {
+            set_threads(threads);
+            let mut c = vec![0.5f32; m * n];
+            gemm_f32(&mut c, m, n, k, &a, Op::N, &b, Op::T, Acc::Add);
+            c
+        };
+        let (one, two) = (run(1), run(2));
+        set_threads(1);
+        assert_eq!(one, two);
+        // And it is the product: compare with a naive sum (f64).
+        for (i, j) in [(0, 0), (17, 299), (63, 150)] {
+            let want: f64 = 0.5 + (0..k).map(|p| f64::from(a[i * k + p]) * f64::from(b[j * k + p])).sum::<f64>();
+            assert!((f64::from(one[i * n + j]) - want).abs() < 1e-3, "{i},{j}");
         }
     }
 
