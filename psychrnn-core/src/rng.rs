@@ -36,6 +36,81 @@ pub enum Purpose {
     ValidationNoise = 9,
 }
 
+/// The 128-layer ziggurat of Marsaglia & Tsang (2000) for N(0, 1), built once.
+struct Ziggurat {
+    /// Acceptance bounds (`|hz| < k[i]` takes the fast path), scaled by 2^31.
+    k: [i64; 128],
+    /// Layer widths divided by 2^31.
+    w: [f64; 128],
+    /// Density at each layer's edge.
+    f: [f64; 128],
+}
+
+/// Start of the tail.
+const ZIG_R: f64 = 3.442_619_855_899;
+
+fn ziggurat() -> &'static Ziggurat {
+    static TABLES: std::sync::OnceLock<Ziggurat> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        let m = 2_147_483_648.0f64;
+        let v = 9.912_563_035_262_17e-3;
+        let (mut d, mut t) = (ZIG_R, ZIG_R);
+        let q = v / (-0.5 * d * d).exp();
+        let mut z = Ziggurat { k: [0; 128], w: [0.0; 128], f: [0.0; 128] };
+        z.k[0] = ((d / q) * m) as i64;
+        z.w[0] = q / m;
+        z.w[127] = d / m;
+        z.f[0] = 1.0;
+        z.f[127] = (-0.5 * d * d).exp();
+        for i in (1..=126).rev() {
+            d = (-2.0 * (v / d + (-0.5 * d * d).exp()).ln()).sqrt();
+            z.k[i + 1] = ((d / t) * m) as i64;
+            t = d;
+            z.f[i] = (-0.5 * d * d).exp();
+            z.w[i] = d / m;
+        }
+        z
+    })
+}
+
+/// A uniform in (0, 1] from the generator.
+fn open_uniform(rng: &mut Rng) -> f64 {
+    ((rand::Rng::next_u64(rng) >> 11) as f64 + 1.0) / (1u64 << 53) as f64
+}
+
+/// Fills `out` with N(0, 1) draws: the ziggurat on one 64-bit draw per value (layer index from the
+/// low 7 bits, the signed 32-bit magnitude from the high bits, so the two are independent), about
+/// 98.8% of values on the fast path. Several times faster than drawing one value at a time
+/// through `rand_distr`, and fixed by this code (so stable across dependency updates).
+pub fn fill_standard_normal<F: crate::Real>(rng: &mut Rng, out: &mut [F]) {
+    let z = ziggurat();
+    for o in out.iter_mut() {
+        let mut bits = rand::Rng::next_u64(rng);
+        *o = F::of(loop {
+            let (i, hz) = ((bits & 127) as usize, i64::from((bits >> 32) as u32 as i32));
+            let x = hz as f64 * z.w[i];
+            if hz.abs() < z.k[i] {
+                break x;
+            }
+            if i == 0 {
+                // The tail beyond ZIG_R (Marsaglia's method).
+                let tail = loop {
+                    let x = -open_uniform(rng).ln() / ZIG_R;
+                    let y = -open_uniform(rng).ln();
+                    if y + y >= x * x {
+                        break ZIG_R + x;
+                    }
+                };
+                break if hz > 0 { tail } else { -tail };
+            }
+            if z.f[i] + open_uniform(rng) * (z.f[i - 1] - z.f[i]) < (-0.5 * x * x).exp() {
+                break x;
+            }
+            bits = rand::Rng::next_u64(rng);
+        });
+    }
+}
+
 /// Standard-normal draws for a model's recurrent noise: straight from a generator, or drawn
 /// beforehand (e.g. on another core while the previous update computes) in exactly the order
 /// the model would draw them, so both give the same bits.
@@ -61,14 +136,16 @@ impl From<Rng> for Noise {
 impl Noise {
     /// `n` standard normals drawn from `rng` now, in order, for [`Noise::Drawn`].
     pub fn predraw(rng: &mut Rng, n: usize) -> Self {
-        Noise::Drawn { values: (0..n).map(|_| <f32 as crate::Real>::standard_normal(rng)).collect(), next: 0 }
+        let mut values = vec![0.0f32; n];
+        fill_standard_normal(rng, &mut values);
+        Noise::Drawn { values, next: 0 }
     }
 
     /// Fills `out` with the next standard normals. Pre-drawn `f32` values are converted (exact
     /// for `f32` models); when they run out, the rest are 0 and [`Noise::exhausted`] says so.
     pub fn fill<F: crate::Real>(&mut self, out: &mut [F]) {
         match self {
-            Noise::Stream(rng) => out.iter_mut().for_each(|z| *z = F::standard_normal(rng)),
+            Noise::Stream(rng) => fill_standard_normal(rng, out),
             Noise::Drawn { values, next } => {
                 for z in out.iter_mut() {
                     *z = values.get(*next).map_or(F::zero(), |&v| F::of(f64::from(v)));
@@ -106,6 +183,33 @@ mod tests {
         let e: u64 = stream(8, Purpose::TrainTrials, 3).random();
         assert_eq!(a, b);
         assert!(a != c && a != d && a != e);
+    }
+
+    #[test]
+    fn ziggurat_draws_are_standard_normal() {
+        let n = 2_000_000;
+        let mut x = vec![0.0f64; n];
+        fill_standard_normal(&mut stream(9, Purpose::User, 0), &mut x);
+        let mean = x.iter().sum::<f64>() / n as f64;
+        let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+        let kurtosis = x.iter().map(|v| (v - mean).powi(4)).sum::<f64>() / n as f64 / (var * var);
+        assert!(mean.abs() < 0.003, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.004, "variance {var}");
+        assert!((kurtosis - 3.0).abs() < 0.03, "kurtosis {kurtosis}");
+        // Probabilities of standard-normal intervals, including the tail beyond the ziggurat's base.
+        let frac = |f: &dyn Fn(f64) -> bool| x.iter().filter(|&&v| f(v)).count() as f64 / n as f64;
+        for (p, want, tol) in [
+            (frac(&|v| v.abs() < 1.0), 0.682_689, 0.001),
+            (frac(&|v| v > 1.96), 0.024_998, 0.0004),
+            (frac(&|v| v < -2.5), 0.006_210, 0.0002),
+            (frac(&|v| v.abs() > 3.442_62), 0.000_576, 0.00006),
+            (frac(&|v| v > 4.0), 0.000_031_7, 0.000_015),
+        ] {
+            assert!((p - want).abs() < tol, "{p} vs {want}");
+        }
+        // Consecutive draws are uncorrelated.
+        let lag1 = x.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / n as f64;
+        assert!(lag1.abs() < 0.003, "lag-1 correlation {lag1}");
     }
 
     #[test]
