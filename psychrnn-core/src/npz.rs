@@ -253,7 +253,10 @@ fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> 
         return Err("Fortran-ordered arrays are not supported".into());
     }
     let shape_text = field("shape")?;
-    let shape_text = &shape_text[1..shape_text.find(')').ok_or("malformed shape")?];
+    let shape_text = shape_text
+        .strip_prefix('(')
+        .and_then(|rest| rest.find(')').map(|end| &rest[..end]))
+        .ok_or("malformed shape")?;
     let shape: Vec<usize> = shape_text
         .split(',')
         .map(str::trim)
@@ -387,6 +390,23 @@ mod read_tests {
         assert_eq!(c.get("dale_ratio").unwrap().data, NpyData::F64(vec![0.8]));
         assert!(c.get("W_rec/Adam").is_some());
         assert!(c.skipped.is_empty(), "{:?}", c.skipped);
+    }
+
+    #[test]
+    fn malformed_headers_are_reported_not_panicked_on() {
+        for header in [
+            "{'descr': '<f4', 'fortran_order': False, 'shape': )",
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2,",
+            "{'descr': '<f4'}",
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (x,), }",
+        ] {
+            let mut member = b"\x93NUMPY\x01\x00".to_vec();
+            member.extend_from_slice(&(header.len() as u16).to_le_bytes());
+            member.extend_from_slice(header.as_bytes());
+            assert!(parse_npy("a", &member).is_err(), "{header}");
+        }
+        assert!(parse_npy("a", b"\x93NUMPY\x01\x00\xff\xff").is_err());
+        assert!(parse_npy("a", b"short").is_err());
     }
 
     #[test]
