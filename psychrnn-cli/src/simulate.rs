@@ -102,11 +102,6 @@ pub fn parse_pulse(text: &str, dt: f64) -> Result<Pulse, String> {
     Ok(Pulse { units: parse_units(units)?, start_step: step_of(start, dt)?, end_step: step_of(end, dt)?, amplitude })
 }
 
-fn batch_major(name: &str, a: &ndarray::Array3<f32>) -> NpyArray {
-    let v = a.view().permuted_axes([1, 0, 2]);
-    NpyArray::f32(name, v.shape(), v.iter().copied().collect())
-}
-
 /// The task to simulate, if any: from `--task` (manifest or tag) or the run's lock manifest.
 fn task(args: &SimulateArgs, run_dir: Option<&Path>) -> CliResult<Option<Box<dyn Task>>> {
     let registry = crate::registry()?;
@@ -239,12 +234,15 @@ pub fn run(args: &SimulateArgs) -> CliResult<()> {
         }
     };
 
-    let mut arrays =
-        vec![batch_major("x", &inputs), batch_major("outputs", &traj.outputs), batch_major("states", &traj.states)];
+    let mut arrays = vec![
+        NpyArray::from_time_major("x", &inputs),
+        NpyArray::from_time_major("outputs", &traj.outputs),
+        NpyArray::from_time_major("states", &traj.states),
+    ];
     let mut summary = format!("simulated {} trials x {} steps", inputs.shape()[1], inputs.shape()[0]);
     if let (Some(t), Some(b)) = (&task, &batch) {
-        arrays.push(batch_major("y", &b.targets));
-        arrays.push(batch_major("mask", &b.mask));
+        arrays.push(NpyArray::from_time_major("y", &b.targets));
+        arrays.push(NpyArray::from_time_major("mask", &b.mask));
         let accuracy = t.accuracy(b, traj.outputs.view());
         arrays.push(NpyArray::f64("accuracy", &[], vec![accuracy]));
         arrays.push(NpyArray::string("trial_params", serde_json::to_string(&b.trial_params)?));

@@ -15,7 +15,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::npz::{NpyData, read_npz};
+use crate::npz::read_npz;
 use crate::registry::BuildContext;
 
 /// One rectangular block `rows[0]..rows[1] x cols[0]..cols[1]` set to `value`.
@@ -108,17 +108,9 @@ impl MatrixSpec {
                         format!("{:?} (`{key}` in {})", a.shape, file.display()),
                     ));
                 }
-                let values: Vec<f32> = match &a.data {
-                    NpyData::F32(v) => v.clone(),
-                    NpyData::F64(v) => v.iter().map(|&x| x as f32).collect(),
-                    NpyData::I64(v) => v.iter().map(|&x| x as f32).collect(),
-                    NpyData::Str(_) => {
-                        return Err(Error::invalid(
-                            field,
-                            format!("`{key}` in {} holds text, not numbers", file.display()),
-                        ));
-                    }
-                };
+                let values = a.to_f32().ok_or_else(|| {
+                    Error::invalid(field, format!("`{key}` in {} holds text, not numbers", file.display()))
+                })?;
                 Array2::from_shape_vec((rows, cols), values).map_err(|e| Error::invalid(field, e.to_string()))
             }
             MatrixSpec::Blocks { fill, blocks } => {

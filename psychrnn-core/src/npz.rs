@@ -53,6 +53,22 @@ impl NpyArray {
         NpyArray::f32(name, a.shape(), a.iter().copied().collect())
     }
 
+    /// A time-major `[T, B, N]` array (the internal layout) in PsychRNN's `[B, T, N]` layout.
+    pub fn from_time_major(name: impl Into<String>, a: &ndarray::Array3<f32>) -> Self {
+        let v = a.view().permuted_axes([1, 0, 2]);
+        NpyArray::f32(name, v.shape(), v.iter().copied().collect())
+    }
+
+    /// The elements as `f32` (`float64` and `int64` converted); `None` for text.
+    pub fn to_f32(&self) -> Option<Vec<f32>> {
+        match &self.data {
+            NpyData::F32(v) => Some(v.clone()),
+            NpyData::F64(v) => Some(v.iter().map(|&x| x as f32).collect()),
+            NpyData::I64(v) => Some(v.iter().map(|&x| x as f32).collect()),
+            NpyData::Str(_) => None,
+        }
+    }
+
     /// The `.npy` bytes: magic, version 1.0, header padded to a multiple of 64, data.
     pub fn to_npy_bytes(&self) -> Vec<u8> {
         let (descr, payload): (String, Vec<u8>) = match &self.data {

@@ -15,7 +15,6 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use ndarray::Array3;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -55,12 +54,6 @@ pub struct RunSummary {
     pub training_seconds: f64,
     /// psychrnn version.
     pub psychrnn_version: String,
-}
-
-/// `[T, B, N]` (time-major, internal) to `[B, T, N]` (PsychRNN's layout).
-fn batch_major(name: &str, a: &Array3<f32>) -> NpyArray {
-    let v = a.view().permuted_axes([1, 0, 2]);
-    NpyArray::f32(name, v.shape(), v.iter().copied().collect())
 }
 
 /// Creates `dir` and writes `manifest.lock.toml` (before training, so a killed run can be
@@ -170,11 +163,11 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
     write_npz(
         &dir.join("test_trials.npz"),
         &[
-            batch_major("x", &test.batch.inputs),
-            batch_major("y", &test.batch.targets),
-            batch_major("mask", &test.batch.mask),
-            batch_major("outputs", &t.outputs),
-            batch_major("states", &t.states),
+            NpyArray::from_time_major("x", &test.batch.inputs),
+            NpyArray::from_time_major("y", &test.batch.targets),
+            NpyArray::from_time_major("mask", &test.batch.mask),
+            NpyArray::from_time_major("outputs", &t.outputs),
+            NpyArray::from_time_major("states", &t.states),
         ],
     )?;
     let params = serde_json::to_string_pretty(&test.batch.trial_params)

@@ -39,12 +39,7 @@ fn values(contents: &NpzContents, path: &Path, key: &str) -> Result<(Vec<usize>,
     let a = contents
         .get(key)
         .ok_or_else(|| Error::invalid(path.display().to_string(), format!("the weight file has no `{key}`")))?;
-    let v = match &a.data {
-        NpyData::F32(v) => v.clone(),
-        NpyData::F64(v) => v.iter().map(|&x| x as f32).collect(),
-        NpyData::I64(v) => v.iter().map(|&x| x as f32).collect(),
-        NpyData::Str(_) => return Err(Error::invalid(path.display().to_string(), format!("`{key}` holds text"))),
-    };
+    let v = a.to_f32().ok_or_else(|| Error::invalid(path.display().to_string(), format!("`{key}` holds text")))?;
     Ok((a.shape.clone(), v))
 }
 

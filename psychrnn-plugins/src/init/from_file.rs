@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use ndarray::Array2;
-use psychrnn_core::npz::{NpyData, NpzContents, read_npz};
+use psychrnn_core::npz::{NpzContents, read_npz};
 use psychrnn_core::registry::BuildContext;
 use psychrnn_core::{Error, InitContext, ParamSet, Result, Rng, WeightInitializer, config_table, parse_config};
 use serde::{Deserialize, Serialize};
@@ -67,12 +67,8 @@ impl WeightInitializer for FromFile {
                     format!("{:?}", a.shape),
                 ));
             }
-            let values: Vec<f32> = match &a.data {
-                NpyData::F32(v) => v.clone(),
-                NpyData::F64(v) => v.iter().map(|&x| x as f32).collect(),
-                NpyData::I64(v) => v.iter().map(|&x| x as f32).collect(),
-                NpyData::Str(_) => return Err(Error::invalid("path", format!("`{}` in {file} holds text", spec.name))),
-            };
+            let values =
+                a.to_f32().ok_or_else(|| Error::invalid("path", format!("`{}` in {file} holds text", spec.name)))?;
             let m = Array2::from_shape_vec((spec.rows, spec.cols), values)
                 .map_err(|e| Error::invalid("path", e.to_string()))?;
             params.insert(spec.name.clone(), m);
