@@ -410,9 +410,7 @@ pub fn train_from(
                     let g = grads.require(name)?;
                     optimizer.update(name, params.require_mut(name)?, g);
                 }
-                if let Some(e) = exp.plugin_failure() {
-                    return Err(e);
-                }
+                // Only the (detached) optimizer ran since the last plugin check.
                 if let Some(message) = optimizer.failure() {
                     return Err(Error::Plugin { source_name: "optimizer".into(), message });
                 }
