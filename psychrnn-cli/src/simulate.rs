@@ -43,6 +43,10 @@ pub struct SimulateArgs {
     /// alpha = dt/tau, for weight files that do not hold it (PsychRNN's).
     #[arg(long)]
     alpha: Option<f64>,
+    /// Set weights with |w| below this to 0 before simulating (PyCog prunes at 1e-4 when it
+    /// loads a trained network).
+    #[arg(long)]
+    w_min: Option<f64>,
     /// Silence units from a time on: UNITS@MS, e.g. 0-9@500 or 3,7@0. Repeatable.
     #[arg(long)]
     lesion: Vec<String>,
@@ -194,9 +198,13 @@ fn network(args: &SimulateArgs, run_dir: Option<&Path>, weights: &Path, task: Op
     let fallback = args.alpha.or_else(|| task.map(|t| t.timing().alpha()));
     let (mut sim, warnings) = Simulator::from_npz(weights, fallback, None)?;
     if let Some(a) = args.alpha {
-        sim.alpha = a;
+        sim.alpha = vec![a];
     }
     warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+    if let Some(w_min) = args.w_min {
+        let removed = sim.prune(w_min);
+        eprintln!("pruned {removed} weights with |w| < {w_min}");
+    }
     Ok(Network::Rate(Box::new(sim)))
 }
 

@@ -36,15 +36,49 @@ pub struct RateWeights<'a, F> {
     pub init_state: ArrayView1<'a, F>,
 }
 
-/// Time constant, noise and transfer function of a rate network.
-#[derive(Copy, Clone, Debug)]
+/// Time constants, noise and transfer function of a rate network.
+#[derive(Clone, Debug)]
 pub struct RateDynamics<F> {
-    /// `dt / tau`.
-    pub alpha: F,
-    /// Standard deviation of the per-step noise, `sqrt(2 alpha rec_noise^2)`.
-    pub noise_std: F,
+    /// `dt / tau`: one value for every unit, or one per unit (PyCog's per-unit `tau`).
+    pub alpha: Vec<F>,
+    /// Standard deviation of the per-step noise, `sqrt(2 alpha rec_noise^2)`: one value, or one
+    /// per unit.
+    pub noise_std: Vec<F>,
     /// The transfer function.
     pub transfer: TransferFunction,
+}
+
+impl<F: Real> RateDynamics<F> {
+    /// The same `alpha` and noise for every unit.
+    pub fn uniform(alpha: F, noise_std: F, transfer: TransferFunction) -> Self {
+        RateDynamics { alpha: vec![alpha], noise_std: vec![noise_std], transfer }
+    }
+
+    /// Per-unit `alpha_j` with noise `sqrt(2 alpha_j rec_noise^2)`.
+    pub fn per_unit(alpha: &[f64], rec_noise: f64, transfer: TransferFunction) -> Self {
+        RateDynamics {
+            alpha: alpha.iter().map(|&a| F::of(a)).collect(),
+            noise_std: alpha.iter().map(|&a| F::of((2.0 * a * rec_noise * rec_noise).sqrt())).collect(),
+            transfer,
+        }
+    }
+
+    /// `(alpha, 1 - alpha, noise std)`, one entry per unit of an `n`-unit network.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if a per-unit vector does not have `n` entries.
+    pub fn expand(&self, n: usize) -> Result<(Vec<F>, Vec<F>, Vec<F>)> {
+        let spread = |v: &[F], what: &str| -> Result<Vec<F>> {
+            match v.len() {
+                1 => Ok(vec![v[0]; n]),
+                len if len == n => Ok(v.to_vec()),
+                len => Err(Error::shape(what, format!("1 or {n} (N_rec) values"), format!("{len}"))),
+            }
+        };
+        let alpha = spread(&self.alpha, "alpha")?;
+        let leak = alpha.iter().map(|&a| F::one() - a).collect();
+        Ok((alpha, leak, spread(&self.noise_std, "noise_std")?))
+    }
 }
 
 /// Silences `units` from step `from_step` on: their state and rate are held at 0.
@@ -144,8 +178,19 @@ pub fn rate_forward<F: Real>(
         p.validate(t_steps, n)?;
     }
     traj.resize(t_steps, batch, n, n_out);
-    for mut row in traj.initial.rows_mut() {
-        row.assign(&w.init_state);
+    match traj.start.take() {
+        Some(start) if start.dim() == (batch, n) => {
+            traj.initial.assign(&start);
+            traj.start = Some(start);
+        }
+        Some(start) => {
+            return Err(Error::shape("start state", format!("[{batch}, {n}] (B x N_rec)"), format!("{:?}", start.shape())));
+        }
+        None => {
+            for mut row in traj.initial.rows_mut() {
+                row.assign(&w.init_state);
+            }
+        }
     }
     let f = dynamics.transfer;
     let initial_rates = traj.initial.mapv(|x| f.apply(x));
@@ -164,7 +209,8 @@ pub fn rate_forward<F: Real>(
         Acc::Replace,
     );
 
-    let (alpha, leak, sigma) = (dynamics.alpha, F::one() - dynamics.alpha, dynamics.noise_std);
+    let (alpha, leak, sigma) = dynamics.expand(n)?;
+    let noisy = sigma.iter().any(|&s| s > F::zero());
     let step = batch * n;
     let w_rec = contiguous(w.w_rec)?;
     let mut w_step = perturbation.and_then(|p| p.rec_multiplier.as_ref()).map(|_| Array2::<F>::zeros((n, n)));
@@ -213,19 +259,19 @@ pub fn rate_forward<F: Real>(
         for (b_j, (&b, &p)) in bias.iter_mut().zip(w.b_rec.iter().zip(&pulse)) {
             *b_j = b + p;
         }
-        match noise.as_deref_mut().filter(|_| sigma > F::zero()) {
+        match noise.as_deref_mut().filter(|_| noisy) {
             Some(source) => {
                 source.fill(&mut xi);
                 for ((xr, pr), zr) in x.chunks_exact_mut(n).zip(prev_x.chunks_exact(n)).zip(xi.chunks_exact(n)) {
                     for j in 0..n {
-                        xr[j] = leak * pr[j] + alpha * (xr[j] + bias[j]) + sigma * zr[j];
+                        xr[j] = leak[j] * pr[j] + alpha[j] * (xr[j] + bias[j]) + sigma[j] * zr[j];
                     }
                 }
             }
             None => {
                 for (xr, pr) in x.chunks_exact_mut(n).zip(prev_x.chunks_exact(n)) {
                     for j in 0..n {
-                        xr[j] = leak * pr[j] + alpha * (xr[j] + bias[j]);
+                        xr[j] = leak[j] * pr[j] + alpha[j] * (xr[j] + bias[j]);
                     }
                 }
             }
@@ -275,19 +321,31 @@ pub struct RateGradients<F> {
     pub b_rec: Array2<F>,
     /// `dL/db_out`, `[1, N_out]`.
     pub b_out: Array2<F>,
-    /// `dL/d init_state` (summed over trials), `[1, N_rec]`.
+    /// `dL/d init_state` (summed over trials), `[1, N_rec]`; zero when the trajectory started
+    /// from given states ([`Trajectory::start`]).
     pub init_state: Array2<F>,
     /// `dL/du`, `[T, B, N_in]`, when asked for (a layer before the network needs it).
     pub inputs: Option<Array3<F>>,
+    /// PyCog's Omega term and its immediate gradient, when asked for.
+    pub omega: Option<crate::omega::OmegaTerm<F>>,
+}
+
+/// What [`rate_backward`] computes besides the weight gradients.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct BackwardOptions {
+    /// Also `dL/du` (a layer before the network needs it).
+    pub input_gradient: bool,
+    /// Also PyCog's Omega term, ignoring steps whose `|dL/dx_{t+1}|^2` is below this bound.
+    pub omega_bound: Option<f64>,
 }
 
 /// Backpropagation through time of [`rate_forward`] (without perturbations), from
 /// `dL/doutputs` (`[T, B, N_out]`) and optional `dL/drates` (`[T, B, N_rec]`). With
-/// `d_t = dL/dx_t`:
+/// `d_t = dL/dx_t` and `alpha` per unit:
 /// ```text
-/// d_t = (g_t W_out + dL/dr_t + alpha d_{t+1} W_rec) o f'(x_t) + (1 - alpha) d_{t+1}
-/// dW_rec = alpha sum_t d_t^T f(x_{t-1}),  dW_in = alpha sum_t d_t^T u_t,  db_rec = alpha sum_t d_t
-/// dL/du_t = alpha d_t W_in
+/// d_t = (g_t W_out + dL/dr_t + (alpha o d_{t+1}) W_rec) o f'(x_t) + (1 - alpha) o d_{t+1}
+/// dW_rec = sum_t (alpha o d_t)^T f(x_{t-1}),  dW_in = sum_t (alpha o d_t)^T u_t,  db_rec = sum_t alpha o d_t
+/// dL/du_t = (alpha o d_t) W_in
 /// ```
 /// The weight gradients are single large products over all `T x B` rows; the only per-step
 /// product is the `B x N` by `N x N` recurrence.
@@ -302,7 +360,7 @@ pub fn rate_backward<F: Real>(
     traj: &Trajectory<F>,
     d_outputs: ArrayView3<'_, F>,
     d_rates: Option<ArrayView3<'_, F>>,
-    want_input_gradient: bool,
+    options: BackwardOptions,
 ) -> Result<RateGradients<F>> {
     let (t_steps, batch, n_in) = inputs.dim();
     let (n, n_out) = (w.w_rec.nrows(), w.w_out.nrows());
@@ -334,10 +392,11 @@ pub fn rate_backward<F: Real>(
 
     // Backward through time: delta[t] becomes dL/dx_{t+1}.
     let f = dynamics.transfer;
-    let (alpha, leak) = (dynamics.alpha, F::one() - dynamics.alpha);
+    let (alpha, leak, _) = dynamics.expand(n)?;
     let step = batch * n;
     let w_rec = contiguous(w.w_rec)?;
     let mut carry = vec![F::zero(); step];
+    let mut scaled = vec![F::zero(); step];
     let mut fp = vec![F::zero(); step];
     let states = contiguous(&traj.states)?;
     let rates = contiguous(&traj.rates)?;
@@ -347,14 +406,18 @@ pub fn rate_backward<F: Real>(
         let d = &mut head[t * step..];
         let next = (t + 1 < t_steps).then(|| &tail[..step]);
         if let Some(next) = next {
-            F::gemm(&mut carry, batch, n, n, next, Op::N, w_rec, Op::N, Acc::Replace);
+            scale_rows(next, &alpha, &mut scaled);
+            F::gemm(&mut carry, batch, n, n, &scaled, Op::N, w_rec, Op::N, Acc::Replace);
         }
         let (x, r) = (&states[t * step..(t + 1) * step], &rates[t * step..(t + 1) * step]);
         f.derivative_slice(x, r, &mut fp);
         match next {
             Some(next) => {
-                for i in 0..step {
-                    d[i] = (d[i] + alpha * carry[i]) * fp[i] + leak * next[i];
+                let rows = d.chunks_exact_mut(n).zip(carry.chunks_exact(n)).zip(fp.chunks_exact(n));
+                for (((dr, cr), fr), nr) in rows.zip(next.chunks_exact(n)) {
+                    for j in 0..n {
+                        dr[j] = (dr[j] + cr[j]) * fr[j] + leak[j] * nr[j];
+                    }
                 }
             }
             None => {
@@ -364,18 +427,43 @@ pub fn rate_backward<F: Real>(
             }
         }
     }
-    // dL/dx_0 (the initial state), summed over trials.
+    let omega = match options.omega_bound {
+        Some(bound) => Some(crate::omega::omega_term(w.w_rec, dynamics, traj, delta.view(), bound)?),
+        None => None,
+    };
+    let delta_s = contiguous_mut(&mut delta)?;
+
+    // dL/dx_0 (the initial state), summed over trials; nothing when the start was given.
     let initial_rates = traj.initial.mapv(|x| f.apply(x));
     let d0 = &delta_s[..step];
-    F::gemm(&mut carry, batch, n, n, d0, Op::N, w_rec, Op::N, Acc::Replace);
     let mut d_init = Array2::<F>::zeros((1, n));
-    for (i, (x, r)) in traj.initial.iter().zip(initial_rates.iter()).enumerate() {
-        d_init[[0, i % n]] += alpha * carry[i] * f.derivative(*x, *r) + leak * d0[i];
+    if traj.start.is_none() {
+        scale_rows(d0, &alpha, &mut scaled);
+        F::gemm(&mut carry, batch, n, n, &scaled, Op::N, w_rec, Op::N, Acc::Replace);
+        for (i, (x, r)) in traj.initial.iter().zip(initial_rates.iter()).enumerate() {
+            d_init[[0, i % n]] += carry[i] * f.derivative(*x, *r) + leak[i % n] * d0[i];
+        }
     }
 
-    // dW_rec = alpha [d_1..d_T]^T [r_0..r_{T-1}].
+    // From here on delta holds alpha o dL/dx.
+    for row in delta_s.chunks_exact_mut(n) {
+        row.iter_mut().zip(&alpha).for_each(|(d, a)| *d *= *a);
+    }
+    let delta_s = &*delta_s;
+
+    // dW_rec = [a o d_1..a o d_T]^T [r_0..r_{T-1}].
     let mut d_w_rec = Array2::<F>::zeros((n, n));
-    F::gemm(contiguous_mut(&mut d_w_rec)?, n, n, batch, d0, Op::T, contiguous(&initial_rates)?, Op::N, Acc::Replace);
+    F::gemm(
+        contiguous_mut(&mut d_w_rec)?,
+        n,
+        n,
+        batch,
+        &delta_s[..step],
+        Op::T,
+        contiguous(&initial_rates)?,
+        Op::N,
+        Acc::Replace,
+    );
     if t_steps > 1 {
         F::gemm(
             contiguous_mut(&mut d_w_rec)?,
@@ -389,20 +477,17 @@ pub fn rate_backward<F: Real>(
             Acc::Add,
         );
     }
-    d_w_rec *= alpha;
     let inputs = inputs.as_standard_layout();
     let mut d_w_in = Array2::<F>::zeros((n, n_in));
     F::gemm(contiguous_mut(&mut d_w_in)?, n, n_in, rows, delta_s, Op::T, contiguous(&inputs)?, Op::N, Acc::Replace);
-    d_w_in *= alpha;
-    let d_inputs = if want_input_gradient {
+    let d_inputs = if options.input_gradient {
         let mut d_u = Array3::<F>::zeros((t_steps, batch, n_in));
         F::gemm(contiguous_mut(&mut d_u)?, rows, n_in, n, delta_s, Op::N, contiguous(w.w_in)?, Op::N, Acc::Replace);
-        d_u *= alpha;
         Some(d_u)
     } else {
         None
     };
-    let d_b_rec = delta.sum_axis(Axis(0)).sum_axis(Axis(0)).insert_axis(Axis(0)) * alpha;
+    let d_b_rec = delta.sum_axis(Axis(0)).sum_axis(Axis(0)).insert_axis(Axis(0));
     Ok(RateGradients {
         w_in: d_w_in,
         w_rec: d_w_rec,
@@ -411,5 +496,16 @@ pub fn rate_backward<F: Real>(
         b_out: d_b_out,
         init_state: d_init,
         inputs: d_inputs,
+        omega,
     })
+}
+
+/// `out = v o alpha`, row by row (`alpha` has one entry per unit).
+pub(crate) fn scale_rows<F: Real>(v: &[F], alpha: &[F], out: &mut [F]) {
+    let n = alpha.len();
+    for (o, r) in out.chunks_exact_mut(n).zip(v.chunks_exact(n)) {
+        for j in 0..n {
+            o[j] = r[j] * alpha[j];
+        }
+    }
 }

@@ -33,7 +33,6 @@ pub struct Stage {
     pub threshold: f64,
 }
 /// The keys of a `[task]` table that core reads itself (PsychRNN's names).
-const TIMING_KEYS: [&str; 4] = ["dt", "tau", "T", "N_batch"];
 
 /// Everything a run needs, built and checked.
 pub struct Experiment {
@@ -115,11 +114,19 @@ fn build_task(
 ) -> Result<Box<dyn Task>> {
     let (entry, mut rest) = lookup(&registry.tasks, section, table, plugins)?;
     let mut timing_table = toml::Table::new();
-    for key in TIMING_KEYS {
-        let value = rest.remove(key).ok_or_else(|| {
-            Error::invalid(format!("{section}.{key}"), "missing (every task needs dt, tau, T and N_batch)")
-        })?;
-        timing_table.insert(key.into(), value);
+    for (i, key) in TaskTiming::KEYS.into_iter().enumerate() {
+        match rest.remove(key) {
+            Some(value) => {
+                timing_table.insert(key.into(), value);
+            }
+            None if i < 4 => {
+                return Err(Error::invalid(
+                    format!("{section}.{key}"),
+                    "missing (every task needs dt, tau, T and N_batch)",
+                ));
+            }
+            None => {}
+        }
     }
     let timing: TaskTiming = parse_config(&timing_table).map_err(|e| e.in_section(section))?;
     timing.validate().map_err(|e| e.in_section(section))?;
@@ -168,7 +175,7 @@ impl Experiment {
 
         let (model_entry, model_table) = lookup(&registry.models, "model", &manifest.model, &mut plugins)?;
         let ctx =
-            ModelContext { n_in: task.n_in(), n_out: task.n_out(), alpha: timing.alpha(), n_batch: timing.n_batch };
+            ModelContext { n_in: task.n_in(), n_out: task.n_out(), alpha: timing.alpha(), dt: timing.dt, n_batch: timing.n_batch };
         let model = (model_entry.ctor)(&model_table, &ctx, &build).map_err(|e| e.in_section("model"))?;
 
         let init_table = manifest.initializer.clone().unwrap_or_else(|| default_table(DEFAULT_INITIALIZER));

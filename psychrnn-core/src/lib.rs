@@ -27,6 +27,7 @@ pub mod metric;
 pub mod model;
 pub mod npz;
 pub mod objective;
+pub mod omega;
 pub mod optim;
 pub mod params;
 pub mod plot;

@@ -69,6 +69,16 @@ impl NpyArray {
         }
     }
 
+    /// The elements as `f64` (`float32` and `int64` converted); `None` for text.
+    pub fn to_f64(&self) -> Option<Vec<f64>> {
+        match &self.data {
+            NpyData::F32(v) => Some(v.iter().map(|&x| f64::from(x)).collect()),
+            NpyData::F64(v) => Some(v.clone()),
+            NpyData::I64(v) => Some(v.iter().map(|&x| x as f64).collect()),
+            NpyData::Str(_) => None,
+        }
+    }
+
     /// The `.npy` bytes: magic, version 1.0, header padded to a multiple of 64, data.
     pub fn to_npy_bytes(&self) -> Vec<u8> {
         let (descr, payload): (String, Vec<u8>) = match &self.data {

@@ -94,6 +94,7 @@ pub fn evaluate_objective<F: Real>(
             d_outputs: buffers.d_outputs.view(),
             d_rates: reg_grads.as_ref().and_then(RegularizerGrads::rates),
             d_effective: reg_grads.as_ref().map(|g| &g.effective),
+            omega: None,
         };
         model.backward(params, batch.inputs, &buffers.trajectory, seeds, &mut buffers.grads)?;
     }

@@ -27,8 +27,8 @@ pub struct Simulator {
     pub b_out: Array1<f32>,
     /// `[N_rec]` (row 0 of the file's `init_state`, as PsychRNN's simulator uses).
     pub init_state: Array1<f32>,
-    /// `dt / tau`.
-    pub alpha: f64,
+    /// `dt / tau`: one value, or one per unit (PyCog's per-unit `tau`).
+    pub alpha: Vec<f64>,
     /// Recurrent noise level (used when a noise generator is passed).
     pub rec_noise: f64,
     /// Transfer function.
@@ -94,14 +94,20 @@ impl Simulator {
         }
         let (b_rec, b_out, init_state) =
             (vector("b_rec", n)?, vector("b_out", w_out.nrows())?, vector("init_state", n)?);
-        let alpha = scalar(&contents, "alpha").or(alpha).ok_or_else(|| {
-            Error::invalid(
-                "alpha",
-                format!("{file} holds no `alpha` (PsychRNN's weight files do not): give alpha, or dt and tau"),
-            )
-        })?;
-        if !(alpha.is_finite() && alpha > 0.0) {
-            return Err(Error::invalid("alpha", format!("must be positive, got {alpha}")));
+        let alpha = match contents.get("alpha").and_then(|a| a.to_f64()) {
+            Some(v) if v.len() == 1 || v.len() == n => v,
+            Some(v) => {
+                return Err(Error::shape(format!("{file}: alpha"), format!("1 or {n} values"), v.len().to_string()));
+            }
+            None => vec![alpha.ok_or_else(|| {
+                Error::invalid(
+                    "alpha",
+                    format!("{file} holds no `alpha` (PsychRNN's weight files do not): give alpha, or dt and tau"),
+                )
+            })?],
+        };
+        if let Some(a) = alpha.iter().find(|a| !(a.is_finite() && **a > 0.0)) {
+            return Err(Error::invalid("alpha", format!("must be positive, got {a}")));
         }
         let rec_noise = scalar(&contents, "rec_noise").or(rec_noise).unwrap_or(0.0);
         let transfer = match contents.get("transfer_function_name").map(|a| &a.data) {
@@ -131,6 +137,20 @@ impl Simulator {
         self.w_out.nrows()
     }
 
+    /// PyCog's safeguard against fine-tuning when a trained network is loaded for simulation:
+    /// sets every weight with `|w| < w_min` to 0 (PyCog's `threshold`, 1e-4). Returns how many
+    /// weights were removed.
+    pub fn prune(&mut self, w_min: f64) -> usize {
+        let mut removed = 0;
+        for w in [&mut self.w_in, &mut self.w_rec, &mut self.w_out] {
+            for v in w.iter_mut().filter(|v| **v != 0.0 && f64::from(v.abs()) < w_min) {
+                *v = 0.0;
+                removed += 1;
+            }
+        }
+        removed
+    }
+
     /// Runs `inputs` (`[T, B, N_in]`, any batch size), with noise when `noise` is given.
     ///
     /// # Errors
@@ -152,11 +172,7 @@ impl Simulator {
             b_out: self.b_out.view(),
             init_state: self.init_state.view(),
         };
-        let dynamics = RateDynamics {
-            alpha: self.alpha as f32,
-            noise_std: (2.0 * self.alpha * self.rec_noise * self.rec_noise).sqrt() as f32,
-            transfer: self.transfer,
-        };
+        let dynamics = RateDynamics::per_unit(&self.alpha, self.rec_noise, self.transfer);
         // The same floating-point mode as training, so simulations reproduce trained runs.
         psychrnn_linalg::flush_denormals_to_zero();
         let mut traj = Trajectory::default();

@@ -5,7 +5,7 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ndarray::{Array2, Array3};
-use psychrnn_core::dynamics::{RateDynamics, RateWeights, rate_backward, rate_forward};
+use psychrnn_core::dynamics::{BackwardOptions, RateDynamics, RateWeights, rate_backward, rate_forward};
 use psychrnn_core::rng::{Purpose, stream};
 use psychrnn_core::{
     BatchView, LossFunction, Model, ModelContext, Noise, ObjectiveBuffers, Real, TaskTiming, Trajectory,
@@ -36,7 +36,7 @@ fn steps(c: &mut Criterion) {
             b_out: zeros.view(),
             init_state: row.row(0),
         };
-        let dynamics = RateDynamics { alpha: 0.1, noise_std: 0.0, transfer: TransferFunction::Relu };
+        let dynamics = RateDynamics::uniform(0.1, 0.0, TransferFunction::Relu);
         let inputs = Array3::<f32>::ones((1, BATCH, 2));
         let mut traj = Trajectory::default();
         group.bench_with_input(BenchmarkId::new("forward", n), &n, |b, _| {
@@ -45,7 +45,7 @@ fn steps(c: &mut Criterion) {
         rate_forward(&w, &dynamics, inputs.view(), None, None, &mut traj).unwrap();
         let d_out = Array3::<f32>::ones((1, BATCH, 2));
         group.bench_with_input(BenchmarkId::new("backward", n), &n, |b, _| {
-            b.iter(|| rate_backward(&w, &dynamics, inputs.view(), &traj, d_out.view(), None, false));
+            b.iter(|| rate_backward(&w, &dynamics, inputs.view(), &traj, d_out.view(), None, BackwardOptions::default()));
         });
     }
     group.finish();
@@ -54,7 +54,7 @@ fn steps(c: &mut Criterion) {
 fn bptt_iteration(c: &mut Criterion) {
     let mut group = c.benchmark_group("bptt_iteration");
     group.sample_size(10);
-    let timing = TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: BATCH };
+    let timing = TaskTiming::new(10.0, 100.0, 2000.0, BATCH);
     let task = psychrnn_plugins::registry().unwrap().tasks.get("", "perceptual_discrimination").unwrap().ctor;
     let task = task(&toml::Table::new(), &timing, &Default::default()).unwrap();
     let batch = task.generate_batch(BATCH, &mut stream(1, Purpose::User, 0));
@@ -65,7 +65,7 @@ fn bptt_iteration(c: &mut Criterion) {
         )
         .unwrap();
         let model =
-            BasicRnn::<f32>::new(config, &ModelContext { n_in: 2, n_out: 2, alpha: 0.1, n_batch: BATCH }).unwrap();
+            BasicRnn::<f32>::new(config, &ModelContext { n_in: 2, n_out: 2, alpha: 0.1, dt: 10.0, n_batch: BATCH }).unwrap();
         let mut params = psychrnn_core::ParamSet::new();
         let (w_in, w_rec, w_out, row) = weights(n);
         for (name, a) in
@@ -98,7 +98,7 @@ fn bptt_iteration(c: &mut Criterion) {
 fn trial_generation(c: &mut Criterion) {
     let mut group = c.benchmark_group("trial_batch");
     let registry = psychrnn_plugins::registry().unwrap();
-    let timing = TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: BATCH };
+    let timing = TaskTiming::new(10.0, 100.0, 2000.0, BATCH);
     for entry in registry.tasks.entries() {
         let task = (entry.ctor)(&toml::Table::new(), &timing, &Default::default()).unwrap();
         group.bench_function(entry.tag.as_str(), |b| {

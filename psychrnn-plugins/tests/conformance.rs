@@ -17,11 +17,11 @@ fn table(text: &str) -> toml::Table {
 }
 
 fn timing() -> TaskTiming {
-    TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: 8 }
+    TaskTiming::new(10.0, 100.0, 2000.0, 8)
 }
 
 fn ctx() -> ModelContext {
-    ModelContext { n_in: 2, n_out: 2, alpha: 0.1, n_batch: 3 }
+    ModelContext { n_in: 2, n_out: 2, alpha: 0.1, dt: 10.0, n_batch: 3 }
 }
 
 fn mse() -> Loss {

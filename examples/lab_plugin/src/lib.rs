@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn the_task_passes_the_conformance_kit() {
-        let timing = TaskTiming { dt: 10.0, tau: 100.0, duration: 1000.0, n_batch: 8 };
+        let timing = TaskTiming::new(10.0, 100.0, 1000.0, 8);
         let task = build_go_no_go(&toml::Table::new(), &timing, &BuildContext::default()).unwrap();
         psychrnn_core::testing::check_task_contract(task.as_ref(), 16).unwrap();
     }

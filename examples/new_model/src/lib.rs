@@ -8,7 +8,7 @@
 //! backward are written here; the test checks the whole gradient against finite differences.
 
 use ndarray::{Array2, Array3, ArrayView3, Axis};
-use psychrnn_core::dynamics::{RateDynamics, RateWeights, rate_backward, rate_forward};
+use psychrnn_core::dynamics::{BackwardOptions, RateDynamics, RateWeights, rate_backward, rate_forward};
 use psychrnn_core::npz::NpyArray;
 use psychrnn_core::{
     BackwardSeeds, BuildContext, Entry, Error, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Real,
@@ -97,11 +97,7 @@ impl<F: Real> FeedforwardRnn<F> {
             ParamSpec::new("b_out", 1, ctx.n_out, Bias),
             ParamSpec::new("init_state", 1, n, InitialState),
         ];
-        let dynamics = RateDynamics {
-            alpha: F::of(ctx.alpha),
-            noise_std: F::of((2.0 * ctx.alpha * config.rec_noise * config.rec_noise).sqrt()),
-            transfer: config.transfer_function,
-        };
+        let dynamics = RateDynamics::per_unit(&[ctx.alpha], config.rec_noise, config.transfer_function);
         Ok(FeedforwardRnn { config, n_in: ctx.n_in, dynamics, specs })
     }
 
@@ -184,7 +180,7 @@ impl<F: Real> Model<F> for FeedforwardRnn<F> {
             traj,
             seeds.d_outputs,
             seeds.d_rates,
-            true,
+            BackwardOptions { input_gradient: true, omega_bound: None },
         )?;
         // Through the ReLU layer: d_pre = dL/da o 1[pre > 0]; dW_in_first = d_pre^T u.
         let d_hidden = rnn.inputs.ok_or_else(|| Error::invalid("", "rate_backward gave no input gradient"))?;
@@ -233,7 +229,7 @@ mod tests {
             transfer_function: TransferFunction::Tanh,
         };
         let model =
-            FeedforwardRnn::<f64>::new(config, &ModelContext { n_in: 2, n_out: 2, alpha: 0.2, n_batch: 3 }).unwrap();
+            FeedforwardRnn::<f64>::new(config, &ModelContext { n_in: 2, n_out: 2, alpha: 0.2, dt: 10.0, n_batch: 3 }).unwrap();
         let mut rng = stream(3, Purpose::User, 0);
         let mut params = ParamSet::new();
         for s in model.param_specs() {

@@ -119,7 +119,7 @@ mod tests {
     fn task() -> Box<dyn Task> {
         build(
             &toml::Table::new(),
-            &TaskTiming { dt: 10.0, tau: 100.0, duration: 1000.0, n_batch: 8 },
+            &TaskTiming::new(10.0, 100.0, 1000.0, 8),
             &BuildContext::default(),
         )
         .unwrap()

@@ -26,6 +26,8 @@ pub struct ModelContext {
     pub n_out: usize,
     /// `dt / tau`.
     pub alpha: f64,
+    /// The time step (ms), for models with their own time constants.
+    pub dt: f64,
     /// Trials per training batch (models with per-trial parameters, like PsychRNN's LSTM initial
     /// states, need it).
     pub n_batch: usize,
@@ -46,6 +48,10 @@ pub struct Trajectory<F> {
     pub outputs: Array3<F>,
     /// Model-specific per-step caches (e.g. LSTM gates), `[T, B, ·]` each.
     pub cache: Vec<Array3<F>>,
+    /// Set by the caller: the states `[B, N_rec]` to start from instead of the model's initial
+    /// state (PyCog's continuous training, where each trial starts where the previous one
+    /// ended). Rate models honour it; the initial state then gets no gradient.
+    pub start: Option<Array2<F>>,
 }
 
 impl<F: Real> Trajectory<F> {
@@ -71,6 +77,9 @@ pub struct BackwardSeeds<'a, F> {
     pub d_rates: Option<ArrayView3<'a, F>>,
     /// `dL/d(effective weights)` from weight regularisers, by effective-weight name, if any.
     pub d_effective: Option<&'a ParamSet<F>>,
+    /// PyCog's Omega regulariser, when training asks for it: the model adds its immediate
+    /// gradient and writes its value ([`crate::omega`]); models without it leave `value` unset.
+    pub omega: Option<&'a mut crate::omega::OmegaRequest>,
 }
 
 /// A recurrent network (see the module docs). Implementations are generic over the float type

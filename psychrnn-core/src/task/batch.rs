@@ -17,6 +17,9 @@ pub struct TrialBatch {
     pub mask: Array3<f32>,
     /// The conditions of each trial, in batch order.
     pub trial_params: Vec<TrialParams>,
+    /// The number of steps each trial lasts (PyCog's variable-length trials); the steps after
+    /// a trial's end are padding with a zero mask. `n_steps()` for tasks of fixed duration.
+    pub lengths: Vec<usize>,
 }
 
 /// One trial's slices of a [`TrialBatch`], each `[n_steps, channels]`.
@@ -27,6 +30,9 @@ pub struct TrialMut<'a> {
     pub targets: ArrayViewMut2<'a, f32>,
     /// Loss mask `[T, N_out]`.
     pub mask: ArrayViewMut2<'a, f32>,
+    /// How many steps this trial lasts, `T` on entry: a task with trials of variable duration
+    /// sets it and leaves the steps after it zero; the batch is cut to its longest trial.
+    pub length: &'a mut usize,
 }
 
 impl TrialBatch {
@@ -37,6 +43,7 @@ impl TrialBatch {
             targets: Array3::zeros((n_steps, n_trials, n_out)),
             mask: Array3::zeros((n_steps, n_trials, n_out)),
             trial_params: Vec::with_capacity(n_trials),
+            lengths: vec![n_steps; n_trials],
         }
     }
 
@@ -59,6 +66,24 @@ impl TrialBatch {
             inputs: self.inputs.slice_mut(s![.., b, ..]),
             targets: self.targets.slice_mut(s![.., b, ..]),
             mask: self.mask.slice_mut(s![.., b, ..]),
+            length: &mut self.lengths[b],
         }
+    }
+
+    /// Cuts the batch to its longest trial (trial lengths longer than the batch are clamped).
+    pub fn trim_to_longest(&mut self) {
+        let n_steps = self.n_steps();
+        self.lengths.iter_mut().for_each(|l| *l = (*l).min(n_steps));
+        let longest = self.lengths.iter().copied().max().unwrap_or(n_steps);
+        if longest < n_steps {
+            self.inputs = self.inputs.slice(s![..longest, .., ..]).to_owned();
+            self.targets = self.targets.slice(s![..longest, .., ..]).to_owned();
+            self.mask = self.mask.slice(s![..longest, .., ..]).to_owned();
+        }
+    }
+
+    /// The last step of trial `b` (where PyCog reads a choice).
+    pub fn last_step(&self, b: usize) -> usize {
+        self.lengths[b].clamp(1, self.n_steps().max(1)) - 1
     }
 }

@@ -1,10 +1,30 @@
-//! Building blocks shared by tasks: PsychRNN's stimulus noise and the choice accuracy.
+//! Building blocks shared by tasks: PsychRNN's stimulus noise and choice accuracy, PyCog's
+//! input conditioning and its choice-at-the-end performance measures.
 
 use ndarray::{ArrayView3, ArrayViewMut1, Axis};
 
 use crate::real::Real;
 use crate::rng::Rng;
-use crate::task::TrialBatch;
+use crate::task::{TaskTiming, TrialBatch};
+
+/// PyCog's input conditioning, on every step of every trial (padding included, as PyCog):
+/// `u <- u + baseline_in + sqrt(2 tau_in / dt) sigma_in xi`, then `max(u, 0)` if
+/// `rectify_inputs`. Draws the noise from `rng` in `[T, B, N_in]` order; a no-op when the
+/// timing asks for no conditioning.
+pub fn condition_inputs(batch: &mut TrialBatch, timing: &TaskTiming, rng: &mut Rng) {
+    if !timing.conditions_inputs() {
+        return;
+    }
+    let (baseline, std) = (timing.baseline_in, timing.input_noise_std());
+    let mut xi = vec![0.0f64; batch.inputs.len()];
+    if std > 0.0 {
+        crate::rng::fill_standard_normal(rng, &mut xi);
+    }
+    for (u, z) in batch.inputs.iter_mut().zip(&xi) {
+        let v = f64::from(*u) + baseline + std * z;
+        *u = if timing.rectify_inputs { v.max(0.0) } else { v } as f32;
+    }
+}
 
 /// Standard deviation of the per-step input noise of PsychRNN's tasks:
 /// `sqrt(2 * 0.01 * sqrt(10) * sqrt(dt) * stim_noise^2)` (≈ 0.0447 at dt = 10, stim_noise = 0.1).

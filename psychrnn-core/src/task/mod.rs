@@ -50,13 +50,16 @@ pub trait Task: Send + Sync {
         None
     }
 
-    /// Generates `n_trials` trials into time-major arrays.
+    /// Generates `n_trials` trials into time-major arrays, cut to the longest trial, then
+    /// applies the timing's input conditioning ([`blocks::condition_inputs`]).
     fn generate_batch(&self, n_trials: usize, rng: &mut Rng) -> TrialBatch {
         let mut batch = TrialBatch::zeros(self.timing().n_steps(), n_trials, self.n_in(), self.n_out());
         for b in 0..n_trials {
             let params = self.generate_trial(rng, batch.trial_mut(b));
             batch.trial_params.push(params);
         }
+        batch.trim_to_longest();
+        blocks::condition_inputs(&mut batch, self.timing(), rng);
         batch
     }
 }

@@ -7,7 +7,7 @@ fn model(dale: Option<f64>, autapses: bool) -> BasicRnn<f32> {
     let mut c: BasicRnnConfig = psychrnn_core::parse_config(&toml::toml! { N_rec = 40 }).unwrap();
     c.dale_ratio = dale;
     c.autapses = autapses;
-    BasicRnn::new(c, &ModelContext { n_in: 3, n_out: 2, alpha: 0.1, n_batch: 4 }).unwrap()
+    BasicRnn::new(c, &ModelContext { n_in: 3, n_out: 2, alpha: 0.1, dt: 10.0, n_batch: 4 }).unwrap()
 }
 
 fn init(tag: &str, table: toml::Table, model: &BasicRnn<f32>, seed: u64) -> Result<ParamSet<f32>> {

@@ -178,7 +178,7 @@ mod tests {
     use psychrnn_core::testing::check_task_contract;
 
     fn task(table: toml::Table) -> Box<dyn Task> {
-        build(&table, &TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: 8 }, &BuildContext::default())
+        build(&table, &TaskTiming::new(10.0, 100.0, 2000.0, 8), &BuildContext::default())
             .unwrap()
     }
 
@@ -244,7 +244,7 @@ mod tests {
             );
         }
         let too_long: toml::Table = toml::from_str("delay_duration = 2500.0").unwrap();
-        let timing = TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: 8 };
+        let timing = TaskTiming::new(10.0, 100.0, 2000.0, 8);
         assert!(
             build(&too_long, &timing, &BuildContext::default()).err().unwrap().to_string().contains("longer than T")
         );

@@ -177,7 +177,7 @@ mod tests {
     use psychrnn_core::testing::check_task_contract;
 
     fn timing() -> TaskTiming {
-        TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: 8 }
+        TaskTiming::new(10.0, 100.0, 2000.0, 8)
     }
 
     #[test]

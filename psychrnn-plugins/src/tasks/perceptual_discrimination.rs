@@ -143,7 +143,7 @@ mod tests {
     use psychrnn_core::testing::check_task_contract;
 
     fn timing() -> TaskTiming {
-        TaskTiming { dt: 10.0, tau: 100.0, duration: 2000.0, n_batch: 64 }
+        TaskTiming::new(10.0, 100.0, 2000.0, 64)
     }
 
     fn task(coherence: Option<f64>, direction: Option<u8>) -> PerceptualDiscrimination {

@@ -1,6 +1,8 @@
 //! Configuration of `basic_rnn` (PsychRNN's network parameters, with PsychRNN's names).
 
 use psychrnn_core::{MatrixSpec, TransferFunction};
+
+use super::constraint::PositiveFunction;
 use serde::{Deserialize, Serialize};
 
 fn yes() -> bool {
@@ -53,6 +55,23 @@ pub struct BasicRnnConfig {
     /// Train `init_state`.
     #[serde(default = "yes")]
     pub init_state_train: bool,
+    /// How Dale's principle makes weights positive: `abs` (PsychRNN) or `rectify` (PyCog).
+    #[serde(default)]
+    pub positive_function: PositiveFunction,
+    /// Fixed, non-plastic values `N_rec x N_in` added to the masked plastic input weights
+    /// before the sign constraint (PyCog's `Connectivity(C, Cfixed)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub W_in_fixed: Option<MatrixSpec>,
+    /// Fixed values `N_rec x N_rec` added to the plastic recurrent weights (see `W_in_fixed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub W_rec_fixed: Option<MatrixSpec>,
+    /// Fixed values `N_out x N_rec` added to the plastic output weights (see `W_in_fixed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub W_out_fixed: Option<MatrixSpec>,
+    /// Per-unit time constants (ms), one per recurrent unit (PyCog; e.g. faster inhibitory
+    /// units); default: the task's `tau` for every unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau: Option<Vec<f64>>,
     /// PsychRNN 1.0.0's `Dale_out` (a copy of `Dale_rec`: inhibitory units drive the output
     /// negatively) instead of HEAD's (inhibitory units do not project to the output).
     #[serde(default)]

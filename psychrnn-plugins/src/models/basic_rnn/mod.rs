@@ -19,7 +19,7 @@ mod config;
 mod constraint;
 
 use ndarray::{Array2, ArrayView3};
-use psychrnn_core::dynamics::{RateDynamics, RateWeights, rate_backward, rate_forward};
+use psychrnn_core::dynamics::{BackwardOptions, RateDynamics, RateWeights, rate_backward, rate_forward};
 use psychrnn_core::npz::NpyArray;
 use psychrnn_core::registry::BuildContext;
 use psychrnn_core::{
@@ -28,7 +28,7 @@ use psychrnn_core::{
 };
 
 pub use config::BasicRnnConfig;
-pub use constraint::Constraint;
+pub use constraint::{Constraint, PositiveFunction};
 
 /// The registry tag.
 pub const TAG: &str = "basic_rnn";
@@ -37,10 +37,8 @@ pub const TAG: &str = "basic_rnn";
 pub struct BasicRnn<F> {
     config: BasicRnnConfig,
     n_in: usize,
-    alpha: F,
-    /// `alpha` as given (exported unrounded).
-    alpha_f64: f64,
-    noise_std: F,
+    /// `dt / tau`, one value or one per unit (exported unrounded).
+    alpha: Vec<f64>,
     f: TransferFunction,
     w_in: Constraint<F>,
     w_rec: Constraint<F>,
@@ -54,9 +52,16 @@ pub struct BasicRnn<F> {
 /// As [`BasicRnn::new`].
 pub fn build(table: &toml::Table, ctx: &ModelContext, build: &BuildContext) -> Result<Box<dyn Model<f32>>> {
     let mut config: BasicRnnConfig = psychrnn_core::parse_config(table)?;
-    for spec in [&mut config.input_connectivity, &mut config.rec_connectivity, &mut config.output_connectivity]
-        .into_iter()
-        .flatten()
+    for spec in [
+        &mut config.input_connectivity,
+        &mut config.rec_connectivity,
+        &mut config.output_connectivity,
+        &mut config.W_in_fixed,
+        &mut config.W_rec_fixed,
+        &mut config.W_out_fixed,
+    ]
+    .into_iter()
+    .flatten()
     {
         spec.make_paths_absolute(build);
     }
@@ -115,9 +120,41 @@ impl<F: Real> BasicRnn<F> {
                 .collect::<Vec<F>>()
         });
         let cast = |m: &Array2<f32>| m.mapv(|v| F::of(f64::from(v)));
-        let w_in = Constraint { mask: cast(&m_in), abs: dale.is_some(), column_signs: None };
-        let w_rec = Constraint { mask: cast(&m_rec), abs: dale.is_some(), column_signs: rec_signs };
-        let w_out = Constraint { mask: cast(&m_out), abs: dale.is_some(), column_signs: out_signs };
+        let fixed = |spec: &Option<psychrnn_core::MatrixSpec>, field: &str, rows, cols, what| match spec {
+            Some(m) => m.resolve(field, rows, cols, what).map(|a| Some(cast(&a))),
+            None => Ok(None),
+        };
+        let positive = dale.map(|_| config.positive_function);
+        let w_in = Constraint {
+            mask: cast(&m_in),
+            fixed: fixed(&config.W_in_fixed, "W_in_fixed", n_rec, n_in, "N_rec x N_in")?,
+            positive,
+            column_signs: None,
+        };
+        let w_rec = Constraint {
+            mask: cast(&m_rec),
+            fixed: fixed(&config.W_rec_fixed, "W_rec_fixed", n_rec, n_rec, "N_rec x N_rec")?,
+            positive,
+            column_signs: rec_signs,
+        };
+        let w_out = Constraint {
+            mask: cast(&m_out),
+            fixed: fixed(&config.W_out_fixed, "W_out_fixed", n_out, n_rec, "N_out x N_rec")?,
+            positive,
+            column_signs: out_signs,
+        };
+        let alpha = match &config.tau {
+            None => vec![ctx.alpha],
+            Some(tau) if tau.len() != n_rec => {
+                return Err(Error::shape("tau", format!("{n_rec} values (N_rec)"), tau.len().to_string()));
+            }
+            Some(tau) => {
+                if let Some(t) = tau.iter().find(|t| !(t.is_finite() && **t > 0.0)) {
+                    return Err(Error::invalid("tau", format!("time constants must be positive ms, got {t}")));
+                }
+                tau.iter().map(|t| ctx.dt / t).collect()
+            }
+        };
 
         use ParamRole::{Bias, InitialState, InputWeights, OutputWeights, RecurrentWeights};
         let specs = vec![
@@ -130,12 +167,9 @@ impl<F: Real> BasicRnn<F> {
                 .trainable(config.init_state_train)
                 .with_init(DefaultInit::Normal { mean: 0.1, std: 0.01 }),
         ];
-        let alpha = ctx.alpha;
         Ok(BasicRnn {
             n_in,
-            alpha: F::of(alpha),
-            alpha_f64: alpha,
-            noise_std: F::of((2.0 * alpha * config.rec_noise * config.rec_noise).sqrt()),
+            alpha,
             f: config.transfer_function,
             w_in,
             w_rec,
@@ -158,7 +192,7 @@ impl<F: Real> BasicRnn<F> {
     }
 
     fn dynamics(&self) -> RateDynamics<F> {
-        RateDynamics { alpha: self.alpha, noise_std: self.noise_std, transfer: self.f }
+        RateDynamics::per_unit(&self.alpha, self.config.rec_noise, self.f)
     }
 
     fn check_inputs(&self, inputs: &ArrayView3<'_, F>) -> Result<()> {
@@ -226,7 +260,12 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         self.check_inputs(&inputs)?;
         let eff = self.effective_weights(params)?;
         let weights = self.rate_weights(params, &eff)?;
-        let d = rate_backward(&weights, &self.dynamics(), inputs, traj, seeds.d_outputs, seeds.d_rates, false)?;
+        let options = BackwardOptions { input_gradient: false, omega_bound: seeds.omega.as_ref().map(|o| o.bound) };
+        let mut d = rate_backward(&weights, &self.dynamics(), inputs, traj, seeds.d_outputs, seeds.d_rates, options)?;
+        if let (Some(request), Some(term)) = (seeds.omega, &d.omega) {
+            d.w_rec.scaled_add(F::of(request.lambda), &term.d_w_rec);
+            request.value = Some(term.value.f64());
+        }
         // Through the effective-weight transform |W o M| D, adding the regularisers' gradients.
         let raw = |constraint: &Constraint<F>, name: &str, mut d_eff: Array2<F>| -> Result<Array2<F>> {
             if let Some(extra) = seeds.d_effective.and_then(|e| e.get(name)) {
@@ -274,7 +313,11 @@ impl<F: Real> Model<F> for BasicRnn<F> {
             NpyArray::from_ndarray("output_connectivity", &to32(&self.w_out.mask)),
             NpyArray::f64("dale_ratio", &[], vec![self.dale_ratio().unwrap_or(0.0)]),
             NpyArray::string("transfer_function_name", self.f.name()),
-            NpyArray::f64("alpha", &[], vec![self.alpha_f64]),
+            if self.alpha.len() == 1 {
+                NpyArray::f64("alpha", &[], self.alpha.clone())
+            } else {
+                NpyArray::f64("alpha", &[self.alpha.len()], self.alpha.clone())
+            },
             NpyArray::f64("rec_noise", &[], vec![self.config.rec_noise]),
             NpyArray::string("model", TAG),
         ])

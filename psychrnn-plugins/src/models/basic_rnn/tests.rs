@@ -22,7 +22,7 @@ fn config() -> BasicRnnConfig {
 }
 
 fn ctx() -> ModelContext {
-    ModelContext { n_in: N_IN, n_out: N_OUT, alpha: 0.2, n_batch: 3 }
+    ModelContext { n_in: N_IN, n_out: N_OUT, alpha: 0.2, dt: 10.0, n_batch: 3 }
 }
 
 fn random_mask(rows: usize, cols: usize, seed: u64) -> MatrixSpec {

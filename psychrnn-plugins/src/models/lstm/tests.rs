@@ -9,7 +9,7 @@ use psychrnn_core::{BatchView, Regularizer};
 use rand::RngExt;
 
 fn model(n_batch: usize) -> Lstm<f64> {
-    Lstm::new(LstmConfig { N_rec: 5 }, &ModelContext { n_in: 3, n_out: 2, alpha: 0.1, n_batch }).unwrap()
+    Lstm::new(LstmConfig { N_rec: 5 }, &ModelContext { n_in: 3, n_out: 2, alpha: 0.1, dt: 10.0, n_batch }).unwrap()
 }
 
 fn fixture(m: &Lstm<f64>, batch: usize) -> (ParamSet<f64>, Array3<f64>, Array3<f64>, Array3<f64>) {
@@ -74,7 +74,7 @@ fn forward_follows_psychrnn_equations() {
 
 #[test]
 fn default_initialisation_follows_psychrnn() {
-    let m = Lstm::<f32>::new(LstmConfig { N_rec: 30 }, &ModelContext { n_in: 2, n_out: 2, alpha: 0.1, n_batch: 8 })
+    let m = Lstm::<f32>::new(LstmConfig { N_rec: 30 }, &ModelContext { n_in: 2, n_out: 2, alpha: 0.1, dt: 10.0, n_batch: 8 })
         .unwrap();
     let init = crate::init::build_gaussian_spectral_radius(&toml::Table::new(), &BuildContext::default()).unwrap();
     let ctx = psychrnn_core::InitContext { specs: m.param_specs(), dale_ratio: None };
