@@ -114,3 +114,104 @@ pub fn omega_term<F: Real>(
     let value = if count > 0 { F::of(sum / count as f64) } else { F::zero() };
     Ok(OmegaTerm { value, count, d_w_rec })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamics::{RateWeights, rate_forward};
+    use crate::model::TransferFunction;
+    use crate::rng::{Purpose, stream};
+    use ndarray::{Array1, Array3};
+
+    const N: usize = 5;
+
+    /// A trajectory of a random network and random adjoints `dL/dx`.
+    fn fixture(alpha: &[f64]) -> (Array2<f64>, RateDynamics<f64>, Trajectory<f64>, Array3<f64>) {
+        let mut rng = stream(3, Purpose::User, 0);
+        let mut normal = |shape: (usize, usize)| {
+            let mut v = vec![0.0; shape.0 * shape.1];
+            crate::rng::fill_standard_normal(&mut rng, &mut v);
+            Array2::from_shape_vec(shape, v).unwrap()
+        };
+        let (w_in, w_rec, w_out) = (normal((N, 2)), normal((N, N)) * 0.5, normal((2, N)));
+        let init = normal((1, N)).row(0).to_owned();
+        let zeros = Array1::zeros(N);
+        let b_out = Array1::zeros(2);
+        let w = RateWeights {
+            w_in: &w_in,
+            w_rec: &w_rec,
+            w_out: &w_out,
+            b_rec: zeros.view(),
+            b_out: b_out.view(),
+            init_state: init.view(),
+        };
+        let dynamics = RateDynamics::per_unit(alpha, 0.0, TransferFunction::Relu);
+        let inputs = normal((4 * 3, 2)).into_shape_with_order((4, 3, 2)).unwrap();
+        let mut traj = Trajectory::default();
+        rate_forward(&w, &dynamics, inputs.view(), None, None, &mut traj).unwrap();
+        let deltas = normal((4 * 3, N)).into_shape_with_order((4, 3, N)).unwrap();
+        (w_rec, dynamics, traj, deltas)
+    }
+
+    /// Omega by its definition, one (step, trial) pair at a time.
+    fn naive(w: &Array2<f64>, alpha: &[f64], traj: &Trajectory<f64>, d: &Array3<f64>, bound: f64) -> f64 {
+        let (t_steps, batch, n) = d.dim();
+        let (mut sum, mut count) = (0.0, 0);
+        for t in 0..t_steps {
+            for b in 0..batch {
+                let x_prev = if t == 0 { traj.initial.row(b).to_owned() } else { traj.states.slice(ndarray::s![t - 1, b, ..]).to_owned() };
+                let dt = d.slice(ndarray::s![t, b, ..]);
+                let den: f64 = dt.iter().map(|v| v * v).sum();
+                if den < bound {
+                    continue;
+                }
+                let num: f64 = (0..n)
+                    .map(|j| {
+                        let rec: f64 = (0..n).map(|i| alpha[i] * dt[i] * w[[i, j]]).sum();
+                        let fp = if x_prev[j] > 0.0 { 1.0 } else { 0.0 };
+                        let v = (1.0 - alpha[j]) * dt[j] + rec * fp;
+                        v * v
+                    })
+                    .sum();
+                sum += (num / den - 1.0).powi(2);
+                count += 1;
+            }
+        }
+        sum / count as f64
+    }
+
+    #[test]
+    fn value_matches_the_definition_with_per_unit_alpha() {
+        let alpha = [0.1, 0.2, 0.3, 0.2, 0.5];
+        let (w, dynamics, traj, d) = fixture(&alpha);
+        let term = omega_term(&w, &dynamics, &traj, d.view(), DEFAULT_BOUND).unwrap();
+        assert_eq!(term.count, 12);
+        assert!((term.value - naive(&w, &alpha, &traj, &d, DEFAULT_BOUND)).abs() < 1e-12);
+        // A bound above every |d|^2 leaves nothing to average.
+        let none = omega_term(&w, &dynamics, &traj, d.view(), 1e9).unwrap();
+        assert_eq!((none.value, none.count), (0.0, 0));
+        assert!(none.d_w_rec.iter().all(|&g| g == 0.0));
+    }
+
+    #[test]
+    fn immediate_gradient_matches_finite_differences_on_the_value() {
+        // PyCog's immediate derivative: dL/dx and the states held fixed, W_rec varied.
+        let alpha = [0.2; N];
+        let (w, dynamics, traj, d) = fixture(&alpha);
+        let term = omega_term(&w, &dynamics, &traj, d.view(), DEFAULT_BOUND).unwrap();
+        let h = 1e-6;
+        let mut worst: f64 = 0.0;
+        for i in 0..N {
+            for j in 0..N {
+                let (mut plus, mut minus) = (w.clone(), w.clone());
+                plus[[i, j]] += h;
+                minus[[i, j]] -= h;
+                let fd = (naive(&plus, &alpha, &traj, &d, DEFAULT_BOUND) - naive(&minus, &alpha, &traj, &d, DEFAULT_BOUND))
+                    / (2.0 * h);
+                worst = worst.max((fd - term.d_w_rec[[i, j]]).abs());
+            }
+        }
+        assert!(worst < 1e-6, "largest difference {worst}");
+        assert!(term.d_w_rec.iter().map(|g| g.abs()).sum::<f64>() > 1e-3);
+    }
+}

@@ -259,3 +259,106 @@ fn export_uses_psychrnn_keys_and_effective_weights() {
     assert_eq!(v[5], -1.0);
     assert_eq!(arrays.iter().find(|a| a.name == "b_rec").unwrap().shape, vec![6]);
 }
+
+/// A random fixed-value matrix (PyCog's `Cfixed`), zero where `mask` has plastic entries half
+/// of the time.
+fn random_values(rows: usize, cols: usize, seed: u64) -> MatrixSpec {
+    let mut rng = stream(seed, Purpose::User, 2);
+    MatrixSpec::Inline(
+        (0..rows)
+            .map(|_| (0..cols).map(|_| if rng.random::<f64>() < 0.5 { 0.3 * rng.random::<f64>() } else { 0.0 }).collect())
+            .collect(),
+    )
+}
+
+#[test]
+fn gradient_with_pycog_rectified_dale_fixed_parts_and_per_unit_tau() {
+    let mut c = config();
+    c.dale_ratio = Some(0.5);
+    c.autapses = false;
+    c.positive_function = PositiveFunction::Rectify;
+    c.rec_connectivity = Some(random_mask(N_REC, N_REC, 4));
+    c.W_rec_fixed = Some(random_values(N_REC, N_REC, 5));
+    c.W_in_fixed = Some(random_values(N_REC, N_IN, 6));
+    c.tau = Some(vec![50.0, 100.0, 20.0, 80.0, 40.0, 60.0]);
+    c.rec_noise = 0.2;
+    check(&BasicRnn::new(c, &ctx()).unwrap(), &mse(), &[], Some(2));
+}
+
+#[test]
+fn per_unit_tau_sets_each_units_leak() {
+    // With zero weights, x_1 = (1 - dt/tau_j) x_0 for every unit j.
+    let mut c = config();
+    c.tau = Some(vec![10.0, 20.0, 40.0, 50.0, 100.0, 200.0]);
+    let model = BasicRnn::<f64>::new(c, &ctx()).unwrap();
+    let mut params = ParamSet::zeros(model.param_specs());
+    params.get_mut("init_state").unwrap().fill(1.0);
+    let mut traj = Trajectory::default();
+    model.forward(&params, Array3::zeros((1, 1, N_IN)).view(), None, &mut traj).unwrap();
+    let want = [0.0, 0.5, 0.75, 0.8, 0.9, 0.95];
+    for (j, w) in want.iter().enumerate() {
+        assert!((traj.states[[0, 0, j]] - w).abs() < 1e-12);
+    }
+    let mut c = config();
+    c.tau = Some(vec![100.0; 3]);
+    let err = BasicRnn::<f64>::new(c, &ctx()).err().unwrap().to_string();
+    assert_eq!(err, "tau: expected shape 6 values (N_rec), found 3");
+}
+
+#[test]
+fn a_given_start_state_continues_the_previous_trial_exactly() {
+    // Running T1 + T2 steps at once equals running T1, then T2 from where it ended (PyCog's
+    // continuous mode); the initial state then gets no gradient.
+    let model = BasicRnn::<f64>::new(config(), &ctx()).unwrap();
+    let (params, inputs, targets, mask) = fixture(&model, 21);
+    let mut whole = Trajectory::default();
+    model.forward(&params, inputs.view(), None, &mut whole).unwrap();
+    let mut first = Trajectory::default();
+    model.forward(&params, inputs.slice(ndarray::s![..3, .., ..]), None, &mut first).unwrap();
+    let mut second = Trajectory { start: Some(first.states.index_axis(ndarray::Axis(0), 2).to_owned()), ..Default::default() };
+    model.forward(&params, inputs.slice(ndarray::s![3.., .., ..]), None, &mut second).unwrap();
+    let diff = (&whole.states.slice(ndarray::s![3.., .., ..]) - &second.states).mapv(f64::abs).sum();
+    assert!(diff < 1e-12, "difference {diff}");
+
+    let mut buffers = psychrnn_core::ObjectiveBuffers::default();
+    buffers.trajectory.start = second.start.clone();
+    let batch = BatchView {
+        inputs: inputs.slice(ndarray::s![3.., .., ..]),
+        targets: targets.slice(ndarray::s![3.., .., ..]),
+        mask: mask.slice(ndarray::s![3.., .., ..]),
+    };
+    psychrnn_core::evaluate_objective(&model, &mse(), &[], &params, batch, None, &mut buffers, true).unwrap();
+    assert!(buffers.grads.get("init_state").unwrap().iter().all(|&g| g == 0.0));
+    assert!(buffers.grads.get("W_rec").unwrap().iter().any(|&g| g != 0.0));
+}
+
+#[test]
+fn omega_adds_its_immediate_gradient_through_the_dale_transform() {
+    let mut c = config();
+    c.dale_ratio = Some(0.5);
+    c.positive_function = PositiveFunction::Rectify;
+    let model = BasicRnn::<f64>::new(c, &ctx()).unwrap();
+    let (params, inputs, targets, mask) = fixture(&model, 22);
+    let batch = BatchView { inputs: inputs.view(), targets: targets.view(), mask: mask.view() };
+    let mut plain = psychrnn_core::ObjectiveBuffers::default();
+    psychrnn_core::evaluate_objective(&model, &mse(), &[], &params, batch, None, &mut plain, true).unwrap();
+
+    // The same backward with the Omega request, by hand.
+    let d_out = {
+        let mut d = Array3::zeros(plain.trajectory.outputs.raw_dim());
+        mse().loss(plain.trajectory.outputs.view(), targets.view(), mask.view(), d.view_mut());
+        d
+    };
+    let mut request = psychrnn_core::omega::OmegaRequest { lambda: 2.0, bound: 1e-20, value: None };
+    let seeds = BackwardSeeds { d_outputs: d_out.view(), d_rates: None, d_effective: None, omega: Some(&mut request) };
+    let mut grads = params.zeros_like();
+    model.backward(&params, inputs.view(), &plain.trajectory, seeds, &mut grads).unwrap();
+    let value = request.value.expect("the model reports Omega");
+    assert!(value > 0.0);
+    let extra = grads.get("W_rec").unwrap() - plain.grads.get("W_rec").unwrap();
+    assert!(extra.iter().any(|&g| g.abs() > 1e-9));
+    // Everything but W_rec is untouched.
+    for name in ["W_in", "W_out", "b_rec", "b_out", "init_state"] {
+        assert_eq!(grads.get(name), plain.grads.get(name), "{name}");
+    }
+}
