@@ -310,7 +310,7 @@ fn curriculum_runs_write_their_history_plots_and_periodic_weights() {
         assert!(run.join(f).is_file(), "{f} missing");
     }
     let accuracy_svg = std::fs::read_to_string(run.join("plots/accuracy.svg")).unwrap();
-    assert!(accuracy_svg.contains("curriculum metric") && accuracy_svg.contains("stroke-dasharray"));
+    assert!(accuracy_svg.contains("metric on validation batches") && accuracy_svg.contains("stroke-dasharray"));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!((summary["final_stage"].as_u64(), summary["curriculum_stages"].as_u64()), (Some(1), Some(2)));

@@ -51,6 +51,9 @@ pub fn write_checkpoint(path: &Path, state: &TrainingState) -> Result<()> {
     let json = serde_json::to_string(&meta).map_err(|e| Error::invalid("checkpoint", e.to_string()))?;
     let mut arrays: Vec<NpyArray> =
         tensors("param", &state.params).chain(tensors("optim", &state.optimizer.slots)).collect();
+    if let Some(carry) = &state.carry {
+        arrays.push(NpyArray::from_ndarray("carry/start", carry));
+    }
     arrays.push(NpyArray::string("state", json));
     write_npz(path, &arrays)
 }
@@ -68,11 +71,12 @@ pub fn read_checkpoint(path: &Path) -> Result<TrainingState> {
         _ => return Err(bad("no `state` member".into())),
     };
     let meta: Meta = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
-    let (mut params, mut slots) = (ParamSet::new(), ParamSet::new());
+    let (mut params, mut slots, mut carry) = (ParamSet::new(), ParamSet::new(), ParamSet::new());
     for a in &contents.arrays {
         let (set, name) = match a.name.split_once('/') {
             Some(("param", n)) => (&mut params, n),
             Some(("optim", n)) => (&mut slots, n),
+            Some(("carry", n)) => (&mut carry, n),
             _ => continue,
         };
         let (NpyData::F32(v), [r, c]) = (&a.data, a.shape.as_slice()) else {
@@ -88,6 +92,7 @@ pub fn read_checkpoint(path: &Path) -> Result<TrainingState> {
         optimizer: OptimizerState { scalars: meta.optimizer_scalars, slots },
         metrics: meta.metrics,
         metric_history: meta.metric_history,
+        carry: carry.get("start").cloned(),
     })
 }
 
@@ -118,6 +123,7 @@ mod tests {
                 wall_seconds: 1.25,
             }],
             metric_history: vec![MetricRecord { iteration: 6, trials: 384, stage: 0, value: 0.93 }],
+            carry: Some(Array2::from_shape_vec((2, 1), vec![0.5, -1.5]).unwrap()),
         };
         let dir = std::env::temp_dir().join(format!("psychrnn-ckpt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -89,6 +89,23 @@ pub struct TrainingConfig {
     pub performance_cutoff: Option<f64>,
     /// Check `performance_cutoff` every this many updates (PsychRNN: every update).
     pub performance_epoch: u64,
+    /// Stop when the mean of the last this-many checks passes `performance_cutoff` (PyCog: 5).
+    pub performance_window: usize,
+    /// Trials in each validation batch of the `performance_cutoff` checks (default: `N_batch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_batch_size: Option<usize>,
+    /// PyCog's continuous mode: each update's trials start from the states where the previous
+    /// update's trials ended, instead of the initial state (which then gets no gradient).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub continuous: bool,
+    /// PyCog's vanishing-gradient regulariser Omega (see `psychrnn_core::omega`), off when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub omega: Option<OmegaConfig>,
+    /// PyCog's (after Pascanu) safeguard: when the gradient norm is NaN, infinite or above 1e10,
+    /// the update shrinks the recurrent weights by `0.02 * learning rate` instead of following
+    /// the gradient, and training goes on (otherwise a non-finite gradient stops training).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub gradient_safeguard: bool,
     /// Write the weights every this many updates into `training_weights/` of the run directory
     /// (PsychRNN's `save_training_weights_epoch`); absent: never.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,6 +115,26 @@ pub struct TrainingConfig {
     /// Threads: 2 or more draws the next update's trials and noise on a helper thread while the
     /// current update computes; 1 does everything on one thread. Results are identical.
     pub threads: usize,
+}
+
+/// `[training.omega]`: the multiplier and bound of PyCog's Omega regulariser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OmegaConfig {
+    /// `lambda_Omega` (PyCog: 2).
+    #[serde(default = "default_omega_lambda")]
+    pub lambda: f64,
+    /// Steps whose `|dL/dx|^2` is below this are ignored (PyCog: 1e-20).
+    #[serde(default = "default_omega_bound")]
+    pub bound: f64,
+}
+
+fn default_omega_lambda() -> f64 {
+    crate::omega::DEFAULT_LAMBDA
+}
+
+fn default_omega_bound() -> f64 {
+    crate::omega::DEFAULT_BOUND
 }
 
 fn default_metric_epoch() -> u64 {
@@ -146,6 +183,11 @@ impl Default for TrainingConfig {
             psychrnn_1_0_compat: false,
             performance_cutoff: None,
             performance_epoch: 1,
+            performance_window: 1,
+            validation_batch_size: None,
+            continuous: false,
+            omega: None,
+            gradient_safeguard: false,
             save_training_weights_epoch: None,
             checkpoint_epoch: 100,
             threads: 2,
@@ -167,6 +209,20 @@ impl TrainingConfig {
         }
         if self.performance_epoch == 0 {
             return Err(Error::invalid("training.performance_epoch", "must be at least 1, got 0"));
+        }
+        if self.performance_window == 0 {
+            return Err(Error::invalid("training.performance_window", "must be at least 1, got 0"));
+        }
+        if self.validation_batch_size == Some(0) {
+            return Err(Error::invalid("training.validation_batch_size", "must be at least 1, got 0"));
+        }
+        if let Some(o) = &self.omega {
+            if !(o.lambda.is_finite() && o.lambda >= 0.0) {
+                return Err(Error::invalid("training.omega.lambda", format!("must be >= 0, got {}", o.lambda)));
+            }
+            if !(o.bound.is_finite() && o.bound >= 0.0) {
+                return Err(Error::invalid("training.omega.bound", format!("must be >= 0, got {}", o.bound)));
+            }
         }
         if self.save_training_weights_epoch == Some(0) {
             return Err(Error::invalid("training.save_training_weights_epoch", "must be at least 1, got 0"));

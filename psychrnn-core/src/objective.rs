@@ -32,6 +32,8 @@ pub struct ObjectiveBuffers<F> {
     pub trajectory: Trajectory<F>,
     /// The gradient of the last evaluation (when it was asked for), by raw parameter name.
     pub grads: ParamSet<F>,
+    /// Set by the caller to add PyCog's Omega to the gradient; the model writes its value back.
+    pub omega: Option<crate::omega::OmegaRequest>,
     d_outputs: Array3<F>,
 }
 
@@ -94,9 +96,18 @@ pub fn evaluate_objective<F: Real>(
             d_outputs: buffers.d_outputs.view(),
             d_rates: reg_grads.as_ref().and_then(RegularizerGrads::rates),
             d_effective: reg_grads.as_ref().map(|g| &g.effective),
-            omega: None,
+            omega: buffers.omega.as_mut().map(|o| {
+                o.value = None;
+                o
+            }),
         };
         model.backward(params, batch.inputs, &buffers.trajectory, seeds, &mut buffers.grads)?;
+        if buffers.omega.as_ref().is_some_and(|o| o.value.is_none()) {
+            return Err(crate::Error::invalid(
+                "training.omega",
+                "this model does not compute PyCog's Omega term (basic_rnn does)",
+            ));
+        }
     }
     Ok(ObjectiveValue { loss: loss_value, regularization })
 }

@@ -118,7 +118,7 @@ fn write_plots(dir: &Path, outcome: &TrainingOutcome) -> Result<()> {
     let mut acc = vec![series("accuracy on the update's batch", &|r| r.accuracy)];
     if !outcome.metric_history.is_empty() {
         acc.push(Series {
-            name: "curriculum metric".into(),
+            name: "metric on validation batches".into(),
             points: history.iter().map(|m| (m.trials as f64, m.value)).collect(),
         });
     }
@@ -150,12 +150,14 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
         );
     }
     write_atomically(&dir.join("metrics.csv"), csv.as_bytes())?;
-    if exp.curriculum.is_some() {
+    // The metric checks: the curriculum's, or else those of `performance_cutoff`.
+    if exp.curriculum.is_some() || !outcome.metric_history.is_empty() {
         let mut csv = String::from("iteration,trials,stage,value\n");
         for r in &outcome.metric_history {
             let _ = writeln!(csv, "{},{},{},{}", r.iteration, r.trials, r.stage, r.value);
         }
-        write_atomically(&dir.join("curriculum.csv"), csv.as_bytes())?;
+        let name = if exp.curriculum.is_some() { "curriculum.csv" } else { "validation.csv" };
+        write_atomically(&dir.join(name), csv.as_bytes())?;
     }
     write_plots(&dir.join("plots"), outcome)?;
 

@@ -66,8 +66,10 @@ pub struct TrainingState {
     pub optimizer: crate::optim::OptimizerState,
     /// Logged rows so far.
     pub metrics: Vec<MetricsRow>,
-    /// Curriculum checks so far.
+    /// Curriculum checks (or, without a curriculum, `performance_cutoff` checks) so far.
     pub metric_history: Vec<MetricRecord>,
+    /// Continuous training: the states `[N_batch, N_rec]` the next update's trials start from.
+    pub carry: Option<ndarray::Array2<f32>>,
 }
 
 /// Why training stopped.
@@ -281,16 +283,17 @@ fn prepare(task: &dyn crate::task::Task, model: &dyn crate::Model<f32>, seed: u6
     (batch, noise)
 }
 
-/// Scores `params` on a fresh validation batch of `task` (the `ValidationTrials`/
-/// `ValidationNoise` streams at `iteration`), with the experiment's metric.
+/// Scores `params` on a fresh validation batch of `n_trials` trials of `task` (the
+/// `ValidationTrials`/`ValidationNoise` streams at `iteration`), with the experiment's metric.
 fn validation_score(
     exp: &Experiment,
     task: &dyn crate::task::Task,
     params: &ParamSet<f32>,
     iteration: u64,
+    n_trials: usize,
     buffers: &mut ObjectiveBuffers<f32>,
 ) -> Result<f64> {
-    let batch = task.generate_batch(task.timing().n_batch, &mut stream(exp.seed, Purpose::ValidationTrials, iteration));
+    let batch = task.generate_batch(n_trials, &mut stream(exp.seed, Purpose::ValidationTrials, iteration));
     let mut noise = Noise::from(stream(exp.seed, Purpose::ValidationNoise, iteration));
     let value = objective(exp, params, &batch, &mut noise, buffers, false)?;
     let score = exp.metric.score(task, &batch, buffers.trajectory.outputs.view(), f64::from(value.total()));
@@ -298,6 +301,37 @@ fn validation_score(
         Some(e) => Err(e),
         None => Ok(score),
     }
+}
+
+/// The states where each trial of the last forward pass ended (at its own last step), `[B, N]`:
+/// where the next trials start in continuous training.
+fn final_states(traj: &Trajectory<f32>, batch: &TrialBatch) -> ndarray::Array2<f32> {
+    let (_, n_trials, n) = traj.states.dim();
+    ndarray::Array2::from_shape_fn((n_trials, n), |(b, j)| traj.states[[batch.last_step(b), b, j]])
+}
+
+/// PyCog's safeguard (see [`crate::TrainingConfig::gradient_safeguard`]): when the loss or the
+/// global gradient norm is not finite or above 1e10, the recurrent weights' gradient becomes
+/// `0.02 W_rec` and every other gradient 0. Returns whether it acted.
+fn safeguard(exp: &Experiment, params: &ParamSet<f32>, grads: &mut ParamSet<f32>, trainable: &[String], loss: f32) -> Result<bool> {
+    let norm = trainable
+        .iter()
+        .filter_map(|n| grads.get(n))
+        .map(|g| g.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>())
+        .sum::<f64>()
+        .sqrt();
+    if loss.is_finite() && norm.is_finite() && norm <= 1e10 {
+        return Ok(false);
+    }
+    for spec in exp.model.param_specs().iter().filter(|s| s.trainable) {
+        let g = grads.require_mut(&spec.name)?;
+        if spec.role == crate::params::ParamRole::RecurrentWeights {
+            g.assign(&(params.require(&spec.name)? * 0.02));
+        } else {
+            g.fill(0.0);
+        }
+    }
+    Ok(true)
 }
 
 /// Whether `value` passes `threshold` in the metric's better direction.
@@ -333,15 +367,19 @@ pub fn train_from(
     let trainable: Vec<String> =
         exp.model.param_specs().iter().filter(|s| s.trainable).map(|s| s.name.clone()).collect();
     let n_updates = exp.training.n_updates(exp.task.timing().n_batch);
-    let (mut params, mut metrics, mut metric_history, first, mut trials, mut stage) = match resume {
-        None => (initial_params(exp)?, Vec::new(), Vec::new(), 1, 0, 0),
+    let (mut params, mut metrics, mut metric_history, first, mut trials, mut stage, mut carry) = match resume {
+        None => (initial_params(exp)?, Vec::new(), Vec::new(), 1, 0, 0, None),
         Some(state) => {
             state.params.check_against(exp.model.param_specs()).map_err(|e| e.in_section("checkpoint"))?;
             exp.optimizer.load_state(&state.optimizer).map_err(|e| e.in_section("checkpoint"))?;
-            (state.params, state.metrics, state.metric_history, state.iteration + 1, state.trials, state.stage)
+            let next = state.iteration + 1;
+            (state.params, state.metrics, state.metric_history, next, state.trials, state.stage, state.carry)
         }
     };
     let mut buffers = ObjectiveBuffers::default();
+    buffers.omega =
+        exp.training.omega.as_ref().map(|o| crate::omega::OmegaRequest { lambda: o.lambda, bound: o.bound, value: None });
+    let validation_size = exp.training.validation_batch_size.unwrap_or(exp.task.timing().n_batch);
     let mut eval_buffers = ObjectiveBuffers::default();
     let mut backup = params.clone();
     let mut stop = StopReason::TrainingItersReached;
@@ -384,11 +422,18 @@ pub fn train_from(
                 if it < n_updates {
                     let _ = request.send((it + 1, stage));
                 }
+                if exp.training.continuous {
+                    buffers.trajectory.start = carry.take();
+                }
                 let value = objective(exp, &params, &batch, &mut noise, &mut buffers, true)?;
                 if let Some(e) = exp.plugin_failure() {
                     return Err(e);
                 }
-                let non_finite = if !value.total().is_finite() {
+                let guarded = exp.training.gradient_safeguard
+                    && safeguard(exp, &params, &mut buffers.grads, &trainable, value.total())?;
+                let non_finite = if guarded {
+                    None
+                } else if !value.total().is_finite() {
                     Some("the loss".to_string())
                 } else {
                     buffers.grads.first_non_finite().map(|n| format!("the gradient of {n}"))
@@ -421,6 +466,9 @@ pub fn train_from(
                 }
                 done = it;
                 trials += batch.n_trials() as u64;
+                if exp.training.continuous {
+                    carry = Some(final_states(&buffers.trajectory, &batch));
+                }
                 let task = exp.stage_task(stage);
                 observer.on_update(it);
 
@@ -455,6 +503,7 @@ pub fn train_from(
                         optimizer: optimizer.state(),
                         metrics: metrics.clone(),
                         metric_history: metric_history.clone(),
+                        carry: carry.clone(),
                     };
                     observer.on_checkpoint(&state)?;
                 }
@@ -464,7 +513,7 @@ pub fn train_from(
                 }
                 if let Some(curriculum) = &exp.curriculum {
                     if it % curriculum.metric_epoch == 0 {
-                        let value = validation_score(exp, task, &params, it, &mut eval_buffers)?;
+                        let value = validation_score(exp, task, &params, it, task.timing().n_batch, &mut eval_buffers)?;
                         let record = MetricRecord { iteration: it, trials, stage, value };
                         observer.on_metric(&record);
                         metric_history.push(record);
@@ -479,7 +528,19 @@ pub fn train_from(
                 }
                 if let Some(cutoff) = exp.training.performance_cutoff {
                     if it % exp.training.performance_epoch == 0 {
-                        let value = validation_score(exp, task, &params, it, &mut eval_buffers)?;
+                        let score = validation_score(exp, task, &params, it, validation_size, &mut eval_buffers)?;
+                        // Without a curriculum the checks are kept (validation.csv) and PyCog's
+                        // stopping rule reads the mean of the last `performance_window` of them.
+                        let value = if exp.curriculum.is_none() {
+                            let record = MetricRecord { iteration: it, trials, stage, value: score };
+                            observer.on_metric(&record);
+                            metric_history.push(record);
+                            let window = exp.training.performance_window.min(metric_history.len());
+                            let recent = &metric_history[metric_history.len() - window..];
+                            recent.iter().map(|r| r.value).sum::<f64>() / window as f64
+                        } else {
+                            score
+                        };
                         if passes(exp, value, cutoff) {
                             stop = StopReason::PerformanceCutoff { iteration: it, value };
                             break;
