@@ -5,7 +5,7 @@
 //!
 //! | kind | tags |
 //! |---|---|
-//! | task | [`tasks::perceptual_discrimination`], [`tasks::delayed_discrimination`], [`tasks::match_to_category`] |
+//! | task | [`tasks::perceptual_discrimination`], [`tasks::delayed_discrimination`], [`tasks::match_to_category`]; PyCog's `pycog_rdm`, `pycog_context`, `pycog_multisensory`, `pycog_romo`, `pycog_sequence`, `pycog_sine` ([`tasks::pycog`]) |
 //! | model | [`models::basic_rnn`], [`models::lstm`] |
 //! | initializer | `gaussian_spectral_radius` (default), `alpha_identity`, `random`, `from_file` ([`init`]) |
 //! | loss | `mean_squared_error` (default), `binary_cross_entropy` ([`loss`]) |
@@ -54,6 +54,37 @@ pub fn register_all(registry: &mut Registry) -> Result<()> {
         tasks::match_to_category::TAG,
         "PsychRNN's category task: which sector of the circle holds the angle encoded on a ring of inputs",
         tasks::match_to_category::build,
+    ))?;
+    use tasks::pycog;
+    registry.tasks.register(entry::<pycog::rdm::RdmConfig, _>(
+        pycog::rdm::TAG,
+        "PyCog's perceptual decision making: variable stimulus duration or reaction time, catch trials",
+        pycog::rdm::build,
+    ))?;
+    registry.tasks.register(entry::<pycog::context::ContextConfig, _>(
+        pycog::context::TAG,
+        "PyCog's context-dependent integration (Mante 2013): motion and colour, a context cue picks one",
+        pycog::context::build,
+    ))?;
+    registry.tasks.register(entry::<pycog::multisensory::MultisensoryConfig, _>(
+        pycog::multisensory::TAG,
+        "PyCog's multisensory integration (Raposo 2014): visual/auditory event rates above or below 12.5/s",
+        pycog::multisensory::build,
+    ))?;
+    registry.tasks.register(entry::<pycog::romo::RomoConfig, _>(
+        pycog::romo::TAG,
+        "PyCog's parametric working memory (Romo): is f1 > f2 after a 2.5-3.5 s delay",
+        pycog::romo::build,
+    ))?;
+    registry.tasks.register(entry::<pycog::sequence::SequenceConfig, _>(
+        pycog::sequence::TAG,
+        "PyCog's eye-movement sequences (Averbeck & Lee 2007): 8 sequences of 3 moves, eye x/y outputs",
+        pycog::sequence::build,
+    ))?;
+    registry.tasks.register(entry::<pycog::sine::SineConfig, _>(
+        pycog::sine::TAG,
+        "PyCog's autonomous sine-wave generator (no inputs)",
+        pycog::sine::build,
     ))?;
     registry.models.register(entry::<models::basic_rnn::BasicRnnConfig, _>(
         models::basic_rnn::TAG,

@@ -73,6 +73,81 @@ pub fn choice_accuracy(batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 
     correct as f64 / n as f64
 }
 
+/// The channel with the largest output at the last step of trial `b` (PyCog's choice).
+pub fn choice_at_end(batch: &TrialBatch, outputs: ArrayView3<'_, f32>, b: usize) -> usize {
+    let last = batch.last_step(b);
+    argmax((0..outputs.shape()[2]).map(|c| f64::from(outputs[[last, b, c]])))
+}
+
+/// The correct choice recorded under `choice` in a trial's parameters; `None` for catch trials.
+fn recorded_choice(params: &crate::task::TrialParams) -> Option<usize> {
+    params.get("choice").and_then(serde_json::Value::as_u64).map(|c| c as usize)
+}
+
+/// PyCog's `performance_2afc`: the fraction of non-catch trials (those recording a `choice`)
+/// whose choice at the trial's last step is correct; 0 when all are catch trials.
+pub fn accuracy_at_end(batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
+    let (mut correct, mut counted) = (0usize, 0usize);
+    for (b, p) in batch.trial_params.iter().enumerate() {
+        if let Some(choice) = recorded_choice(p) {
+            counted += 1;
+            correct += usize::from(choice_at_end(batch, outputs, b) == choice);
+        }
+    }
+    if counted == 0 { 0.0 } else { correct as f64 / counted as f64 }
+}
+
+/// PyCog's `performance_2afc_min_condition`: the smallest fraction correct over conditions
+/// (trials grouped by the values of `keys` in their parameters), catch trials left out.
+pub fn min_condition_accuracy(batch: &TrialBatch, outputs: ArrayView3<'_, f32>, keys: &[&str]) -> f64 {
+    let mut by_condition: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for (b, p) in batch.trial_params.iter().enumerate() {
+        if let Some(choice) = recorded_choice(p) {
+            let condition: Vec<String> = keys.iter().map(|k| p.get(*k).map(ToString::to_string).unwrap_or_default()).collect();
+            let entry = by_condition.entry(condition.join(",")).or_default();
+            entry.0 += usize::from(choice_at_end(batch, outputs, b) == choice);
+            entry.1 += 1;
+        }
+    }
+    by_condition.values().map(|&(c, n)| c as f64 / n as f64).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v)))).unwrap_or(0.0)
+}
+
+/// Root-mean-square error over the masked entries of trial `b` (0 without masked entries).
+pub fn trial_rmse(batch: &TrialBatch, outputs: ArrayView3<'_, f32>, b: usize) -> f64 {
+    let (mut sum, mut weight) = (0.0, 0.0);
+    for ((z, y), m) in outputs
+        .index_axis(Axis(1), b)
+        .iter()
+        .zip(batch.targets.index_axis(Axis(1), b))
+        .zip(batch.mask.index_axis(Axis(1), b))
+    {
+        let m = f64::from(*m);
+        sum += m * (f64::from(*z) - f64::from(*y)).powi(2);
+        weight += m;
+    }
+    if weight > 0.0 { (sum / weight).sqrt() } else { 0.0 }
+}
+
+/// PyCog's monitored error: the root-mean-square error over every masked entry of the batch.
+pub fn batch_rmse(batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
+    let (mut sum, mut weight) = (0.0, 0.0);
+    for ((z, y), m) in outputs.iter().zip(&batch.targets).zip(&batch.mask) {
+        let m = f64::from(*m);
+        sum += m * (f64::from(*z) - f64::from(*y)).powi(2);
+        weight += m;
+    }
+    if weight > 0.0 { (sum / weight).sqrt() } else { 0.0 }
+}
+
+/// The fraction of trials whose own RMSE is at most `tolerance` (for output-tracking tasks).
+pub fn fraction_within_rmse(batch: &TrialBatch, outputs: ArrayView3<'_, f32>, tolerance: f64) -> f64 {
+    let n = batch.n_trials();
+    if n == 0 {
+        return 0.0;
+    }
+    (0..n).filter(|&b| trial_rmse(batch, outputs, b) <= tolerance).count() as f64 / n as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +176,40 @@ mod tests {
         // Trial 1 answers 1 (wrong).
         out[[1, 1, 1]] = 0.9;
         assert_eq!(choice_accuracy(&batch, out.view()), 0.5);
+    }
+
+    #[test]
+    fn pycog_measures_read_each_trials_own_last_step_and_skip_catch_trials() {
+        // Three trials of lengths 3, 2, 3; the third is a catch trial (no `choice`).
+        let mut batch = TrialBatch::zeros(3, 3, 1, 2);
+        batch.lengths = vec![3, 2, 3];
+        for (b, choice) in [Some(1u64), Some(0), None].into_iter().enumerate() {
+            let mut p = crate::task::TrialParams::new();
+            if let Some(c) = choice {
+                p.insert("choice".into(), c.into());
+                p.insert("f1".into(), (10 * b).into());
+            }
+            batch.trial_params.push(p);
+        }
+        let mut out = ndarray::Array3::<f32>::zeros((3, 3, 2));
+        out[[2, 0, 1]] = 1.0; // trial 0 ends choosing 1: correct
+        out[[1, 1, 1]] = 1.0; // trial 1 ends (step 1) choosing 1: wrong...
+        out[[2, 1, 0]] = 5.0; // ...whatever its padding says
+        assert_eq!(choice_at_end(&batch, out.view(), 1), 1);
+        assert_eq!(accuracy_at_end(&batch, out.view()), 0.5);
+        assert_eq!(min_condition_accuracy(&batch, out.view(), &["f1"]), 0.0);
+        out[[1, 1, 0]] = 2.0;
+        assert_eq!(min_condition_accuracy(&batch, out.view(), &["f1"]), 1.0);
+
+        batch.targets.fill(0.5);
+        batch.mask.fill(0.0);
+        batch.mask[[0, 0, 0]] = 1.0;
+        batch.mask[[0, 1, 0]] = 1.0;
+        out[[0, 0, 0]] = 0.5;
+        out[[0, 1, 0]] = 1.5;
+        assert_eq!(trial_rmse(&batch, out.view(), 0), 0.0);
+        assert_eq!(trial_rmse(&batch, out.view(), 1), 1.0);
+        assert!((batch_rmse(&batch, out.view()) - 0.5f64.sqrt()).abs() < 1e-12);
+        assert_eq!(fraction_within_rmse(&batch, out.view(), 0.05), 2.0 / 3.0);
     }
 }

@@ -35,6 +35,12 @@ impl Timeline {
         Timeline { epochs }
     }
 
+    /// Adds an epoch `[start, end)` that may overlap the others (e.g. a decision window inside
+    /// an ongoing stimulus).
+    pub fn push(&mut self, name: &'static str, start: f64, end: f64) {
+        self.epochs.push(Epoch { name, start, end });
+    }
+
     /// The epoch called `name`.
     pub fn epoch(&self, name: &str) -> Option<&Epoch> {
         self.epochs.iter().find(|e| e.name == name)
@@ -43,6 +49,19 @@ impl Timeline {
     /// Whether `start <= t < end` for the epoch called `name` (false for an unknown name).
     pub fn contains(&self, name: &str, t: f64) -> bool {
         self.epoch(name).is_some_and(|e| e.start <= t && t < e.end)
+    }
+
+    /// The steps `s` of epoch `name` on a grid of step `dt` (step `s` at time `s dt`, so the
+    /// steps with `start <= s dt < end`; PyCog's `(start, end]` on its clock `(s + 1) dt` is the
+    /// same set). Empty for an unknown name.
+    pub fn steps(&self, name: &str, dt: f64) -> std::ops::Range<usize> {
+        let step = |t: f64| (t / dt - 1e-9).ceil().max(0.0) as usize;
+        self.epoch(name).map_or(0..0, |e| step(e.start)..step(e.end))
+    }
+
+    /// The end of the last epoch (ms), 0 without epochs.
+    pub fn end(&self) -> f64 {
+        self.epochs.last().map_or(0.0, |e| e.end)
     }
 
     /// The epochs in order.
@@ -77,5 +96,10 @@ mod tests {
         assert_eq!(p["stimulus"], 100.0);
         assert_eq!(p["delay"], 300.0);
         assert_eq!(p["end"], 350.0);
+        // Steps on a 20 ms grid: PyCog's (100, 300] on t = (s + 1) dt is s = 5..15.
+        assert_eq!(t.steps("stimulus", 20.0), 5..15);
+        assert_eq!(t.steps("delay", 20.0), 15..18);
+        assert_eq!(t.steps("missing", 20.0), 0..0);
+        assert_eq!(t.end(), 350.0);
     }
 }

@@ -1,0 +1,187 @@
+//! `pycog_context`: PyCog's context-dependent integration (Mante et al. 2013), Fig 4 of Song et
+//! al. 2016.
+//!
+//! Six inputs: two context cues (motion, colour; 1 during the stimulus), then motion evidence
+//! for choices 1 and 2, then colour evidence for choices 1 and 2 (`(1 +/- 5 coh / 100) / 2`).
+//! Conditions: context x motion coherence {1, 3, 10} x colour coherence x both directions (72);
+//! the correct choice follows the direction of the cued modality. Fixation 100, stimulus 800,
+//! decision 300 ms; catch trials (1 s) with probability 1/73.
+
+use ndarray::ArrayView3;
+use psychrnn_core::registry::BuildContext;
+use psychrnn_core::task::{Timeline, blocks};
+use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    catch_probability, check_durations, check_fits, check_probability, coherence_input, set_input, write_catch,
+    write_choice,
+};
+
+/// The registry tag.
+pub const TAG: &str = "pycog_context";
+/// PyCog's coherences (%), for motion and colour alike.
+pub const COHERENCES: [f64; 3] = [1.0, 3.0, 10.0];
+/// PyCog's `SCALE` of coherence into input.
+pub const SCALE: f64 = 5.0;
+/// Number of conditions: 2 contexts x (3 coherences x 2 directions)^2.
+pub const N_CONDITIONS: usize = 72;
+
+fn fixation() -> f64 {
+    100.0
+}
+fn stimulus() -> f64 {
+    800.0
+}
+fn decision() -> f64 {
+    300.0
+}
+fn catch_duration() -> f64 {
+    1000.0
+}
+
+/// `[task] type = "pycog_context"` (durations in ms).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContextConfig {
+    /// Fixation before the stimulus (PyCog: 100 in training, 300 at test).
+    #[serde(default = "fixation")]
+    pub fixation: f64,
+    /// Stimulus duration.
+    #[serde(default = "stimulus")]
+    pub stimulus: f64,
+    /// Decision epoch.
+    #[serde(default = "decision")]
+    pub decision: f64,
+    /// Catch-trial probability (default 1 / (72 + 1)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_probability: Option<f64>,
+    /// Duration of catch trials.
+    #[serde(default = "catch_duration")]
+    pub catch_duration: f64,
+}
+
+/// The task.
+pub struct Context {
+    config: ContextConfig,
+    timing: TaskTiming,
+}
+
+/// Builds the task for the registry.
+///
+/// # Errors
+/// As [`Context::new`].
+pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
+    Ok(Box::new(Context::new(parse_config(table)?, timing.clone())?))
+}
+
+impl Context {
+    /// Builds the task.
+    ///
+    /// # Errors
+    /// [`psychrnn_core::Error::Invalid`] for a non-positive duration, a probability outside
+    /// [0, 1], or a `T` shorter than the longest trial.
+    pub fn new(config: ContextConfig, timing: TaskTiming) -> Result<Self> {
+        let c = &config;
+        check_durations(&[
+            ("fixation", c.fixation),
+            ("stimulus", c.stimulus),
+            ("decision", c.decision),
+            ("catch_duration", c.catch_duration),
+        ])?;
+        check_probability("catch_probability", c.catch_probability)?;
+        check_fits(&timing, (c.fixation + c.stimulus + c.decision).max(c.catch_duration))?;
+        Ok(Context { config, timing })
+    }
+}
+
+impl Task for Context {
+    fn config(&self) -> toml::Table {
+        config_table(TAG, &self.config)
+    }
+
+    fn timing(&self) -> &TaskTiming {
+        &self.timing
+    }
+
+    fn n_in(&self) -> usize {
+        6
+    }
+
+    fn n_out(&self) -> usize {
+        2
+    }
+
+    fn generate_trial(&self, rng: &mut Rng, mut trial: TrialMut<'_>) -> TrialParams {
+        let (c, dt) = (&self.config, self.timing.dt);
+        let mut params = TrialParams::new();
+        if rng.random::<f64>() < catch_probability(c.catch_probability, N_CONDITIONS) {
+            write_catch(&mut trial, c.catch_duration, dt);
+            params.insert("catch".into(), true.into());
+            return params;
+        }
+        let motion_context = rng.random::<bool>();
+        let mut pick = || COHERENCES[rng.random_range(0..COHERENCES.len())];
+        let (coh_m, coh_c) = (pick(), pick());
+        let mut direction = || -> i64 { if rng.random::<bool>() { 1 } else { -1 } };
+        let (left_right_m, left_right_c) = (direction(), direction());
+        let relevant = if motion_context { left_right_m } else { left_right_c };
+        let choice = usize::from(relevant < 0);
+        let timeline =
+            Timeline::sequential(0.0, &[("fixation", c.fixation), ("stimulus", c.stimulus), ("decision", c.decision)]);
+        set_input(&mut trial, &timeline, dt, "stimulus", usize::from(!motion_context), 1.0);
+        for (first, coh, lr) in [(2, coh_m, left_right_m), (4, coh_c, left_right_c)] {
+            let toward = usize::from(lr < 0);
+            set_input(&mut trial, &timeline, dt, "stimulus", first + toward, coherence_input(SCALE, coh));
+            set_input(&mut trial, &timeline, dt, "stimulus", first + 1 - toward, coherence_input(SCALE, -coh));
+        }
+        write_choice(&mut trial, &timeline, dt, choice);
+        params.insert("context".into(), (if motion_context { "m" } else { "c" }).into());
+        params.insert("coh_m".into(), coh_m.into());
+        params.insert("left_right_m".into(), left_right_m.into());
+        params.insert("coh_c".into(), coh_c.into());
+        params.insert("left_right_c".into(), left_right_c.into());
+        params.insert("choice".into(), choice.into());
+        timeline.record(&mut params);
+        params
+    }
+
+    fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
+        blocks::accuracy_at_end(batch, outputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{table, batch, build, is_catch, num};
+    use super::super::{HIGH, LOW};
+    use super::*;
+
+    #[test]
+    fn the_cued_modality_decides_and_cues_last_the_stimulus() {
+        let task = build(table("type = \"pycog_context\"\nT = 1200.0"));
+        let batch = batch(task.as_ref(), 300);
+        let mut seen = std::collections::BTreeSet::new();
+        for b in (0..300).filter(|&b| !is_catch(&batch, b)) {
+            let p = &batch.trial_params[b];
+            let x = batch.inputs.slice(ndarray::s![.., b, ..]);
+            let motion = p["context"] == "m";
+            let lr = if motion { p["left_right_m"].as_i64() } else { p["left_right_c"].as_i64() }.unwrap();
+            let choice = p["choice"].as_u64().unwrap() as usize;
+            assert_eq!(choice, usize::from(lr < 0));
+            seen.insert((p["context"].to_string(), num(p, "coh_m") as i64, num(p, "coh_c") as i64, p["left_right_m"].to_string(), p["left_right_c"].to_string()));
+            // Stimulus: steps 5..45 (100..900 ms at dt 20); the cue of the context only then.
+            assert_eq!(x[[10, usize::from(!motion)]], 1.0);
+            assert_eq!(x[[10, usize::from(motion)]], 0.0);
+            assert!(x.slice(ndarray::s![..5, ..]).iter().chain(x.slice(ndarray::s![45.., ..]).iter()).all(|&v| v == 0.0));
+            let toward_m = 2 + usize::from(p["left_right_m"].as_i64().unwrap() < 0);
+            assert_eq!(x[[10, toward_m]], coherence_input(SCALE, num(p, "coh_m")) as f32);
+            let toward_c = 4 + usize::from(p["left_right_c"].as_i64().unwrap() < 0);
+            assert_eq!(x[[10, toward_c]], coherence_input(SCALE, num(p, "coh_c")) as f32);
+            assert_eq!(batch.lengths[b], 60);
+            assert_eq!((batch.targets[[59, b, choice]], batch.targets[[59, b, 1 - choice]]), (HIGH, LOW));
+        }
+        assert!(seen.len() > 60, "most of the 72 conditions appear ({} did)", seen.len());
+    }
+}

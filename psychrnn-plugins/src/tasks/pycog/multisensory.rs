@@ -1,0 +1,196 @@
+//! `pycog_multisensory`: PyCog's multisensory integration (Raposo et al. 2014), Fig 6 of Song
+//! et al. 2016.
+//!
+//! Four inputs: visual and auditory event rate, each positively tuned (`0.5 + 0.6 (f - f_min) /
+//! (f_max - f_min)`) and negatively tuned (`0.5 + 0.6 (f_max - f) / (f_max - f_min)`), in the
+//! order visual+, auditory+, visual-, auditory-. Trials are visual, auditory or both (congruent
+//! rates); rates are drawn from 6-19 events/s in training (PyCog widens the 9-16 of the
+//! experiment so the psychometric curve is not saturated), and choice 1 means "above the
+//! 12.5 events/s boundary". Fixation 100, stimulus 1000, decision 300 ms; catch trials (1 s)
+//! with probability 1/(24 + 1).
+
+use ndarray::ArrayView3;
+use psychrnn_core::registry::BuildContext;
+use psychrnn_core::task::{Timeline, blocks};
+use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use super::{catch_probability, check_durations, check_fits, check_probability, set_input, write_catch, write_choice};
+
+/// The registry tag.
+pub const TAG: &str = "pycog_multisensory";
+/// The modalities of a trial: visual, auditory, both.
+pub const MODALITIES: [&str; 3] = ["v", "a", "va"];
+
+fn fixation() -> f64 {
+    100.0
+}
+fn stimulus() -> f64 {
+    1000.0
+}
+fn decision() -> f64 {
+    300.0
+}
+fn catch_duration() -> f64 {
+    1000.0
+}
+fn boundary() -> f64 {
+    12.5
+}
+fn rates() -> Vec<f64> {
+    (6..=19).map(f64::from).collect()
+}
+
+/// `[task] type = "pycog_multisensory"` (durations in ms, rates in events/s).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MultisensoryConfig {
+    /// Fixation before the stimulus (PyCog: 100 in training, 500 at test).
+    #[serde(default = "fixation")]
+    pub fixation: f64,
+    /// Stimulus duration.
+    #[serde(default = "stimulus")]
+    pub stimulus: f64,
+    /// Decision epoch.
+    #[serde(default = "decision")]
+    pub decision: f64,
+    /// Event rates drawn from (PyCog trains on 6-19; the experiment's are 9-16).
+    #[serde(default = "rates")]
+    pub rates: Vec<f64>,
+    /// The category boundary (events/s): choice 1 when the rate is above it.
+    #[serde(default = "boundary")]
+    pub boundary: f64,
+    /// Catch-trial probability (default 1 / (3 x 8 + 1), PyCog's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_probability: Option<f64>,
+    /// Duration of catch trials.
+    #[serde(default = "catch_duration")]
+    pub catch_duration: f64,
+}
+
+/// The task.
+pub struct Multisensory {
+    config: MultisensoryConfig,
+    timing: TaskTiming,
+    range: (f64, f64),
+}
+
+/// Builds the task for the registry.
+///
+/// # Errors
+/// As [`Multisensory::new`].
+pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
+    Ok(Box::new(Multisensory::new(parse_config(table)?, timing.clone())?))
+}
+
+impl Multisensory {
+    /// Builds the task.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for fewer than two distinct rates, a non-positive duration, a
+    /// probability outside [0, 1], or a `T` shorter than the longest trial.
+    pub fn new(config: MultisensoryConfig, timing: TaskTiming) -> Result<Self> {
+        let c = &config;
+        check_durations(&[
+            ("fixation", c.fixation),
+            ("stimulus", c.stimulus),
+            ("decision", c.decision),
+            ("catch_duration", c.catch_duration),
+        ])?;
+        check_probability("catch_probability", c.catch_probability)?;
+        let min = c.rates.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = c.rates.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !(min.is_finite() && max.is_finite() && max > min) {
+            return Err(Error::invalid("rates", format!("needs at least two distinct finite rates, got {:?}", c.rates)));
+        }
+        check_fits(&timing, (c.fixation + c.stimulus + c.decision).max(c.catch_duration))?;
+        Ok(Multisensory { config, timing, range: (min, max) })
+    }
+
+    /// The positively and negatively tuned inputs of rate `f`.
+    pub fn tuned(&self, f: f64) -> (f64, f64) {
+        let (min, max) = self.range;
+        (0.5 + 0.6 * (f - min) / (max - min), 0.5 + 0.6 * (max - f) / (max - min))
+    }
+}
+
+impl Task for Multisensory {
+    fn config(&self) -> toml::Table {
+        config_table(TAG, &self.config)
+    }
+
+    fn timing(&self) -> &TaskTiming {
+        &self.timing
+    }
+
+    fn n_in(&self) -> usize {
+        4
+    }
+
+    fn n_out(&self) -> usize {
+        2
+    }
+
+    fn generate_trial(&self, rng: &mut Rng, mut trial: TrialMut<'_>) -> TrialParams {
+        let (c, dt) = (&self.config, self.timing.dt);
+        let mut params = TrialParams::new();
+        // PyCog's catch probability counts the experiment's 3 x 8 conditions.
+        if rng.random::<f64>() < catch_probability(c.catch_probability, 3 * 8) {
+            write_catch(&mut trial, c.catch_duration, dt);
+            params.insert("catch".into(), true.into());
+            return params;
+        }
+        let modality = MODALITIES[rng.random_range(0..MODALITIES.len())];
+        let rate = c.rates[rng.random_range(0..c.rates.len())];
+        let choice = usize::from(rate <= c.boundary);
+        let timeline =
+            Timeline::sequential(0.0, &[("fixation", c.fixation), ("stimulus", c.stimulus), ("decision", c.decision)]);
+        let (pos, neg) = self.tuned(rate);
+        for (sense, channel) in [('v', 0), ('a', 1)] {
+            if modality.contains(sense) {
+                set_input(&mut trial, &timeline, dt, "stimulus", channel, pos);
+                set_input(&mut trial, &timeline, dt, "stimulus", channel + 2, neg);
+            }
+        }
+        write_choice(&mut trial, &timeline, dt, choice);
+        params.insert("modality".into(), modality.into());
+        params.insert("freq".into(), rate.into());
+        params.insert("choice".into(), choice.into());
+        timeline.record(&mut params);
+        params
+    }
+
+    fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
+        blocks::accuracy_at_end(batch, outputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{table, batch, build, is_catch, num};
+
+    #[test]
+    fn modalities_carry_congruent_tuned_rates() {
+        let task = build(table("type = \"pycog_multisensory\"\nT = 1400.0"));
+        let batch = batch(task.as_ref(), 300);
+        let mut modalities = std::collections::BTreeSet::new();
+        for b in (0..300).filter(|&b| !is_catch(&batch, b)) {
+            let p = &batch.trial_params[b];
+            let (f, modality) = (num(p, "freq"), p["modality"].as_str().unwrap().to_string());
+            assert!((6.0..=19.0).contains(&f));
+            assert_eq!(p["choice"].as_u64().unwrap(), u64::from(f < 12.5));
+            let x = batch.inputs.slice(ndarray::s![20usize, b, ..]);
+            let pos = 0.5 + 0.6 * (f - 6.0) / 13.0;
+            let neg = 0.5 + 0.6 * (19.0 - f) / 13.0;
+            let v = modality.contains('v');
+            let a = modality.contains('a');
+            assert_eq!(x[0usize], if v { pos as f32 } else { 0.0 });
+            assert_eq!(x[2usize], if v { neg as f32 } else { 0.0 });
+            assert_eq!(x[1usize], if a { pos as f32 } else { 0.0 });
+            assert_eq!(x[3usize], if a { neg as f32 } else { 0.0 });
+            modalities.insert(modality);
+        }
+        assert_eq!(modalities.len(), 3);
+    }
+}
