@@ -98,7 +98,8 @@ pub fn check_gradients(
     Ok(report)
 }
 
-/// Checks a task's contract on `n_trials` trials: array shapes `[ceil(T/dt), n, ·]`, finite
+/// Checks a task's contract on `n_trials` trials: array shapes `[steps, n, ·]` with the batch cut
+/// to its longest trial (at most `ceil(T/dt)` steps) and no mask after a trial's end, finite
 /// values, mask within [0, 1], one parameter record per trial, the same batch from the same
 /// seed and a different one from another seed.
 ///
@@ -107,7 +108,19 @@ pub fn check_gradients(
 pub fn check_task_contract(task: &dyn Task, n_trials: usize) -> Result<(), String> {
     let draw = |seed| task.generate_batch(n_trials, &mut stream(seed, Purpose::User, 0));
     let a = draw(11);
-    let steps = task.timing().n_steps();
+    // Tasks with trials of variable duration cut the batch to its longest trial.
+    let steps = a.n_steps();
+    if steps == 0 || steps > task.timing().n_steps() {
+        return Err(format!("{steps} steps, expected 1 to T / dt = {}", task.timing().n_steps()));
+    }
+    if a.lengths.len() != n_trials || a.lengths.iter().max() != Some(&steps) {
+        return Err(format!("trial lengths {:?} do not fit a batch of {steps} steps", a.lengths));
+    }
+    for (b, &len) in a.lengths.iter().enumerate() {
+        if a.mask.slice(ndarray::s![len.., b, ..]).iter().any(|&m| m != 0.0) {
+            return Err(format!("trial {b} has mask entries after its end (step {len})"));
+        }
+    }
     let want = |n: usize| [steps, n_trials, n];
     if a.inputs.shape() != want(task.n_in()) {
         return Err(format!("inputs have shape {:?}, expected {:?}", a.inputs.shape(), want(task.n_in())));

@@ -37,15 +37,23 @@ fn every_bundled_plugin_passes_the_conformance_kit() {
         panic!("{tag}: {e}")
     }
 
-    for (tag, text) in [
-        ("perceptual_discrimination", ""),
-        ("delayed_discrimination", "stim_noise = 0.2"),
-        ("match_to_category", "N_in = 8"),
+    let long = |t: f64| TaskTiming { duration: t, ..timing() };
+    for (tag, text, timing) in [
+        ("perceptual_discrimination", "", timing()),
+        ("delayed_discrimination", "stim_noise = 0.2", timing()),
+        ("match_to_category", "N_in = 8", timing()),
+        ("pycog_rdm", "", timing()),
+        ("pycog_rdm", "version = \"reaction_time\"\ncatch_probability = 0.5", timing()),
+        ("pycog_context", "stimulus = 600.0", timing()),
+        ("pycog_multisensory", "rates = [9.0, 12.0, 16.0]", timing()),
+        ("pycog_romo", "delay_min = 500.0\ndelay_max = 500.0", timing()),
+        ("pycog_sequence", "", long(3500.0)),
+        ("pycog_sine", "period = 500.0", timing()),
     ] {
         let ctor = r.tasks.get("task.type", tag).unwrap().ctor;
-        check_config_round_trip(|t| ctor(t, &timing(), &b), |x| x.config(), &table(text))
+        check_config_round_trip(|t| ctor(t, &timing, &b), |x| x.config(), &table(text))
             .unwrap_or_else(|e| fail(tag, e));
-        check_task_contract(ctor(&table(text), &timing(), &b).unwrap().as_ref(), 12).unwrap_or_else(|e| fail(tag, e));
+        check_task_contract(ctor(&table(text), &timing, &b).unwrap().as_ref(), 12).unwrap_or_else(|e| fail(tag, e));
         covered.insert(tag);
     }
 
