@@ -7,11 +7,11 @@
 //! |---|---|
 //! | task | [`tasks::perceptual_discrimination`], [`tasks::delayed_discrimination`], [`tasks::match_to_category`]; PyCog's `pycog_rdm`, `pycog_context`, `pycog_multisensory`, `pycog_romo`, `pycog_sequence`, `pycog_sine` ([`tasks::pycog`]) |
 //! | model | [`models::basic_rnn`], [`models::lstm`] |
-//! | initializer | `gaussian_spectral_radius` (default), `alpha_identity`, `random`, `from_file` ([`init`]) |
+//! | initializer | `gaussian_spectral_radius` (default), `alpha_identity`, `random`, `from_file`, `pycog_ei` ([`init`]) |
 //! | loss | `mean_squared_error` (default), `binary_cross_entropy` ([`loss`]) |
 //! | regularizer | `l1_weights`, `l2_weights`, `l2_firing_rate` ([`regularizers`]) |
 //! | optimizer | `adam` (default), `sgd` (with optional momentum), `rmsprop` ([`optim`]) |
-//! | curriculum metric | `accuracy` ([`metrics`]) |
+//! | curriculum metric | `accuracy`, `rmse` ([`metrics`]) |
 
 // No unwrap/expect on anything a user supplies: library code returns errors instead.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -116,6 +116,11 @@ pub fn register_all(registry: &mut Registry) -> Result<()> {
             init::build_random,
         )
     })?;
+    registry.initializers.register(entry::<init::pycog::PyCogEiConfig, _>(
+        init::pycog::TAG,
+        "PyCog's E/I initialisation: balanced Gamma(k = 2) recurrent weights at spectral radius 1.5",
+        init::pycog::build,
+    ))?;
     registry.initializers.register(entry::<init::from_file::FromFileConfig, _>(
         init::from_file::TAG,
         "weights from an .npz file (ours or PsychRNN's saved weights)",
@@ -165,6 +170,11 @@ pub fn register_all(registry: &mut Registry) -> Result<()> {
         "accuracy",
         "the task's accuracy on a fresh batch",
         metrics::build_accuracy,
+    ))?;
+    registry.metrics.register(entry::<metrics::AccuracyConfig, _>(
+        "rmse",
+        "root-mean-square error over the masked outputs of a fresh batch (lower is better; PyCog's min_error)",
+        metrics::build_rmse,
     ))?;
     Ok(())
 }

@@ -96,6 +96,7 @@ fn every_bundled_plugin_passes_the_conformance_kit() {
         ("alpha_identity", "alpha = 0.2"),
         ("random", "which_rand_init = \"const_unif\""),
         ("from_file", from_file.as_str()),
+        ("pycog_ei", "rho0 = 1.2"),
     ] {
         let ctor = r.initializers.get("initializer.type", tag).unwrap().ctor;
         check_config_round_trip(|t| ctor(t, &b), |x| x.config(), &table(text)).unwrap_or_else(|e| fail(tag, e));
@@ -139,9 +140,11 @@ fn every_bundled_plugin_passes_the_conformance_kit() {
         check_config_round_trip(|t| ctor(t, &b), |x| x.config(), &table(text)).unwrap_or_else(|e| fail(tag, e));
         covered.insert(tag);
     }
-    let ctor = r.metrics.get("metric.type", "accuracy").unwrap().ctor;
-    check_config_round_trip(|t| ctor(t, &b), |x| x.config(), &table("")).unwrap();
-    covered.insert("accuracy");
+    for tag in ["accuracy", "rmse"] {
+        let ctor = r.metrics.get("metric.type", tag).unwrap().ctor;
+        check_config_round_trip(|t| ctor(t, &b), |x| x.config(), &table("")).unwrap();
+        covered.insert(tag);
+    }
 
     let all: BTreeSet<&str> = r.all_tags().into_iter().collect();
     assert_eq!(covered, all, "a registered plugin has no conformance check");

@@ -2,12 +2,15 @@
 //! `GaussianSpectralRadius` (`gaussian_spectral_radius`, the default) and `AlphaIdentity`
 //! (`alpha_identity`).
 //!
+//! PyCog's E/I initialisation is [`pycog`] (`pycog_ei`).
+//!
 //! All three share PsychRNN's procedure and draw order: `W_in`, `W_out` from
 //! `which_rand_init`; then `W_rec` by the initialiser's own rule, followed by the E/I balancing
 //! when Dale's principle is on; then `init_state = 0.1 + 0.01 N(0, 1)`; biases 0.
 
 pub mod draws;
 pub mod from_file;
+pub mod pycog;
 
 use ndarray::Array2;
 use psychrnn_core::registry::BuildContext;

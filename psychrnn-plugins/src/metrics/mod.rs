@@ -1,4 +1,4 @@
-//! Bundled curriculum metrics.
+//! Bundled curriculum metrics: `accuracy` (the task's), `rmse` (PyCog's monitored error).
 
 use ndarray::ArrayView3;
 use psychrnn_core::registry::BuildContext;
@@ -30,4 +30,31 @@ impl CurriculumMetric for Accuracy {
 pub fn build_accuracy(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn CurriculumMetric>> {
     let AccuracyConfig {} = parse_config(table)?;
     Ok(Box::new(Accuracy))
+}
+
+/// `rmse`: the root-mean-square error over the masked entries of a fresh batch (PyCog's
+/// `min_error` criterion; lower is better).
+pub struct Rmse;
+
+impl CurriculumMetric for Rmse {
+    fn config(&self) -> toml::Table {
+        config_table("rmse", &AccuracyConfig {})
+    }
+
+    fn higher_is_better(&self) -> bool {
+        false
+    }
+
+    fn score(&self, _task: &dyn Task, batch: &TrialBatch, outputs: ArrayView3<'_, f32>, _loss: f64) -> f64 {
+        psychrnn_core::task::blocks::batch_rmse(batch, outputs)
+    }
+}
+
+/// Registry constructor of `rmse`.
+///
+/// # Errors
+/// Any key (it takes none).
+pub fn build_rmse(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn CurriculumMetric>> {
+    let AccuracyConfig {} = parse_config(table)?;
+    Ok(Box::new(Rmse))
 }
