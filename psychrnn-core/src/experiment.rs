@@ -399,6 +399,7 @@ impl Experiment {
         Manifest {
             name: Some(self.name.clone()),
             seed: self.seed,
+            preset: None,
             task,
             model: self.model.config(),
             initializer: Some(self.initializer.config()),

@@ -32,6 +32,7 @@ pub mod optim;
 pub mod params;
 pub mod plot;
 pub mod plugin;
+pub mod preset;
 pub mod real;
 pub mod registry;
 pub mod regularizer;

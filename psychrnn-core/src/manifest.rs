@@ -25,6 +25,10 @@ pub struct Manifest {
     /// The master seed every random stream derives from.
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// Defaults of another framework filled in where the manifest says nothing
+    /// (`"pycog"`: see [`crate::preset`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
     /// The task: `type` plus its parameters, including `dt`, `tau`, `T`, `N_batch`.
     pub task: toml::Table,
     /// The network: `type` plus its parameters.
@@ -354,8 +358,21 @@ impl Manifest {
     /// # Errors
     /// [`Error::Manifest`] with the parser's message (line, column, key).
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        Self::from_tree(Self::tree(text, path)?, path, "")
+    }
+
+    fn tree(text: &str, path: &Path) -> Result<toml::Table> {
         toml::from_str(text)
             .map_err(|e| Error::Manifest { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })
+    }
+
+    /// The manifest of a parsed TOML tree, after its preset; `context` prefixes parse errors.
+    fn from_tree(mut tree: toml::Table, path: &Path, context: &str) -> Result<Self> {
+        crate::preset::apply_preset(&mut tree)?;
+        toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| Error::Manifest {
+            path: path.to_path_buf(),
+            message: format!("{context}{}", e.to_string().trim_end()),
+        })
     }
 
     /// Reads and parses a manifest file.
@@ -372,18 +389,11 @@ impl Manifest {
     /// As [`Manifest::load`] and [`apply_override`].
     pub fn load_with_overrides(path: &Path, overrides: &[String]) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-        if overrides.is_empty() {
-            return Self::parse(&text, path);
-        }
-        let mut tree: toml::Table = toml::from_str(&text)
-            .map_err(|e| Error::Manifest { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })?;
+        let mut tree = Self::tree(&text, path)?;
         for o in overrides {
             apply_override(&mut tree, o)?;
         }
-        toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| Error::Manifest {
-            path: path.to_path_buf(),
-            message: format!("after --set: {}", e.message()),
-        })
+        Self::from_tree(tree, path, if overrides.is_empty() { "" } else { "after --set: " })
     }
 
     /// The manifest as TOML text.
