@@ -132,6 +132,33 @@ fn simulation_example_runs_on_another_batch_size() {
 }
 
 #[test]
+fn every_pycog_paradigm_trains_a_few_updates_at_reduced_size() {
+    // The paper's networks, cut to a few updates of a few trials (the full runs are in
+    // BENCHMARKS.md); the multisensory input mask fixes its size, the rest shrink to 40 units.
+    let dir = scratch("pycog");
+    for name in ["rdm_varstim", "rdm_rt", "context", "multisensory", "romo", "sequence", "sine"] {
+        let source = examples().join(format!("pycog/{name}.toml"));
+        let mut manifest = Manifest::load(&source).unwrap();
+        psychrnn_core::testing::shrink_for_smoke_test(&mut manifest, 3);
+        if name != "multisensory" {
+            manifest.model.insert("N_rec".into(), toml::Value::Integer(40));
+        }
+        manifest.training.performance_epoch = 2;
+        manifest.training.validation_batch_size = Some(8);
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, manifest.to_toml().unwrap()).unwrap();
+        psychrnn(&["train", path.to_str().unwrap(), "--out", name], &dir);
+        let lock = std::fs::read_to_string(dir.join(name).join("manifest.lock.toml")).unwrap();
+        for key in ["baseline_in = 0.2", "positive_function = \"rectify\"", "type = \"pycog_ei\"", "[training.omega]"] {
+            assert!(lock.contains(key), "{name}: the lock lacks `{key}`");
+        }
+        assert!(dir.join(name).join("validation.csv").exists(), "{name}: no validation checks written");
+        let (shape, w) = f32s(&dir.join(name).join("weights.npz"), "W_rec");
+        assert!(w.iter().all(|v| v.is_finite()) && shape[0] == shape[1]);
+    }
+}
+
+#[test]
 fn every_example_manifest_is_exercised() {
     // A new example manifest must be added to one of the tests above (or to its crate's tests).
     let mut found = Vec::new();
@@ -150,6 +177,13 @@ fn every_example_manifest_is_exercised() {
         "new_model/manifest.toml",
         "new_task/manifest.toml",
         "perceptual_discrimination.toml",
+        "pycog/context.toml",
+        "pycog/multisensory.toml",
+        "pycog/rdm_rt.toml",
+        "pycog/rdm_varstim.toml",
+        "pycog/romo.toml",
+        "pycog/sequence.toml",
+        "pycog/sine.toml",
         "simple_example/manifest.toml",
         "simulation/manifest.toml",
     ];

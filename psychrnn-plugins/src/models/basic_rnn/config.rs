@@ -72,6 +72,11 @@ pub struct BasicRnnConfig {
     /// units); default: the task's `tau` for every unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tau: Option<Vec<f64>>,
+    /// Under Dale's principle, let inhibitory units drive the outputs with negative weights
+    /// (PyCog's `W_out diag(ei)`, e.g. for signed eye positions); by default only excitatory
+    /// units project to the outputs (PsychRNN).
+    #[serde(default)]
+    pub inhibitory_readout: bool,
     /// PsychRNN 1.0.0's `Dale_out` (a copy of `Dale_rec`: inhibitory units drive the output
     /// negatively) instead of HEAD's (inhibitory units do not project to the output).
     #[serde(default)]

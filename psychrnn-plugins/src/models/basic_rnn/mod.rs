@@ -111,7 +111,7 @@ impl<F: Real> BasicRnn<F> {
                 .map(|j| {
                     if j < e {
                         F::one()
-                    } else if config.psychrnn_1_0_compat {
+                    } else if config.psychrnn_1_0_compat || config.inhibitory_readout {
                         -F::one()
                     } else {
                         F::zero()
