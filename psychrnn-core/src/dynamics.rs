@@ -184,7 +184,11 @@ pub fn rate_forward<F: Real>(
             traj.start = Some(start);
         }
         Some(start) => {
-            return Err(Error::shape("start state", format!("[{batch}, {n}] (B x N_rec)"), format!("{:?}", start.shape())));
+            return Err(Error::shape(
+                "start state",
+                format!("[{batch}, {n}] (B x N_rec)"),
+                format!("{:?}", start.shape()),
+            ));
         }
         None => {
             for mut row in traj.initial.rows_mut() {

@@ -32,7 +32,6 @@ pub struct Stage {
     /// The metric value that ends the stage.
     pub threshold: f64,
 }
-/// The keys of a `[task]` table that core reads itself (PsychRNN's names).
 
 /// Everything a run needs, built and checked.
 pub struct Experiment {
@@ -174,8 +173,13 @@ impl Experiment {
         let timing = task.timing().clone();
 
         let (model_entry, model_table) = lookup(&registry.models, "model", &manifest.model, &mut plugins)?;
-        let ctx =
-            ModelContext { n_in: task.n_in(), n_out: task.n_out(), alpha: timing.alpha(), dt: timing.dt, n_batch: timing.n_batch };
+        let ctx = ModelContext {
+            n_in: task.n_in(),
+            n_out: task.n_out(),
+            alpha: timing.alpha(),
+            dt: timing.dt,
+            n_batch: timing.n_batch,
+        };
         let model = (model_entry.ctor)(&model_table, &ctx, &build).map_err(|e| e.in_section("model"))?;
 
         let init_table = manifest.initializer.clone().unwrap_or_else(|| default_table(DEFAULT_INITIALIZER));

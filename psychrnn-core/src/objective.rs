@@ -92,14 +92,14 @@ pub fn evaluate_objective<F: Real>(
         if buffers.grads.len() != params.len() {
             buffers.grads = params.zeros_like();
         }
+        if let Some(o) = buffers.omega.as_mut() {
+            o.value = None;
+        }
         let seeds = BackwardSeeds {
             d_outputs: buffers.d_outputs.view(),
             d_rates: reg_grads.as_ref().and_then(RegularizerGrads::rates),
             d_effective: reg_grads.as_ref().map(|g| &g.effective),
-            omega: buffers.omega.as_mut().map(|o| {
-                o.value = None;
-                o
-            }),
+            omega: buffers.omega.as_mut(),
         };
         model.backward(params, batch.inputs, &buffers.trajectory, seeds, &mut buffers.grads)?;
         if buffers.omega.as_ref().is_some_and(|o| o.value.is_none()) {

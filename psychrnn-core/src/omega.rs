@@ -159,7 +159,11 @@ mod tests {
         let (mut sum, mut count) = (0.0, 0);
         for t in 0..t_steps {
             for b in 0..batch {
-                let x_prev = if t == 0 { traj.initial.row(b).to_owned() } else { traj.states.slice(ndarray::s![t - 1, b, ..]).to_owned() };
+                let x_prev = if t == 0 {
+                    traj.initial.row(b).to_owned()
+                } else {
+                    traj.states.slice(ndarray::s![t - 1, b, ..]).to_owned()
+                };
                 let dt = d.slice(ndarray::s![t, b, ..]);
                 let den: f64 = dt.iter().map(|v| v * v).sum();
                 if den < bound {
@@ -206,7 +210,8 @@ mod tests {
                 let (mut plus, mut minus) = (w.clone(), w.clone());
                 plus[[i, j]] += h;
                 minus[[i, j]] -= h;
-                let fd = (naive(&plus, &alpha, &traj, &d, DEFAULT_BOUND) - naive(&minus, &alpha, &traj, &d, DEFAULT_BOUND))
+                let fd = (naive(&plus, &alpha, &traj, &d, DEFAULT_BOUND)
+                    - naive(&minus, &alpha, &traj, &d, DEFAULT_BOUND))
                     / (2.0 * h);
                 worst = worst.max((fd - term.d_w_rec[[i, j]]).abs());
             }

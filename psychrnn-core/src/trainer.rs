@@ -313,7 +313,13 @@ fn final_states(traj: &Trajectory<f32>, batch: &TrialBatch) -> ndarray::Array2<f
 /// PyCog's safeguard (see [`crate::TrainingConfig::gradient_safeguard`]): when the loss or the
 /// global gradient norm is not finite or above 1e10, the recurrent weights' gradient becomes
 /// `0.02 W_rec` and every other gradient 0. Returns whether it acted.
-fn safeguard(exp: &Experiment, params: &ParamSet<f32>, grads: &mut ParamSet<f32>, trainable: &[String], loss: f32) -> Result<bool> {
+fn safeguard(
+    exp: &Experiment,
+    params: &ParamSet<f32>,
+    grads: &mut ParamSet<f32>,
+    trainable: &[String],
+    loss: f32,
+) -> Result<bool> {
     let norm = trainable
         .iter()
         .filter_map(|n| grads.get(n))
@@ -377,8 +383,11 @@ pub fn train_from(
         }
     };
     let mut buffers = ObjectiveBuffers::default();
-    buffers.omega =
-        exp.training.omega.as_ref().map(|o| crate::omega::OmegaRequest { lambda: o.lambda, bound: o.bound, value: None });
+    buffers.omega = exp.training.omega.as_ref().map(|o| crate::omega::OmegaRequest {
+        lambda: o.lambda,
+        bound: o.bound,
+        value: None,
+    });
     let validation_size = exp.training.validation_batch_size.unwrap_or(exp.task.timing().n_batch);
     let mut eval_buffers = ObjectiveBuffers::default();
     let mut backup = params.clone();

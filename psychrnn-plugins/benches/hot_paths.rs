@@ -45,7 +45,9 @@ fn steps(c: &mut Criterion) {
         rate_forward(&w, &dynamics, inputs.view(), None, None, &mut traj).unwrap();
         let d_out = Array3::<f32>::ones((1, BATCH, 2));
         group.bench_with_input(BenchmarkId::new("backward", n), &n, |b, _| {
-            b.iter(|| rate_backward(&w, &dynamics, inputs.view(), &traj, d_out.view(), None, BackwardOptions::default()));
+            b.iter(|| {
+                rate_backward(&w, &dynamics, inputs.view(), &traj, d_out.view(), None, BackwardOptions::default())
+            });
         });
     }
     group.finish();
@@ -65,7 +67,8 @@ fn bptt_iteration(c: &mut Criterion) {
         )
         .unwrap();
         let model =
-            BasicRnn::<f32>::new(config, &ModelContext { n_in: 2, n_out: 2, alpha: 0.1, dt: 10.0, n_batch: BATCH }).unwrap();
+            BasicRnn::<f32>::new(config, &ModelContext { n_in: 2, n_out: 2, alpha: 0.1, dt: 10.0, n_batch: BATCH })
+                .unwrap();
         let mut params = psychrnn_core::ParamSet::new();
         let (w_in, w_rec, w_out, row) = weights(n);
         for (name, a) in

@@ -229,7 +229,8 @@ mod tests {
             transfer_function: TransferFunction::Tanh,
         };
         let model =
-            FeedforwardRnn::<f64>::new(config, &ModelContext { n_in: 2, n_out: 2, alpha: 0.2, dt: 10.0, n_batch: 3 }).unwrap();
+            FeedforwardRnn::<f64>::new(config, &ModelContext { n_in: 2, n_out: 2, alpha: 0.2, dt: 10.0, n_batch: 3 })
+                .unwrap();
         let mut rng = stream(3, Purpose::User, 0);
         let mut params = ParamSet::new();
         for s in model.param_specs() {

@@ -117,12 +117,7 @@ mod tests {
     use psychrnn_core::rng::{Purpose, stream};
 
     fn task() -> Box<dyn Task> {
-        build(
-            &toml::Table::new(),
-            &TaskTiming::new(10.0, 100.0, 1000.0, 8),
-            &BuildContext::default(),
-        )
-        .unwrap()
+        build(&toml::Table::new(), &TaskTiming::new(10.0, 100.0, 1000.0, 8), &BuildContext::default()).unwrap()
     }
 
     #[test]

@@ -103,13 +103,18 @@ pub fn min_condition_accuracy(batch: &TrialBatch, outputs: ArrayView3<'_, f32>, 
     let mut by_condition: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
     for (b, p) in batch.trial_params.iter().enumerate() {
         if let Some(choice) = recorded_choice(p) {
-            let condition: Vec<String> = keys.iter().map(|k| p.get(*k).map(ToString::to_string).unwrap_or_default()).collect();
+            let condition: Vec<String> =
+                keys.iter().map(|k| p.get(*k).map(ToString::to_string).unwrap_or_default()).collect();
             let entry = by_condition.entry(condition.join(",")).or_default();
             entry.0 += usize::from(choice_at_end(batch, outputs, b) == choice);
             entry.1 += 1;
         }
     }
-    by_condition.values().map(|&(c, n)| c as f64 / n as f64).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v)))).unwrap_or(0.0)
+    by_condition
+        .values()
+        .map(|&(c, n)| c as f64 / n as f64)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))))
+        .unwrap_or(0.0)
 }
 
 /// Root-mean-square error over the masked entries of trial `b` (0 without masked entries).

@@ -42,16 +42,7 @@ fn is_zero(v: &f64) -> bool {
 impl TaskTiming {
     /// Timing without input conditioning.
     pub fn new(dt: f64, tau: f64, duration: f64, n_batch: usize) -> Self {
-        TaskTiming {
-            dt,
-            tau,
-            duration,
-            n_batch,
-            baseline_in: 0.0,
-            sigma_in: 0.0,
-            tau_in: None,
-            rectify_inputs: false,
-        }
+        TaskTiming { dt, tau, duration, n_batch, baseline_in: 0.0, sigma_in: 0.0, tau_in: None, rectify_inputs: false }
     }
 
     /// The keys of a `[task]` table that belong to [`TaskTiming`] (the first four are required).

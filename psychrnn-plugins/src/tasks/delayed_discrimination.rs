@@ -178,8 +178,7 @@ mod tests {
     use psychrnn_core::testing::check_task_contract;
 
     fn task(table: toml::Table) -> Box<dyn Task> {
-        build(&table, &TaskTiming::new(10.0, 100.0, 2000.0, 8), &BuildContext::default())
-            .unwrap()
+        build(&table, &TaskTiming::new(10.0, 100.0, 2000.0, 8), &BuildContext::default()).unwrap()
     }
 
     fn num(p: &TrialParams, k: &str) -> f64 {

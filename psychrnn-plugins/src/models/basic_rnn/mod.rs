@@ -167,16 +167,7 @@ impl<F: Real> BasicRnn<F> {
                 .trainable(config.init_state_train)
                 .with_init(DefaultInit::Normal { mean: 0.1, std: 0.01 }),
         ];
-        Ok(BasicRnn {
-            n_in,
-            alpha,
-            f: config.transfer_function,
-            w_in,
-            w_rec,
-            w_out,
-            specs,
-            config,
-        })
+        Ok(BasicRnn { n_in, alpha, f: config.transfer_function, w_in, w_rec, w_out, specs, config })
     }
 
     /// The effective weights and biases as the shared rate kernels take them.

@@ -266,7 +266,9 @@ fn random_values(rows: usize, cols: usize, seed: u64) -> MatrixSpec {
     let mut rng = stream(seed, Purpose::User, 2);
     MatrixSpec::Inline(
         (0..rows)
-            .map(|_| (0..cols).map(|_| if rng.random::<f64>() < 0.5 { 0.3 * rng.random::<f64>() } else { 0.0 }).collect())
+            .map(|_| {
+                (0..cols).map(|_| if rng.random::<f64>() < 0.5 { 0.3 * rng.random::<f64>() } else { 0.0 }).collect()
+            })
             .collect(),
     )
 }
@@ -315,7 +317,8 @@ fn a_given_start_state_continues_the_previous_trial_exactly() {
     model.forward(&params, inputs.view(), None, &mut whole).unwrap();
     let mut first = Trajectory::default();
     model.forward(&params, inputs.slice(ndarray::s![..3, .., ..]), None, &mut first).unwrap();
-    let mut second = Trajectory { start: Some(first.states.index_axis(ndarray::Axis(0), 2).to_owned()), ..Default::default() };
+    let mut second =
+        Trajectory { start: Some(first.states.index_axis(ndarray::Axis(0), 2).to_owned()), ..Default::default() };
     model.forward(&params, inputs.slice(ndarray::s![3.., .., ..]), None, &mut second).unwrap();
     let diff = (&whole.states.slice(ndarray::s![3.., .., ..]) - &second.states).mapv(f64::abs).sum();
     assert!(diff < 1e-12, "difference {diff}");

@@ -74,8 +74,11 @@ fn forward_follows_psychrnn_equations() {
 
 #[test]
 fn default_initialisation_follows_psychrnn() {
-    let m = Lstm::<f32>::new(LstmConfig { N_rec: 30 }, &ModelContext { n_in: 2, n_out: 2, alpha: 0.1, dt: 10.0, n_batch: 8 })
-        .unwrap();
+    let m = Lstm::<f32>::new(
+        LstmConfig { N_rec: 30 },
+        &ModelContext { n_in: 2, n_out: 2, alpha: 0.1, dt: 10.0, n_batch: 8 },
+    )
+    .unwrap();
     let init = crate::init::build_gaussian_spectral_radius(&toml::Table::new(), &BuildContext::default()).unwrap();
     let ctx = psychrnn_core::InitContext { specs: m.param_specs(), dale_ratio: None };
     let p = init.initialize(&ctx, &mut stream(1, Purpose::Init, 0)).unwrap();

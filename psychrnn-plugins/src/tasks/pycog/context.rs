@@ -154,7 +154,7 @@ impl Task for Context {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{table, batch, build, is_catch, num};
+    use super::super::test_support::{batch, build, is_catch, num, table};
     use super::super::{HIGH, LOW};
     use super::*;
 
@@ -170,11 +170,19 @@ mod tests {
             let lr = if motion { p["left_right_m"].as_i64() } else { p["left_right_c"].as_i64() }.unwrap();
             let choice = p["choice"].as_u64().unwrap() as usize;
             assert_eq!(choice, usize::from(lr < 0));
-            seen.insert((p["context"].to_string(), num(p, "coh_m") as i64, num(p, "coh_c") as i64, p["left_right_m"].to_string(), p["left_right_c"].to_string()));
+            seen.insert((
+                p["context"].to_string(),
+                num(p, "coh_m") as i64,
+                num(p, "coh_c") as i64,
+                p["left_right_m"].to_string(),
+                p["left_right_c"].to_string(),
+            ));
             // Stimulus: steps 5..45 (100..900 ms at dt 20); the cue of the context only then.
             assert_eq!(x[[10, usize::from(!motion)]], 1.0);
             assert_eq!(x[[10, usize::from(motion)]], 0.0);
-            assert!(x.slice(ndarray::s![..5, ..]).iter().chain(x.slice(ndarray::s![45.., ..]).iter()).all(|&v| v == 0.0));
+            assert!(
+                x.slice(ndarray::s![..5, ..]).iter().chain(x.slice(ndarray::s![45.., ..]).iter()).all(|&v| v == 0.0)
+            );
             let toward_m = 2 + usize::from(p["left_right_m"].as_i64().unwrap() < 0);
             assert_eq!(x[[10, toward_m]], coherence_input(SCALE, num(p, "coh_m")) as f32);
             let toward_c = 4 + usize::from(p["left_right_c"].as_i64().unwrap() < 0);

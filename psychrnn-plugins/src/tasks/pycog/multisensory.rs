@@ -12,7 +12,9 @@
 use ndarray::ArrayView3;
 use psychrnn_core::registry::BuildContext;
 use psychrnn_core::task::{Timeline, blocks};
-use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config};
+use psychrnn_core::{
+    Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config,
+};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -102,7 +104,10 @@ impl Multisensory {
         let min = c.rates.iter().copied().fold(f64::INFINITY, f64::min);
         let max = c.rates.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if !(min.is_finite() && max.is_finite() && max > min) {
-            return Err(Error::invalid("rates", format!("needs at least two distinct finite rates, got {:?}", c.rates)));
+            return Err(Error::invalid(
+                "rates",
+                format!("needs at least two distinct finite rates, got {:?}", c.rates),
+            ));
         }
         check_fits(&timing, (c.fixation + c.stimulus + c.decision).max(c.catch_duration))?;
         Ok(Multisensory { config, timing, range: (min, max) })
@@ -168,7 +173,7 @@ impl Task for Multisensory {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{table, batch, build, is_catch, num};
+    use super::super::test_support::{batch, build, is_catch, num, table};
 
     #[test]
     fn modalities_carry_congruent_tuned_rates() {

@@ -146,10 +146,7 @@ impl Rdm {
         match c.version {
             Version::VariableStimulus => {
                 let stimulus = truncated_exponential(rng, dt, c.stimulus_mean, c.stimulus_min, c.stimulus_max);
-                Timeline::sequential(
-                    0.0,
-                    &[("fixation", c.fixation), ("stimulus", stimulus), ("decision", c.decision)],
-                )
+                Timeline::sequential(0.0, &[("fixation", c.fixation), ("stimulus", stimulus), ("decision", c.decision)])
             }
             Version::ReactionTime => {
                 let mut t = Timeline::sequential(0.0, &[("fixation", c.fixation), ("stimulus", c.rt_stimulus)]);
@@ -225,7 +222,7 @@ pub fn reaction_times(batch: &TrialBatch, outputs: ArrayView3<'_, f32>, dt: f64,
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{table, batch, build, is_catch, num};
+    use super::super::test_support::{batch, build, is_catch, num, table};
     use super::super::{HIGH, LOW};
     use super::*;
 

@@ -11,7 +11,9 @@
 use ndarray::ArrayView3;
 use psychrnn_core::registry::BuildContext;
 use psychrnn_core::task::{Timeline, blocks};
-use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config};
+use psychrnn_core::{
+    Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config,
+};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -107,10 +109,16 @@ impl Romo {
         ])?;
         check_probability("catch_probability", c.catch_probability)?;
         if c.delay_max < c.delay_min {
-            return Err(Error::invalid("delay_max", format!("must be >= delay_min ({}), got {}", c.delay_min, c.delay_max)));
+            return Err(Error::invalid(
+                "delay_max",
+                format!("must be >= delay_min ({}), got {}", c.delay_min, c.delay_max),
+            ));
         }
         if c.pairs.is_empty() || c.pairs.iter().any(|[a, b]| a == b || !a.is_finite() || !b.is_finite()) {
-            return Err(Error::invalid("pairs", format!("need distinct finite frequencies in each pair, got {:?}", c.pairs)));
+            return Err(Error::invalid(
+                "pairs",
+                format!("need distinct finite frequencies in each pair, got {:?}", c.pairs),
+            ));
         }
         let all = c.pairs.iter().flatten().copied();
         let range = all.clone().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), f| (lo.min(f), hi.max(f)));
@@ -187,7 +195,7 @@ impl Task for Romo {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{table, batch, build, is_catch, num};
+    use super::super::test_support::{batch, build, is_catch, num, table};
 
     #[test]
     fn f1_and_f2_bracket_a_variable_delay() {

@@ -93,7 +93,12 @@ impl Sequence {
     /// shorter than a trial.
     pub fn new(config: SequenceConfig, timing: TaskTiming) -> Result<Self> {
         let c = &config;
-        check_durations(&[("iti", c.iti), ("fixation", c.fixation), ("movement", c.movement), ("tolerance", c.tolerance)])?;
+        check_durations(&[
+            ("iti", c.iti),
+            ("fixation", c.fixation),
+            ("movement", c.movement),
+            ("tolerance", c.tolerance),
+        ])?;
         check_fits(&timing, c.iti + c.fixation + 3.0 * c.movement)?;
         Ok(Sequence { config, timing })
     }
@@ -160,7 +165,7 @@ impl Task for Sequence {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{table, batch, build};
+    use super::super::test_support::{batch, build, table};
     use super::*;
 
     #[test]

@@ -100,7 +100,7 @@ impl Task for Sine {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{table, batch, build, num};
+    use super::super::test_support::{batch, build, num, table};
 
     #[test]
     fn trials_last_two_to_three_periods_of_a_sine() {
