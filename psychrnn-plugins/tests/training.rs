@@ -150,13 +150,26 @@ fn every_bundled_tag_is_registered() {
     let listing: Vec<(&str, Vec<&str>)> =
         r.listing().into_iter().map(|(k, v)| (k, v.into_iter().map(|(t, _)| t).collect())).collect();
     let expected: Vec<(&str, Vec<&str>)> = vec![
-        ("task", vec!["delayed_discrimination", "match_to_category", "perceptual_discrimination"]),
+        (
+            "task",
+            vec![
+                "delayed_discrimination",
+                "match_to_category",
+                "perceptual_discrimination",
+                "pycog_context",
+                "pycog_multisensory",
+                "pycog_rdm",
+                "pycog_romo",
+                "pycog_sequence",
+                "pycog_sine",
+            ],
+        ),
         ("model", vec!["basic_rnn", "lstm"]),
-        ("initializer", vec!["alpha_identity", "from_file", "gaussian_spectral_radius", "random"]),
+        ("initializer", vec!["alpha_identity", "from_file", "gaussian_spectral_radius", "pycog_ei", "random"]),
         ("loss", vec!["binary_cross_entropy", "mean_squared_error"]),
         ("regularizer", vec!["l1_weights", "l2_firing_rate", "l2_weights"]),
         ("optimizer", vec!["adam", "rmsprop", "sgd"]),
-        ("curriculum_metric", vec!["accuracy"]),
+        ("curriculum_metric", vec!["accuracy", "rmse"]),
     ];
     assert_eq!(listing, expected);
     for tag in r.all_tags() {
