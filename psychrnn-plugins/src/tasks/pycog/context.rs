@@ -14,10 +14,7 @@ use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialPa
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    catch_probability, check_durations, check_fits, check_probability, coherence_input, set_input, write_catch,
-    write_choice,
-};
+use super::{check_durations, check_fits, check_probability, coherence_input, draw_catch, finish_choice, set_input};
 
 /// The registry tag.
 pub const TAG: &str = "pycog_context";
@@ -28,17 +25,8 @@ pub const SCALE: f64 = 5.0;
 /// Number of conditions: 2 contexts x (3 coherences x 2 directions)^2.
 pub const N_CONDITIONS: usize = 72;
 
-fn fixation() -> f64 {
-    100.0
-}
 fn stimulus() -> f64 {
     800.0
-}
-fn decision() -> f64 {
-    300.0
-}
-fn catch_duration() -> f64 {
-    1000.0
 }
 
 /// `[task] type = "pycog_context"` (durations in ms).
@@ -46,19 +34,19 @@ fn catch_duration() -> f64 {
 #[serde(deny_unknown_fields)]
 pub struct ContextConfig {
     /// Fixation before the stimulus (PyCog: 100 in training, 300 at test).
-    #[serde(default = "fixation")]
+    #[serde(default = "super::default_fixation")]
     pub fixation: f64,
     /// Stimulus duration.
     #[serde(default = "stimulus")]
     pub stimulus: f64,
     /// Decision epoch.
-    #[serde(default = "decision")]
+    #[serde(default = "super::default_decision")]
     pub decision: f64,
     /// Catch-trial probability (default 1 / (72 + 1)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catch_probability: Option<f64>,
     /// Duration of catch trials.
-    #[serde(default = "catch_duration")]
+    #[serde(default = "super::default_catch_duration")]
     pub catch_duration: f64,
 }
 
@@ -115,11 +103,8 @@ impl Task for Context {
 
     fn generate_trial(&self, rng: &mut Rng, mut trial: TrialMut<'_>) -> TrialParams {
         let (c, dt) = (&self.config, self.timing.dt);
-        let mut params = TrialParams::new();
-        if rng.random::<f64>() < catch_probability(c.catch_probability, N_CONDITIONS) {
-            write_catch(&mut trial, c.catch_duration, dt);
-            params.insert("catch".into(), true.into());
-            return params;
+        if let Some(catch) = draw_catch(rng, &mut trial, c.catch_probability, N_CONDITIONS, c.catch_duration, dt) {
+            return catch;
         }
         let motion_context = rng.random::<bool>();
         let mut pick = || COHERENCES[rng.random_range(0..COHERENCES.len())];
@@ -136,15 +121,13 @@ impl Task for Context {
             set_input(&mut trial, &timeline, dt, "stimulus", first + toward, coherence_input(SCALE, coh));
             set_input(&mut trial, &timeline, dt, "stimulus", first + 1 - toward, coherence_input(SCALE, -coh));
         }
-        write_choice(&mut trial, &timeline, dt, choice);
+        let mut params = TrialParams::new();
         params.insert("context".into(), (if motion_context { "m" } else { "c" }).into());
         params.insert("coh_m".into(), coh_m.into());
         params.insert("left_right_m".into(), left_right_m.into());
         params.insert("coh_c".into(), coh_c.into());
         params.insert("left_right_c".into(), left_right_c.into());
-        params.insert("choice".into(), choice.into());
-        timeline.record(&mut params);
-        params
+        finish_choice(&mut trial, &timeline, dt, choice, params)
     }
 
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {

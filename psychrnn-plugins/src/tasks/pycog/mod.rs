@@ -16,7 +16,7 @@ pub mod sequence;
 pub mod sine;
 
 use psychrnn_core::task::Timeline;
-use psychrnn_core::{Error, Result, Rng, TaskTiming, TrialMut};
+use psychrnn_core::{Error, Result, Rng, TaskTiming, TrialMut, TrialParams};
 use rand::RngExt;
 
 /// Target on the chosen output during the decision epoch.
@@ -40,9 +40,44 @@ pub fn uniform(rng: &mut Rng, dt: f64, min: f64, max: f64) -> f64 {
     ((min + (max - min) * rng.random::<f64>()) / dt).floor() * dt
 }
 
+/// PyCog's fixation before the stimulus in training (ms; 300-500 at test).
+pub fn default_fixation() -> f64 {
+    100.0
+}
+
+/// PyCog's decision epoch (ms).
+pub fn default_decision() -> f64 {
+    300.0
+}
+
+/// PyCog's catch-trial duration (ms) for most tasks.
+pub fn default_catch_duration() -> f64 {
+    1000.0
+}
+
 /// The catch-trial probability: the configured one, or PyCog's `1 / (n_conditions + 1)`.
-pub fn catch_probability(configured: Option<f64>, n_conditions: usize) -> f64 {
+fn catch_probability(configured: Option<f64>, n_conditions: usize) -> f64 {
     configured.unwrap_or(1.0 / (n_conditions as f64 + 1.0))
+}
+
+/// Draws whether this trial is a catch trial (probability `configured`, default PyCog's
+/// `1 / (n_conditions + 1)`); if it is, writes it ([`write_catch`], `duration` ms) and returns
+/// its parameters (`catch = true`); `None` for a choice trial.
+pub fn draw_catch(
+    rng: &mut Rng,
+    trial: &mut TrialMut<'_>,
+    configured: Option<f64>,
+    n_conditions: usize,
+    duration: f64,
+    dt: f64,
+) -> Option<TrialParams> {
+    if rng.random::<f64>() >= catch_probability(configured, n_conditions) {
+        return None;
+    }
+    write_catch(trial, duration, dt);
+    let mut params = TrialParams::new();
+    params.insert("catch".into(), true.into());
+    Some(params)
 }
 
 /// Checks a configured probability.
@@ -87,7 +122,7 @@ pub fn n_steps(duration: f64, dt: f64) -> usize {
 }
 
 /// A catch trial of `duration` ms: no stimulus, every output held low, all of it in the mask.
-pub fn write_catch(trial: &mut TrialMut<'_>, duration: f64, dt: f64) {
+fn write_catch(trial: &mut TrialMut<'_>, duration: f64, dt: f64) {
     let steps = n_steps(duration, dt).min(trial.targets.nrows());
     *trial.length = steps;
     for s in 0..steps {
@@ -96,10 +131,16 @@ pub fn write_catch(trial: &mut TrialMut<'_>, duration: f64, dt: f64) {
     }
 }
 
-/// Targets and mask of a choice trial: low on every output during `fixation`, high on `choice`
-/// and low elsewhere during `decision`, masked in those two epochs only; the trial lasts until
-/// the end of the timeline.
-pub fn write_choice(trial: &mut TrialMut<'_>, timeline: &Timeline, dt: f64, choice: usize) {
+/// Finishes a choice trial: its targets and mask (low on every output during `fixation`, high
+/// on `choice` and low elsewhere during `decision`, masked in those two epochs only), its length
+/// (to the end of the timeline), and `params` with the choice and the epochs' start times.
+pub fn finish_choice(
+    trial: &mut TrialMut<'_>,
+    timeline: &Timeline,
+    dt: f64,
+    choice: usize,
+    mut params: TrialParams,
+) -> TrialParams {
     *trial.length = n_steps(timeline.end(), dt).min(trial.targets.nrows());
     for s in timeline.steps("fixation", dt) {
         trial.targets.row_mut(s).fill(LOW);
@@ -111,6 +152,9 @@ pub fn write_choice(trial: &mut TrialMut<'_>, timeline: &Timeline, dt: f64, choi
         row[choice] = HIGH;
         trial.mask.row_mut(s).fill(1.0);
     }
+    params.insert("choice".into(), choice.into());
+    timeline.record(&mut params);
+    params
 }
 
 /// Sets input `channel` to `value` during epoch `epoch`.

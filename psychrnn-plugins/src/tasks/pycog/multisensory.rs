@@ -18,23 +18,14 @@ use psychrnn_core::{
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::{catch_probability, check_durations, check_fits, check_probability, set_input, write_catch, write_choice};
+use super::{check_durations, check_fits, check_probability, draw_catch, finish_choice, set_input};
 
 /// The registry tag.
 pub const TAG: &str = "pycog_multisensory";
 /// The modalities of a trial: visual, auditory, both.
 pub const MODALITIES: [&str; 3] = ["v", "a", "va"];
 
-fn fixation() -> f64 {
-    100.0
-}
 fn stimulus() -> f64 {
-    1000.0
-}
-fn decision() -> f64 {
-    300.0
-}
-fn catch_duration() -> f64 {
     1000.0
 }
 fn boundary() -> f64 {
@@ -49,13 +40,13 @@ fn rates() -> Vec<f64> {
 #[serde(deny_unknown_fields)]
 pub struct MultisensoryConfig {
     /// Fixation before the stimulus (PyCog: 100 in training, 500 at test).
-    #[serde(default = "fixation")]
+    #[serde(default = "super::default_fixation")]
     pub fixation: f64,
     /// Stimulus duration.
     #[serde(default = "stimulus")]
     pub stimulus: f64,
     /// Decision epoch.
-    #[serde(default = "decision")]
+    #[serde(default = "super::default_decision")]
     pub decision: f64,
     /// Event rates drawn from (PyCog trains on 6-19; the experiment's are 9-16).
     #[serde(default = "rates")]
@@ -67,7 +58,7 @@ pub struct MultisensoryConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catch_probability: Option<f64>,
     /// Duration of catch trials.
-    #[serde(default = "catch_duration")]
+    #[serde(default = "super::default_catch_duration")]
     pub catch_duration: f64,
 }
 
@@ -139,12 +130,9 @@ impl Task for Multisensory {
 
     fn generate_trial(&self, rng: &mut Rng, mut trial: TrialMut<'_>) -> TrialParams {
         let (c, dt) = (&self.config, self.timing.dt);
-        let mut params = TrialParams::new();
         // PyCog's catch probability counts the experiment's 3 x 8 conditions.
-        if rng.random::<f64>() < catch_probability(c.catch_probability, 3 * 8) {
-            write_catch(&mut trial, c.catch_duration, dt);
-            params.insert("catch".into(), true.into());
-            return params;
+        if let Some(catch) = draw_catch(rng, &mut trial, c.catch_probability, 3 * 8, c.catch_duration, dt) {
+            return catch;
         }
         let modality = MODALITIES[rng.random_range(0..MODALITIES.len())];
         let rate = c.rates[rng.random_range(0..c.rates.len())];
@@ -158,12 +146,10 @@ impl Task for Multisensory {
                 set_input(&mut trial, &timeline, dt, "stimulus", channel + 2, neg);
             }
         }
-        write_choice(&mut trial, &timeline, dt, choice);
+        let mut params = TrialParams::new();
         params.insert("modality".into(), modality.into());
         params.insert("freq".into(), rate.into());
-        params.insert("choice".into(), choice.into());
-        timeline.record(&mut params);
-        params
+        finish_choice(&mut trial, &timeline, dt, choice, params)
     }
 
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {

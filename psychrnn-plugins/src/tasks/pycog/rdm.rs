@@ -21,8 +21,8 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    catch_probability, check_durations, check_fits, check_probability, coherence_input, set_input,
-    truncated_exponential, write_catch, write_choice,
+    check_durations, check_fits, check_probability, coherence_input, draw_catch, finish_choice, set_input,
+    truncated_exponential,
 };
 
 /// The registry tag.
@@ -43,9 +43,6 @@ pub enum Version {
     ReactionTime,
 }
 
-fn fixation() -> f64 {
-    100.0
-}
 fn stimulus_mean() -> f64 {
     330.0
 }
@@ -58,12 +55,6 @@ fn stimulus_max() -> f64 {
 fn rt_stimulus() -> f64 {
     1000.0
 }
-fn decision() -> f64 {
-    300.0
-}
-fn catch_duration() -> f64 {
-    1000.0
-}
 
 /// `[task] type = "pycog_rdm"` (durations in ms; defaults are PyCog's training values).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -73,7 +64,7 @@ pub struct RdmConfig {
     #[serde(default)]
     pub version: Version,
     /// Fixation before the stimulus (PyCog: 100 in training, 300 at test).
-    #[serde(default = "fixation")]
+    #[serde(default = "super::default_fixation")]
     pub fixation: f64,
     /// Variable-stimulus version: mean of the truncated exponential stimulus duration.
     #[serde(default = "stimulus_mean")]
@@ -89,13 +80,13 @@ pub struct RdmConfig {
     pub rt_stimulus: f64,
     /// Variable-stimulus version: the decision epoch after the stimulus; reaction-time version:
     /// the unrewarded time after stimulus onset before the decision epoch starts.
-    #[serde(default = "decision")]
+    #[serde(default = "super::default_decision")]
     pub decision: f64,
     /// Catch-trial probability (default 1 / (10 + 1)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catch_probability: Option<f64>,
     /// Duration of catch trials.
-    #[serde(default = "catch_duration")]
+    #[serde(default = "super::default_catch_duration")]
     pub catch_duration: f64,
     /// Fixed coherence (%) for every non-catch trial (default: drawn from PyCog's five).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,11 +167,10 @@ impl Task for Rdm {
 
     fn generate_trial(&self, rng: &mut Rng, mut trial: TrialMut<'_>) -> TrialParams {
         let (c, dt) = (&self.config, self.timing.dt);
-        let mut params = TrialParams::new();
-        if rng.random::<f64>() < catch_probability(c.catch_probability, 2 * COHERENCES.len()) {
-            write_catch(&mut trial, c.catch_duration, dt);
-            params.insert("catch".into(), true.into());
-            return params;
+        if let Some(catch) =
+            draw_catch(rng, &mut trial, c.catch_probability, 2 * COHERENCES.len(), c.catch_duration, dt)
+        {
+            return catch;
         }
         let coherence = c.coherence.unwrap_or_else(|| COHERENCES[rng.random_range(0..COHERENCES.len())]);
         let in_out: i64 = if rng.random::<bool>() { 1 } else { -1 };
@@ -192,12 +182,10 @@ impl Task for Rdm {
         for s in timeline.steps("stimulus", dt).start..cue_end {
             trial.inputs[[s, 2]] = 1.0;
         }
-        write_choice(&mut trial, &timeline, dt, choice);
+        let mut params = TrialParams::new();
         params.insert("coh".into(), coherence.into());
         params.insert("in_out".into(), in_out.into());
-        params.insert("choice".into(), choice.into());
-        timeline.record(&mut params);
-        params
+        finish_choice(&mut trial, &timeline, dt, choice, params)
     }
 
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {

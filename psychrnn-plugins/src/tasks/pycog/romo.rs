@@ -17,16 +17,11 @@ use psychrnn_core::{
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    catch_probability, check_durations, check_fits, check_probability, set_input, uniform, write_catch, write_choice,
-};
+use super::{check_durations, check_fits, check_probability, draw_catch, finish_choice, set_input, uniform};
 
 /// The registry tag.
 pub const TAG: &str = "pycog_romo";
 
-fn fixation() -> f64 {
-    100.0
-}
 fn f_duration() -> f64 {
     500.0
 }
@@ -35,9 +30,6 @@ fn delay_min() -> f64 {
 }
 fn delay_max() -> f64 {
     3500.0
-}
-fn decision() -> f64 {
-    300.0
 }
 fn catch_duration() -> f64 {
     2000.0
@@ -51,7 +43,7 @@ fn pairs() -> Vec<[f64; 2]> {
 #[serde(deny_unknown_fields)]
 pub struct RomoConfig {
     /// Fixation before f1 (PyCog: 100 in training, 500 at test).
-    #[serde(default = "fixation")]
+    #[serde(default = "super::default_fixation")]
     pub fixation: f64,
     /// Duration of each stimulus.
     #[serde(default = "f_duration")]
@@ -63,7 +55,7 @@ pub struct RomoConfig {
     #[serde(default = "delay_max")]
     pub delay_max: f64,
     /// Decision epoch.
-    #[serde(default = "decision")]
+    #[serde(default = "super::default_decision")]
     pub decision: f64,
     /// Frequency pairs, larger first; each is shown in either order.
     #[serde(default = "pairs")]
@@ -153,11 +145,8 @@ impl Task for Romo {
 
     fn generate_trial(&self, rng: &mut Rng, mut trial: TrialMut<'_>) -> TrialParams {
         let (c, dt) = (&self.config, self.timing.dt);
-        let mut params = TrialParams::new();
-        if rng.random::<f64>() < catch_probability(c.catch_probability, 2 * c.pairs.len()) {
-            write_catch(&mut trial, c.catch_duration, dt);
-            params.insert("catch".into(), true.into());
-            return params;
+        if let Some(catch) = draw_catch(rng, &mut trial, c.catch_probability, 2 * c.pairs.len(), c.catch_duration, dt) {
+            return catch;
         }
         let [high, low] = c.pairs[rng.random_range(0..c.pairs.len())];
         let greater = rng.random::<bool>();
@@ -179,13 +168,11 @@ impl Task for Romo {
             set_input(&mut trial, &timeline, dt, epoch, 0, pos);
             set_input(&mut trial, &timeline, dt, epoch, 1, neg);
         }
-        write_choice(&mut trial, &timeline, dt, choice);
+        let mut params = TrialParams::new();
         params.insert("f1".into(), f1.into());
         params.insert("f2".into(), f2.into());
-        params.insert("choice".into(), choice.into());
         params.insert("delay_duration".into(), delay.into());
-        timeline.record(&mut params);
-        params
+        finish_choice(&mut trial, &timeline, dt, choice, params)
     }
 
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
