@@ -80,6 +80,11 @@ fn norm(a: &Array2<f32>) -> f64 {
     a.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt()
 }
 
+/// The L2 norm of the tensors `names` of `grads` taken together (PyCog's `gnorm`).
+pub fn global_norm(grads: &ParamSet<f32>, names: &[String]) -> f64 {
+    grads.iter().filter(|(name, _)| names.iter().any(|n| n == name)).map(|(_, g)| norm(g).powi(2)).sum::<f64>().sqrt()
+}
+
 /// Clips the tensors of `grads` named in `names` to `max_norm` as `mode` says.
 pub fn clip_gradients(grads: &mut ParamSet<f32>, names: &[String], mode: ClipMode, max_norm: f64) {
     let scale_by = |g: &mut Array2<f32>, s: f64| g.mapv_inplace(|v| (f64::from(v) * s) as f32);
@@ -95,12 +100,7 @@ pub fn clip_gradients(grads: &mut ParamSet<f32>, names: &[String], mode: ClipMod
             }
         }
         ClipMode::GlobalNorm => {
-            let total = grads
-                .iter()
-                .filter(|(name, _)| names.iter().any(|n| n == name))
-                .map(|(_, g)| norm(g).powi(2))
-                .sum::<f64>()
-                .sqrt();
+            let total = global_norm(grads, names);
             if total > max_norm {
                 for (name, g) in grads.iter_mut() {
                     if names.iter().any(|n| n == name) {

@@ -320,12 +320,7 @@ fn safeguard(
     trainable: &[String],
     loss: f32,
 ) -> Result<bool> {
-    let norm = trainable
-        .iter()
-        .filter_map(|n| grads.get(n))
-        .map(|g| g.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>())
-        .sum::<f64>()
-        .sqrt();
+    let norm = crate::optim::global_norm(grads, trainable);
     if loss.is_finite() && norm.is_finite() && norm <= 1e10 {
         return Ok(false);
     }
