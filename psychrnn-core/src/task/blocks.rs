@@ -117,15 +117,15 @@ pub fn min_condition_accuracy(batch: &TrialBatch, outputs: ArrayView3<'_, f32>, 
         .unwrap_or(0.0)
 }
 
-/// Root-mean-square error over the masked entries of trial `b` (0 without masked entries).
-pub fn trial_rmse(batch: &TrialBatch, outputs: ArrayView3<'_, f32>, b: usize) -> f64 {
+/// Root-mean-square error of `z` against `y` over the entries where `m` is set (weighted by
+/// `m`; 0 without masked entries).
+fn masked_rmse<D: ndarray::Dimension>(
+    z: ndarray::ArrayView<'_, f32, D>,
+    y: ndarray::ArrayView<'_, f32, D>,
+    m: ndarray::ArrayView<'_, f32, D>,
+) -> f64 {
     let (mut sum, mut weight) = (0.0, 0.0);
-    for ((z, y), m) in outputs
-        .index_axis(Axis(1), b)
-        .iter()
-        .zip(batch.targets.index_axis(Axis(1), b))
-        .zip(batch.mask.index_axis(Axis(1), b))
-    {
+    for ((z, y), m) in z.iter().zip(&y).zip(&m) {
         let m = f64::from(*m);
         sum += m * (f64::from(*z) - f64::from(*y)).powi(2);
         weight += m;
@@ -133,15 +133,14 @@ pub fn trial_rmse(batch: &TrialBatch, outputs: ArrayView3<'_, f32>, b: usize) ->
     if weight > 0.0 { (sum / weight).sqrt() } else { 0.0 }
 }
 
+/// Root-mean-square error over the masked entries of trial `b` (0 without masked entries).
+pub fn trial_rmse(batch: &TrialBatch, outputs: ArrayView3<'_, f32>, b: usize) -> f64 {
+    masked_rmse(outputs.index_axis(Axis(1), b), batch.targets.index_axis(Axis(1), b), batch.mask.index_axis(Axis(1), b))
+}
+
 /// PyCog's monitored error: the root-mean-square error over every masked entry of the batch.
 pub fn batch_rmse(batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
-    let (mut sum, mut weight) = (0.0, 0.0);
-    for ((z, y), m) in outputs.iter().zip(&batch.targets).zip(&batch.mask) {
-        let m = f64::from(*m);
-        sum += m * (f64::from(*z) - f64::from(*y)).powi(2);
-        weight += m;
-    }
-    if weight > 0.0 { (sum / weight).sqrt() } else { 0.0 }
+    masked_rmse(outputs, batch.targets.view(), batch.mask.view())
 }
 
 /// The fraction of trials whose own RMSE is at most `tolerance` (for output-tracking tasks).
