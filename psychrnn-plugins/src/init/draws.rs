@@ -88,14 +88,13 @@ pub fn balance_dale_ratio(w_rec: &mut Array2<f64>, connectivity: &Array2<f32>, d
     Ok(())
 }
 
-/// Scales `w` so that its largest eigenvalue modulus is `target` (exact eigenvalues, faer).
+/// The factor that brings `w` to spectral radius `target`.
 ///
 /// # Errors
-/// [`Error::Numerical`] if the eigen solver fails or the radius is zero.
-pub fn scale_to_spectral_radius(w: &mut Array2<f64>, target: f64) -> Result<()> {
-    let n = w.nrows();
+/// [`Error::Numerical`] if the eigenvalues cannot be computed or the radius is 0.
+pub fn spectral_radius_factor(w: &Array2<f64>, target: f64) -> Result<f64> {
     let data: Vec<f64> = w.iter().copied().collect();
-    let radius = psychrnn_linalg::spectral_radius(&data, n)
+    let radius = psychrnn_linalg::spectral_radius(&data, w.nrows())
         .map_err(|e| Error::Numerical { context: "spectral radius of W_rec".into(), message: e.to_string() })?;
     if radius == 0.0 {
         return Err(Error::Numerical {
@@ -103,6 +102,14 @@ pub fn scale_to_spectral_radius(w: &mut Array2<f64>, target: f64) -> Result<()> 
             message: "the matrix has spectral radius 0 and cannot be rescaled".into(),
         });
     }
-    *w *= target / radius;
+    Ok(target / radius)
+}
+
+/// Scales `w` so that its largest eigenvalue modulus is `target` (exact eigenvalues, faer).
+///
+/// # Errors
+/// [`Error::Numerical`] if the eigen solver fails or the radius is zero.
+pub fn scale_to_spectral_radius(w: &mut Array2<f64>, target: f64) -> Result<()> {
+    *w *= spectral_radius_factor(w, target)?;
     Ok(())
 }

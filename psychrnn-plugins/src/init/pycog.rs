@@ -19,7 +19,7 @@ use rand::RngExt;
 use rand_distr::Distribution;
 use serde::{Deserialize, Serialize};
 
-use super::draws::scale_to_spectral_radius;
+use super::draws::spectral_radius_factor;
 
 /// The registry tag.
 pub const TAG: &str = "pycog_ei";
@@ -123,10 +123,7 @@ impl PyCogEi {
                 row.iter_mut().zip(s).for_each(|(v, s)| *v *= s);
             }
         }
-        let before = eff.clone();
-        scale_to_spectral_radius(&mut eff, rho0)?;
-        let factor = eff.iter().zip(&before).find(|(_, b)| **b != 0.0).map_or(1.0, |(a, b)| a / b);
-        w *= factor;
+        w *= spectral_radius_factor(&eff, rho0)?;
         Ok(w)
     }
 }
