@@ -178,18 +178,15 @@ pub fn rate_forward<F: Real>(
         p.validate(t_steps, n)?;
     }
     traj.resize(t_steps, batch, n, n_out);
-    match traj.start.take() {
-        Some(start) if start.dim() == (batch, n) => {
-            traj.initial.assign(&start);
-            traj.start = Some(start);
-        }
-        Some(start) => {
+    match &traj.start {
+        Some(start) if start.dim() != (batch, n) => {
             return Err(Error::shape(
                 "start state",
                 format!("[{batch}, {n}] (B x N_rec)"),
                 format!("{:?}", start.shape()),
             ));
         }
+        Some(start) => traj.initial.assign(start),
         None => {
             for mut row in traj.initial.rows_mut() {
                 row.assign(&w.init_state);
