@@ -134,13 +134,14 @@ fn simulation_example_runs_on_another_batch_size() {
 #[test]
 fn every_pycog_paradigm_trains_a_few_updates_at_reduced_size() {
     // The paper's networks, cut to a few updates of a few trials (the full runs are in
-    // BENCHMARKS.md); the multisensory input mask fixes its size, the rest shrink to 40 units.
+    // BENCHMARKS.md); the multisensory input mask and the area layouts fix their sizes, the
+    // rest shrink to 40 units.
     let dir = scratch("pycog");
-    for name in ["rdm_varstim", "rdm_rt", "context", "multisensory", "romo", "sequence", "sine"] {
+    for name in ["rdm_varstim", "rdm_rt", "context", "context_areas", "multisensory", "romo", "sequence", "sine"] {
         let source = examples().join(format!("pycog/{name}.toml"));
         let mut manifest = Manifest::load(&source).unwrap();
         psychrnn_core::testing::shrink_for_smoke_test(&mut manifest, 3);
-        if name != "multisensory" {
+        if name != "multisensory" && !manifest.model.contains_key("areas") {
             manifest.model.insert("N_rec".into(), toml::Value::Integer(40));
         }
         manifest.training.performance_epoch = 2;
@@ -155,6 +156,20 @@ fn every_pycog_paradigm_trains_a_few_updates_at_reduced_size() {
         assert!(dir.join(name).join("validation.csv").exists(), "{name}: no validation checks written");
         let (shape, w) = f32s(&dir.join(name).join("weights.npz"), "W_rec");
         assert!(w.iter().all(|v| v.is_finite()) && shape[0] == shape[1]);
+        if name == "context_areas" {
+            // E sensory 0..60, E motor 60..120, I sensory 120..135, I motor 135..150: no
+            // inhibitory weight leaves its area, and the inputs reach the sensory area only.
+            let n = shape[0];
+            for (i, j) in (60..120).chain(135..150).flat_map(|i| (120..135).map(move |j| (i, j))) {
+                assert_eq!(w[i * n + j], 0.0, "sensory I unit {j} reaches motor unit {i}");
+            }
+            let (in_shape, w_in) = f32s(&dir.join(name).join("weights.npz"), "W_in");
+            let motor_input: f32 = (60..120)
+                .chain(135..150)
+                .map(|i| w_in[i * in_shape[1]..(i + 1) * in_shape[1]].iter().map(|v| v.abs()).sum::<f32>())
+                .sum();
+            assert_eq!(motor_input, 0.0, "the motor area must not receive inputs");
+        }
     }
 }
 
@@ -178,6 +193,7 @@ fn every_example_manifest_is_exercised() {
         "new_task/manifest.toml",
         "perceptual_discrimination.toml",
         "pycog/context.toml",
+        "pycog/context_areas.toml",
         "pycog/multisensory.toml",
         "pycog/rdm_rt.toml",
         "pycog/rdm_varstim.toml",

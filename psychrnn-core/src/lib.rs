@@ -9,11 +9,13 @@
 //! - Set-up: [`Manifest`] (TOML) → [`Registry`] lookup → validated [`Experiment`].
 //! - Running: [`train`] (BPTT loop) over [`evaluate_objective`], writing a run directory with
 //!   [`write_run`].
+//! - Biological structure: multi-area E/I connectivity ([`areas`]), PyCog's defaults ([`preset`]).
 //! - Support: seeded named random [`rng`] streams, `.npz` output ([`npz`]), errors ([`Error`]).
 
 // No unwrap/expect on anything a user supplies: library code returns errors instead.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod areas;
 pub mod array;
 pub mod checkpoint;
 pub mod dynamics;

@@ -34,6 +34,8 @@ pub enum Purpose {
     ValidationTrials = 8,
     /// Recurrent noise of those checks (index = iteration).
     ValidationNoise = 9,
+    /// Sparse connections drawn by a model's connectivity builder (seed from the model's config).
+    Connectivity = 10,
 }
 
 /// The 128-layer ziggurat of Marsaglia & Tsang (2000) for N(0, 1), built once.

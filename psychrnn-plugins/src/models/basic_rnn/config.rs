@@ -1,5 +1,6 @@
 //! Configuration of `basic_rnn` (PsychRNN's network parameters, with PsychRNN's names).
 
+use psychrnn_core::areas::AreaLayout;
 use psychrnn_core::{MatrixSpec, TransferFunction};
 
 use super::constraint::PositiveFunction;
@@ -37,6 +38,10 @@ pub struct BasicRnnConfig {
     /// 0/1 mask `N_out x N_rec` (default all ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_connectivity: Option<MatrixSpec>,
+    /// Multi-area E/I layout that builds the three connectivity masks (instead of giving them);
+    /// needs Dale's principle. See [`psychrnn_core::areas`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub areas: Option<AreaLayout>,
     /// Train `W_in`.
     #[serde(default = "yes")]
     pub W_in_train: bool,

@@ -91,19 +91,12 @@ impl<F: Real> BasicRnn<F> {
                 return Err(Error::invalid("dale_ratio", format!("must lie in [0, 1], got {r}")));
             }
         }
-        let mask = |spec: &Option<psychrnn_core::MatrixSpec>, field: &str, rows, cols, what| match spec {
-            Some(m) => m.resolve_mask(field, rows, cols, what),
-            None => Ok(ones(rows, cols)),
-        };
-        let m_in = mask(&config.input_connectivity, "input_connectivity", n_rec, n_in, "N_rec x N_in")?;
-        let mut m_rec = mask(&config.rec_connectivity, "rec_connectivity", n_rec, n_rec, "N_rec x N_rec")?;
-        let m_out = mask(&config.output_connectivity, "output_connectivity", n_out, n_rec, "N_out x N_rec")?;
+        // Dale's principle is on when dale_ratio is given and non-zero (PsychRNN's truthiness).
+        let dale = config.dale_ratio.filter(|&r| r > 0.0);
+        let (m_in, mut m_rec, m_out) = Self::masks(&config, dale, n_in, n_out)?;
         if !config.autapses {
             m_rec.diag_mut().fill(0.0);
         }
-
-        // Dale's principle is on when dale_ratio is given and non-zero (PsychRNN's truthiness).
-        let dale = config.dale_ratio.filter(|&r| r > 0.0);
         let n_exc = dale.map(|r| (r * n_rec as f64) as usize);
         let rec_signs = n_exc.map(|e| (0..n_rec).map(|j| if j < e { F::one() } else { -F::one() }).collect::<Vec<F>>());
         let out_signs = n_exc.map(|e| {
@@ -168,6 +161,43 @@ impl<F: Real> BasicRnn<F> {
                 .with_init(DefaultInit::Normal { mean: 0.1, std: 0.01 }),
         ];
         Ok(BasicRnn { n_in, alpha, f: config.transfer_function, w_in, w_rec, w_out, specs, config })
+    }
+
+    /// The input, recurrent and output masks: from `areas`, or given (all ones by default).
+    fn masks(
+        config: &BasicRnnConfig,
+        dale: Option<f64>,
+        n_in: usize,
+        n_out: usize,
+    ) -> Result<(Array2<f32>, Array2<f32>, Array2<f32>)> {
+        let n_rec = config.N_rec;
+        if let Some(areas) = &config.areas {
+            let given = [
+                ("input_connectivity", config.input_connectivity.is_some()),
+                ("rec_connectivity", config.rec_connectivity.is_some()),
+                ("output_connectivity", config.output_connectivity.is_some()),
+            ];
+            if let Some((field, _)) = given.iter().find(|(_, g)| *g) {
+                return Err(Error::invalid(
+                    field.to_string(),
+                    "give either `areas` or the connectivity masks, not both",
+                ));
+            }
+            let ratio = dale.ok_or_else(|| {
+                Error::invalid("areas", "areas need Dale's principle (set dale_ratio): inhibition is what stays local")
+            })?;
+            let m = areas.build(n_rec, n_in, n_out, ratio).map_err(|e| e.in_section("areas"))?;
+            return Ok((m.input, m.rec, m.output));
+        }
+        let mask = |spec: &Option<psychrnn_core::MatrixSpec>, field: &str, rows, cols, what| match spec {
+            Some(m) => m.resolve_mask(field, rows, cols, what),
+            None => Ok(ones(rows, cols)),
+        };
+        Ok((
+            mask(&config.input_connectivity, "input_connectivity", n_rec, n_in, "N_rec x N_in")?,
+            mask(&config.rec_connectivity, "rec_connectivity", n_rec, n_rec, "N_rec x N_rec")?,
+            mask(&config.output_connectivity, "output_connectivity", n_out, n_rec, "N_out x N_rec")?,
+        ))
     }
 
     /// The effective weights and biases as the shared rate kernels take them.

@@ -365,3 +365,63 @@ fn omega_adds_its_immediate_gradient_through_the_dale_transform() {
         assert_eq!(grads.get(name), plain.grads.get(name), "{name}");
     }
 }
+
+#[test]
+fn areas_build_the_three_masks_and_refuse_conflicting_settings() {
+    let build = |text: &str| {
+        let c: BasicRnnConfig = psychrnn_core::parse_config(&text.parse::<toml::Table>().unwrap()).unwrap();
+        BasicRnn::<f64>::new(c, &ctx())
+    };
+    let two_areas = r#"N_rec = 10
+        dale_ratio = 0.8
+        autapses = false
+        [areas]
+        inputs = ["a"]
+        outputs = ["b"]
+        area = [{ name = "a", size = 5 }, { name = "b", size = 5 }]
+        projection = [{ from = "a", to = "b" }]
+    "#;
+    let m = build(two_areas).unwrap();
+    let layout: psychrnn_core::areas::AreaLayout = toml::from_str(
+        r#"inputs = ["a"]
+        outputs = ["b"]
+        area = [{ name = "a", size = 5 }, { name = "b", size = 5 }]
+        projection = [{ from = "a", to = "b" }]"#,
+    )
+    .unwrap();
+    let mut expected = layout.build(10, N_IN, N_OUT, 0.8).unwrap();
+    expected.rec.diag_mut().fill(0.0);
+    let specs = m.param_specs();
+    assert_eq!(specs[0].connectivity.as_ref(), Some(&expected.input));
+    assert_eq!(specs[1].connectivity.as_ref(), Some(&expected.rec));
+    assert_eq!(specs[2].connectivity.as_ref(), Some(&expected.output));
+    // Units 0..4 (E of a), 8..9 (I of a) receive inputs; E of b (4..8) is read out.
+    assert_eq!(expected.input.column(0).to_vec(), [1., 1., 1., 1., 0., 0., 0., 0., 1., 0.]);
+    assert_eq!(expected.rec[[4, 8]], 0.0, "inhibition of area a must stay in a");
+
+    let err = |text: &str| build(text).err().unwrap().to_string();
+    assert!(err(&two_areas.replace("dale_ratio = 0.8", "")).contains("areas need Dale's principle"));
+    let both = two_areas.replace("[areas]", "rec_connectivity = { fill = 1, blocks = [] }\n[areas]");
+    assert!(err(&both).starts_with("rec_connectivity: give either `areas` or the connectivity masks"));
+    assert!(
+        err(&two_areas.replace("size = 5 }]", "size = 6 }]")).starts_with("areas.area: the area sizes add up to 11")
+    );
+}
+
+#[test]
+fn gradient_with_sparse_two_area_connectivity() {
+    let c: BasicRnnConfig = psychrnn_core::parse_config(
+        &r#"N_rec = 10
+        dale_ratio = 0.8
+        positive_function = "rectify"
+        [areas]
+        inputs = ["a"]
+        area = [{ name = "a", size = 5, p_exc = 0.7 }, { name = "b", size = 5 }]
+        projection = [{ from = "a", to = "b", density = 0.5 }, { from = "b", to = "a", density = 0.5 }]
+    "#
+        .parse::<toml::Table>()
+        .unwrap(),
+    )
+    .unwrap();
+    check(&BasicRnn::<f64>::new(c, &ctx()).unwrap(), &mse(), &[], Some(3));
+}
