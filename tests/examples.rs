@@ -174,6 +174,34 @@ fn every_pycog_paradigm_trains_a_few_updates_at_reduced_size() {
 }
 
 #[test]
+fn the_task_declared_in_toml_trains_and_replays_from_its_lock() {
+    let dir = scratch("declared");
+    let run = train_small("declared_task/pro_anti.toml", &dir, 3);
+    let lock = run.join("manifest.lock.toml");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    for key in ["type = \"epochs\"", "name = \"response\"", "(side == 0) != (rule == 1)", "catch_probability = 0.1"] {
+        assert!(text.contains(key), "the lock lacks `{key}`");
+    }
+    psychrnn(&["replay", lock.to_str().unwrap()], &dir);
+    // The saved test trials follow the declaration: the rule cue is on from the rule epoch on,
+    // and the fixation input is off in the response epoch.
+    let (shape, inputs) = f32s(&run.join("test_trials.npz"), "x");
+    let params: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("test_trials.json")).unwrap()).unwrap();
+    let (steps, n_in) = (shape[1], shape[2]);
+    for (b, p) in params.as_array().unwrap().iter().enumerate() {
+        let response = (p["response"].as_f64().unwrap() / 10.0).ceil() as usize;
+        let rule = p["rule"].as_f64().unwrap() as usize;
+        let at = |s: usize, c: usize| inputs[(b * steps + s) * n_in + c];
+        assert!(
+            at(response - 1, 0) > 0.5 && at(response, 0).abs() < 0.5,
+            "trial {b}: fixation must go off at the response"
+        );
+        assert!(at(response, 1 + rule) > 0.5 && at(response, 2 - rule).abs() < 0.5, "trial {b}: wrong rule cue");
+    }
+}
+
+#[test]
 fn every_example_manifest_is_exercised() {
     // A new example manifest must be added to one of the tests above (or to its crate's tests).
     let mut found = Vec::new();
@@ -188,6 +216,7 @@ fn every_example_manifest_is_exercised() {
         "biological_constraints/manifest.toml",
         "curriculum_learning/baseline.toml",
         "curriculum_learning/manifest.toml",
+        "declared_task/pro_anti.toml",
         "hello_world/manifest.toml",
         "new_model/manifest.toml",
         "new_task/manifest.toml",

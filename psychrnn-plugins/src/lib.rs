@@ -5,7 +5,7 @@
 //!
 //! | kind | tags |
 //! |---|---|
-//! | task | [`tasks::perceptual_discrimination`], [`tasks::delayed_discrimination`], [`tasks::match_to_category`]; PyCog's `pycog_rdm`, `pycog_context`, `pycog_multisensory`, `pycog_romo`, `pycog_sequence`, `pycog_sine` ([`tasks::pycog`]) |
+//! | task | [`tasks::perceptual_discrimination`], [`tasks::delayed_discrimination`], [`tasks::match_to_category`]; PyCog's `pycog_rdm`, `pycog_context`, `pycog_multisensory`, `pycog_romo`, `pycog_sequence`, `pycog_sine` ([`tasks::pycog`]); [`tasks::epochs`] (declared in the manifest) |
 //! | model | [`models::basic_rnn`], [`models::lstm`] |
 //! | initializer | `gaussian_spectral_radius` (default), `alpha_identity`, `random`, `from_file`, `pycog_ei` ([`init`]) |
 //! | loss | `mean_squared_error` (default), `binary_cross_entropy` ([`loss`]) |
@@ -54,6 +54,11 @@ pub fn register_all(registry: &mut Registry) -> Result<()> {
         tasks::match_to_category::TAG,
         "PsychRNN's category task: which sector of the circle holds the angle encoded on a ring of inputs",
         tasks::match_to_category::build,
+    ))?;
+    registry.tasks.register(entry::<tasks::epochs::EpochsConfig, _>(
+        tasks::epochs::TAG,
+        "A task declared in the manifest: conditions, named epochs with drawn durations, per-epoch inputs/targets/mask",
+        tasks::epochs::build,
     ))?;
     use tasks::pycog;
     registry.tasks.register(entry::<pycog::rdm::RdmConfig, _>(

@@ -16,6 +16,22 @@ fn table(text: &str) -> toml::Table {
     toml::from_str(text).unwrap()
 }
 
+/// A declared task using every kind of duration, condition and value.
+const EPOCHS: &str = r#"
+inputs = ["cue", "stimulus"]
+outputs = ["a", "b"]
+catch_probability = 0.2
+stim_noise = 0.1
+conditions = { side = [0, 1], strength = { uniform = [0.5, 1.0] } }
+epoch = [
+  { name = "fixation", duration = { choice = [100, 200] }, mask = 1, inputs = { cue = 1 } },
+  { name = "stimulus", duration = { truncated_exponential = { mean = 300, min = 100, max = 800 } },
+    inputs = { stimulus = "(1 - catch) * strength * (2 * side - 1)" } },
+  { name = "delay", duration = { uniform = [100, 300] } },
+  { name = "decision", duration = "rest", mask = 1, targets = { a = "if(side == 0 && !catch, 1, 0.2)", b = 0.2 } },
+]
+"#;
+
 fn timing() -> TaskTiming {
     TaskTiming::new(10.0, 100.0, 2000.0, 8)
 }
@@ -49,6 +65,7 @@ fn every_bundled_plugin_passes_the_conformance_kit() {
         ("pycog_romo", "delay_min = 500.0\ndelay_max = 500.0", timing()),
         ("pycog_sequence", "", long(3500.0)),
         ("pycog_sine", "period = 500.0", timing()),
+        ("epochs", EPOCHS, timing()),
     ] {
         let ctor = r.tasks.get("task.type", tag).unwrap().ctor;
         check_config_round_trip(|t| ctor(t, &timing, &b), |x| x.config(), &table(text))
@@ -57,7 +74,9 @@ fn every_bundled_plugin_passes_the_conformance_kit() {
         covered.insert(tag);
     }
 
-    let models: [(&str, &str, Box<dyn Model<f64>>); 3] = [
+    let areas = "N_rec = 10\ndale_ratio = 0.8\n[areas]\ninputs = [\"a\"]\narea = [{ name = \"a\", size = 5 }, \
+                 { name = \"b\", size = 5, p_exc = 0.5 }]\nprojection = [{ from = \"a\", to = \"b\" }]";
+    let models: [(&str, &str, Box<dyn Model<f64>>); 4] = [
         (
             "basic_rnn",
             "N_rec = 6\ndale_ratio = 0.5\nautapses = false\nrec_noise = 0.1",
@@ -77,6 +96,7 @@ fn every_bundled_plugin_passes_the_conformance_kit() {
                     .unwrap(),
             ),
         ),
+        ("basic_rnn", areas, Box::new(BasicRnn::new(parse_config(&table(areas)).unwrap(), &ctx()).unwrap())),
         ("lstm", "N_rec = 4", Box::new(Lstm::new(parse_config(&table("N_rec = 4")).unwrap(), &ctx()).unwrap())),
     ];
     for (tag, text, model64) in models {

@@ -154,6 +154,7 @@ fn every_bundled_tag_is_registered() {
             "task",
             vec![
                 "delayed_discrimination",
+                "epochs",
                 "match_to_category",
                 "perceptual_discrimination",
                 "pycog_context",

@@ -54,10 +54,12 @@ fn argmax(values: impl Iterator<Item = f64>) -> usize {
 /// time-mean of `output * mask` equals the argmax of the time-mean of `target * mask`.
 /// `outputs` is `[T, B, N_out]`. Returns the fraction correct (0 for an empty batch).
 pub fn choice_accuracy(batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
-    let n = batch.n_trials();
-    if n == 0 {
-        return 0.0;
-    }
+    choice_accuracy_over(batch, outputs, |_| true)
+}
+
+/// [`choice_accuracy`] over the trials `b` with `counted(b)` only (e.g. leaving out catch
+/// trials); 0 when none is counted.
+pub fn choice_accuracy_over(batch: &TrialBatch, outputs: ArrayView3<'_, f32>, counted: impl Fn(usize) -> bool) -> f64 {
     let masked_mean = |a: ArrayView3<'_, f32>, b: usize| {
         let a = a.index_axis(Axis(1), b);
         let m = batch.mask.index_axis(Axis(1), b);
@@ -65,12 +67,13 @@ pub fn choice_accuracy(batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 
             .map(|c| a.column(c).iter().zip(m.column(c)).map(|(x, w)| f64::from(*x) * f64::from(*w)).sum::<f64>())
             .collect::<Vec<f64>>()
     };
-    let correct = (0..n)
-        .filter(|&b| {
-            argmax(masked_mean(outputs, b).into_iter()) == argmax(masked_mean(batch.targets.view(), b).into_iter())
-        })
-        .count();
-    correct as f64 / n as f64
+    let (mut correct, mut n) = (0usize, 0usize);
+    for b in (0..batch.n_trials()).filter(|&b| counted(b)) {
+        n += 1;
+        let chosen = argmax(masked_mean(outputs, b).into_iter());
+        correct += usize::from(chosen == argmax(masked_mean(batch.targets.view(), b).into_iter()));
+    }
+    if n == 0 { 0.0 } else { correct as f64 / n as f64 }
 }
 
 /// The channel with the largest output at the last step of trial `b` (PyCog's choice).
@@ -80,7 +83,7 @@ pub fn choice_at_end(batch: &TrialBatch, outputs: ArrayView3<'_, f32>, b: usize)
 }
 
 /// The correct choice recorded under `choice` in a trial's parameters; `None` for catch trials.
-fn recorded_choice(params: &crate::task::TrialParams) -> Option<usize> {
+pub fn recorded_choice(params: &crate::task::TrialParams) -> Option<usize> {
     params.get("choice").and_then(serde_json::Value::as_u64).map(|c| c as usize)
 }
 

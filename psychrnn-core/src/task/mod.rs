@@ -7,6 +7,8 @@
 
 pub mod batch;
 pub mod blocks;
+pub mod duration;
+pub mod expr;
 pub mod timeline;
 pub mod timing;
 

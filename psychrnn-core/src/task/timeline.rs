@@ -7,7 +7,7 @@ use crate::task::TrialParams;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Epoch {
     /// Name (`stimulus_1`, `decision`, ...).
-    pub name: &'static str,
+    pub name: String,
     /// Start time (ms, inclusive).
     pub start: f64,
     /// End time (ms, exclusive).
@@ -22,12 +22,12 @@ pub struct Timeline {
 
 impl Timeline {
     /// Consecutive epochs starting at `start`, each lasting its duration.
-    pub fn sequential(start: f64, durations: &[(&'static str, f64)]) -> Self {
+    pub fn sequential(start: f64, durations: &[(&str, f64)]) -> Self {
         let mut t = start;
         let epochs = durations
             .iter()
             .map(|&(name, d)| {
-                let e = Epoch { name, start: t, end: t + d };
+                let e = Epoch { name: name.to_string(), start: t, end: t + d };
                 t += d;
                 e
             })
@@ -37,8 +37,8 @@ impl Timeline {
 
     /// Adds an epoch `[start, end)` that may overlap the others (e.g. a decision window inside
     /// an ongoing stimulus).
-    pub fn push(&mut self, name: &'static str, start: f64, end: f64) {
-        self.epochs.push(Epoch { name, start, end });
+    pub fn push(&mut self, name: impl Into<String>, start: f64, end: f64) {
+        self.epochs.push(Epoch { name: name.into(), start, end });
     }
 
     /// The epoch called `name`.
@@ -73,7 +73,7 @@ impl Timeline {
     /// `end` (PsychRNN's trial-parameter keys, e.g. `stimulus_1`, `delay`, ..., `end`).
     pub fn record(&self, params: &mut TrialParams) {
         for e in &self.epochs {
-            params.insert(e.name.to_string(), e.start.into());
+            params.insert(e.name.clone(), e.start.into());
         }
         if let Some(last) = self.epochs.last() {
             params.insert("end".to_string(), last.end.into());

@@ -1,6 +1,8 @@
-//! Bundled tasks: PsychRNN's three, and PyCog's paradigms ([`pycog`]).
+//! Bundled tasks: PsychRNN's three, PyCog's paradigms ([`pycog`]), and [`epochs`], a task
+//! declared in the manifest without code.
 
 pub mod delayed_discrimination;
+pub mod epochs;
 pub mod match_to_category;
 pub mod perceptual_discrimination;
 pub mod pycog;

@@ -39,7 +39,7 @@ pub struct BasicRnnConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_connectivity: Option<MatrixSpec>,
     /// Multi-area E/I layout that builds the three connectivity masks (instead of giving them);
-    /// needs Dale's principle. See [`psychrnn_core::areas`].
+    /// needs Dale's principle (README: "Multi-area networks").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub areas: Option<AreaLayout>,
     /// Train `W_in`.

@@ -16,6 +16,7 @@ pub mod sequence;
 pub mod sine;
 
 use psychrnn_core::task::Timeline;
+use psychrnn_core::task::duration::{Duration, exponential_between, round_down};
 use psychrnn_core::{Error, Result, Rng, TaskTiming, TrialMut, TrialParams};
 use rand::RngExt;
 
@@ -27,17 +28,12 @@ pub const LOW: f32 = 0.2;
 /// PyCog's `truncated_exponential`: an exponential duration of mean `mean` drawn until it lies
 /// in `[min, max)`, rounded down to a multiple of `dt` (ms).
 pub fn truncated_exponential(rng: &mut Rng, dt: f64, mean: f64, min: f64, max: f64) -> f64 {
-    loop {
-        let x = -mean * (1.0 - rng.random::<f64>()).ln();
-        if min <= x && x < max {
-            return (x / dt).floor() * dt;
-        }
-    }
+    round_down(exponential_between(rng, mean, min, max), dt)
 }
 
 /// PyCog's `uniform`: a duration uniform in `[min, max)`, rounded down to a multiple of `dt`.
 pub fn uniform(rng: &mut Rng, dt: f64, min: f64, max: f64) -> f64 {
-    ((min + (max - min) * rng.random::<f64>()) / dt).floor() * dt
+    round_down(Duration::Uniform { uniform: [min, max] }.sample(rng), dt)
 }
 
 /// PyCog's fixation before the stimulus in training (ms; 300-500 at test).
