@@ -81,7 +81,14 @@ pub fn train_into(
 ) -> Result<(TrainingOutcome, Evaluation)> {
     write_lock(dir, exp)?;
     let outcome = crate::train_from(exp, resume, observer)?;
-    let test = crate::evaluate(exp, exp.stage_task(outcome.stage), &outcome.params, exp.training.test_batch_size, 0)?;
+    let test = crate::evaluate(
+        exp,
+        exp.stage_task(outcome.stage),
+        &outcome.params,
+        exp.training.test_batch_size,
+        0,
+        outcome.carry.as_ref(),
+    )?;
     write_run(dir, exp, &outcome, &test)?;
     Ok((outcome, test))
 }

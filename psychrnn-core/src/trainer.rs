@@ -198,6 +198,9 @@ pub struct TrainingOutcome {
     pub init_seconds: f64,
     /// Seconds spent in the training loop.
     pub training_seconds: f64,
+    /// In continuous training, where the next trials would start (the final states of the last
+    /// batch, `[N_batch, N_rec]`).
+    pub carry: Option<ndarray::Array2<f32>>,
 }
 
 /// The network's behaviour on a fresh batch.
@@ -252,6 +255,8 @@ pub fn initial_params(exp: &Experiment) -> Result<ParamSet<f32>> {
 /// Scores `params` on a fresh batch of `n_trials` trials of `task` (the experiment's task, or
 /// the stage reached by a curriculum: [`Experiment::stage_task`]): held-out evaluation `index`
 /// (its trials and noise come from the `TestTrials`/`TestNoise` streams, never seen in training).
+/// `start` (continuous training's carried states, see [`continue_from`]) is where the trials
+/// start instead of the model's initial state.
 ///
 /// # Errors
 /// If the model rejects the parameters.
@@ -261,9 +266,11 @@ pub fn evaluate(
     params: &ParamSet<f32>,
     n_trials: usize,
     index: u64,
+    start: Option<&ndarray::Array2<f32>>,
 ) -> Result<Evaluation> {
     let batch = task.generate_batch(n_trials, &mut stream(exp.seed, Purpose::TestTrials, index));
     let mut buffers = ObjectiveBuffers::default();
+    buffers.trajectory.start = start.map(|s| continue_from(s, n_trials));
     let mut noise = Noise::from(stream(exp.seed, Purpose::TestNoise, index));
     let value = objective(exp, params, &batch, &mut noise, &mut buffers, false)?;
     let accuracy = task.accuracy(&batch, buffers.trajectory.outputs.view());
@@ -291,9 +298,11 @@ fn validation_score(
     params: &ParamSet<f32>,
     iteration: u64,
     n_trials: usize,
+    start: Option<&ndarray::Array2<f32>>,
     buffers: &mut ObjectiveBuffers<f32>,
 ) -> Result<f64> {
     let batch = task.generate_batch(n_trials, &mut stream(exp.seed, Purpose::ValidationTrials, iteration));
+    buffers.trajectory.start = start.map(|s| continue_from(s, n_trials));
     let mut noise = Noise::from(stream(exp.seed, Purpose::ValidationNoise, iteration));
     let value = objective(exp, params, &batch, &mut noise, buffers, false)?;
     let score = exp.metric.score(task, &batch, buffers.trajectory.outputs.view(), f64::from(value.total()));
@@ -301,6 +310,15 @@ fn validation_score(
         Some(e) => Err(e),
         None => Ok(score),
     }
+}
+
+/// Start states for `n_trials` trials continuing from the carried `states` `[B, N]` of continuous
+/// training: trial `b` starts where training trial `b mod B` ended. Evaluations of a network
+/// trained without resets start there, on the trajectory it was trained on, not from the
+/// (untrained) initial state.
+pub fn continue_from(states: &ndarray::Array2<f32>, n_trials: usize) -> ndarray::Array2<f32> {
+    let rows = states.nrows().max(1);
+    ndarray::Array2::from_shape_fn((n_trials, states.ncols()), |(b, j)| states[[b % rows, j]])
 }
 
 /// The states where each trial of the last forward pass ended (at its own last step), `[B, N]`:
@@ -478,6 +496,8 @@ pub fn train_from(
 
                 if it % exp.training.loss_epoch == 0 {
                     let mut eval_noise = Noise::from(stream(exp.seed, Purpose::EvalNoise, it));
+                    // The batch starts where training started it (continuous mode) or at x0.
+                    eval_buffers.trajectory.start.clone_from(&buffers.trajectory.start);
                     let value = objective(exp, &params, &batch, &mut eval_noise, &mut eval_buffers, false)?;
                     let row = MetricsRow {
                         iteration: it,
@@ -517,7 +537,15 @@ pub fn train_from(
                 }
                 if let Some(curriculum) = &exp.curriculum {
                     if it % curriculum.metric_epoch == 0 {
-                        let value = validation_score(exp, task, &params, it, task.timing().n_batch, &mut eval_buffers)?;
+                        let value = validation_score(
+                            exp,
+                            task,
+                            &params,
+                            it,
+                            task.timing().n_batch,
+                            carry.as_ref(),
+                            &mut eval_buffers,
+                        )?;
                         let record = MetricRecord { iteration: it, trials, stage, value };
                         observer.on_metric(&record);
                         metric_history.push(record);
@@ -532,7 +560,15 @@ pub fn train_from(
                 }
                 if let Some(cutoff) = exp.training.performance_cutoff {
                     if it % exp.training.performance_epoch == 0 {
-                        let score = validation_score(exp, task, &params, it, validation_size, &mut eval_buffers)?;
+                        let score = validation_score(
+                            exp,
+                            task,
+                            &params,
+                            it,
+                            validation_size,
+                            carry.as_ref(),
+                            &mut eval_buffers,
+                        )?;
                         // Without a curriculum the checks are kept (validation.csv) and PyCog's
                         // stopping rule reads the mean of the last `performance_window` of them.
                         let value = if exp.curriculum.is_none() {
@@ -564,6 +600,7 @@ pub fn train_from(
                 stage,
                 init_seconds,
                 training_seconds: loop_start.elapsed().as_secs_f64(),
+                carry,
             })
         })
     };

@@ -315,3 +315,42 @@ fn an_interrupted_run_resumes_to_the_same_bits() {
         assert_eq!(strip(&resumed.metrics), strip(&straight.metrics));
     }
 }
+
+#[test]
+fn continuous_training_starts_each_update_where_the_last_trials_ended() {
+    // Without noise, the carried states can be recomputed by hand: update 1 starts at x0 and
+    // update 2 where update 1's trials ended, each at its own last step (the weights of update
+    // 2 are those after update 1, i.e. the final weights of a one-update run).
+    use psychrnn_core::rng::{Purpose, stream};
+    use psychrnn_core::{Trajectory, evaluate};
+    let text = SMALL.replace("rec_noise = 0.1", "rec_noise = 0.0").replace("training_iters = 160", "continuous = true");
+    let run = |updates: u64| {
+        let mut exp = experiment(
+            &text.replace("continuous = true", &format!("continuous = true\ntraining_iters = {}", 8 * updates)),
+        )
+        .unwrap();
+        let out = train(&mut exp, &mut Silent).unwrap();
+        assert_eq!(out.iterations, updates);
+        (exp, out)
+    };
+    let (_, one) = run(1);
+    let (exp, two) = run(2);
+    let batch = exp.task.generate_batch(8, &mut stream(7, Purpose::TrainTrials, 2));
+    let mut traj = Trajectory { start: one.carry.clone(), ..Trajectory::default() };
+    exp.model.forward(&one.params, batch.inputs.view(), None, &mut traj).unwrap();
+    let carry = two.carry.as_ref().expect("continuous training carries its final states");
+    for b in 0..8 {
+        for j in 0..8 {
+            let want = traj.states[[batch.last_step(b), b, j]];
+            assert!((carry[[b, j]] - want).abs() < 1e-6, "trial {b}, unit {j}: {} vs {want}", carry[[b, j]]);
+        }
+    }
+    // Evaluations of the trained network continue from there (trial b from training trial b mod 8).
+    let eval = evaluate(&exp, exp.task.as_ref(), &two.params, 20, 0, Some(carry)).unwrap();
+    for b in 0..20 {
+        assert_eq!(eval.trajectory.initial.row(b), carry.row(b % 8));
+    }
+    // Without continuous mode nothing is carried.
+    let mut reset = experiment(&SMALL.replace("training_iters = 160", "training_iters = 16")).unwrap();
+    assert!(train(&mut reset, &mut Silent).unwrap().carry.is_none());
+}

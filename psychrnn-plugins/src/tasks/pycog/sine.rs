@@ -1,6 +1,9 @@
 //! `pycog_sine`: PyCog's autonomous sine-wave generator: no inputs, one output whose target is
-//! `sin(2 pi t / period)` over the whole trial (all of it in the mask), trials lasting a random
-//! 2-3 periods. Run continuously (`training.continuous`), the network must keep oscillating.
+//! `sin(2 pi t / period)` over the whole trial (all of it in the mask), trials lasting 2 or 3
+//! whole periods (drawn). Whole periods keep the target's phase continuous from one trial to
+//! the next, so the task also makes sense run continuously (`training.continuous`), where each
+//! trial starts where the previous one ended and the network, without inputs, cannot see a
+//! trial boundary.
 //! Accuracy: the fraction of trials whose RMSE is within `tolerance`.
 
 use ndarray::ArrayView3;
@@ -9,7 +12,9 @@ use psychrnn_core::task::blocks;
 use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config};
 use serde::{Deserialize, Serialize};
 
-use super::{check_durations, check_fits, n_steps, uniform};
+use rand::RngExt;
+
+use super::{check_durations, check_fits, n_steps};
 
 /// The registry tag.
 pub const TAG: &str = "pycog_sine";
@@ -78,7 +83,7 @@ impl Task for Sine {
 
     fn generate_trial(&self, rng: &mut Rng, trial: TrialMut<'_>) -> TrialParams {
         let dt = self.timing.dt;
-        let duration = uniform(rng, dt, 2.0 * self.period, 3.0 * self.period);
+        let duration = self.period * f64::from(rng.random_range(2..=3u8));
         let TrialMut { mut targets, mut mask, length, .. } = trial;
         *length = n_steps(duration, dt).min(targets.nrows());
         for s in 0..*length {
@@ -103,13 +108,13 @@ mod tests {
     use super::super::test_support::{batch, build, num, table};
 
     #[test]
-    fn trials_last_two_to_three_periods_of_a_sine() {
+    fn trials_last_two_or_three_whole_periods_of_a_sine() {
         let task = build(table("type = \"pycog_sine\"\ndt = 10.0\nT = 2400.0"));
         assert_eq!(task.n_in(), 0);
         let batch = batch(task.as_ref(), 30);
         for b in 0..30 {
             let d = num(&batch.trial_params[b], "duration");
-            assert!((1600.0..2400.0).contains(&d));
+            assert!(d == 1600.0 || d == 2400.0, "duration {d}");
             let len = batch.lengths[b];
             assert_eq!(len, (d / 10.0) as usize);
             assert!(batch.mask.slice(ndarray::s![..len, b, 0]).iter().all(|&m| m == 1.0));
