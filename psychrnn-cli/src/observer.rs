@@ -22,13 +22,16 @@ pub struct Progress {
     weights_dir: PathBuf,
     checkpoint: PathBuf,
     interrupted: Arc<AtomicBool>,
+    /// Whether the checks reported to `on_metric` are curriculum checks (else validation).
+    curriculum: bool,
 }
 
 impl Progress {
     /// A bar when stderr is a terminal, plain lines when it is not; nothing unless `verbose`.
     /// Periodic files go into the run directory `dir`; `interrupted` (set by Ctrl-C) stops
-    /// training after a checkpoint.
-    pub fn new(verbose: bool, dir: &std::path::Path, interrupted: Arc<AtomicBool>) -> Self {
+    /// training after a checkpoint. `curriculum` says whether the metric checks are curriculum
+    /// checks (printed with their stage) or validation checks (`performance_cutoff`).
+    pub fn new(verbose: bool, dir: &std::path::Path, interrupted: Arc<AtomicBool>, curriculum: bool) -> Self {
         let bar = (verbose && std::io::stderr().is_terminal()).then(|| {
             let style =
                 ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} updates, eta {eta} {msg}")
@@ -42,6 +45,7 @@ impl Progress {
             weights_dir: dir.join("training_weights"),
             checkpoint: checkpoint_path(dir),
             interrupted,
+            curriculum,
         }
     }
 }
@@ -93,7 +97,11 @@ impl TrainingObserver for Progress {
     }
 
     fn on_metric(&mut self, record: &MetricRecord) {
-        let line = format!("Update {}: stage {} metric {:.4}", record.iteration, record.stage, record.value);
+        let line = if self.curriculum {
+            format!("Update {}: stage {} metric {:.4}", record.iteration, record.stage, record.value)
+        } else {
+            format!("Update {}: validation {:.4} ({} trials)", record.iteration, record.value, record.trials)
+        };
         if let Some(bar) = &self.bar {
             bar.println(line);
         } else if self.verbose {

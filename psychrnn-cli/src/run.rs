@@ -35,7 +35,7 @@ pub fn run(mut exp: Experiment, dir: &Path, resume: Option<TrainingState>, quiet
         eprintln!("warning: {w}");
     }
     let verbose = exp.training.verbosity && !quiet;
-    let mut observer = Progress::new(verbose, dir, interrupt_flag());
+    let mut observer = Progress::new(verbose, dir, interrupt_flag(), exp.curriculum.is_some());
     let (outcome, test) = train_into(dir, &mut exp, resume, &mut observer)?;
     if !quiet {
         eprintln!(
