@@ -172,7 +172,19 @@ fn bad_input_gives_one_clear_error_and_a_failing_exit() {
         ),
         (
             SMALL.replace("type = \"perceptual_discrimination\"", "type = \"pd\""),
-            "known task types: delayed_discrimination, match_to_category, perceptual_discrimination",
+            "known task types: delayed_discrimination, epochs, match_to_category, perceptual_discrimination",
+        ),
+        (
+            SMALL.replace("rec_noise = 0.1", "rec_noise = 0.1\n[model.areas]\narea = [{ name = \"a\", size = 10 }]"),
+            "model.areas.area: the area sizes add up to 10 units, N_rec is 12",
+        ),
+        (
+            SMALL.replace(
+                "type = \"perceptual_discrimination\"",
+                "type = \"epochs\"\ninputs = [\"a\", \"b\"]\noutputs = [\"a\", \"b\"]\n\
+                 epoch = [{ name = \"go\", duration = 100, targets = { a = \"coherence\" } }]",
+            ),
+            "task.epoch[0].targets.a: in `coherence` at character 1: unknown name `coherence`",
         ),
         (SMALL.replace("N_rec = 12", "N_rec = 12\nfoo = 2"), "model: unknown field `foo`"),
         (SMALL.replace("dale_ratio = 0.75", "dale_ratio = -0.5"), "model.dale_ratio: must lie in [0, 1], got -0.5"),

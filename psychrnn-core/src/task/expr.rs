@@ -250,9 +250,11 @@ impl Parser<'_> {
             }));
         }
         let name = &rest[..name_len];
+        let start = self.pos;
         self.pos += name_len;
         if self.eat("(") {
             let Some(&(f, arity)) = FUNCTIONS.iter().find(|(f, _)| *f == name) else {
+                self.pos = start;
                 let known: Vec<&str> = FUNCTIONS.iter().map(|f| f.0).collect();
                 return Err(self.error(format!("unknown function `{name}`; the functions are {}", known.join(", "))));
             };
@@ -270,7 +272,10 @@ impl Parser<'_> {
         }
         match self.names.iter().position(|n| *n == name) {
             Some(i) => Ok(Node::Var(i)),
-            None => Err(self.error(format!("unknown name `{name}`; the variables are {}", self.names.join(", ")))),
+            None => {
+                self.pos = start;
+                Err(self.error(format!("unknown name `{name}`; the variables are {}", self.names.join(", "))))
+            }
         }
     }
 }
@@ -312,7 +317,7 @@ mod tests {
         let err = |text: &str| Expr::compile("task.epoch[1].inputs.left", text, &["a", "b"]).unwrap_err().to_string();
         assert_eq!(
             err("a + c"),
-            "task.epoch[1].inputs.left: in `a + c` at character 6: unknown name `c`; the variables are a, b"
+            "task.epoch[1].inputs.left: in `a + c` at character 5: unknown name `c`; the variables are a, b"
         );
         assert!(err("a +").contains("expression ends too early"), "{}", err("a +"));
         assert!(err("(a + b").contains("expected `)`"));
