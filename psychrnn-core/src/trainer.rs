@@ -268,16 +268,34 @@ pub fn evaluate(
     index: u64,
     start: Option<&ndarray::Array2<f32>>,
 ) -> Result<Evaluation> {
-    let batch = task.generate_batch(n_trials, &mut stream(exp.seed, Purpose::TestTrials, index));
     let mut buffers = ObjectiveBuffers::default();
-    buffers.trajectory.start = start.map(|s| continue_from(s, n_trials));
-    let mut noise = Noise::from(stream(exp.seed, Purpose::TestNoise, index));
-    let value = objective(exp, params, &batch, &mut noise, &mut buffers, false)?;
+    let streams = (Purpose::TestTrials, Purpose::TestNoise, index);
+    let (batch, value) = held_out_pass(exp, task, params, n_trials, streams, start, &mut buffers)?;
     let accuracy = task.accuracy(&batch, buffers.trajectory.outputs.view());
     if let Some(e) = exp.plugin_failure() {
         return Err(e);
     }
     Ok(Evaluation { batch, trajectory: buffers.trajectory, loss: f64::from(value.loss), accuracy })
+}
+
+/// A forward pass without gradients on a fresh batch of `n_trials` trials of `task`, its trials
+/// and noise drawn from the streams `(trials, noise, index)`, starting from `start` tiled over
+/// the batch ([`continue_from`]) or from the model's initial state. Shared by the final test and
+/// the validation checks.
+fn held_out_pass(
+    exp: &Experiment,
+    task: &dyn crate::task::Task,
+    params: &ParamSet<f32>,
+    n_trials: usize,
+    (trials, noise, index): (Purpose, Purpose, u64),
+    start: Option<&ndarray::Array2<f32>>,
+    buffers: &mut ObjectiveBuffers<f32>,
+) -> Result<(TrialBatch, ObjectiveValue<f32>)> {
+    let batch = task.generate_batch(n_trials, &mut stream(exp.seed, trials, index));
+    buffers.trajectory.start = start.map(|s| continue_from(s, n_trials));
+    let mut noise = Noise::from(stream(exp.seed, noise, index));
+    let value = objective(exp, params, &batch, &mut noise, buffers, false)?;
+    Ok((batch, value))
 }
 
 /// The trials and recurrent noise of training update `it`: the noise is drawn up front when the
@@ -301,10 +319,8 @@ fn validation_score(
     start: Option<&ndarray::Array2<f32>>,
     buffers: &mut ObjectiveBuffers<f32>,
 ) -> Result<f64> {
-    let batch = task.generate_batch(n_trials, &mut stream(exp.seed, Purpose::ValidationTrials, iteration));
-    buffers.trajectory.start = start.map(|s| continue_from(s, n_trials));
-    let mut noise = Noise::from(stream(exp.seed, Purpose::ValidationNoise, iteration));
-    let value = objective(exp, params, &batch, &mut noise, buffers, false)?;
+    let streams = (Purpose::ValidationTrials, Purpose::ValidationNoise, iteration);
+    let (batch, value) = held_out_pass(exp, task, params, n_trials, streams, start, buffers)?;
     let score = exp.metric.score(task, &batch, buffers.trajectory.outputs.view(), f64::from(value.total()));
     match exp.plugin_failure() {
         Some(e) => Err(e),
