@@ -104,10 +104,6 @@ pub struct AreaMasks {
     pub units: Vec<(Vec<usize>, Vec<usize>)>,
 }
 
-fn probability(field: String, p: f64) -> Result<f64> {
-    if (0.0..=1.0).contains(&p) { Ok(p) } else { Err(Error::invalid(field, format!("must lie in [0, 1], got {p}"))) }
-}
-
 impl AreaLayout {
     fn index_of(&self, field: String, name: &str) -> Result<usize> {
         self.area.iter().position(|a| a.name == name).ok_or_else(|| {
@@ -151,9 +147,9 @@ impl AreaLayout {
             if self.area[..i].iter().any(|b| b.name == a.name) {
                 return Err(Error::invalid(field("name"), format!("area `{}` is named twice", a.name)));
             }
-            let fraction = probability(field("exc_fraction"), a.exc_fraction.unwrap_or(dale_ratio))?;
-            probability(field("p_exc"), a.p_exc)?;
-            probability(field("p_inh"), a.p_inh)?;
+            let fraction = Error::check_unit_interval(field("exc_fraction"), a.exc_fraction.unwrap_or(dale_ratio))?;
+            Error::check_unit_interval(field("p_exc"), a.p_exc)?;
+            Error::check_unit_interval(field("p_inh"), a.p_inh)?;
             sizes.push(((fraction * a.size as f64).round() as usize, a.size));
         }
         let total: usize = sizes.iter().map(|s| s.1).sum();
@@ -212,8 +208,9 @@ impl AreaLayout {
                     format!("area `{}` projects to itself: set its p_exc instead", p.from),
                 ));
             }
-            let density = probability(format!("projection[{k}].density"), p.density)?;
-            let to_inh = probability(format!("projection[{k}].density_to_inhibitory"), p.density_to_inhibitory)?;
+            let density = Error::check_unit_interval(format!("projection[{k}].density"), p.density)?;
+            let to_inh =
+                Error::check_unit_interval(format!("projection[{k}].density_to_inhibitory"), p.density_to_inhibitory)?;
             connect(&units[to].0, &units[from].0, density);
             connect(&units[to].1, &units[from].0, to_inh);
         }

@@ -103,6 +103,19 @@ impl Error {
         Error::Invalid { field: field.into(), message: message.into() }
     }
 
+    /// `value` if it lies in [0, 1] (a probability, density or fraction), else an
+    /// [`Error::Invalid`] for `field` saying so.
+    ///
+    /// # Errors
+    /// As described, also for NaN.
+    pub fn check_unit_interval(field: impl Into<String>, value: f64) -> Result<f64> {
+        if (0.0..=1.0).contains(&value) {
+            Ok(value)
+        } else {
+            Err(Error::invalid(field, format!("must lie in [0, 1], got {value}")))
+        }
+    }
+
     /// An [`Error::Shape`] for `field`.
     pub fn shape(field: impl Into<String>, expected: impl Into<String>, found: impl Into<String>) -> Self {
         Error::Shape { field: field.into(), expected: expected.into(), found: found.into() }

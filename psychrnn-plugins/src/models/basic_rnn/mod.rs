@@ -87,9 +87,7 @@ impl<F: Real> BasicRnn<F> {
             return Err(Error::invalid("rec_noise", format!("must be >= 0, got {}", config.rec_noise)));
         }
         if let Some(r) = config.dale_ratio {
-            if !(0.0..=1.0).contains(&r) {
-                return Err(Error::invalid("dale_ratio", format!("must lie in [0, 1], got {r}")));
-            }
+            Error::check_unit_interval("dale_ratio", r)?;
         }
         // Dale's principle is on when dale_ratio is given and non-zero (PsychRNN's truthiness).
         let dale = config.dale_ratio.filter(|&r| r > 0.0);

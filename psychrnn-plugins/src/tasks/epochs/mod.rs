@@ -136,12 +136,7 @@ impl Epochs {
                 _ => {}
             }
         }
-        if !(0.0..=1.0).contains(&config.catch_probability) {
-            return Err(Error::invalid(
-                "catch_probability",
-                format!("must lie in [0, 1], got {}", config.catch_probability),
-            ));
-        }
+        Error::check_unit_interval("catch_probability", config.catch_probability)?;
         if !(config.stim_noise.is_finite() && config.stim_noise >= 0.0) {
             return Err(Error::invalid("stim_noise", format!("must be >= 0, got {}", config.stim_noise)));
         }

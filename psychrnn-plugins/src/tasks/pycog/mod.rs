@@ -81,10 +81,7 @@ pub fn draw_catch(
 /// # Errors
 /// [`Error::Invalid`] naming `field` if `p` is not in [0, 1].
 pub fn check_probability(field: &str, p: Option<f64>) -> Result<()> {
-    match p {
-        Some(p) if !(0.0..=1.0).contains(&p) => Err(Error::invalid(field, format!("must lie in [0, 1], got {p}"))),
-        _ => Ok(()),
-    }
+    p.map_or(Ok(()), |p| Error::check_unit_interval(field, p).map(drop))
 }
 
 /// Checks that durations (ms) are positive.
