@@ -14,8 +14,8 @@
 //! outputs = ["motor"]                        # areas read out (default: all)
 //! seed = 1                                   # draws of the sparse connections
 //! area = [{ name = "sensory", size = 75 }, { name = "motor", size = 75 }]
-//! projection = [{ from = "sensory", to = "motor" },                  # dense E -> E
-//!               { from = "motor", to = "sensory", density = 0.2 }]   # sparse E -> E
+//! projection = [{ from = "sensory", to = "motor" },                  # dense E -> E and I
+//!               { from = "motor", to = "sensory", density = 0.2 }]   # sparse E -> E and I
 //! ```
 //! The masks are part of the network's anatomy: they depend on `seed` here, not on the run's
 //! training seed, so a seed sweep trains the same circuit unless `seed` changes too.
@@ -65,10 +65,11 @@ pub struct Projection {
     /// of `to`.
     #[serde(default = "one")]
     pub density: f64,
-    /// Probability of each connection to an inhibitory unit of `to` (feedforward inhibition;
-    /// none by default, as PyCog's Fig 5).
-    #[serde(default)]
-    pub density_to_inhibitory: f64,
+    /// Probability of each connection to an inhibitory unit of `to` (default: `density`, as
+    /// PyCog's `mante_areas.py`, whose long-range projections reach E and I units alike; 0 keeps
+    /// a projection off the target's inhibitory units).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub density_to_inhibitory: Option<f64>,
 }
 
 /// `[model.areas]`: the areas of a network and how they connect.
@@ -209,8 +210,10 @@ impl AreaLayout {
                 ));
             }
             let density = Error::check_unit_interval(format!("projection[{k}].density"), p.density)?;
-            let to_inh =
-                Error::check_unit_interval(format!("projection[{k}].density_to_inhibitory"), p.density_to_inhibitory)?;
+            let to_inh = Error::check_unit_interval(
+                format!("projection[{k}].density_to_inhibitory"),
+                p.density_to_inhibitory.unwrap_or(density),
+            )?;
             connect(&units[to].0, &units[from].0, density);
             connect(&units[to].1, &units[from].0, to_inh);
         }
@@ -266,11 +269,12 @@ mod tests {
             assert_eq!((block(e, e), block(i, e), block(e, i), block(i, i)), (1.0, 1.0, 1.0, 1.0));
         }
         assert_eq!((block(em, is), block(es, im), block(im, is), block(is, im)), (0.0, 0.0, 0.0, 0.0));
-        // Dense E_S -> E_M, none E_S -> I_M; sparse E_M -> E_S near 0.2 (3600 draws).
-        assert_eq!((block(em, es), block(im, es)), (1.0, 0.0));
+        // Dense E_S -> E_M and I_M; sparse E_M -> E_S (3600 draws) and I_S (900) near 0.2.
+        assert_eq!((block(em, es), block(im, es)), (1.0, 1.0));
         let feedback = block(es, em);
         assert!((feedback - 0.2).abs() < 0.03, "feedback density {feedback}");
-        assert_eq!(block(is, em), 0.0);
+        let feedback_to_inh = block(is, em);
+        assert!((feedback_to_inh - 0.2).abs() < 0.06, "feedback density onto I {feedback_to_inh}");
         // Inputs reach the sensory area only; only the motor area is read out.
         for u in 0..150 {
             let sensory = es.contains(&u) || is.contains(&u);
@@ -282,6 +286,24 @@ mod tests {
         let mut other = layout(TWO_AREAS);
         other.seed = 2;
         assert_ne!(other.build(150, 6, 2, 0.8).unwrap().rec, m.rec);
+    }
+
+    #[test]
+    fn density_to_inhibitory_sets_the_projection_onto_inhibitory_units_apart() {
+        let mut l = layout(TWO_AREAS);
+        l.projection[0].density_to_inhibitory = Some(0.0);
+        l.projection[1].density_to_inhibitory = Some(1.0);
+        let m = l.build(150, 6, 2, 0.8).unwrap();
+        let (es, is) = &m.units[0];
+        let (em, im) = &m.units[1];
+        let rec = &m.rec;
+        let count = |to: &[usize], from: &[usize]| -> f32 {
+            to.iter().flat_map(|&i| from.iter().map(move |&j| rec[[i, j]])).sum()
+        };
+        assert_eq!((count(em, es), count(im, es)), (3600.0, 0.0));
+        assert_eq!(count(is, em), 900.0);
+        let feedback = count(es, em) / 3600.0;
+        assert!((feedback - 0.2).abs() < 0.03, "feedback density {feedback}");
     }
 
     #[test]
