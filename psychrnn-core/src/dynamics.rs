@@ -11,6 +11,8 @@
 //! [`Perturbation`]s act on the dynamics: PsychRNN's per-step recurrent connectivity multiplier,
 //! unit lesions and current pulses.
 
+use std::ops::Range;
+
 use ndarray::{Array2, Array3, ArrayView1, ArrayView3, Axis};
 use psychrnn_linalg::{Acc, Op};
 
@@ -18,7 +20,7 @@ use crate::array::{contiguous, contiguous_mut};
 use crate::error::{Error, Result};
 use crate::model::{Trajectory, TransferFunction};
 use crate::real::Real;
-use crate::rng::Noise;
+use crate::rng::{Noise, Rng, fill_rows};
 
 /// Effective weights of a rate network (`[N_rec, N_in]`, `[N_rec, N_rec]`, `[N_out, N_rec]`).
 pub struct RateWeights<'a, F> {
@@ -154,7 +156,7 @@ pub fn rate_forward<F: Real>(
     w: &RateWeights<'_, F>,
     dynamics: &RateDynamics<F>,
     inputs: ArrayView3<'_, F>,
-    mut noise: Option<&mut Noise>,
+    noise: Option<&mut Noise>,
     perturbation: Option<&Perturbation>,
     traj: &mut Trajectory<F>,
 ) -> Result<()> {
@@ -211,82 +213,45 @@ pub fn rate_forward<F: Real>(
     );
 
     let (alpha, leak, sigma) = dynamics.expand(n)?;
+    let kernel = ForwardKernel {
+        n,
+        w_rec: contiguous(w.w_rec)?,
+        w_rec_array: w.w_rec,
+        b_rec: w.b_rec,
+        alpha: &alpha,
+        leak: &leak,
+        sigma: &sigma,
+        transfer: f,
+        perturbation,
+    };
+    let halves = batch_halves(batch);
+    let mut states = rows_per_step(contiguous_mut(&mut traj.states)?, batch * n, n, &halves).into_iter();
+    let mut rates = rows_per_step(contiguous_mut(&mut traj.rates)?, batch * n, n, &halves).into_iter();
+    let (initial, initial_rates) = (contiguous(&traj.initial)?, contiguous(&initial_rates)?);
+    // Each trial draws its noise from its own stream, so each half draws for its own trials.
     let noisy = sigma.iter().any(|&s| s > F::zero());
-    let step = batch * n;
-    let w_rec = contiguous(w.w_rec)?;
-    let mut w_step = perturbation.and_then(|p| p.rec_multiplier.as_ref()).map(|_| Array2::<F>::zeros((n, n)));
-    let mut silenced = vec![false; n];
-    let mut pulse = vec![F::zero(); n];
-    let mut bias = vec![F::zero(); n];
-    let mut xi = vec![F::zero(); step];
-    let states = contiguous_mut(&mut traj.states)?;
-    let rates = contiguous_mut(&mut traj.rates)?;
-    for t in 0..t_steps {
-        let (done_x, rest_x) = states.split_at_mut(t * step);
-        let (done_r, rest_r) = rates.split_at_mut(t * step);
-        let (prev_x, prev_r) = if t == 0 {
-            (contiguous(&traj.initial)?, contiguous(&initial_rates)?)
-        } else {
-            (&done_x[(t - 1) * step..], &done_r[(t - 1) * step..])
-        };
-        let x = &mut rest_x[..step];
-        let r = &mut rest_r[..step];
-        let recurrent = match (&mut w_step, perturbation.and_then(|p| p.rec_multiplier.as_ref())) {
-            (Some(ws), Some(m)) => {
-                ndarray::Zip::from(&mut *ws)
-                    .and(w.w_rec)
-                    .and(m.index_axis(ndarray::Axis(0), t))
-                    .for_each(|o, &wv, &mv| *o = wv * F::of(f64::from(mv)));
-                contiguous(ws)?
-            }
-            _ => w_rec,
-        };
-        F::gemm(x, batch, n, n, prev_r, Op::N, recurrent, Op::T, Acc::Add);
-        if let Some(p) = perturbation {
-            pulse.fill(F::zero());
-            for pl in p.pulses.iter().filter(|pl| pl.start_step <= t && t < pl.end_step) {
-                for &u in &pl.units {
-                    pulse[u] += F::of(pl.amplitude);
-                }
-            }
-            for l in p.lesions.iter().filter(|l| l.from_step == t) {
-                for &u in &l.units {
-                    silenced[u] = true;
-                }
-            }
-        }
-        // x = (1 - alpha) x_prev + alpha (drive + b_rec + pulses) [+ sigma xi], row by row so the
-        // loops vectorise; the noise is drawn in the same (row-major) order as the states.
-        for (b_j, (&b, &p)) in bias.iter_mut().zip(w.b_rec.iter().zip(&pulse)) {
-            *b_j = b + p;
-        }
-        match noise.as_deref_mut().filter(|_| noisy) {
-            Some(source) => {
-                source.fill(&mut xi);
-                for ((xr, pr), zr) in x.chunks_exact_mut(n).zip(prev_x.chunks_exact(n)).zip(xi.chunks_exact(n)) {
-                    for j in 0..n {
-                        xr[j] = leak[j] * pr[j] + alpha[j] * (xr[j] + bias[j]) + sigma[j] * zr[j];
-                    }
-                }
-            }
-            None => {
-                for (xr, pr) in x.chunks_exact_mut(n).zip(prev_x.chunks_exact(n)) {
-                    for j in 0..n {
-                        xr[j] = leak[j] * pr[j] + alpha[j] * (xr[j] + bias[j]);
-                    }
-                }
-            }
-        }
-        f.apply_slice(x, r);
-        if silenced.iter().any(|&s| s) {
-            for (xr, rr) in x.chunks_exact_mut(n).zip(r.chunks_exact_mut(n)) {
-                for j in (0..n).filter(|&j| silenced[j]) {
-                    xr[j] = F::zero();
-                    rr[j] = F::zero();
-                }
-            }
-        }
-    }
+    let mut generators = noise.filter(|_| noisy).map(|noise| noise.trials(batch));
+    let parts: Vec<ForwardRows<'_, F>> = halves
+        .iter()
+        .map(|h| ForwardRows {
+            trials: h.clone(),
+            states: states.next().unwrap_or_default(),
+            rates: rates.next().unwrap_or_default(),
+            initial: &initial[h.start * n..h.end * n],
+            initial_rates: &initial_rates[h.start * n..h.end * n],
+            noise: generators.take().map(|all| {
+                let (mine, others) = all.split_at_mut(h.len());
+                generators = Some(others);
+                mine
+            }),
+            xi: vec![F::zero(); if noisy { h.len() * n } else { 0 }],
+            silenced: vec![false; n],
+            pulse: vec![F::zero(); n],
+            bias: vec![F::zero(); n],
+            w_step: perturbation.and_then(|p| p.rec_multiplier.as_ref()).map(|_| Array2::<F>::zeros((n, n))),
+        })
+        .collect();
+    run_halves(parts, |mut rows| kernel.steps(&mut rows, t_steps))?;
 
     let outputs = contiguous_mut(&mut traj.outputs)?;
     F::gemm(
@@ -391,43 +356,43 @@ pub fn rate_backward<F: Real>(
         delta += &d_rates;
     }
 
-    // Backward through time: delta[t] becomes dL/dx_{t+1}.
+    // Backward through time, each half of the batch on its own: delta[t] becomes dL/dx_{t+1}.
     let f = dynamics.transfer;
     let (alpha, leak, _) = dynamics.expand(n)?;
     let step = batch * n;
     let w_rec = contiguous(w.w_rec)?;
-    let mut carry = vec![F::zero(); step];
-    let mut scaled = vec![F::zero(); step];
-    let mut fp = vec![F::zero(); step];
     let states = contiguous(&traj.states)?;
     let rates = contiguous(&traj.rates)?;
-    let delta_s = contiguous_mut(&mut delta)?;
-    for t in (0..t_steps).rev() {
-        let (head, tail) = delta_s.split_at_mut((t + 1) * step);
-        let d = &mut head[t * step..];
-        let next = (t + 1 < t_steps).then(|| &tail[..step]);
-        if let Some(next) = next {
-            scale_rows(next, &alpha, &mut scaled);
-            F::gemm(&mut carry, batch, n, n, &scaled, Op::N, w_rec, Op::N, Acc::Replace);
-        }
-        let (x, r) = (&states[t * step..(t + 1) * step], &rates[t * step..(t + 1) * step]);
-        f.derivative_slice(x, r, &mut fp);
-        match next {
-            Some(next) => {
-                let rows = d.chunks_exact_mut(n).zip(carry.chunks_exact(n)).zip(fp.chunks_exact(n));
-                for (((dr, cr), fr), nr) in rows.zip(next.chunks_exact(n)) {
-                    for j in 0..n {
-                        dr[j] = (dr[j] + cr[j]) * fr[j] + leak[j] * nr[j];
+    let halves = batch_halves(batch);
+    let parts: Vec<(Range<usize>, Vec<&mut [F]>)> =
+        halves.iter().cloned().zip(rows_per_step(contiguous_mut(&mut delta)?, step, n, &halves)).collect();
+    run_halves(parts, |(trials, mut delta_rows)| {
+        let (m, offset) = (trials.len() * n, trials.start * n);
+        let (mut carry, mut scaled, mut fp) = (vec![F::zero(); m], vec![F::zero(); m], vec![F::zero(); m]);
+        for t in (0..t_steps).rev() {
+            let (head, tail) = delta_rows.split_at_mut(t + 1);
+            let d = &mut *head[t];
+            let next = tail.first().map(|next| &**next);
+            if let Some(next) = next {
+                scale_rows(next, &alpha, &mut scaled);
+                F::gemm(&mut carry, trials.len(), n, n, &scaled, Op::N, w_rec, Op::N, Acc::Replace);
+            }
+            let at = t * step + offset;
+            f.derivative_slice(&states[at..at + m], &rates[at..at + m], &mut fp);
+            match next {
+                Some(next) => {
+                    let rows = d.chunks_exact_mut(n).zip(carry.chunks_exact(n)).zip(fp.chunks_exact(n));
+                    for (((dr, cr), fr), nr) in rows.zip(next.chunks_exact(n)) {
+                        for j in 0..n {
+                            dr[j] = (dr[j] + cr[j]) * fr[j] + leak[j] * nr[j];
+                        }
                     }
                 }
-            }
-            None => {
-                for i in 0..step {
-                    d[i] *= fp[i];
-                }
+                None => d.iter_mut().zip(&fp).for_each(|(d, fp)| *d *= *fp),
             }
         }
-    }
+        Ok(())
+    })?;
     let omega = match options.omega_bound {
         Some(bound) => Some(crate::omega::omega_term(w.w_rec, dynamics, traj, delta.view(), bound)?),
         None => None,
@@ -439,6 +404,7 @@ pub fn rate_backward<F: Real>(
     let d0 = &delta_s[..step];
     let mut d_init = Array2::<F>::zeros((1, n));
     if traj.start.is_none() {
+        let (mut carry, mut scaled) = (vec![F::zero(); step], vec![F::zero(); step]);
         scale_rows(d0, &alpha, &mut scaled);
         F::gemm(&mut carry, batch, n, n, &scaled, Op::N, w_rec, Op::N, Acc::Replace);
         for (i, (x, r)) in traj.initial.iter().zip(initial_rates.iter()).enumerate() {
@@ -508,5 +474,208 @@ pub(crate) fn scale_rows<F: Real>(v: &[F], alpha: &[F], out: &mut [F]) {
         for j in 0..n {
             o[j] = r[j] * alpha[j];
         }
+    }
+}
+
+/// The trials of a batch in two halves (one group for a single trial). The recurrences of the
+/// halves are independent, so [`psychrnn_linalg::join`] runs them on two cores with nothing
+/// shared inside a step. The split depends only on the batch size, never on the thread count,
+/// so neither do the results.
+fn batch_halves(batch: usize) -> Vec<Range<usize>> {
+    #[allow(clippy::single_range_in_vec_init)] // one group holding every trial
+    if batch < 2 { vec![0..batch] } else { vec![0..batch / 2, batch / 2..batch] }
+}
+
+/// For each group of consecutive trials, its rows in every step of a `[T, B, N]` buffer (`step`
+/// = `B * N` values per step): one mutable slice per step.
+fn rows_per_step<'a, F>(buf: &'a mut [F], step: usize, n: usize, groups: &[Range<usize>]) -> Vec<Vec<&'a mut [F]>> {
+    let mut out: Vec<Vec<&'a mut [F]>> = groups.iter().map(|_| Vec::new()).collect();
+    for mut rest in buf.chunks_exact_mut(step.max(1)) {
+        for (group, rows) in groups.iter().zip(out.iter_mut()) {
+            let (mine, others) = std::mem::take(&mut rest).split_at_mut(group.len() * n);
+            rows.push(mine);
+            rest = others;
+        }
+    }
+    out
+}
+
+/// Runs `work` on each of (at most two) parts, on two cores when allowed.
+fn run_halves<T: Send>(mut parts: Vec<T>, work: impl Fn(T) -> Result<()> + Sync) -> Result<()> {
+    match (parts.pop(), parts.pop()) {
+        (Some(second), Some(first)) => {
+            let (a, b) = psychrnn_linalg::join(|| work(first), || work(second));
+            a.and(b)
+        }
+        (Some(only), None) => work(only),
+        _ => Ok(()),
+    }
+}
+
+/// What every half of a forward pass shares.
+struct ForwardKernel<'a, F> {
+    n: usize,
+    w_rec: &'a [F],
+    w_rec_array: &'a Array2<F>,
+    b_rec: ArrayView1<'a, F>,
+    alpha: &'a [F],
+    leak: &'a [F],
+    sigma: &'a [F],
+    transfer: TransferFunction,
+    perturbation: Option<&'a Perturbation>,
+}
+
+/// One half's rows of a forward pass, with its own scratch.
+struct ForwardRows<'a, F> {
+    trials: Range<usize>,
+    /// `x_t` rows, one slice per step.
+    states: Vec<&'a mut [F]>,
+    /// `f(x_t)` rows, one slice per step.
+    rates: Vec<&'a mut [F]>,
+    initial: &'a [F],
+    initial_rates: &'a [F],
+    /// The noise generators of these trials (none without noise) and their draws of a step.
+    noise: Option<&'a mut [Rng]>,
+    xi: Vec<F>,
+    silenced: Vec<bool>,
+    pulse: Vec<F>,
+    bias: Vec<F>,
+    w_step: Option<Array2<F>>,
+}
+
+impl<F: Real> ForwardKernel<'_, F> {
+    /// Runs `rows` through `n_steps` steps.
+    fn steps(&self, rows: &mut ForwardRows<'_, F>, n_steps: usize) -> Result<()> {
+        let n = self.n;
+        for t in 0..n_steps {
+            let (done_x, rest_x) = rows.states.split_at_mut(t);
+            let (done_r, rest_r) = rows.rates.split_at_mut(t);
+            let (prev_x, prev_r): (&[F], &[F]) =
+                if t == 0 { (rows.initial, rows.initial_rates) } else { (&*done_x[t - 1], &*done_r[t - 1]) };
+            let (x, r) = (&mut *rest_x[0], &mut *rest_r[0]);
+            let multiplier = self.perturbation.and_then(|p| p.rec_multiplier.as_ref());
+            let recurrent = match (&mut rows.w_step, multiplier) {
+                (Some(ws), Some(mult)) => {
+                    ndarray::Zip::from(&mut *ws)
+                        .and(self.w_rec_array)
+                        .and(mult.index_axis(Axis(0), t))
+                        .for_each(|o, &wv, &mv| *o = wv * F::of(f64::from(mv)));
+                    contiguous(ws)?
+                }
+                _ => self.w_rec,
+            };
+            F::gemm(x, rows.trials.len(), n, n, prev_r, Op::N, recurrent, Op::T, Acc::Add);
+            if let Some(p) = self.perturbation {
+                rows.pulse.fill(F::zero());
+                for pl in p.pulses.iter().filter(|pl| pl.start_step <= t && t < pl.end_step) {
+                    for &u in &pl.units {
+                        rows.pulse[u] += F::of(pl.amplitude);
+                    }
+                }
+                for l in p.lesions.iter().filter(|l| l.from_step == t) {
+                    for &u in &l.units {
+                        rows.silenced[u] = true;
+                    }
+                }
+            }
+            // x = (1 - alpha) x_prev + alpha (drive + b_rec + pulses) [+ sigma xi], row by row so
+            // the loops vectorise.
+            for (b_j, (&b, &p)) in rows.bias.iter_mut().zip(self.b_rec.iter().zip(&rows.pulse)) {
+                *b_j = b + p;
+            }
+            let (alpha, leak, sigma, bias) = (self.alpha, self.leak, self.sigma, &rows.bias);
+            match rows.noise.as_deref_mut() {
+                Some(generators) => {
+                    fill_rows(generators, n, &mut rows.xi);
+                    let rows = x.chunks_exact_mut(n).zip(prev_x.chunks_exact(n)).zip(rows.xi.chunks_exact(n));
+                    for ((xr, pr), zr) in rows {
+                        for j in 0..n {
+                            xr[j] = leak[j] * pr[j] + alpha[j] * (xr[j] + bias[j]) + sigma[j] * zr[j];
+                        }
+                    }
+                }
+                None => {
+                    for (xr, pr) in x.chunks_exact_mut(n).zip(prev_x.chunks_exact(n)) {
+                        for j in 0..n {
+                            xr[j] = leak[j] * pr[j] + alpha[j] * (xr[j] + bias[j]);
+                        }
+                    }
+                }
+            }
+            self.transfer.apply_slice(x, r);
+            if rows.silenced.iter().any(|&s| s) {
+                for (xr, rr) in x.chunks_exact_mut(n).zip(r.chunks_exact_mut(n)) {
+                    for j in (0..n).filter(|&j| rows.silenced[j]) {
+                        xr[j] = F::zero();
+                        rr[j] = F::zero();
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Purpose, stream};
+    use ndarray::Array1;
+
+    /// Random `f32` array of `shape` from `index`'s stream, scaled.
+    fn random(index: u64, shape: &[usize], scale: f32) -> ndarray::ArrayD<f32> {
+        let mut v = vec![0.0f32; shape.iter().product()];
+        crate::rng::fill_standard_normal(&mut stream(5, Purpose::User, index), &mut v);
+        ndarray::ArrayD::from_shape_vec(shape, v).unwrap() * scale
+    }
+
+    fn matrix(index: u64, rows: usize, cols: usize, scale: f32) -> Array2<f32> {
+        random(index, &[rows, cols], scale).into_dimensionality().unwrap()
+    }
+
+    /// Forward (with noise) and backward of a network big enough for every product to be split
+    /// (N 300: the per-step products of each half and the weight gradients), on `threads`.
+    fn pass(threads: usize, inputs: &Array3<f32>) -> (Trajectory<f32>, RateGradients<f32>) {
+        let n = 300;
+        let (w_in, w_rec, w_out) =
+            (matrix(1, n, 2, 1.0), matrix(2, n, n, 1.2 / (n as f32).sqrt()), matrix(3, 2, n, 0.1));
+        let (b_rec, b_out, init) = (Array1::zeros(n), Array1::zeros(2), Array1::from_elem(n, 0.1f32));
+        let w = RateWeights {
+            w_in: &w_in,
+            w_rec: &w_rec,
+            w_out: &w_out,
+            b_rec: b_rec.view(),
+            b_out: b_out.view(),
+            init_state: init.view(),
+        };
+        let dynamics = RateDynamics::uniform(0.1, 0.05, TransferFunction::Relu);
+        psychrnn_linalg::set_threads(threads);
+        let mut traj = Trajectory::default();
+        let mut noise = Noise::from(stream(5, Purpose::TrainNoise, 0));
+        rate_forward(&w, &dynamics, inputs.view(), Some(&mut noise), None, &mut traj).unwrap();
+        let d_out = traj.outputs.mapv(|z| z - 0.5);
+        let grads =
+            rate_backward(&w, &dynamics, inputs.view(), &traj, d_out.view(), None, BackwardOptions::default()).unwrap();
+        psychrnn_linalg::set_threads(1);
+        (traj, grads)
+    }
+
+    #[test]
+    fn halves_of_the_batch_give_the_same_bits_on_one_or_two_threads_and_trials_stay_independent() {
+        let inputs: Array3<f32> = random(4, &[6, 64, 2], 1.0).into_dimensionality().unwrap();
+        let (one, g_one) = pass(1, &inputs);
+        let (two, g_two) = pass(2, &inputs);
+        assert_eq!((&one.states, &one.outputs), (&two.states, &two.outputs));
+        assert_eq!(
+            (&g_one.w_rec, &g_one.w_in, &g_one.w_out, &g_one.init_state),
+            (&g_two.w_rec, &g_two.w_in, &g_two.w_out, &g_two.init_state)
+        );
+        // A trial's trajectory (its noise included) does not depend on the other trials.
+        let mut changed = inputs.clone();
+        changed.slice_mut(ndarray::s![.., 40.., ..]).mapv_inplace(|u| u + 1.0);
+        let (other, _) = pass(2, &changed);
+        let first = ndarray::s![.., ..40, ..];
+        assert_eq!(one.states.slice(first), other.states.slice(first));
+        assert_ne!(one.states.slice(ndarray::s![.., 40.., ..]), other.states.slice(ndarray::s![.., 40.., ..]));
     }
 }

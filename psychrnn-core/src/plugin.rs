@@ -36,7 +36,7 @@ use crate::{LossFunction, WeightInitializer};
 /// First field of every declaration ("PSRN").
 pub const PLUGIN_MAGIC: u32 = 0x5053_524E;
 /// Version of the plugin interface (the declaration, the registrar, the guarded traits).
-pub const PLUGIN_ABI_VERSION: u32 = 1;
+pub const PLUGIN_ABI_VERSION: u32 = 2;
 /// This build's compiler, NUL-terminated.
 pub const RUSTC_VERSION: &str = concat!(env!("PSYCHRNN_RUSTC_VERSION"), "\0");
 /// This psychrnn-core's version, NUL-terminated.
@@ -174,12 +174,7 @@ pub struct GuardedModel {
     n_rec: usize,
     specs: Vec<crate::ParamSpec>,
     dale_ratio: Option<f64>,
-    noise_draws: NoiseDrawsCache,
 }
-
-/// The last `noise_draws` answer of a guarded model (its arguments and result).
-#[derive(Default)]
-struct NoiseDrawsCache(Mutex<((usize, usize), usize)>);
 
 impl GuardedModel {
     /// Wraps `inner`, reading its fixed properties once.
@@ -189,7 +184,7 @@ impl GuardedModel {
     pub fn new(inner: Box<dyn crate::Model<f32>>) -> Result<Self> {
         let (config, n_rec, specs, dale_ratio) =
             catch("model", || Ok((inner.config(), inner.n_rec(), inner.param_specs().to_vec(), inner.dale_ratio())))?;
-        Ok(GuardedModel { inner, config, n_rec, specs, dale_ratio, noise_draws: NoiseDrawsCache::default() })
+        Ok(GuardedModel { inner, config, n_rec, specs, dale_ratio })
     }
 }
 
@@ -205,20 +200,6 @@ impl crate::Model<f32> for GuardedModel {
     }
     fn dale_ratio(&self) -> Option<f64> {
         self.dale_ratio
-    }
-    fn noise_draws(&self, n_steps: usize, n_batch: usize) -> usize {
-        self.noise_draws
-            .0
-            .lock()
-            .ok()
-            .and_then(|mut cache| {
-                if cache.0 != (n_steps, n_batch) {
-                    let draws = catch_unwind(AssertUnwindSafe(|| self.inner.noise_draws(n_steps, n_batch))).ok()?;
-                    *cache = ((n_steps, n_batch), draws);
-                }
-                Some(cache.1)
-            })
-            .unwrap_or(0)
     }
     fn effective_weights(&self, params: &crate::ParamSet<f32>) -> Result<crate::ParamSet<f32>> {
         catch("effective_weights", || self.inner.effective_weights(params))

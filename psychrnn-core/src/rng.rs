@@ -40,10 +40,12 @@ pub enum Purpose {
 
 /// The 128-layer ziggurat of Marsaglia & Tsang (2000) for N(0, 1), built once.
 struct Ziggurat {
-    /// Acceptance bounds (`|hz| < k[i]` takes the fast path), scaled by 2^31.
-    k: [i64; 128],
-    /// Layer widths divided by 2^31.
+    /// Acceptance bounds (`|hz| < k[i]` takes the fast path), scaled by 2^24.
+    k: [i32; 128],
+    /// Layer widths divided by 2^24.
     w: [f64; 128],
+    /// The same in `f32`, for the fast path.
+    w32: [f32; 128],
     /// Density at each layer's edge.
     f: [f64; 128],
 }
@@ -54,23 +56,24 @@ const ZIG_R: f64 = 3.442_619_855_899;
 fn ziggurat() -> &'static Ziggurat {
     static TABLES: std::sync::OnceLock<Ziggurat> = std::sync::OnceLock::new();
     TABLES.get_or_init(|| {
-        let m = 2_147_483_648.0f64;
+        let m = 16_777_216.0f64;
         let v = 9.912_563_035_262_17e-3;
         let (mut d, mut t) = (ZIG_R, ZIG_R);
         let q = v / (-0.5 * d * d).exp();
-        let mut z = Ziggurat { k: [0; 128], w: [0.0; 128], f: [0.0; 128] };
-        z.k[0] = ((d / q) * m) as i64;
+        let mut z = Ziggurat { k: [0; 128], w: [0.0; 128], w32: [0.0; 128], f: [0.0; 128] };
+        z.k[0] = ((d / q) * m) as i32;
         z.w[0] = q / m;
         z.w[127] = d / m;
         z.f[0] = 1.0;
         z.f[127] = (-0.5 * d * d).exp();
         for i in (1..=126).rev() {
             d = (-2.0 * (v / d + (-0.5 * d * d).exp()).ln()).sqrt();
-            z.k[i + 1] = ((d / t) * m) as i64;
+            z.k[i + 1] = ((d / t) * m) as i32;
             t = d;
             z.f[i] = (-0.5 * d * d).exp();
             z.w[i] = d / m;
         }
+        z.w32 = z.w.map(|w| w as f32);
         z
     })
 }
@@ -80,87 +83,109 @@ fn open_uniform(rng: &mut Rng) -> f64 {
     ((rand::Rng::next_u64(rng) >> 11) as f64 + 1.0) / (1u64 << 53) as f64
 }
 
-/// Fills `out` with N(0, 1) draws: the ziggurat on one 64-bit draw per value (layer index from the
-/// low 7 bits, the signed 32-bit magnitude from the high bits, so the two are independent), about
-/// 98.8% of values on the fast path. Several times faster than drawing one value at a time
-/// through `rand_distr`, and fixed by this code (so stable across dependency updates).
+/// Fills `out` with N(0, 1) draws: the ziggurat on 32 random bits per value (the layer index
+/// from the low 7 bits, a signed 25-bit magnitude from the high bits, so the two are
+/// independent), about 98.8% of values on the fast path (computed in `f32`: the noise is
+/// `f32`). The magnitude's
+/// resolution (2^-24 of the layer width) is finer than an `f32` noise value needs. Several times
+/// faster than drawing one value at a time through `rand_distr`, and fixed by this code (so
+/// stable across dependency updates).
 pub fn fill_standard_normal<F: crate::Real>(rng: &mut Rng, out: &mut [F]) {
+    const CHUNK: usize = 256;
     let z = ziggurat();
-    for o in out.iter_mut() {
-        let mut bits = rand::Rng::next_u64(rng);
-        *o = F::of(loop {
-            let (i, hz) = ((bits & 127) as usize, i64::from((bits >> 32) as u32 as i32));
-            let x = hz as f64 * z.w[i];
-            if hz.abs() < z.k[i] {
-                break x;
-            }
-            if i == 0 {
-                // The tail beyond ZIG_R (Marsaglia's method).
-                let tail = loop {
-                    let x = -open_uniform(rng).ln() / ZIG_R;
-                    let y = -open_uniform(rng).ln();
-                    if y + y >= x * x {
-                        break ZIG_R + x;
-                    }
-                };
-                break if hz > 0 { tail } else { -tail };
-            }
-            if z.f[i] + open_uniform(rng) * (z.f[i - 1] - z.f[i]) < (-0.5 * x * x).exp() {
-                break x;
-            }
-            bits = rand::Rng::next_u64(rng);
-        });
+    let mut bytes = [0u8; 4 * CHUNK];
+    let mut words = [0u32; CHUNK];
+    let mut fast = [0f32; CHUNK];
+    let mut rejected = [0u8; CHUNK];
+    for chunk in out.chunks_mut(CHUNK) {
+        // Fast path for the whole chunk, without branches: one 32-bit word per value, in order.
+        let len = chunk.len();
+        rand::Rng::fill_bytes(rng, &mut bytes[..4 * len]);
+        for (w, b) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+            *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        let mut n_rejected = 0;
+        for (k, (v, &u)) in fast[..len].iter_mut().zip(&words).enumerate() {
+            let (i, hz) = ((u & 127) as usize, (u as i32) >> 7);
+            *v = hz as f32 * z.w32[i];
+            rejected[n_rejected] = k as u8;
+            n_rejected += usize::from(hz.abs() >= z.k[i]);
+        }
+        for (o, &v) in chunk.iter_mut().zip(&fast) {
+            *o = F::of(f64::from(v));
+        }
+        // The rare rest (about 1.2%), in order, drawing further words as needed.
+        for &k in &rejected[..n_rejected] {
+            let k = usize::from(k);
+            chunk[k] = F::of(slow_path(rng, words[k], z));
+        }
     }
 }
 
-/// Standard-normal draws for a model's recurrent noise: straight from a generator, or drawn
-/// beforehand (e.g. on another core while the previous update computes) in exactly the order
-/// the model would draw them, so both give the same bits.
-#[derive(Clone, Debug)]
-pub enum Noise {
-    /// Draw from this generator.
-    Stream(Box<Rng>),
-    /// Pre-drawn `f32` standard normals, consumed from `next`.
-    Drawn {
-        /// The values.
-        values: Vec<f32>,
-        /// Index of the next value.
-        next: usize,
-    },
+/// The ziggurat's wedge and tail for a word whose fast path failed.
+fn slow_path(rng: &mut Rng, first: u32, z: &Ziggurat) -> f64 {
+    let mut u = first;
+    loop {
+        let (i, hz) = ((u & 127) as usize, (u as i32) >> 7);
+        let x = f64::from(hz) * z.w[i];
+        if hz.abs() < z.k[i] {
+            return x;
+        }
+        if i == 0 {
+            // The tail beyond ZIG_R (Marsaglia's method).
+            let tail = loop {
+                let x = -open_uniform(rng).ln() / ZIG_R;
+                let y = -open_uniform(rng).ln();
+                if y + y >= x * x {
+                    break ZIG_R + x;
+                }
+            };
+            return if hz > 0 { tail } else { -tail };
+        }
+        if z.f[i] + open_uniform(rng) * (z.f[i - 1] - z.f[i]) < (-0.5 * x * x).exp() {
+            return x;
+        }
+        u = rand::Rng::next_u64(rng) as u32;
+    }
 }
+
+/// Standard-normal draws for a model's recurrent noise, one stream per trial: trial `b` of a
+/// batch draws from the generator's stream at word position `b * 2^40` (room for 2^39 values per
+/// trial), step after step. A trial's noise therefore depends neither on the other trials nor on
+/// how the batch is split across cores, and the halves of a batch draw their own noise in
+/// parallel.
+#[derive(Clone, Debug)]
+pub struct Noise {
+    base: Rng,
+    trials: Vec<Rng>,
+}
+
+/// log2 of the words of the stream reserved for each trial.
+const TRIAL_WORDS_LOG2: u32 = 40;
 
 impl From<Rng> for Noise {
     fn from(rng: Rng) -> Self {
-        Noise::Stream(Box::new(rng))
+        Noise { base: rng, trials: Vec::new() }
     }
 }
 
 impl Noise {
-    /// `n` standard normals drawn from `rng` now, in order, for [`Noise::Drawn`].
-    pub fn predraw(rng: &mut Rng, n: usize) -> Self {
-        let mut values = vec![0.0f32; n];
-        fill_standard_normal(rng, &mut values);
-        Noise::Drawn { values, next: 0 }
-    }
-
-    /// Fills `out` with the next standard normals. Pre-drawn `f32` values are converted (exact
-    /// for `f32` models); when they run out, the rest are 0 and [`Noise::exhausted`] says so.
-    pub fn fill<F: crate::Real>(&mut self, out: &mut [F]) {
-        match self {
-            Noise::Stream(rng) => fill_standard_normal(rng, out),
-            Noise::Drawn { values, next } => {
-                for z in out.iter_mut() {
-                    *z = values.get(*next).map_or(F::zero(), |&v| F::of(f64::from(v)));
-                    *next += 1;
-                }
-            }
+    /// The generators of trials `0..n_trials`, each where its last draw left it.
+    pub fn trials(&mut self, n_trials: usize) -> &mut [Rng] {
+        while self.trials.len() < n_trials {
+            let mut trial = self.base.clone();
+            trial.set_word_pos((self.trials.len() as u128) << TRIAL_WORDS_LOG2);
+            self.trials.push(trial);
         }
+        &mut self.trials[..n_trials]
     }
+}
 
-    /// Whether more pre-drawn values were asked for than were drawn (a model drew more than it
-    /// declared in `Model::noise_draws`).
-    pub fn exhausted(&self) -> bool {
-        matches!(self, Noise::Drawn { values, next } if *next > values.len())
+/// Fills row `b` of `out` (`generators.len()` rows of `n` values) with the next `n` standard
+/// normals of `generators[b]`.
+pub fn fill_rows<F: crate::Real>(generators: &mut [Rng], n: usize, out: &mut [F]) {
+    for (rng, row) in generators.iter_mut().zip(out.chunks_exact_mut(n.max(1))) {
+        fill_standard_normal(rng, row);
     }
 }
 
@@ -215,17 +240,31 @@ mod tests {
     }
 
     #[test]
-    fn predrawn_noise_equals_the_stream() {
-        let mut a = vec![0.0f32; 10];
-        let mut b = vec![0.0f32; 10];
-        Noise::from(stream(3, Purpose::TrainNoise, 1)).fill(&mut a);
-        let mut drawn = Noise::predraw(&mut stream(3, Purpose::TrainNoise, 1), 10);
-        drawn.fill(&mut b[..4]);
-        drawn.fill(&mut b[4..]);
-        assert_eq!(a, b);
-        assert!(!drawn.exhausted());
-        drawn.fill(&mut b[..1]);
-        assert!(drawn.exhausted());
+    fn each_trial_has_its_own_noise_stream() {
+        let draw = |n_trials: usize, trial: usize, steps: usize| {
+            let mut noise = Noise::from(stream(3, Purpose::TrainNoise, 1));
+            let mut values = vec![0.0f32; n_trials * 5];
+            for _ in 0..steps {
+                fill_rows(noise.trials(n_trials), 5, &mut values);
+            }
+            values[trial * 5..(trial + 1) * 5].to_vec()
+        };
+        // The same trial gets the same values whatever the batch around it.
+        assert_eq!(draw(4, 2, 3), draw(3, 2, 3));
+        let mut split = Noise::from(stream(3, Purpose::TrainNoise, 1));
+        let generators = split.trials(4);
+        let mut third = vec![0.0f32; 5];
+        for _ in 0..3 {
+            fill_rows(&mut generators[2..3], 5, &mut third);
+        }
+        assert_eq!(third, draw(4, 2, 3));
+        // Trials, steps and updates differ.
+        assert_ne!(draw(4, 1, 3), draw(4, 2, 3));
+        assert_ne!(draw(4, 2, 2), draw(4, 2, 3));
+        let mut other = Noise::from(stream(3, Purpose::TrainNoise, 2));
+        let mut values = vec![0.0f32; 5];
+        fill_rows(&mut other.trials(1)[..], 5, &mut values);
+        assert_ne!(values, draw(1, 0, 1));
     }
 
     #[test]

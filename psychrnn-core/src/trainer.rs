@@ -298,14 +298,11 @@ fn held_out_pass(
     Ok((batch, value))
 }
 
-/// The trials and recurrent noise of training update `it`: the noise is drawn up front when the
-/// model says how much it needs, so it can be prepared on another core.
-fn prepare(task: &dyn crate::task::Task, model: &dyn crate::Model<f32>, seed: u64, it: u64) -> (TrialBatch, Noise) {
+/// The trials and recurrent noise source of training update `it` (the trials can be generated
+/// on another core; the noise is drawn during the forward pass, by each half of the batch).
+fn prepare(task: &dyn crate::task::Task, seed: u64, it: u64) -> (TrialBatch, Noise) {
     let batch = task.generate_batch(task.timing().n_batch, &mut stream(seed, Purpose::TrainTrials, it));
-    let draws = model.noise_draws(batch.n_steps(), batch.n_trials());
-    let mut rng = stream(seed, Purpose::TrainNoise, it);
-    let noise = if draws > 0 { Noise::predraw(&mut rng, draws) } else { Noise::from(rng) };
-    (batch, noise)
+    (batch, Noise::from(stream(seed, Purpose::TrainNoise, it)))
 }
 
 /// Scores `params` on a fresh validation batch of `n_trials` trials of `task` (the
@@ -426,7 +423,7 @@ pub fn train_from(
     let loop_start = Instant::now();
     observer.on_start(n_updates);
 
-    // A helper thread prepares update k+1's trials and noise while update k computes; every draw
+    // A helper thread prepares update k+1's trials while update k computes; every draw
     // is addressed by (seed, update), so this changes no bit of the result. The stage is a guess
     // (a curriculum may advance); a batch prepared for the wrong stage is redrawn here.
     // The loop shares the experiment with the helper thread, so the optimizer (the one part it
@@ -435,7 +432,7 @@ pub fn train_from(
     let outcome = {
         let optimizer = &mut detached;
         let exp: &Experiment = exp;
-        let (task, stages, model, seed) = (exp.task.as_ref(), exp.stages.as_slice(), exp.model.as_ref(), exp.seed);
+        let (task, stages, seed) = (exp.task.as_ref(), exp.stages.as_slice(), exp.seed);
         std::thread::scope(|scope| -> Result<TrainingOutcome> {
             let prefetch = exp.training.threads > 1;
             let (request, requests) = std::sync::mpsc::channel::<(u64, usize)>();
@@ -443,7 +440,7 @@ pub fn train_from(
             scope.spawn(move || {
                 for (it, stage) in requests {
                     let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        prepare(crate::experiment::stage_task(task, stages, stage), model, seed, it)
+                        prepare(crate::experiment::stage_task(task, stages, stage), seed, it)
                     }));
                     let Ok((batch, noise)) = prepared else { break };
                     if deliver.send((it, stage, batch, noise)).is_err() {
@@ -455,7 +452,7 @@ pub fn train_from(
             for it in first..=n_updates {
                 let (batch, mut noise) = match if prefetch { delivered.recv().ok() } else { None } {
                     Some((got, got_stage, batch, noise)) if got == it && got_stage == stage => (batch, noise),
-                    _ => prepare(exp.stage_task(stage), exp.model.as_ref(), exp.seed, it),
+                    _ => prepare(exp.stage_task(stage), exp.seed, it),
                 };
                 if it < n_updates {
                     let _ = request.send((it + 1, stage));

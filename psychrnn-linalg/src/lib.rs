@@ -5,11 +5,19 @@
 //! one crate at `opt-level = 3` even in `cargo test` builds (see the workspace `Cargo.toml`):
 //! faer's eigen solver takes ~25 s for a 500x500 matrix unoptimised and ~0.15 s optimised.
 //!
-//! All matrices are dense, row-major slices. Every product runs single-threaded (`Par::Seq`), so
-//! results are bit-for-bit reproducible whatever the machine's thread count.
+//! All matrices are dense, row-major slices. Every product is computed by faer's sequential
+//! kernel (`Par::Seq`); large ones as two fixed column halves that [`join`] may run on two
+//! cores. The split never depends on the thread count, so results are bit-for-bit the same for
+//! any [`set_threads`].
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
+
+mod float_mode;
+mod parallel;
+
+pub use float_mode::flush_denormals_to_zero;
+pub use parallel::{join, set_threads, threads};
 
 /// Whether an operand of [`gemm_f32`]/[`gemm_f64`] is used as stored or transposed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -76,12 +84,7 @@ macro_rules! gemm_impl {
                     matmul(d, beta, lhs, r, 1.0, Par::Seq);
                     clear_upper_vector_state();
                 };
-                if threads() > 1 {
-                    rayon::join(|| product(left, rhs_left), || product(right, rhs_right));
-                } else {
-                    product(left, rhs_left);
-                    product(right, rhs_right);
-                }
+                parallel::join(|| product(left, rhs_left), || product(right, rhs_right));
             } else {
                 matmul(dst, beta, lhs, rhs, 1.0, Par::Seq);
                 clear_upper_vector_state();
@@ -93,18 +96,6 @@ macro_rules! gemm_impl {
 /// Products with at least this many multiply-adds (`m * n * k`) are computed as two column
 /// halves (measured: worthwhile from about N_rec 256 at batch 64, 64 x 256 x 256 = 4.2 M).
 pub const SPLIT_WORK: usize = 1 << 22;
-
-static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
-
-/// How many threads large products may use (1: the two halves run one after the other). The
-/// result is the same for any value.
-pub fn set_threads(threads: usize) {
-    THREADS.store(threads.max(1), std::sync::atomic::Ordering::Relaxed);
-}
-
-fn threads() -> usize {
-    THREADS.load(std::sync::atomic::Ordering::Relaxed)
-}
 
 /// Clears the upper halves of the AVX/AVX-512 registers (`vzeroupper`) after a faer kernel.
 ///
@@ -218,6 +209,7 @@ mod tests {
     fn large_products_are_split_and_give_the_same_bits_in_parallel() {
         let (m, n, k) = (64, 300, 300);
         assert!(m * n * k >= SPLIT_WORK);
+        let _lock = parallel::TEST_THREADS.lock();
         let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5).collect();
         let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 1000) as f32 / 991.0 - 0.5).collect();
         let run = |threads| {
@@ -247,53 +239,5 @@ mod tests {
         assert!((spectral_radius(&t, 3).unwrap() - 3.5).abs() < 1e-12);
         assert!(matches!(spectral_radius(&t, 2), Err(EigenError::Shape { .. })));
         assert_eq!(spectral_radius(&[f64::NAN], 1), Err(EigenError::NonFinite));
-    }
-}
-
-/// Sets flush-to-zero and denormals-are-zero for the calling thread's SSE/AVX arithmetic, so
-/// results and operands below `f32::MIN_POSITIVE` (about 1e-38) count as 0 instead of taking
-/// a microcode assist of ~100 cycles each. Saturating gates (LSTM sigmoids) and ReLU networks
-/// produce such values constantly; flushing them changes nothing measurable in the results
-/// and keeps every run just as reproducible (the same inputs give the same bits). Returns
-/// whether the mode could be set (only on x86-64).
-#[allow(unsafe_code)]
-pub fn flush_denormals_to_zero() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[allow(deprecated)]
-        use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
-        const FTZ: u32 = 1 << 15;
-        const DAZ: u32 = 1 << 6;
-        // SAFETY: reads and writes only the MXCSR control register of the current thread,
-        // changing how denormal floats are treated; no memory is accessed. SSE2 is part of the
-        // x86-64 baseline, so the instructions always exist.
-        #[allow(deprecated)]
-        unsafe {
-            _mm_setcsr(_mm_getcsr() | FTZ | DAZ);
-        }
-        true
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-#[cfg(test)]
-mod denormal_tests {
-    #[test]
-    fn flushing_turns_denormal_results_into_zero() {
-        let tiny = std::hint::black_box(f32::MIN_POSITIVE);
-        let handle = std::thread::spawn(move || {
-            let before = std::hint::black_box(tiny) / 4.0;
-            let set = super::flush_denormals_to_zero();
-            let after = std::hint::black_box(tiny) / 4.0;
-            (before, set, after)
-        });
-        let (before, set, after) = handle.join().unwrap();
-        assert!(before > 0.0, "without the flag the result is a denormal");
-        if set {
-            assert_eq!(after, 0.0);
-        }
     }
 }

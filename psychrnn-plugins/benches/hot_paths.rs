@@ -98,12 +98,37 @@ fn bptt_iteration(c: &mut Criterion) {
     group.finish();
 }
 
+/// The `[task]` table of the first bundled example manifest (under `examples/pycog` or
+/// `examples/declared_task`) whose task is `tag`.
+fn example_task(tag: &str) -> Option<toml::Table> {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut files: Vec<_> = ["pycog", "declared_task"]
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(examples.join(dir)).ok())
+        .flatten()
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files.into_iter().find_map(|path| {
+        let manifest: toml::Table = std::fs::read_to_string(&path).ok()?.parse().ok()?;
+        let task = manifest.get("task")?.as_table()?;
+        (task.get("type")?.as_str()? == tag).then(|| task.clone())
+    })
+}
+
 fn trial_generation(c: &mut Criterion) {
     let mut group = c.benchmark_group("trial_batch");
     let registry = psychrnn_plugins::registry().unwrap();
-    let timing = TaskTiming::new(10.0, 100.0, 2000.0, BATCH);
     for entry in registry.tasks.entries() {
-        let task = (entry.ctor)(&toml::Table::new(), &timing, &Default::default()).unwrap();
+        // A task used by a bundled example is benched as configured there (`epochs` needs its
+        // declaration, PyCog's tasks their trial length); the others with their defaults.
+        let mut config = example_task(&entry.tag).unwrap_or_default();
+        let t = config.remove("T").and_then(|t| t.as_float().or(t.as_integer().map(|t| t as f64))).unwrap_or(2000.0);
+        config.retain(|key, _| !["type", "dt", "tau", "N_batch"].contains(&key));
+        let timing = TaskTiming::new(10.0, 100.0, t, BATCH);
+        let task = (entry.ctor)(&config, &timing, &Default::default())
+            .unwrap_or_else(|e| panic!("task `{}` from its bench config: {e}", entry.tag));
         group.bench_function(entry.tag.as_str(), |b| {
             let mut i = 0;
             b.iter(|| {
@@ -115,5 +140,14 @@ fn trial_generation(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, steps, bptt_iteration, trial_generation);
+/// The recurrent noise of one PD-std update at N_rec 50 (T 200 x B 64 x 50 standard normals).
+fn recurrent_noise(c: &mut Criterion) {
+    let mut values = vec![0.0f32; 200 * BATCH * 50];
+    let mut rng = stream(1, Purpose::TrainNoise, 0);
+    c.bench_function("noise/640k_standard_normals", |b| {
+        b.iter(|| psychrnn_core::rng::fill_standard_normal(&mut rng, &mut values));
+    });
+}
+
+criterion_group!(benches, steps, bptt_iteration, trial_generation, recurrent_noise);
 criterion_main!(benches);

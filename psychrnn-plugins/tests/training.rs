@@ -93,7 +93,8 @@ fn same_manifest_same_weights_and_the_lock_replays_the_run() {
     assert_eq!(pa, pc, "training the lock manifest must reproduce the run");
     let other = train(&mut experiment(&SMALL.replace("seed = 7", "seed = 8")).unwrap(), &mut Silent).unwrap().params;
     assert_ne!(pa, other);
-    // Neither does the thread count (trials and noise drawn ahead on a helper thread or not).
+    // Neither does the thread count (trials drawn ahead on a helper thread, the two halves of
+    // the batch on two cores, or everything in turn on one).
     let one_thread =
         train(&mut experiment(&SMALL.replace("loss_epoch = 5", "loss_epoch = 5\nthreads = 1")).unwrap(), &mut Silent)
             .unwrap()

@@ -107,13 +107,6 @@ pub trait Model<F: Real>: Send + Sync {
     /// If `params` lacks a declared tensor.
     fn effective_weights(&self, params: &ParamSet<F>) -> Result<ParamSet<F>>;
 
-    /// How many standard normals a forward pass over `n_steps x n_batch` draws from its
-    /// noise (so they can be drawn ahead, on another core); 0 when it draws none.
-    fn noise_draws(&self, n_steps: usize, n_batch: usize) -> usize {
-        let _ = (n_steps, n_batch);
-        0
-    }
-
     /// Runs the batch `inputs` (`[T, B, N_in]`) forward into `trajectory`, drawing recurrent
     /// noise from `noise` (no noise when `None`).
     ///

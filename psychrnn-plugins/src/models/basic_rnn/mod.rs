@@ -251,10 +251,6 @@ impl<F: Real> Model<F> for BasicRnn<F> {
         Ok(eff)
     }
 
-    fn noise_draws(&self, n_steps: usize, n_batch: usize) -> usize {
-        if self.config.rec_noise > 0.0 { n_steps * n_batch * self.config.N_rec } else { 0 }
-    }
-
     fn forward(
         &self,
         params: &ParamSet<F>,
