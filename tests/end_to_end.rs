@@ -499,6 +499,8 @@ fn bench_measures_every_configuration_it_is_asked_for() {
             "simulate_trials_per_s",
             "seconds_per_update_median",
             "gflop_per_s",
+            "gemm_peak_gflop_per_s",
+            "percent_of_gemm_peak",
             "peak_memory_mb",
         ] {
             assert!(row[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {row}");
@@ -506,7 +508,7 @@ fn bench_measures_every_configuration_it_is_asked_for() {
         assert!(row["seconds_per_update_min"].as_f64() <= row["seconds_per_update_max"].as_f64());
     }
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("train/s") && text.lines().count() == 3, "{text}");
+    assert!(text.contains("GEMM peak") && text.contains("train/s") && text.lines().count() == 4, "{text}");
     let o = psychrnn(&["bench", "--variant", "fast"], &dir);
     assert!(!o.status.success() && stderr(&o).contains("unknown variant `fast`"));
 }

@@ -57,6 +57,10 @@ struct Row {
     gflop_per_update: f64,
     /// Achieved GFLOP/s at the median update time.
     gflop_per_s: f64,
+    /// The machine's measured f32 GEMM peak on the same threads (a 1024^3 product by faer).
+    gemm_peak_gflop_per_s: f64,
+    /// `gflop_per_s` as a percentage of that peak.
+    percent_of_gemm_peak: f64,
     /// Peak resident memory of the process so far (MB).
     peak_memory_mb: f64,
 }
@@ -189,9 +193,23 @@ fn median(v: &mut [f64]) -> f64 {
 /// Runs `psychrnn bench`.
 pub fn run(args: &BenchArgs) -> CliResult<()> {
     let mut rows = Vec::new();
+    let peak = psychrnn_linalg::gemm_peak_gflops_f32(1024, args.threads, args.seconds.min(1.0));
+    println!("f32 GEMM peak of this machine on {} thread(s): {peak:.1} GFLOP/s (1024^3 product)", args.threads);
     println!(
-        "{:>5} {:>5} {:>3}  {:>10} {:>10} {:>10}  {:>9} {:>9} {:>9}  {:>7} {:>7}  {:>7}",
-        "N_rec", "var", "thr", "train/s", "no-gen/s", "sim/s", "s/upd med", "min", "max", "GFLOP", "GFLOP/s", "peak MB"
+        "{:>5} {:>5} {:>3}  {:>10} {:>10} {:>10}  {:>9} {:>9} {:>9}  {:>7} {:>7} {:>6}  {:>7}",
+        "N_rec",
+        "var",
+        "thr",
+        "train/s",
+        "no-gen/s",
+        "sim/s",
+        "s/upd med",
+        "min",
+        "max",
+        "GFLOP",
+        "GFLOP/s",
+        "%peak",
+        "peak MB"
     );
     for &n in &args.n_rec {
         for variant in &args.variant {
@@ -212,10 +230,12 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
                 seconds_per_update_max: times.last().copied().unwrap_or(f64::NAN),
                 gflop_per_update: gflop,
                 gflop_per_s: gflop / med,
+                gemm_peak_gflop_per_s: peak,
+                percent_of_gemm_peak: 100.0 * gflop / med / peak,
                 peak_memory_mb: peak_memory_mb(),
             };
             println!(
-                "{:>5} {:>5} {:>3}  {:>10.0} {:>10.0} {:>10.0}  {:>9.5} {:>9.5} {:>9.5}  {:>7.3} {:>7.1}  {:>7.1}",
+                "{:>5} {:>5} {:>3}  {:>10.0} {:>10.0} {:>10.0}  {:>9.5} {:>9.5} {:>9.5}  {:>7.3} {:>7.1} {:>6.1}  {:>7.1}",
                 row.n_rec,
                 row.variant,
                 row.threads,
@@ -227,6 +247,7 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
                 row.seconds_per_update_max,
                 row.gflop_per_update,
                 row.gflop_per_s,
+                row.percent_of_gemm_peak,
                 row.peak_memory_mb
             );
             rows.push(row);

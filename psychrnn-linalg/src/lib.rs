@@ -97,6 +97,25 @@ macro_rules! gemm_impl {
 /// halves (measured: worthwhile from about N_rec 256 at batch 64, 64 x 256 x 256 = 4.2 M).
 pub const SPLIT_WORK: usize = 1 << 22;
 
+/// The machine's f32 GEMM peak in GFLOP/s: the best of repeated `size x size x size` products
+/// by [`gemm_f32`] (faer's kernel on two column halves, on two cores when `threads > 1`), for
+/// about `seconds`. `psychrnn bench` reports the model's throughput against it.
+pub fn gemm_peak_gflops_f32(size: usize, threads: usize, seconds: f64) -> f64 {
+    let a: Vec<f32> = (0..size * size).map(|i| (i % 17) as f32 * 0.01).collect();
+    let mut c = vec![0.0f32; size * size];
+    let before = parallel::threads();
+    set_threads(threads);
+    let start = std::time::Instant::now();
+    let mut best = f64::INFINITY;
+    while best.is_infinite() || start.elapsed().as_secs_f64() < seconds {
+        let t = std::time::Instant::now();
+        gemm_f32(&mut c, size, size, size, &a, Op::N, &a, Op::T, Acc::Replace);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    set_threads(before);
+    2.0 * (size as f64).powi(3) / best / 1e9
+}
+
 /// Clears the upper halves of the AVX/AVX-512 registers (`vzeroupper`) after a faer kernel.
 ///
 /// faer's runtime-dispatched AVX-512 kernels can return with the upper vector state dirty; every
