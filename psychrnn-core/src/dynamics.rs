@@ -20,7 +20,7 @@ use crate::array::{contiguous, contiguous_mut};
 use crate::error::{Error, Result};
 use crate::model::{Trajectory, TransferFunction};
 use crate::real::Real;
-use crate::rng::{Noise, Rng, fill_rows};
+use crate::rng::{Noise, TrialNoise, fill_rows};
 
 /// Effective weights of a rate network (`[N_rec, N_in]`, `[N_rec, N_rec]`, `[N_out, N_rec]`).
 pub struct RateWeights<'a, F> {
@@ -534,8 +534,8 @@ struct ForwardRows<'a, F> {
     rates: Vec<&'a mut [F]>,
     initial: &'a [F],
     initial_rates: &'a [F],
-    /// The noise generators of these trials (none without noise) and their draws of a step.
-    noise: Option<&'a mut [Rng]>,
+    /// The noise of these trials (none without noise) and its draws of a step.
+    noise: Option<&'a mut [TrialNoise]>,
     xi: Vec<F>,
     silenced: Vec<bool>,
     pulse: Vec<F>,

@@ -38,116 +38,9 @@ pub enum Purpose {
     Connectivity = 10,
 }
 
-/// The 128-layer ziggurat of Marsaglia & Tsang (2000) for N(0, 1), built once.
-struct Ziggurat {
-    /// Acceptance bounds (`|hz| < k[i]` takes the fast path), scaled by 2^24.
-    k: [i32; 128],
-    /// Layer widths divided by 2^24.
-    w: [f64; 128],
-    /// The same in `f32`, for the fast path.
-    w32: [f32; 128],
-    /// Density at each layer's edge.
-    f: [f64; 128],
-}
+mod normal;
 
-/// Start of the tail.
-const ZIG_R: f64 = 3.442_619_855_899;
-
-fn ziggurat() -> &'static Ziggurat {
-    static TABLES: std::sync::OnceLock<Ziggurat> = std::sync::OnceLock::new();
-    TABLES.get_or_init(|| {
-        let m = 16_777_216.0f64;
-        let v = 9.912_563_035_262_17e-3;
-        let (mut d, mut t) = (ZIG_R, ZIG_R);
-        let q = v / (-0.5 * d * d).exp();
-        let mut z = Ziggurat { k: [0; 128], w: [0.0; 128], w32: [0.0; 128], f: [0.0; 128] };
-        z.k[0] = ((d / q) * m) as i32;
-        z.w[0] = q / m;
-        z.w[127] = d / m;
-        z.f[0] = 1.0;
-        z.f[127] = (-0.5 * d * d).exp();
-        for i in (1..=126).rev() {
-            d = (-2.0 * (v / d + (-0.5 * d * d).exp()).ln()).sqrt();
-            z.k[i + 1] = ((d / t) * m) as i32;
-            t = d;
-            z.f[i] = (-0.5 * d * d).exp();
-            z.w[i] = d / m;
-        }
-        z.w32 = z.w.map(|w| w as f32);
-        z
-    })
-}
-
-/// A uniform in (0, 1] from the generator.
-fn open_uniform(rng: &mut Rng) -> f64 {
-    ((rand::Rng::next_u64(rng) >> 11) as f64 + 1.0) / (1u64 << 53) as f64
-}
-
-/// Fills `out` with N(0, 1) draws: the ziggurat on 32 random bits per value (the layer index
-/// from the low 7 bits, a signed 25-bit magnitude from the high bits, so the two are
-/// independent), about 98.8% of values on the fast path (computed in `f32`: the noise is
-/// `f32`). The magnitude's
-/// resolution (2^-24 of the layer width) is finer than an `f32` noise value needs. Several times
-/// faster than drawing one value at a time through `rand_distr`, and fixed by this code (so
-/// stable across dependency updates).
-pub fn fill_standard_normal<F: crate::Real>(rng: &mut Rng, out: &mut [F]) {
-    const CHUNK: usize = 256;
-    let z = ziggurat();
-    let mut bytes = [0u8; 4 * CHUNK];
-    let mut words = [0u32; CHUNK];
-    let mut fast = [0f32; CHUNK];
-    let mut rejected = [0u8; CHUNK];
-    for chunk in out.chunks_mut(CHUNK) {
-        // Fast path for the whole chunk, without branches: one 32-bit word per value, in order.
-        let len = chunk.len();
-        rand::Rng::fill_bytes(rng, &mut bytes[..4 * len]);
-        for (w, b) in words.iter_mut().zip(bytes.chunks_exact(4)) {
-            *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        }
-        let mut n_rejected = 0;
-        for (k, (v, &u)) in fast[..len].iter_mut().zip(&words).enumerate() {
-            let (i, hz) = ((u & 127) as usize, (u as i32) >> 7);
-            *v = hz as f32 * z.w32[i];
-            rejected[n_rejected] = k as u8;
-            n_rejected += usize::from(hz.abs() >= z.k[i]);
-        }
-        for (o, &v) in chunk.iter_mut().zip(&fast) {
-            *o = F::of(f64::from(v));
-        }
-        // The rare rest (about 1.2%), in order, drawing further words as needed.
-        for &k in &rejected[..n_rejected] {
-            let k = usize::from(k);
-            chunk[k] = F::of(slow_path(rng, words[k], z));
-        }
-    }
-}
-
-/// The ziggurat's wedge and tail for a word whose fast path failed.
-fn slow_path(rng: &mut Rng, first: u32, z: &Ziggurat) -> f64 {
-    let mut u = first;
-    loop {
-        let (i, hz) = ((u & 127) as usize, (u as i32) >> 7);
-        let x = f64::from(hz) * z.w[i];
-        if hz.abs() < z.k[i] {
-            return x;
-        }
-        if i == 0 {
-            // The tail beyond ZIG_R (Marsaglia's method).
-            let tail = loop {
-                let x = -open_uniform(rng).ln() / ZIG_R;
-                let y = -open_uniform(rng).ln();
-                if y + y >= x * x {
-                    break ZIG_R + x;
-                }
-            };
-            return if hz > 0 { tail } else { -tail };
-        }
-        if z.f[i] + open_uniform(rng) * (z.f[i - 1] - z.f[i]) < (-0.5 * x * x).exp() {
-            return x;
-        }
-        u = rand::Rng::next_u64(rng) as u32;
-    }
-}
+pub use normal::fill_standard_normal;
 
 /// Standard-normal draws for a model's recurrent noise, one stream per trial: trial `b` of a
 /// batch draws from the generator's stream at word position `b * 2^40` (room for 2^39 values per
@@ -157,7 +50,7 @@ fn slow_path(rng: &mut Rng, first: u32, z: &Ziggurat) -> f64 {
 #[derive(Clone, Debug)]
 pub struct Noise {
     base: Rng,
-    trials: Vec<Rng>,
+    trials: Vec<TrialNoise>,
 }
 
 /// log2 of the words of the stream reserved for each trial.
@@ -170,22 +63,52 @@ impl From<Rng> for Noise {
 }
 
 impl Noise {
-    /// The generators of trials `0..n_trials`, each where its last draw left it.
-    pub fn trials(&mut self, n_trials: usize) -> &mut [Rng] {
+    /// The noise of trials `0..n_trials`, each where its last draw left it.
+    pub fn trials(&mut self, n_trials: usize) -> &mut [TrialNoise] {
         while self.trials.len() < n_trials {
-            let mut trial = self.base.clone();
-            trial.set_word_pos((self.trials.len() as u128) << TRIAL_WORDS_LOG2);
-            self.trials.push(trial);
+            let mut rng = self.base.clone();
+            rng.set_word_pos((self.trials.len() as u128) << TRIAL_WORDS_LOG2);
+            self.trials.push(TrialNoise { rng, block: vec![0.0; TRIAL_BLOCK], next: TRIAL_BLOCK });
         }
         &mut self.trials[..n_trials]
     }
 }
 
-/// Fills row `b` of `out` (`generators.len()` rows of `n` values) with the next `n` standard
-/// normals of `generators[b]`.
-pub fn fill_rows<F: crate::Real>(generators: &mut [Rng], n: usize, out: &mut [F]) {
-    for (rng, row) in generators.iter_mut().zip(out.chunks_exact_mut(n.max(1))) {
-        fill_standard_normal(rng, row);
+/// Values drawn at a time for one trial.
+const TRIAL_BLOCK: usize = 256;
+
+/// One trial's standard normals: drawn from its stream a block at a time and handed out in order,
+/// so the sequence does not depend on how many values each step asks for.
+#[derive(Clone, Debug)]
+pub struct TrialNoise {
+    rng: Rng,
+    block: Vec<f32>,
+    next: usize,
+}
+
+impl TrialNoise {
+    /// Fills `out` with the trial's next standard normals.
+    pub fn fill<F: crate::Real>(&mut self, out: &mut [F]) {
+        let mut out = out;
+        while !out.is_empty() {
+            if self.next == self.block.len() {
+                fill_standard_normal(&mut self.rng, &mut self.block);
+                self.next = 0;
+            }
+            let take = out.len().min(self.block.len() - self.next);
+            let (now, rest) = out.split_at_mut(take);
+            now.iter_mut().zip(&self.block[self.next..]).for_each(|(o, &v)| *o = F::of(f64::from(v)));
+            self.next += take;
+            out = rest;
+        }
+    }
+}
+
+/// Fills row `b` of `out` (`trials.len()` rows of `n` values) with the next `n` standard normals
+/// of `trials[b]`.
+pub fn fill_rows<F: crate::Real>(trials: &mut [TrialNoise], n: usize, out: &mut [F]) {
+    for (trial, row) in trials.iter_mut().zip(out.chunks_exact_mut(n.max(1))) {
+        trial.fill(row);
     }
 }
 
@@ -213,7 +136,7 @@ mod tests {
     }
 
     #[test]
-    fn ziggurat_draws_are_standard_normal() {
+    fn draws_are_standard_normal() {
         let n = 2_000_000;
         let mut x = vec![0.0f64; n];
         fill_standard_normal(&mut stream(9, Purpose::User, 0), &mut x);
@@ -223,7 +146,7 @@ mod tests {
         assert!(mean.abs() < 0.003, "mean {mean}");
         assert!((var - 1.0).abs() < 0.004, "variance {var}");
         assert!((kurtosis - 3.0).abs() < 0.03, "kurtosis {kurtosis}");
-        // Probabilities of standard-normal intervals, including the tail beyond the ziggurat's base.
+        // Probabilities of standard-normal intervals, far into the tails.
         let frac = |f: &dyn Fn(f64) -> bool| x.iter().filter(|&&v| f(v)).count() as f64 / n as f64;
         for (p, want, tol) in [
             (frac(&|v| v.abs() < 1.0), 0.682_689, 0.001),
@@ -258,6 +181,15 @@ mod tests {
             fill_rows(&mut generators[2..3], 5, &mut third);
         }
         assert_eq!(third, draw(4, 2, 3));
+        // A trial's values do not depend on how many each step asks for.
+        let mut noise = Noise::from(stream(3, Purpose::TrainNoise, 1));
+        let (mut whole, mut parts) = (vec![0.0f32; 600], vec![0.0f32; 600]);
+        noise.trials(1)[0].fill(&mut whole);
+        let mut noise = Noise::from(stream(3, Purpose::TrainNoise, 1));
+        for part in parts.chunks_mut(7) {
+            noise.trials(1)[0].fill(part);
+        }
+        assert_eq!(whole, parts);
         // Trials, steps and updates differ.
         assert_ne!(draw(4, 1, 3), draw(4, 2, 3));
         assert_ne!(draw(4, 2, 2), draw(4, 2, 3));
