@@ -11,6 +11,7 @@
 //! any [`set_threads`].
 
 use faer::linalg::matmul::matmul;
+use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, MatMut, MatRef, Par};
 
 mod float_mode;
@@ -85,6 +86,19 @@ macro_rules! gemm_impl {
                     clear_upper_vector_state();
                 };
                 parallel::join(|| product(left, rhs_left), || product(right, rhs_right));
+            } else if n < SKINNY && m >= 4 * SKINNY {
+                // A tall, narrow output (e.g. T*B rows by N_out): faer maps a row-major output
+                // to its transpose, whose few rows would fill a fraction of each kernel tile.
+                // Computed column-major instead (its long side in the kernels' rows), then
+                // copied back.
+                let mut tall = vec![0.0; m * n];
+                let mut scratch = MatMut::from_column_major_slice_mut(&mut tall, m, n);
+                if acc == Acc::Add {
+                    scratch.copy_from(dst.rb());
+                }
+                matmul(scratch.rb_mut(), beta, lhs, rhs, 1.0, Par::Seq);
+                clear_upper_vector_state();
+                dst.copy_from(scratch.rb());
             } else {
                 matmul(dst, beta, lhs, rhs, 1.0, Par::Seq);
                 clear_upper_vector_state();
@@ -92,6 +106,11 @@ macro_rules! gemm_impl {
         }
     };
 }
+
+/// Outputs with fewer columns than this (and at least four times as many rows) are computed
+/// column-major ([`gemm_f32`]): measured, the output products of PD-std (12800 x 2) ran on
+/// kernel tiles a quarter full.
+const SKINNY: usize = 8;
 
 /// Products with at least this many multiply-adds (`m * n * k`) are computed as two column
 /// halves (measured: worthwhile from about N_rec 256 at batch 64, 64 x 256 x 256 = 4.2 M).
@@ -198,7 +217,13 @@ mod tests {
 
     #[test]
     fn gemm_matches_naive_for_every_transpose() {
-        let (m, n, k) = (3, 4, 5);
+        // A small product, and a tall narrow one (computed column-major).
+        for (m, n, k) in [(3, 4, 5), (70, 3, 9)] {
+            check_against_naive(m, n, k);
+        }
+    }
+
+    fn check_against_naive(m: usize, n: usize, k: usize) {
         let a: Vec<f64> = (0..m * k).map(|i| i as f64 * 0.5 - 3.0).collect();
         let b: Vec<f64> = (0..k * n).map(|i| (i as f64).sin()).collect();
         let at: Vec<f64> = (0..k * m).map(|idx| a[(idx % m) * k + idx / m]).collect();
@@ -214,7 +239,7 @@ mod tests {
                 let mut c = vec![1.0; m * n];
                 gemm_f64(&mut c, m, n, k, lhs, op_a, rhs, op_b, Acc::Add);
                 for (got, w) in c.iter().zip(&want) {
-                    assert!((got - (w + 1.0)).abs() < 1e-12, "{op_a:?}{op_b:?}");
+                    assert!((got - (w + 1.0)).abs() < 1e-12, "{m}x{n}x{k} {op_a:?}{op_b:?}");
                 }
                 gemm_f64(&mut c, m, n, k, lhs, op_a, rhs, op_b, Acc::Replace);
                 for (got, w) in c.iter().zip(&want) {
