@@ -116,8 +116,9 @@ pub struct TrainingConfig {
     pub save_training_weights_epoch: Option<u64>,
     /// Write a resumable checkpoint every this many updates (0: never).
     pub checkpoint_epoch: u64,
-    /// Threads: 2 or more draws the next update's trials and noise on a helper thread while the
-    /// current update computes; 1 does everything on one thread. Results are identical.
+    /// Threads: 2 or more runs the two halves of each batch on two cores and generates the next
+    /// update's trials on a helper thread; 1 does everything on one thread. Results are
+    /// identical.
     pub threads: usize,
 }
 
