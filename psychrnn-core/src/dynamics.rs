@@ -230,7 +230,7 @@ pub fn rate_forward<F: Real>(
     let (initial, initial_rates) = (contiguous(&traj.initial)?, contiguous(&initial_rates)?);
     // Each trial draws its noise from its own stream, so each half draws for its own trials.
     let noisy = sigma.iter().any(|&s| s > F::zero());
-    let mut generators = noise.filter(|_| noisy).map(|noise| noise.trials(batch));
+    let mut trial_noise = noise.filter(|_| noisy).map(|noise| noise.trials(batch));
     let parts: Vec<ForwardRows<'_, F>> = halves
         .iter()
         .map(|h| ForwardRows {
@@ -239,9 +239,9 @@ pub fn rate_forward<F: Real>(
             rates: rates.next().unwrap_or_default(),
             initial: &initial[h.start * n..h.end * n],
             initial_rates: &initial_rates[h.start * n..h.end * n],
-            noise: generators.take().map(|all| {
+            noise: trial_noise.take().map(|all| {
                 let (mine, others) = all.split_at_mut(h.len());
-                generators = Some(others);
+                trial_noise = Some(others);
                 mine
             }),
             xi: vec![F::zero(); if noisy { h.len() * n } else { 0 }],
