@@ -9,6 +9,10 @@
 //! kernel (`Par::Seq`); large ones as two fixed column halves that [`join`] may run on two
 //! cores. The split never depends on the thread count, so results are bit-for-bit the same for
 //! any [`set_threads`].
+//!
+//! Also here, because the hot loop shares them: [`join`] itself (the two-core fork-join the
+//! rate kernels use for the halves of a batch, in `parallel`) and the per-thread floating-point
+//! mode it carries to the worker (`float_mode`).
 
 use faer::linalg::matmul::matmul;
 use faer::reborrow::{Reborrow, ReborrowMut};
