@@ -34,7 +34,7 @@ enum Command {
     Train {
         /// The manifest (TOML).
         manifest: PathBuf,
-        /// The run directory (default: runs/<name>, name from the manifest or its file stem).
+        /// The run directory (default: `runs/<name>`, name from the manifest or its file stem).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Override a manifest value: key.path=value (e.g. model.N_rec=100). Repeatable; recorded in the lock.

@@ -57,7 +57,7 @@ fn catch_probability(configured: Option<f64>, n_conditions: usize) -> f64 {
 }
 
 /// Draws whether this trial is a catch trial (probability `configured`, default PyCog's
-/// `1 / (n_conditions + 1)`); if it is, writes it ([`write_catch`], `duration` ms) and returns
+/// `1 / (n_conditions + 1)`); if it is, writes it (`write_catch`, `duration` ms) and returns
 /// its parameters (`catch = true`); `None` for a choice trial.
 pub fn draw_catch(
     rng: &mut Rng,
