@@ -5,7 +5,9 @@
 //! versions) keyed by the seed and positioned on its own stream for that purpose and index (the
 //! batch number for trials and network noise). Draws are therefore a pure function of
 //! `(seed, purpose, index)`: changing how often the loss is logged, generating batches ahead on
-//! another thread, or resuming from a checkpoint never shifts any other draw.
+//! another thread, or resuming from a checkpoint never shifts any other draw. Recurrent noise
+//! ([`Noise`]) goes one step further: each trial has its own part of the stream, so splitting
+//! a batch across cores does not shift it either. Standard normals come from [`normal`].
 
 use rand::SeedableRng;
 
@@ -38,7 +40,7 @@ pub enum Purpose {
     Connectivity = 10,
 }
 
-mod normal;
+pub mod normal;
 
 pub use normal::fill_standard_normal;
 
