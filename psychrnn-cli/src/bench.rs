@@ -163,7 +163,7 @@ fn time_training(
     run(updates)
 }
 
-fn time_simulation(n_rec: usize, seconds: f64) -> CliResult<f64> {
+fn time_simulation(n_rec: usize, threads: usize, seconds: f64) -> CliResult<f64> {
     // The simulator on the effective weights of a freshly initialised network.
     let m = manifest(n_rec, "free", 1, 1)?;
     let exp = Experiment::from_manifest(&m, &crate::registry()?, "bench", Path::new("."))?;
@@ -175,11 +175,15 @@ fn time_simulation(n_rec: usize, seconds: f64) -> CliResult<f64> {
     let (sim, _) = Simulator::from_npz(&path, None, None)?;
     let _ = std::fs::remove_dir_all(&dir);
     let batch = exp.task.generate_batch(BATCH, &mut stream(1, Purpose::User, 0));
+    // One trajectory reused for every batch, as a study simulating many batches would
+    // (`Simulator::run_into`); the threads are the bench's own.
+    psychrnn_linalg::set_threads(threads);
+    let mut traj = psychrnn_core::Trajectory::default();
     let start = Instant::now();
     let mut runs = 0u64;
     while start.elapsed().as_secs_f64() < seconds || runs < 3 {
         let mut noise = Noise::from(stream(1, Purpose::User, runs));
-        sim.run(batch.inputs.view(), Some(&mut noise), None)?;
+        sim.run_into(batch.inputs.view(), Some(&mut noise), None, &mut traj)?;
         runs += 1;
     }
     Ok(runs as f64 * BATCH as f64 / start.elapsed().as_secs_f64())
@@ -215,7 +219,7 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
         for variant in &args.variant {
             let (mut times, with_gen) = time_training(n, variant, args.threads, args.seconds, false)?;
             let (_, no_gen) = time_training(n, variant, args.threads, args.seconds / 2.0, true)?;
-            let sim = time_simulation(n, args.seconds / 2.0)?;
+            let sim = time_simulation(n, args.threads, args.seconds / 2.0)?;
             let med = median(&mut times);
             let gflop = 3.0 * 2.0 * (BATCH * n * n * STEPS) as f64 / 1e9;
             let row = Row {
