@@ -121,11 +121,11 @@ fn load_experiment(
 fn list(kind: Option<&str>) -> CliResult<()> {
     let registry = registry()?;
     let listing = registry.listing();
-    if let Some(k) = kind {
-        if !listing.iter().any(|(name, _)| *name == k) {
-            let kinds: Vec<&str> = listing.iter().map(|(n, _)| *n).collect();
-            return Err(format!("unknown plugin kind `{k}`; kinds: {}", kinds.join(", ")).into());
-        }
+    if let Some(k) = kind
+        && !listing.iter().any(|(name, _)| *name == k)
+    {
+        let kinds: Vec<&str> = listing.iter().map(|(n, _)| *n).collect();
+        return Err(format!("unknown plugin kind `{k}`; kinds: {}", kinds.join(", ")).into());
     }
     for (name, entries) in listing.iter().filter(|(name, _)| kind.is_none_or(|k| k == *name)) {
         println!("{name}:");

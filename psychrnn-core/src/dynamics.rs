@@ -124,14 +124,14 @@ impl Perturbation {
     /// [`Error::Shape`] for a multiplier of the wrong shape, [`Error::Invalid`] for a unit out
     /// of range or an empty pulse window.
     pub fn validate(&self, n_steps: usize, n_rec: usize) -> Result<()> {
-        if let Some(m) = &self.rec_multiplier {
-            if m.shape() != [n_steps, n_rec, n_rec] {
-                return Err(Error::shape(
-                    "rec_multiplier",
-                    format!("[{n_steps}, {n_rec}, {n_rec}] (T x N_rec x N_rec)"),
-                    format!("{:?}", m.shape()),
-                ));
-            }
+        if let Some(m) = &self.rec_multiplier
+            && m.shape() != [n_steps, n_rec, n_rec]
+        {
+            return Err(Error::shape(
+                "rec_multiplier",
+                format!("[{n_steps}, {n_rec}, {n_rec}] (T x N_rec x N_rec)"),
+                format!("{:?}", m.shape()),
+            ));
         }
         let units =
             self.lesions.iter().map(|l| ("lesion", &l.units)).chain(self.pulses.iter().map(|p| ("pulse", &p.units)));

@@ -244,10 +244,10 @@ impl Experiment {
         plugins.retain(|p| seen.insert((p.kind.clone(), p.tag.clone())));
 
         manifest.training.validate()?;
-        if let Some(c) = manifest.training.performance_cutoff {
-            if !c.is_finite() {
-                return Err(Error::invalid("training.performance_cutoff", format!("must be finite, got {c}")));
-            }
+        if let Some(c) = manifest.training.performance_cutoff
+            && !c.is_finite()
+        {
+            return Err(Error::invalid("training.performance_cutoff", format!("must be finite, got {c}")));
         }
         if manifest.training.n_updates(timing.n_batch) == 0 {
             return Err(Error::invalid(

@@ -524,10 +524,10 @@ pub fn train_from(
                     observer.on_log(&row);
                     metrics.push(row);
                 }
-                if let Some(every) = exp.training.save_training_weights_epoch {
-                    if it % every == 0 {
-                        observer.on_weights(it, &exp.model.export(&params)?)?;
-                    }
+                if let Some(every) = exp.training.save_training_weights_epoch
+                    && it % every == 0
+                {
+                    observer.on_weights(it, &exp.model.export(&params)?)?;
                 }
                 let checkpoint_due = exp.training.checkpoint_epoch > 0 && it % exp.training.checkpoint_epoch == 0;
                 let interrupted = observer.should_stop();
@@ -548,56 +548,49 @@ pub fn train_from(
                     stop = StopReason::Interrupted { iteration: it };
                     break;
                 }
-                if let Some(curriculum) = &exp.curriculum {
-                    if it % curriculum.metric_epoch == 0 {
-                        let value = validation_score(
-                            exp,
-                            task,
-                            &params,
-                            it,
-                            task.timing().n_batch,
-                            carry.as_ref(),
-                            &mut eval_buffers,
-                        )?;
-                        let record = MetricRecord { iteration: it, trials, stage, value };
-                        observer.on_metric(&record);
-                        metric_history.push(record);
-                        if passes(exp, value, exp.stages[stage].threshold) {
-                            stage += 1;
-                            if stage == exp.stages.len() {
-                                stop = StopReason::CurriculumComplete { iteration: it };
-                                break;
-                            }
+                if let Some(curriculum) = &exp.curriculum
+                    && it % curriculum.metric_epoch == 0
+                {
+                    let value = validation_score(
+                        exp,
+                        task,
+                        &params,
+                        it,
+                        task.timing().n_batch,
+                        carry.as_ref(),
+                        &mut eval_buffers,
+                    )?;
+                    let record = MetricRecord { iteration: it, trials, stage, value };
+                    observer.on_metric(&record);
+                    metric_history.push(record);
+                    if passes(exp, value, exp.stages[stage].threshold) {
+                        stage += 1;
+                        if stage == exp.stages.len() {
+                            stop = StopReason::CurriculumComplete { iteration: it };
+                            break;
                         }
                     }
                 }
-                if let Some(cutoff) = exp.training.performance_cutoff {
-                    if it % exp.training.performance_epoch == 0 {
-                        let score = validation_score(
-                            exp,
-                            task,
-                            &params,
-                            it,
-                            validation_size,
-                            carry.as_ref(),
-                            &mut eval_buffers,
-                        )?;
-                        // Without a curriculum the checks are kept (validation.csv) and PyCog's
-                        // stopping rule reads the mean of the last `performance_window` of them.
-                        let value = if exp.curriculum.is_none() {
-                            let record = MetricRecord { iteration: it, trials, stage, value: score };
-                            observer.on_metric(&record);
-                            metric_history.push(record);
-                            let window = exp.training.performance_window.min(metric_history.len());
-                            let recent = &metric_history[metric_history.len() - window..];
-                            recent.iter().map(|r| r.value).sum::<f64>() / window as f64
-                        } else {
-                            score
-                        };
-                        if passes(exp, value, cutoff) {
-                            stop = StopReason::PerformanceCutoff { iteration: it, value };
-                            break;
-                        }
+                if let Some(cutoff) = exp.training.performance_cutoff
+                    && it % exp.training.performance_epoch == 0
+                {
+                    let score =
+                        validation_score(exp, task, &params, it, validation_size, carry.as_ref(), &mut eval_buffers)?;
+                    // Without a curriculum the checks are kept (validation.csv) and PyCog's
+                    // stopping rule reads the mean of the last `performance_window` of them.
+                    let value = if exp.curriculum.is_none() {
+                        let record = MetricRecord { iteration: it, trials, stage, value: score };
+                        observer.on_metric(&record);
+                        metric_history.push(record);
+                        let window = exp.training.performance_window.min(metric_history.len());
+                        let recent = &metric_history[metric_history.len() - window..];
+                        recent.iter().map(|r| r.value).sum::<f64>() / window as f64
+                    } else {
+                        score
+                    };
+                    if passes(exp, value, cutoff) {
+                        stop = StopReason::PerformanceCutoff { iteration: it, value };
+                        break;
                     }
                 }
             }

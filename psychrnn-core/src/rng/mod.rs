@@ -40,6 +40,7 @@ pub enum Purpose {
     Connectivity = 10,
 }
 
+mod lanes;
 pub mod normal;
 
 pub use normal::fill_standard_normal;
@@ -68,23 +69,24 @@ impl Noise {
     /// The noise of trials `0..n_trials`, each where its last draw left it.
     pub fn trials(&mut self, n_trials: usize) -> &mut [TrialNoise] {
         while self.trials.len() < n_trials {
-            let mut rng = self.base.clone();
-            rng.set_word_pos((self.trials.len() as u128) << TRIAL_WORDS_LOG2);
-            self.trials.push(TrialNoise { rng, block: vec![0.0; TRIAL_BLOCK], next: TRIAL_BLOCK });
+            let lanes = lanes::Lanes::at(&self.base, (self.trials.len() as u128) << TRIAL_WORDS_LOG2);
+            self.trials.push(TrialNoise { lanes, block: Box::new([0.0; TRIAL_BLOCK]), next: TRIAL_BLOCK });
         }
         &mut self.trials[..n_trials]
     }
 }
 
-/// Values drawn at a time for one trial.
-const TRIAL_BLOCK: usize = 256;
+/// Values drawn at a time for one trial: one group of sixteen ChaCha8 blocks.
+const TRIAL_BLOCK: usize = lanes::GROUP_WORDS;
 
-/// One trial's standard normals: drawn from its stream a block at a time and handed out in order,
-/// so the sequence does not depend on how many values each step asks for.
+/// One trial's standard normals: drawn from its stream a group at a time
+/// ([`normal::normal_group`]: sixteen ChaCha8 blocks computed side by side, their words
+/// lane-interleaved, through Box–Muller) and handed out in order, so the sequence does not
+/// depend on how many values each step asks for.
 #[derive(Clone, Debug)]
 pub struct TrialNoise {
-    rng: Rng,
-    block: Vec<f32>,
+    lanes: lanes::Lanes,
+    block: Box<[f32; TRIAL_BLOCK]>,
     next: usize,
 }
 
@@ -94,7 +96,7 @@ impl TrialNoise {
         let mut out = out;
         while !out.is_empty() {
             if self.next == self.block.len() {
-                fill_standard_normal(&mut self.rng, &mut self.block);
+                normal::normal_group(&mut self.lanes, &mut self.block);
                 self.next = 0;
             }
             let take = out.len().min(self.block.len() - self.next);
@@ -139,9 +141,30 @@ mod tests {
 
     #[test]
     fn draws_are_standard_normal() {
-        let n = 2_000_000;
-        let mut x = vec![0.0f64; n];
+        let mut x = vec![0.0f64; 2_000_000];
         fill_standard_normal(&mut stream(9, Purpose::User, 0), &mut x);
+        assert_standard_normal(&x);
+    }
+
+    #[test]
+    fn each_trials_noise_is_standard_normal_and_trials_are_uncorrelated() {
+        let mut noise = Noise::from(stream(9, Purpose::TrainNoise, 4));
+        let (mut a, mut b) = (vec![0.0f64; 2_000_000], vec![0.0f64; 2_000_000]);
+        let trials = noise.trials(2);
+        for (t, out) in trials.iter_mut().zip([&mut a, &mut b]) {
+            for chunk in out.chunks_mut(50) {
+                t.fill(chunk);
+            }
+        }
+        assert_standard_normal(&a);
+        assert_standard_normal(&b);
+        let cross = a.iter().zip(&b).map(|(x, y)| x * y).sum::<f64>() / a.len() as f64;
+        assert!(cross.abs() < 0.004, "correlation between trials {cross}");
+    }
+
+    /// Moments, tail probabilities and lag-1 correlation of `x` are those of iid N(0, 1) draws.
+    fn assert_standard_normal(x: &[f64]) {
+        let n = x.len();
         let mean = x.iter().sum::<f64>() / n as f64;
         let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
         let kurtosis = x.iter().map(|v| (v - mean).powi(4)).sum::<f64>() / n as f64 / (var * var);

@@ -10,6 +10,7 @@
 //! arithmetic is plain IEEE `f32`, so the values are the same on every machine.
 
 use super::Rng;
+use super::lanes::{GROUP_WORDS, Lanes};
 
 /// Values per chunk (even: two per pair of words).
 const CHUNK: usize = 256;
@@ -32,19 +33,45 @@ pub fn fill_standard_normal<F: crate::Real>(rng: &mut Rng, out: &mut [F]) {
 }
 
 /// `cosines[k], sines[k] = r cos(theta), r sin(theta)` of the words `radii[k]`, `angles[k]`:
-/// compiled for AVX2 (8 lanes) where the CPU has it, else for the x86-64 baseline (4 lanes).
-/// Neither uses FMA, so both give the same bits.
+/// compiled for AVX-512 (16 lanes) or AVX2 (8 lanes) where the CPU has it, else for the x86-64
+/// baseline (4 lanes). None uses FMA, so all give the same bits.
 fn box_muller(radii: &[u32], angles: &[u32], cosines: &mut [f32], sines: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        #[allow(unsafe_code)]
-        // SAFETY: the CPU supports AVX2 (checked just above), the only feature the function
-        // is compiled for.
-        unsafe {
-            box_muller_avx2(radii, angles, cosines, sines);
-        }
-        return;
+    #[allow(unsafe_code)]
+    match simd_level() {
+        // SAFETY: the CPU supports the one feature each function is compiled for (checked by
+        // `simd_level`).
+        Simd::Avx512 => return unsafe { box_muller_avx512(radii, angles, cosines, sines) },
+        Simd::Avx2 => return unsafe { box_muller_avx2(radii, angles, cosines, sines) },
+        Simd::Baseline => {}
     }
+    box_muller_lanes(radii, angles, cosines, sines);
+}
+
+/// The widest vector extension this CPU has that the noise kernels are compiled for.
+#[cfg(target_arch = "x86_64")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Simd {
+    Avx512,
+    Avx2,
+    Baseline,
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd_level() -> Simd {
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        Simd::Avx512
+    } else if std::arch::is_x86_feature_detected!("avx2") {
+        Simd::Avx2
+    } else {
+        Simd::Baseline
+    }
+}
+
+/// [`box_muller_lanes`] compiled with AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn box_muller_avx512(radii: &[u32], angles: &[u32], cosines: &mut [f32], sines: &mut [f32]) {
     box_muller_lanes(radii, angles, cosines, sines);
 }
 
@@ -52,6 +79,44 @@ fn box_muller(radii: &[u32], angles: &[u32], cosines: &mut [f32], sines: &mut [f
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn box_muller_avx2(radii: &[u32], angles: &[u32], cosines: &mut [f32], sines: &mut [f32]) {
+    box_muller_lanes(radii, angles, cosines, sines);
+}
+
+/// The next [`GROUP_WORDS`] standard normals of a per-trial stream: one group of sixteen
+/// ChaCha8 blocks ([`Lanes`], lane-interleaved), its first half of words the radii and its
+/// second half the angles of the Box–Muller pairs; `out` holds the cosine values, then the sine
+/// values. Compiled, ChaCha and transform together, for AVX-512, AVX2 or the baseline, all with
+/// the same bits.
+pub(crate) fn normal_group(lanes: &mut Lanes, out: &mut [f32; GROUP_WORDS]) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    match simd_level() {
+        // SAFETY: as in `box_muller`.
+        Simd::Avx512 => return unsafe { normal_group_avx512(lanes, out) },
+        Simd::Avx2 => return unsafe { normal_group_avx2(lanes, out) },
+        Simd::Baseline => {}
+    }
+    normal_group_lanes(lanes, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn normal_group_avx512(lanes: &mut Lanes, out: &mut [f32; GROUP_WORDS]) {
+    normal_group_lanes(lanes, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn normal_group_avx2(lanes: &mut Lanes, out: &mut [f32; GROUP_WORDS]) {
+    normal_group_lanes(lanes, out);
+}
+
+#[inline(always)]
+fn normal_group_lanes(lanes: &mut Lanes, out: &mut [f32; GROUP_WORDS]) {
+    let mut words = [0u32; GROUP_WORDS];
+    lanes.next_group(&mut words);
+    let (radii, angles) = words.split_at(GROUP_WORDS / 2);
+    let (cosines, sines) = out.split_at_mut(GROUP_WORDS / 2);
     box_muller_lanes(radii, angles, cosines, sines);
 }
 
@@ -141,6 +206,58 @@ mod tests {
         };
         let baseline = run(box_muller_lanes);
         assert_eq!(run(box_muller), baseline);
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2.
+                assert_eq!(run(|r, a, c, s| unsafe { box_muller_avx2(r, a, c, s) }), baseline);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F.
+                assert_eq!(run(|r, a, c, s| unsafe { box_muller_avx512(r, a, c, s) }), baseline);
+            }
+        }
+        // The per-trial groups, likewise.
+        let lanes = Lanes::at(&crate::rng::stream(4, crate::rng::Purpose::TrainNoise, 2), 3 << 40);
+        let group = |kernel: fn(&mut Lanes, &mut [f32; GROUP_WORDS])| {
+            let mut lanes = lanes.clone();
+            let mut out = [[0f32; GROUP_WORDS]; 3];
+            out.iter_mut().for_each(|o| kernel(&mut lanes, o));
+            out
+        };
+        let baseline = group(normal_group_lanes);
+        assert_eq!(group(normal_group), baseline);
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2.
+                assert_eq!(group(|l, o| unsafe { normal_group_avx2(l, o) }), baseline);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F.
+                assert_eq!(group(|l, o| unsafe { normal_group_avx512(l, o) }), baseline);
+            }
+        }
+    }
+
+    #[test]
+    fn per_trial_groups_are_box_muller_of_the_interleaved_keystream() {
+        let base = crate::rng::stream(6, crate::rng::Purpose::TestNoise, 1);
+        let mut lanes = Lanes::at(&base, 0);
+        let mut words = [0u32; GROUP_WORDS];
+        lanes.clone().next_group(&mut words);
+        let mut out = [0f32; GROUP_WORDS];
+        normal_group(&mut lanes, &mut out);
+        let half = GROUP_WORDS / 2;
+        for k in 0..half {
+            let u = (((words[k] >> 1) as i32) as f32 + 0.5) * (1.0 / 2_147_483_648.0);
+            let theta = 2.0 * std::f64::consts::PI * f64::from(words[half + k]) / 4_294_967_296.0;
+            let r = (-2.0 * f64::from(u).ln()).sqrt();
+            assert!((f64::from(out[k]) - r * theta.cos()).abs() < 1e-5, "cosine {k}");
+            assert!((f64::from(out[half + k]) - r * theta.sin()).abs() < 1e-5, "sine {k}");
+        }
     }
 
     #[test]

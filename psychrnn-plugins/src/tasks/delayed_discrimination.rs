@@ -84,10 +84,10 @@ pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> R
         ("decision_duration", config.decision_duration),
     ];
     for (name, v) in fixed {
-        if let Some(v) = v {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::invalid(name, format!("must be a non-negative number of ms, got {v}")));
-            }
+        if let Some(v) = v
+            && !(v.is_finite() && v >= 0.0)
+        {
+            return Err(Error::invalid(name, format!("must be a non-negative number of ms, got {v}")));
         }
     }
     let given: f64 = fixed.iter().filter_map(|(_, v)| *v).sum();

@@ -66,15 +66,15 @@ impl PerceptualDiscrimination {
     /// [`Error::Invalid`] for a direction other than 0/1, a non-finite coherence or a negative
     /// `stim_noise`.
     pub fn new(config: PerceptualDiscriminationConfig, timing: TaskTiming) -> Result<Self> {
-        if let Some(d) = config.direction {
-            if d > 1 {
-                return Err(Error::invalid("direction", format!("must be 0 or 1, got {d}")));
-            }
+        if let Some(d) = config.direction
+            && d > 1
+        {
+            return Err(Error::invalid("direction", format!("must be 0 or 1, got {d}")));
         }
-        if let Some(c) = config.coherence {
-            if !c.is_finite() {
-                return Err(Error::invalid("coherence", format!("must be a finite number, got {c}")));
-            }
+        if let Some(c) = config.coherence
+            && !c.is_finite()
+        {
+            return Err(Error::invalid("coherence", format!("must be a finite number, got {c}")));
         }
         if !(config.stim_noise.is_finite() && config.stim_noise >= 0.0) {
             return Err(Error::invalid("stim_noise", format!("must be >= 0, got {}", config.stim_noise)));
