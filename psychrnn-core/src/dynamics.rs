@@ -255,7 +255,7 @@ pub fn rate_forward<F: Real>(
             w_step_t: perturbation.and_then(|p| p.rec_multiplier.as_ref()).map(|_| Array2::<F>::zeros((n, n))),
         })
         .collect();
-    run_halves(parts, |mut rows| kernel.steps(&mut rows, t_steps))?;
+    run_halves(parts, |mut rows| kernel.run(&mut rows, t_steps))?;
 
     let outputs = contiguous_mut(&mut traj.outputs)?;
     F::gemm(
@@ -370,33 +370,8 @@ pub fn rate_backward<F: Real>(
     let halves = batch_halves(batch);
     let parts: Vec<(Range<usize>, Vec<&mut [F]>)> =
         halves.iter().cloned().zip(rows_per_step(contiguous_mut(&mut delta)?, step, n, &halves)).collect();
-    run_halves(parts, |(trials, mut delta_rows)| {
-        let (m, offset) = (trials.len() * n, trials.start * n);
-        let (mut carry, mut scaled, mut fp) = (vec![F::zero(); m], vec![F::zero(); m], vec![F::zero(); m]);
-        for t in (0..t_steps).rev() {
-            let (head, tail) = delta_rows.split_at_mut(t + 1);
-            let d = &mut *head[t];
-            let next = tail.first().map(|next| &**next);
-            if let Some(next) = next {
-                scale_rows(next, &alpha, &mut scaled);
-                F::gemm(&mut carry, trials.len(), n, n, &scaled, Op::N, w_rec, Op::N, Acc::Replace);
-            }
-            let at = t * step + offset;
-            f.derivative_slice(&states[at..at + m], &rates[at..at + m], &mut fp);
-            match next {
-                Some(next) => {
-                    let rows = d.chunks_exact_mut(n).zip(carry.chunks_exact(n)).zip(fp.chunks_exact(n));
-                    for (((dr, cr), fr), nr) in rows.zip(next.chunks_exact(n)) {
-                        for j in 0..n {
-                            dr[j] = (dr[j] + cr[j]) * fr[j] + leak[j] * nr[j];
-                        }
-                    }
-                }
-                None => d.iter_mut().zip(&fp).for_each(|(d, fp)| *d *= *fp),
-            }
-        }
-        Ok(())
-    })?;
+    let kernel = BackwardKernel { n, step, w_rec, states, rates, alpha: &alpha, leak: &leak, transfer: f };
+    run_halves(parts, |(trials, mut delta_rows)| kernel.run(trials, &mut delta_rows))?;
     let omega = match options.omega_bound {
         Some(bound) => Some(crate::omega::omega_term(w.w_rec, dynamics, traj, delta.view(), bound)?),
         None => None,
@@ -472,6 +447,7 @@ pub fn rate_backward<F: Real>(
 }
 
 /// `out = v o alpha`, row by row (`alpha` has one entry per unit).
+#[inline(always)]
 pub(crate) fn scale_rows<F: Real>(v: &[F], alpha: &[F], out: &mut [F]) {
     let n = alpha.len();
     for (o, r) in out.chunks_exact_mut(n).zip(v.chunks_exact(n)) {
@@ -550,7 +526,35 @@ struct ForwardRows<'a, F> {
 }
 
 impl<F: Real> ForwardKernel<'_, F> {
-    /// Runs `rows` through `n_steps` steps.
+    /// Runs `rows` through `n_steps` steps, compiled for the CPU's widest vector extension
+    /// ([`psychrnn_linalg::simd_level`]; the same bits on every path).
+    fn run(&self, rows: &mut ForwardRows<'_, F>, n_steps: usize) -> Result<()> {
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        match psychrnn_linalg::simd_level() {
+            // SAFETY: the CPU has the one feature each build is compiled for (checked by
+            // `simd_level`).
+            psychrnn_linalg::SimdLevel::Avx512 => return unsafe { self.steps_avx512(rows, n_steps) },
+            psychrnn_linalg::SimdLevel::Avx2 => return unsafe { self.steps_avx2(rows, n_steps) },
+            psychrnn_linalg::SimdLevel::Baseline => {}
+        }
+        self.steps(rows, n_steps)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn steps_avx512(&self, rows: &mut ForwardRows<'_, F>, n_steps: usize) -> Result<()> {
+        self.steps(rows, n_steps)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn steps_avx2(&self, rows: &mut ForwardRows<'_, F>, n_steps: usize) -> Result<()> {
+        self.steps(rows, n_steps)
+    }
+
+    /// The steps themselves, inlined into each build of [`ForwardKernel::run`].
+    #[inline(always)]
     fn steps(&self, rows: &mut ForwardRows<'_, F>, n_steps: usize) -> Result<()> {
         let n = self.n;
         for t in 0..n_steps {
@@ -589,7 +593,8 @@ impl<F: Real> ForwardKernel<'_, F> {
             for (b_j, (&b, &p)) in rows.bias.iter_mut().zip(self.b_rec.iter().zip(&rows.pulse)) {
                 *b_j = b + p;
             }
-            let (alpha, leak, sigma, bias) = (self.alpha, self.leak, self.sigma, &rows.bias);
+            // Cut to n values each, so the loops below need no bounds checks and vectorise.
+            let (alpha, leak, sigma, bias) = (&self.alpha[..n], &self.leak[..n], &self.sigma[..n], &rows.bias[..n]);
             match rows.noise.as_deref_mut() {
                 Some(generators) => {
                     fill_rows(generators, n, &mut rows.xi);
@@ -616,6 +621,79 @@ impl<F: Real> ForwardKernel<'_, F> {
                         rr[j] = F::zero();
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What every half of a backward pass shares.
+struct BackwardKernel<'a, F> {
+    n: usize,
+    /// Values per step of the whole batch (`B * N`).
+    step: usize,
+    w_rec: &'a [F],
+    states: &'a [F],
+    rates: &'a [F],
+    alpha: &'a [F],
+    leak: &'a [F],
+    transfer: TransferFunction,
+}
+
+impl<F: Real> BackwardKernel<'_, F> {
+    /// Runs the recurrence backward over one half's rows (`trials`; `delta_rows[t]` holds
+    /// `dL/dr_t` and becomes `dL/dx_{t+1}`), compiled like [`ForwardKernel::run`].
+    fn run(&self, trials: Range<usize>, delta_rows: &mut [&mut [F]]) -> Result<()> {
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        match psychrnn_linalg::simd_level() {
+            // SAFETY: as in `ForwardKernel::run`.
+            psychrnn_linalg::SimdLevel::Avx512 => return unsafe { self.steps_avx512(trials, delta_rows) },
+            psychrnn_linalg::SimdLevel::Avx2 => return unsafe { self.steps_avx2(trials, delta_rows) },
+            psychrnn_linalg::SimdLevel::Baseline => {}
+        }
+        self.steps(trials, delta_rows)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn steps_avx512(&self, trials: Range<usize>, delta_rows: &mut [&mut [F]]) -> Result<()> {
+        self.steps(trials, delta_rows)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn steps_avx2(&self, trials: Range<usize>, delta_rows: &mut [&mut [F]]) -> Result<()> {
+        self.steps(trials, delta_rows)
+    }
+
+    /// The steps themselves, inlined into each build of [`BackwardKernel::run`].
+    #[inline(always)]
+    fn steps(&self, trials: Range<usize>, delta_rows: &mut [&mut [F]]) -> Result<()> {
+        let n = self.n;
+        let (m, offset) = (trials.len() * n, trials.start * n);
+        let (alpha, leak) = (&self.alpha[..n], &self.leak[..n]);
+        let (mut carry, mut scaled, mut fp) = (vec![F::zero(); m], vec![F::zero(); m], vec![F::zero(); m]);
+        for t in (0..delta_rows.len()).rev() {
+            let (head, tail) = delta_rows.split_at_mut(t + 1);
+            let d = &mut *head[t];
+            let next = tail.first().map(|next| &**next);
+            if let Some(next) = next {
+                scale_rows(next, alpha, &mut scaled);
+                F::gemm(&mut carry, trials.len(), n, n, &scaled, Op::N, self.w_rec, Op::N, Acc::Replace);
+            }
+            let at = t * self.step + offset;
+            self.transfer.derivative_slice(&self.states[at..at + m], &self.rates[at..at + m], &mut fp);
+            match next {
+                Some(next) => {
+                    let rows = d.chunks_exact_mut(n).zip(carry.chunks_exact(n)).zip(fp.chunks_exact(n));
+                    for (((dr, cr), fr), nr) in rows.zip(next.chunks_exact(n)) {
+                        for j in 0..n {
+                            dr[j] = (dr[j] + cr[j]) * fr[j] + leak[j] * nr[j];
+                        }
+                    }
+                }
+                None => d.iter_mut().zip(&fp).for_each(|(d, fp)| *d *= *fp),
             }
         }
         Ok(())
@@ -664,6 +742,23 @@ mod tests {
             rate_backward(&w, &dynamics, inputs.view(), &traj, d_out.view(), None, BackwardOptions::default()).unwrap();
         psychrnn_linalg::set_threads(1);
         (traj, grads)
+    }
+
+    #[test]
+    fn every_vector_build_of_the_kernels_and_the_noise_gives_the_same_bits() {
+        use psychrnn_linalg::{SimdLevel, limit_simd_level};
+        let inputs: Array3<f32> = random(6, &[5, 8, 2], 1.0).into_dimensionality().unwrap();
+        let widest = pass(1, &inputs);
+        for level in [SimdLevel::Avx2, SimdLevel::Baseline] {
+            limit_simd_level(level);
+            let (traj, grads) = pass(1, &inputs);
+            limit_simd_level(SimdLevel::Avx512);
+            assert_eq!((&traj.states, &traj.outputs), (&widest.0.states, &widest.0.outputs), "{level:?}");
+            assert_eq!(
+                (&grads.w_rec, &grads.w_in, &grads.init_state),
+                (&widest.1.w_rec, &widest.1.w_in, &widest.1.init_state)
+            );
+        }
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //! any [`set_threads`].
 //!
 //! Also here, because the hot loop shares them: [`join`] itself (the two-core fork-join the
-//! rate kernels use for the halves of a batch, in `parallel`) and the per-thread floating-point
-//! mode it carries to the worker (`float_mode`).
+//! rate kernels use for the halves of a batch, in `parallel`), the per-thread floating-point
+//! mode it carries to the worker (`float_mode`), and [`simd_level`], which picks the AVX-512 or
+//! AVX2 builds of the rate kernels' elementwise loops and of the noise (`simd`).
 
 use faer::linalg::matmul::matmul;
 use faer::reborrow::{Reborrow, ReborrowMut};
@@ -20,9 +21,11 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 mod float_mode;
 mod parallel;
+mod simd;
 
 pub use float_mode::flush_denormals_to_zero;
 pub use parallel::{join, set_threads, threads};
+pub use simd::{SimdLevel, limit_simd_level, simd_level};
 
 /// Whether an operand of [`gemm_f32`]/[`gemm_f64`] is used as stored or transposed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -86,6 +86,7 @@ fn zip_map<F: Real>(a: &[F], b: &[F], out: &mut [F], g: impl Fn(F, F) -> F) {
 
 impl TransferFunction {
     /// `r[i] = f(x[i])` for a whole slice.
+    #[inline(always)]
     pub fn apply_slice<F: Real>(self, x: &[F], r: &mut [F]) {
         match self {
             TransferFunction::Relu => zip_map(x, x, r, |v, _| v.max(F::zero())),
@@ -95,6 +96,7 @@ impl TransferFunction {
     }
 
     /// `d[i] = f'(x[i])` (given the rates `r = f(x)`) for a whole slice.
+    #[inline(always)]
     pub fn derivative_slice<F: Real>(self, x: &[F], r: &[F], d: &mut [F]) {
         match self {
             TransferFunction::Relu => zip_map(x, r, d, |v, _| if v > F::zero() { F::one() } else { F::zero() }),

@@ -92,6 +92,7 @@ pub struct TrialNoise {
 
 impl TrialNoise {
     /// Fills `out` with the trial's next standard normals.
+    #[inline]
     pub fn fill<F: crate::Real>(&mut self, out: &mut [F]) {
         let mut out = out;
         while !out.is_empty() {
@@ -110,6 +111,7 @@ impl TrialNoise {
 
 /// Fills row `b` of `out` (`trials.len()` rows of `n` values) with the next `n` standard normals
 /// of `trials[b]`.
+#[inline]
 pub fn fill_rows<F: crate::Real>(trials: &mut [TrialNoise], n: usize, out: &mut [F]) {
     for (trial, row) in trials.iter_mut().zip(out.chunks_exact_mut(n.max(1))) {
         trial.fill(row);

@@ -11,6 +11,8 @@
 
 use super::Rng;
 use super::lanes::{GROUP_WORDS, Lanes};
+#[cfg(target_arch = "x86_64")]
+use psychrnn_linalg::{SimdLevel, simd_level};
 
 /// Values per chunk (even: two per pair of words).
 const CHUNK: usize = 256;
@@ -41,31 +43,11 @@ fn box_muller(radii: &[u32], angles: &[u32], cosines: &mut [f32], sines: &mut [f
     match simd_level() {
         // SAFETY: the CPU supports the one feature each function is compiled for (checked by
         // `simd_level`).
-        Simd::Avx512 => return unsafe { box_muller_avx512(radii, angles, cosines, sines) },
-        Simd::Avx2 => return unsafe { box_muller_avx2(radii, angles, cosines, sines) },
-        Simd::Baseline => {}
+        SimdLevel::Avx512 => return unsafe { box_muller_avx512(radii, angles, cosines, sines) },
+        SimdLevel::Avx2 => return unsafe { box_muller_avx2(radii, angles, cosines, sines) },
+        SimdLevel::Baseline => {}
     }
     box_muller_lanes(radii, angles, cosines, sines);
-}
-
-/// The widest vector extension this CPU has that the noise kernels are compiled for.
-#[cfg(target_arch = "x86_64")]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Simd {
-    Avx512,
-    Avx2,
-    Baseline,
-}
-
-#[cfg(target_arch = "x86_64")]
-fn simd_level() -> Simd {
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        Simd::Avx512
-    } else if std::arch::is_x86_feature_detected!("avx2") {
-        Simd::Avx2
-    } else {
-        Simd::Baseline
-    }
 }
 
 /// [`box_muller_lanes`] compiled with AVX-512.
@@ -92,9 +74,9 @@ pub(crate) fn normal_group(lanes: &mut Lanes, out: &mut [f32; GROUP_WORDS]) {
     #[allow(unsafe_code)]
     match simd_level() {
         // SAFETY: as in `box_muller`.
-        Simd::Avx512 => return unsafe { normal_group_avx512(lanes, out) },
-        Simd::Avx2 => return unsafe { normal_group_avx2(lanes, out) },
-        Simd::Baseline => {}
+        SimdLevel::Avx512 => return unsafe { normal_group_avx512(lanes, out) },
+        SimdLevel::Avx2 => return unsafe { normal_group_avx2(lanes, out) },
+        SimdLevel::Baseline => {}
     }
     normal_group_lanes(lanes, out);
 }
