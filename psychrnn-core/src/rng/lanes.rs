@@ -4,8 +4,9 @@
 //! against `rand_chacha` word for word), but sixteen consecutive blocks are computed side by
 //! side, one block per vector lane, so the rounds vectorise (one AVX-512 register per state
 //! word). The words come out *lane-interleaved*: position `16 w + i` of a group holds word `w`
-//! of block `i`, which is what the registers hold, so no transpose is needed. Measured: ~4x the
-//! words per second of `rand_chacha`'s AVX2 path on an AVX-512 machine.
+//! of block `i`, which is what the registers hold, so no transpose is needed. Measured with
+//! the Box–Muller transform after it ([`super::normal`]), on an AVX-512 machine: 1260 M normals/s
+//! per core, against 620 M/s when the words came from `rand_chacha`.
 //!
 //! Integer arithmetic only, so every instruction set gives the same words.
 

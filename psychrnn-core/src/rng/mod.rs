@@ -80,7 +80,7 @@ impl Noise {
 const TRIAL_BLOCK: usize = lanes::GROUP_WORDS;
 
 /// One trial's standard normals: drawn from its stream a group at a time
-/// ([`normal::normal_group`]: sixteen ChaCha8 blocks computed side by side, their words
+/// (`normal::normal_group`: sixteen ChaCha8 blocks computed side by side, their words
 /// lane-interleaved, through Box–Muller) and handed out in order, so the sequence does not
 /// depend on how many values each step asks for.
 #[derive(Clone, Debug)]
