@@ -14,7 +14,7 @@
 use std::ops::Range;
 
 use ndarray::{Array2, Array3, ArrayView1, ArrayView3, Axis};
-use psychrnn_linalg::{Acc, Op};
+use psychrnn_linalg::{Acc, Op, StepMatrix};
 
 use crate::array::{contiguous, contiguous_mut};
 use crate::error::{Error, Result};
@@ -199,27 +199,28 @@ pub fn rate_forward<F: Real>(
     let initial_rates = traj.initial.mapv(|x| f.apply(x));
     let inputs = inputs.as_standard_layout();
 
-    // Input drive of every step at once: states[t] = u_t W_in^T.
-    F::gemm(
-        contiguous_mut(&mut traj.states)?,
-        t_steps * batch,
-        n,
-        n_in,
-        contiguous(&inputs)?,
-        Op::N,
-        contiguous(w.w_in)?,
-        Op::T,
-        Acc::Replace,
-    );
-
     let (alpha, leak, sigma) = dynamics.expand(n)?;
-    // W_rec^T stored row-major: faer then reads it as a column-major left operand, as its
-    // kernels want, instead of packing W_rec again at every step (measured: 7-24% less time
-    // per step product at N_rec 256-512; the bits are the same).
+    // Each step is one product `[r_{t-1} u_t] [W_rec^T; W_in^T]`, the recurrent input and the
+    // input drive together, with the stacked weights packed once (`StepMatrix`: faer packed its
+    // operands again at every step). Measured against the drive of all steps as one product
+    // up front: that product, and reading its output back from memory at every step, cost more.
+    let w_in_t = w.w_in.t().as_standard_layout().into_owned();
     let w_rec_t = w.w_rec.t().as_standard_layout().into_owned();
+    let w_in_t = contiguous(&w_in_t)?;
+    let b_out = w.b_out.to_vec();
     let kernel = ForwardKernel {
         n,
-        w_rec_t: contiguous(&w_rec_t)?,
+        n_in,
+        batch,
+        inputs: contiguous(&inputs)?,
+        weights_t: stack_step_weights(contiguous(&w_rec_t)?, w_in_t, n, n_in),
+        w_in_t,
+        w_out: contiguous(w.w_out)?,
+        b_out: b_out.as_slice(),
+        w_out_t: match n_out > NARROW_READOUT {
+            true => Some(F::step_matrix(contiguous(&w.w_out.t().as_standard_layout().into_owned())?, n, n_out)),
+            false => None,
+        },
         w_rec_array: w.w_rec,
         b_rec: w.b_rec,
         alpha: &alpha,
@@ -231,6 +232,7 @@ pub fn rate_forward<F: Real>(
     let halves = batch_halves(batch);
     let mut states = rows_per_step(contiguous_mut(&mut traj.states)?, batch * n, n, &halves).into_iter();
     let mut rates = rows_per_step(contiguous_mut(&mut traj.rates)?, batch * n, n, &halves).into_iter();
+    let mut outputs = rows_per_step(contiguous_mut(&mut traj.outputs)?, batch * n_out, n_out, &halves).into_iter();
     let (initial, initial_rates) = (contiguous(&traj.initial)?, contiguous(&initial_rates)?);
     // Each trial draws its noise from its own stream, so each half draws for its own trials.
     let noisy = sigma.iter().any(|&s| s > F::zero());
@@ -241,6 +243,7 @@ pub fn rate_forward<F: Real>(
             trials: h.clone(),
             states: states.next().unwrap_or_default(),
             rates: rates.next().unwrap_or_default(),
+            outputs: outputs.next().unwrap_or_default(),
             initial: &initial[h.start * n..h.end * n],
             initial_rates: &initial_rates[h.start * n..h.end * n],
             noise: trial_noise.take().map(|all| {
@@ -250,32 +253,43 @@ pub fn rate_forward<F: Real>(
             }),
             xi: vec![F::zero(); if noisy { h.len() * n } else { 0 }],
             recurrent: vec![F::zero(); h.len() * n],
+            lhs: vec![F::zero(); h.len() * (n + n_in)],
             silenced: vec![false; n],
             pulse: vec![F::zero(); n],
             bias: vec![F::zero(); n],
             w_step_t: perturbation.and_then(|p| p.rec_multiplier.as_ref()).map(|_| Array2::<F>::zeros((n, n))),
         })
         .collect();
-    run_halves(parts, |mut rows| kernel.run(&mut rows, t_steps))?;
+    run_halves(parts, |mut rows| kernel.run(&mut rows, t_steps))
+}
 
-    let outputs = contiguous_mut(&mut traj.outputs)?;
-    F::gemm(
-        outputs,
-        t_steps * batch,
-        n_out,
-        n,
-        contiguous(&traj.rates)?,
-        Op::N,
-        contiguous(w.w_out)?,
-        Op::T,
-        Acc::Replace,
-    );
-    for row in outputs.chunks_mut(n_out) {
-        for (z, b) in row.iter_mut().zip(w.b_out.iter()) {
-            *z += *b;
+/// Readouts with at most this many outputs are computed as dot products at each step
+/// ([`readout`]); wider ones by a step product with `W_out^T`.
+const NARROW_READOUT: usize = 8;
+
+/// `z = r W_out^T + b_out` for the rows of `r` (`n` values each), where `w_out` is `[N_out, n]`
+/// row-major: each dot product as 16 partial sums combined pairwise, plus the last `n mod 16`
+/// terms, in a fixed order (it vectorises on every build with the same bits). Computed at each step while the rates are in
+/// cache: measured, one product over all steps afterwards (a tall, two-column GEMM reading every
+/// rate back from memory) was 7-10% of a simulation.
+#[inline(always)]
+fn readout<F: Real>(r: &[F], n: usize, w_out: &[F], b_out: &[F], z: &mut [F]) {
+    let n_out = b_out.len();
+    for (r_row, z_row) in r.chunks_exact(n).zip(z.chunks_exact_mut(n_out.max(1))) {
+        let (r_chunks, r_tail) = r_row.as_chunks::<16>();
+        for ((z_o, w_row), &b) in z_row.iter_mut().zip(w_out.chunks_exact(n)).zip(b_out) {
+            let (w_chunks, w_tail) = w_row.as_chunks::<16>();
+            let mut acc = [F::zero(); 16];
+            for (rc, wc) in r_chunks.iter().zip(w_chunks) {
+                acc = std::array::from_fn(|l| acc[l] + rc[l] * wc[l]);
+            }
+            let a8: [F; 8] = std::array::from_fn(|l| acc[l] + acc[l + 8]);
+            let a4: [F; 4] = std::array::from_fn(|l| a8[l] + a8[l + 4]);
+            let a2: [F; 2] = std::array::from_fn(|l| a4[l] + a4[l + 2]);
+            let tail = r_tail.iter().zip(w_tail).fold(F::zero(), |sum, (&rv, &wv)| sum + rv * wv);
+            *z_o = ((a2[0] + a2[1]) + tail) + b;
         }
     }
-    Ok(())
 }
 
 /// Gradients of the loss with respect to the effective weights of a rate network (and
@@ -365,13 +379,13 @@ pub fn rate_backward<F: Real>(
     let f = dynamics.transfer;
     let (alpha, leak, _) = dynamics.expand(n)?;
     let step = batch * n;
-    let w_rec = contiguous(w.w_rec)?;
+    let w_rec = F::step_matrix(contiguous(w.w_rec)?, n, n);
     let states = contiguous(&traj.states)?;
     let rates = contiguous(&traj.rates)?;
     let halves = batch_halves(batch);
     let parts: Vec<(Range<usize>, Vec<&mut [F]>)> =
         halves.iter().cloned().zip(rows_per_step(contiguous_mut(&mut delta)?, step, n, &halves)).collect();
-    let kernel = BackwardKernel { n, step, w_rec, states, rates, alpha: &alpha, leak: &leak, transfer: f };
+    let kernel = BackwardKernel { n, step, w_rec: &w_rec, states, rates, alpha: &alpha, leak: &leak, transfer: f };
     run_halves(parts, |(trials, mut delta_rows)| kernel.run(trials, &mut delta_rows))?;
     let omega = match options.omega_bound {
         Some(bound) => Some(crate::omega::omega_term(w.w_rec, dynamics, traj, delta.view(), bound)?),
@@ -386,7 +400,7 @@ pub fn rate_backward<F: Real>(
     if traj.start.is_none() {
         let (mut carry, mut scaled) = (vec![F::zero(); step], vec![F::zero(); step]);
         scale_rows(d0, &alpha, &mut scaled);
-        F::gemm(&mut carry, batch, n, n, &scaled, Op::N, w_rec, Op::N, Acc::Replace);
+        F::step_product(&w_rec, &mut carry, &scaled, batch);
         for (i, (x, r)) in traj.initial.iter().zip(initial_rates.iter()).enumerate() {
             d_init[[0, i % n]] += carry[i] * f.derivative(*x, *r) + leak[i % n] * d0[i];
         }
@@ -496,8 +510,19 @@ fn run_halves<T: Send>(mut parts: Vec<T>, work: impl Fn(T) -> Result<()> + Sync)
 /// What every half of a forward pass shares.
 struct ForwardKernel<'a, F> {
     n: usize,
-    /// `W_rec^T`, row-major.
-    w_rec_t: &'a [F],
+    n_in: usize,
+    batch: usize,
+    /// `[T, B, N_in]`, row-major.
+    inputs: &'a [F],
+    /// `[W_rec^T; W_in^T]`, packed for the step products.
+    weights_t: StepMatrix<F>,
+    /// `W_in^T`, row-major (for a per-step multiplier's own stacked weights).
+    w_in_t: &'a [F],
+    /// `W_out`, row-major `[N_out, N_rec]`, and `b_out`.
+    w_out: &'a [F],
+    b_out: &'a [F],
+    /// `W_out^T` packed, for readouts wider than [`NARROW_READOUT`].
+    w_out_t: Option<StepMatrix<F>>,
     w_rec_array: &'a Array2<F>,
     b_rec: ArrayView1<'a, F>,
     alpha: &'a [F],
@@ -507,6 +532,12 @@ struct ForwardKernel<'a, F> {
     perturbation: Option<&'a Perturbation>,
 }
 
+/// `[W_rec^T; W_in^T]` (both row-major, `N_rec` columns) packed for the step products.
+fn stack_step_weights<F: Real>(w_rec_t: &[F], w_in_t: &[F], n: usize, n_in: usize) -> StepMatrix<F> {
+    let stacked: Vec<F> = w_rec_t.iter().chain(w_in_t).copied().collect();
+    F::step_matrix(&stacked, n + n_in, n)
+}
+
 /// One half's rows of a forward pass, with its own scratch.
 struct ForwardRows<'a, F> {
     trials: Range<usize>,
@@ -514,6 +545,8 @@ struct ForwardRows<'a, F> {
     states: Vec<&'a mut [F]>,
     /// `f(x_t)` rows, one slice per step.
     rates: Vec<&'a mut [F]>,
+    /// `z_t` rows, one slice per step.
+    outputs: Vec<&'a mut [F]>,
     initial: &'a [F],
     initial_rates: &'a [F],
     /// The noise of these trials (none without noise) and its draws of a step.
@@ -524,6 +557,8 @@ struct ForwardRows<'a, F> {
     /// product into `x_t`, whose rows were written at the start and are no longer in cache
     /// (measured: that read-modify-write was 12% of a simulation at N_rec 100).
     recurrent: Vec<F>,
+    /// The step product's left operand `[r_{t-1} u_t]`, `B x (N_rec + N_in)`.
+    lhs: Vec<F>,
     silenced: Vec<bool>,
     pulse: Vec<F>,
     bias: Vec<F>,
@@ -570,17 +605,29 @@ impl<F: Real> ForwardKernel<'_, F> {
                 if t == 0 { (rows.initial, rows.initial_rates) } else { (&*done_x[t - 1], &*done_r[t - 1]) };
             let (x, r) = (&mut *rest_x[0], &mut *rest_r[0]);
             let multiplier = self.perturbation.and_then(|p| p.rec_multiplier.as_ref());
+            let packed_step;
             let recurrent_t = match (&mut rows.w_step_t, multiplier) {
                 (Some(ws), Some(mult)) => {
                     ndarray::Zip::from(&mut *ws)
                         .and(self.w_rec_array.t())
                         .and(mult.index_axis(Axis(0), t).t())
                         .for_each(|o, &wv, &mv| *o = wv * F::of(f64::from(mv)));
-                    contiguous(ws)?
+                    packed_step = stack_step_weights(contiguous(ws)?, self.w_in_t, self.n, self.n_in);
+                    &packed_step
                 }
-                _ => self.w_rec_t,
+                _ => &self.weights_t,
             };
-            F::gemm(&mut rows.recurrent, rows.trials.len(), n, n, prev_r, Op::N, recurrent_t, Op::N, Acc::Replace);
+            // The left operand [r_{t-1} u_t], row by row.
+            let (m, n_in) = (rows.trials.len(), self.n_in);
+            let u_start = (t * self.batch + rows.trials.start) * n_in;
+            let u = &self.inputs[u_start..u_start + m * n_in];
+            let lhs_rows =
+                rows.lhs.chunks_exact_mut(n + n_in).zip(prev_r.chunks_exact(n)).zip(u.chunks_exact(n_in.max(1)));
+            for ((lhs, r_row), u_row) in lhs_rows {
+                lhs[..n].copy_from_slice(r_row);
+                lhs[n..].copy_from_slice(&u_row[..n_in]);
+            }
+            F::step_product(recurrent_t, &mut rows.recurrent, &rows.lhs, m);
             if let Some(p) = self.perturbation {
                 rows.pulse.fill(F::zero());
                 for pl in p.pulses.iter().filter(|pl| pl.start_step <= t && t < pl.end_step) {
@@ -601,21 +648,21 @@ impl<F: Real> ForwardKernel<'_, F> {
             }
             // Cut to n values each, so the loops below need no bounds checks and vectorise.
             let (alpha, leak, sigma, bias) = (&self.alpha[..n], &self.leak[..n], &self.sigma[..n], &rows.bias[..n]);
-            // x holds the input drive; the recurrent input is added to it first.
+            // `recurrent` holds the recurrent input plus the input drive.
             let drive = x.chunks_exact_mut(n).zip(prev_x.chunks_exact(n)).zip(rows.recurrent.chunks_exact(n));
             match rows.noise.as_deref_mut() {
                 Some(generators) => {
                     fill_rows(generators, n, &mut rows.xi);
                     for (((xr, pr), cr), zr) in drive.zip(rows.xi.chunks_exact(n)) {
                         for j in 0..n {
-                            xr[j] = leak[j] * pr[j] + alpha[j] * ((xr[j] + cr[j]) + bias[j]) + sigma[j] * zr[j];
+                            xr[j] = leak[j] * pr[j] + alpha[j] * (cr[j] + bias[j]) + sigma[j] * zr[j];
                         }
                     }
                 }
                 None => {
                     for ((xr, pr), cr) in drive {
                         for j in 0..n {
-                            xr[j] = leak[j] * pr[j] + alpha[j] * ((xr[j] + cr[j]) + bias[j]);
+                            xr[j] = leak[j] * pr[j] + alpha[j] * (cr[j] + bias[j]);
                         }
                     }
                 }
@@ -629,6 +676,16 @@ impl<F: Real> ForwardKernel<'_, F> {
                     }
                 }
             }
+            let z = &mut *rows.outputs[t];
+            match &self.w_out_t {
+                Some(w_out_t) => {
+                    F::step_product(w_out_t, z, r, m);
+                    for z_row in z.chunks_exact_mut(self.b_out.len()) {
+                        z_row.iter_mut().zip(self.b_out).for_each(|(z, &b)| *z += b);
+                    }
+                }
+                None => readout(r, n, self.w_out, self.b_out, z),
+            }
         }
         Ok(())
     }
@@ -639,7 +696,8 @@ struct BackwardKernel<'a, F> {
     n: usize,
     /// Values per step of the whole batch (`B * N`).
     step: usize,
-    w_rec: &'a [F],
+    /// `W_rec`, packed for the step products.
+    w_rec: &'a StepMatrix<F>,
     states: &'a [F],
     rates: &'a [F],
     alpha: &'a [F],
@@ -687,7 +745,7 @@ impl<F: Real> BackwardKernel<'_, F> {
             let next = tail.first().map(|next| &**next);
             if let Some(next) = next {
                 scale_rows(next, alpha, &mut scaled);
-                F::gemm(&mut carry, trials.len(), n, n, &scaled, Op::N, self.w_rec, Op::N, Acc::Replace);
+                F::step_product(self.w_rec, &mut carry, &scaled, trials.len());
             }
             let at = t * self.step + offset;
             self.transfer.derivative_slice(&self.states[at..at + m], &self.rates[at..at + m], &mut fp);
@@ -749,6 +807,45 @@ mod tests {
             rate_backward(&w, &dynamics, inputs.view(), &traj, d_out.view(), None, BackwardOptions::default()).unwrap();
         psychrnn_linalg::set_threads(1);
         (traj, grads)
+    }
+
+    #[test]
+    fn outputs_are_the_readout_of_the_rates_and_states_follow_the_equation() {
+        // Narrow (dot products at each step) and wide (a step product) readouts; N 37 leaves a
+        // tail after the 16-wide partial sums; no noise, so the update can be recomputed.
+        for n_out in [2, 11] {
+            let (n, n_in, t_steps, batch) = (37, 3, 4, 5);
+            let (w_in, w_rec, w_out) =
+                (matrix(11, n, n_in, 1.0), matrix(12, n, n, 1.0 / (n as f32).sqrt()), matrix(13, n_out, n, 0.3));
+            let (b_rec, b_out) = (Array1::from_elem(n, 0.05f32), Array1::from_shape_fn(n_out, |o| o as f32 * 0.1));
+            let init = Array1::from_elem(n, 0.2f32);
+            let w = RateWeights {
+                w_in: &w_in,
+                w_rec: &w_rec,
+                w_out: &w_out,
+                b_rec: b_rec.view(),
+                b_out: b_out.view(),
+                init_state: init.view(),
+            };
+            let inputs: Array3<f32> = random(14, &[t_steps, batch, n_in], 1.0).into_dimensionality().unwrap();
+            let mut traj = Trajectory::default();
+            let dynamics = RateDynamics::uniform(0.1, 0.0, TransferFunction::Relu);
+            rate_forward(&w, &dynamics, inputs.view(), None, None, &mut traj).unwrap();
+            let mut prev = Array2::from_shape_fn((batch, n), |(_, j)| init[j]);
+            for t in 0..t_steps {
+                let r_prev = prev.mapv(|v| v.max(0.0));
+                let drive = r_prev.dot(&w_rec.t()) + inputs.index_axis(Axis(0), t).dot(&w_in.t()) + &b_rec;
+                let x = &prev * 0.9 + drive * 0.1;
+                let r = x.mapv(|v| v.max(0.0));
+                let z = r.dot(&w_out.t()) + &b_out;
+                let close = |a: &Array2<f32>, b: ndarray::ArrayView2<'_, f32>| {
+                    a.iter().zip(b.iter()).all(|(p, q)| (p - q).abs() <= 1e-5 * (1.0 + p.abs()))
+                };
+                assert!(close(&x, traj.states.index_axis(Axis(0), t)), "states, step {t}, n_out {n_out}");
+                assert!(close(&z, traj.outputs.index_axis(Axis(0), t)), "outputs, step {t}, n_out {n_out}");
+                prev = traj.states.index_axis(Axis(0), t).to_owned();
+            }
+        }
     }
 
     #[test]

@@ -22,10 +22,12 @@ use faer::{Accum, MatMut, MatRef, Par};
 mod float_mode;
 mod parallel;
 mod simd;
+mod step_product;
 
 pub use float_mode::flush_denormals_to_zero;
 pub use parallel::{join, set_threads, threads};
 pub use simd::{SimdLevel, limit_simd_level, simd_level};
+pub use step_product::StepMatrix;
 
 /// Whether an operand of [`gemm_f32`]/[`gemm_f64`] is used as stored or transposed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
