@@ -10,6 +10,9 @@
 //! cores. The split never depends on the thread count, so results are bit-for-bit the same for
 //! any [`set_threads`].
 //!
+//! The per-step product of a recurrence has its own kernel, [`StepMatrix`] (`step_product`):
+//! the same right-hand matrix at every step, packed once.
+//!
 //! Also here, because the hot loop shares them: [`join`] itself (the two-core fork-join the
 //! rate kernels use for the halves of a batch, in `parallel`), the per-thread floating-point
 //! mode it carries to the worker (`float_mode`), and [`simd_level`], which picks the AVX-512 or

@@ -5,7 +5,9 @@
 //! elementwise steps, the noise) are also compiled inside `#[target_feature]` functions for
 //! AVX-512 and AVX2 and picked by [`simd_level`]. None enables fused multiply-add, and Rust
 //! never contracts `a * b + c` on its own, so every path computes the same IEEE operations:
-//! the bits do not depend on the CPU (each such kernel has a test comparing its paths).
+//! the bits do not depend on the CPU (each such kernel has a test comparing its paths). The
+//! one exception, the step product ([`crate::StepMatrix`]), uses fused multiply-adds on every
+//! path (in software on the baseline), which keeps the same guarantee.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
