@@ -532,6 +532,57 @@ struct ForwardKernel<'a, F> {
     perturbation: Option<&'a Perturbation>,
 }
 
+/// The update of one step for a half's rows:
+/// `x = (1 - alpha) x_prev + alpha (drive + bias) [+ sigma xi]`, `r = f(x)`.
+struct Update<'a, F> {
+    n: usize,
+    n_in: usize,
+    alpha: &'a [F],
+    leak: &'a [F],
+    sigma: &'a [F],
+    bias: &'a [F],
+    prev_x: &'a [F],
+    /// The step product: recurrent input plus input drive.
+    recurrent: &'a [F],
+    /// The step's noise, if any.
+    xi: Option<&'a [F]>,
+}
+
+impl<F: Real> Update<'_, F> {
+    /// Writes `x` and `r` (rows of `n`) and `r` again into the first `n` values of each `lhs`
+    /// row (rows of `n + n_in`), in one pass per row; `f` is the transfer function, a closure
+    /// so each one is its own vectorised loop.
+    #[inline(always)]
+    fn run(&self, x: &mut [F], r: &mut [F], lhs: &mut [F], f: impl Fn(F) -> F) {
+        let n = self.n;
+        let (alpha, leak, sigma, bias) = (&self.alpha[..n], &self.leak[..n], &self.sigma[..n], &self.bias[..n]);
+        let rows = x.chunks_exact_mut(n).zip(r.chunks_exact_mut(n)).zip(lhs.chunks_exact_mut(n + self.n_in));
+        let inputs = self.prev_x.chunks_exact(n).zip(self.recurrent.chunks_exact(n));
+        for (i, (((xr, rr), lr), (pr, cr))) in rows.zip(inputs).enumerate() {
+            let (lr, pr, cr) = (&mut lr[..n], &pr[..n], &cr[..n]);
+            match self.xi {
+                Some(xi) => {
+                    let zr = &xi[i * n..(i + 1) * n];
+                    for j in 0..n {
+                        let v = leak[j] * pr[j] + alpha[j] * (cr[j] + bias[j]) + sigma[j] * zr[j];
+                        xr[j] = v;
+                        rr[j] = f(v);
+                        lr[j] = rr[j];
+                    }
+                }
+                None => {
+                    for j in 0..n {
+                        let v = leak[j] * pr[j] + alpha[j] * (cr[j] + bias[j]);
+                        xr[j] = v;
+                        rr[j] = f(v);
+                        lr[j] = rr[j];
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `[W_rec^T; W_in^T]` (both row-major, `N_rec` columns) packed for the step products.
 fn stack_step_weights<F: Real>(w_rec_t: &[F], w_in_t: &[F], n: usize, n_in: usize) -> StepMatrix<F> {
     let stacked: Vec<F> = w_rec_t.iter().chain(w_in_t).copied().collect();
@@ -617,14 +668,17 @@ impl<F: Real> ForwardKernel<'_, F> {
                 }
                 _ => &self.weights_t,
             };
-            // The left operand [r_{t-1} u_t], row by row.
+            // The left operand [r_{t-1} u_t]: the rates were put there by the previous step (or
+            // below at t = 0), the inputs are copied in here.
             let (m, n_in) = (rows.trials.len(), self.n_in);
+            if t == 0 {
+                for (lhs, r_row) in rows.lhs.chunks_exact_mut(n + n_in).zip(prev_r.chunks_exact(n)) {
+                    lhs[..n].copy_from_slice(r_row);
+                }
+            }
             let u_start = (t * self.batch + rows.trials.start) * n_in;
             let u = &self.inputs[u_start..u_start + m * n_in];
-            let lhs_rows =
-                rows.lhs.chunks_exact_mut(n + n_in).zip(prev_r.chunks_exact(n)).zip(u.chunks_exact(n_in.max(1)));
-            for ((lhs, r_row), u_row) in lhs_rows {
-                lhs[..n].copy_from_slice(r_row);
+            for (lhs, u_row) in rows.lhs.chunks_exact_mut(n + n_in).zip(u.chunks_exact(n_in.max(1))) {
                 lhs[n..].copy_from_slice(&u_row[..n_in]);
             }
             F::step_product(recurrent_t, &mut rows.recurrent, &rows.lhs, m);
@@ -648,31 +702,27 @@ impl<F: Real> ForwardKernel<'_, F> {
             }
             // Cut to n values each, so the loops below need no bounds checks and vectorise.
             let (alpha, leak, sigma, bias) = (&self.alpha[..n], &self.leak[..n], &self.sigma[..n], &rows.bias[..n]);
-            // `recurrent` holds the recurrent input plus the input drive.
-            let drive = x.chunks_exact_mut(n).zip(prev_x.chunks_exact(n)).zip(rows.recurrent.chunks_exact(n));
-            match rows.noise.as_deref_mut() {
+            // `recurrent` holds the recurrent input plus the input drive. One pass per row writes
+            // x_t, f(x_t) and f(x_t) again into the next step's left operand.
+            let xi = match rows.noise.as_deref_mut() {
                 Some(generators) => {
                     fill_rows(generators, n, &mut rows.xi);
-                    for (((xr, pr), cr), zr) in drive.zip(rows.xi.chunks_exact(n)) {
-                        for j in 0..n {
-                            xr[j] = leak[j] * pr[j] + alpha[j] * (cr[j] + bias[j]) + sigma[j] * zr[j];
-                        }
-                    }
+                    Some(&rows.xi[..])
                 }
-                None => {
-                    for ((xr, pr), cr) in drive {
-                        for j in 0..n {
-                            xr[j] = leak[j] * pr[j] + alpha[j] * (cr[j] + bias[j]);
-                        }
-                    }
-                }
+                None => None,
+            };
+            let update = Update { n, n_in, alpha, leak, sigma, bias, prev_x, recurrent: &rows.recurrent, xi };
+            match self.transfer {
+                TransferFunction::Relu => update.run(x, r, &mut rows.lhs, |v| v.max(F::zero())),
+                other => update.run(x, r, &mut rows.lhs, |v| other.apply(v)),
             }
-            self.transfer.apply_slice(x, r);
             if rows.silenced.iter().any(|&s| s) {
-                for (xr, rr) in x.chunks_exact_mut(n).zip(r.chunks_exact_mut(n)) {
+                let rows_of = x.chunks_exact_mut(n).zip(r.chunks_exact_mut(n)).zip(rows.lhs.chunks_exact_mut(n + n_in));
+                for ((xr, rr), lr) in rows_of {
                     for j in (0..n).filter(|&j| rows.silenced[j]) {
                         xr[j] = F::zero();
                         rr[j] = F::zero();
+                        lr[j] = F::zero();
                     }
                 }
             }
