@@ -281,7 +281,9 @@ fn readout<F: Real>(r: &[F], n: usize, w_out: &[F], b_out: &[F], z: &mut [F]) {
             let (w_chunks, w_tail) = w_row.as_chunks::<16>();
             let mut acc = [F::zero(); 16];
             for (rc, wc) in r_chunks.iter().zip(w_chunks) {
-                acc = std::array::from_fn(|l| acc[l] + rc[l] * wc[l]);
+                for (a, (&rv, &wv)) in acc.iter_mut().zip(rc.iter().zip(wc)) {
+                    *a += rv * wv;
+                }
             }
             let a8: [F; 8] = std::array::from_fn(|l| acc[l] + acc[l + 8]);
             let a4: [F; 4] = std::array::from_fn(|l| a8[l] + a8[l + 4]);
