@@ -202,11 +202,11 @@ pub fn rate_forward<F: Real>(
     let (alpha, leak, sigma) = dynamics.expand(n)?;
     // Each step is one product `[r_{t-1} u_t] [W_rec^T; W_in^T]`, the recurrent input and the
     // input drive together, with the stacked weights packed once (`StepMatrix`: faer packed its
-    // operands again at every step). Measured against the drive of all steps as one product
-    // up front: that product, and reading its output back from memory at every step, cost more.
-    let w_in_t = w.w_in.t().as_standard_layout().into_owned();
+    // operands again at every step). The drive used to be one product for all steps up front,
+    // whose output every step then read back from memory.
+    let w_in_t_owned = w.w_in.t().as_standard_layout().into_owned();
     let w_rec_t = w.w_rec.t().as_standard_layout().into_owned();
-    let w_in_t = contiguous(&w_in_t)?;
+    let w_in_t = contiguous(&w_in_t_owned)?;
     let b_out = w.b_out.to_vec();
     let kernel = ForwardKernel {
         n,
@@ -269,9 +269,9 @@ const NARROW_READOUT: usize = 8;
 
 /// `z = r W_out^T + b_out` for the rows of `r` (`n` values each), where `w_out` is `[N_out, n]`
 /// row-major: each dot product as 16 partial sums combined pairwise, plus the last `n mod 16`
-/// terms, in a fixed order (it vectorises on every build with the same bits). Computed at each step while the rates are in
-/// cache: measured, one product over all steps afterwards (a tall, two-column GEMM reading every
-/// rate back from memory) was 7-10% of a simulation.
+/// terms, in a fixed order (the same operations, so the same bits, on every build). Computed at
+/// each step while the rates are in cache: one product over all steps afterwards (a tall,
+/// two-column GEMM reading every rate back from memory) was 7-10% of a simulation's profile.
 #[inline(always)]
 fn readout<F: Real>(r: &[F], n: usize, w_out: &[F], b_out: &[F], z: &mut [F]) {
     let n_out = b_out.len();
