@@ -215,12 +215,8 @@ pub fn rate_forward<F: Real>(
         inputs: contiguous(&inputs)?,
         weights_t: stack_step_weights(contiguous(&w_rec_t)?, w_in_t, n, n_in),
         w_in_t,
-        w_out: contiguous(w.w_out)?,
         b_out: b_out.as_slice(),
-        w_out_t: match n_out > NARROW_READOUT {
-            true => Some(F::step_matrix(contiguous(&w.w_out.t().as_standard_layout().into_owned())?, n, n_out)),
-            false => None,
-        },
+        w_out_t: F::step_matrix(contiguous(&w.w_out.t().as_standard_layout().into_owned())?, n, n_out),
         w_rec_array: w.w_rec,
         b_rec: w.b_rec,
         alpha: &alpha,
@@ -261,37 +257,6 @@ pub fn rate_forward<F: Real>(
         })
         .collect();
     run_halves(parts, |mut rows| kernel.run(&mut rows, t_steps))
-}
-
-/// Readouts with at most this many outputs are computed as dot products at each step
-/// ([`readout`]); wider ones by a step product with `W_out^T`.
-const NARROW_READOUT: usize = 8;
-
-/// `z = r W_out^T + b_out` for the rows of `r` (`n` values each), where `w_out` is `[N_out, n]`
-/// row-major: each dot product as 16 partial sums combined pairwise, plus the last `n mod 16`
-/// terms, in a fixed order (the same operations, so the same bits, on every build). Computed at
-/// each step while the rates are in cache: one product over all steps afterwards (a tall,
-/// two-column GEMM reading every rate back from memory) was 7-10% of a simulation's profile.
-#[inline(always)]
-fn readout<F: Real>(r: &[F], n: usize, w_out: &[F], b_out: &[F], z: &mut [F]) {
-    let n_out = b_out.len();
-    for (r_row, z_row) in r.chunks_exact(n).zip(z.chunks_exact_mut(n_out.max(1))) {
-        let (r_chunks, r_tail) = r_row.as_chunks::<16>();
-        for ((z_o, w_row), &b) in z_row.iter_mut().zip(w_out.chunks_exact(n)).zip(b_out) {
-            let (w_chunks, w_tail) = w_row.as_chunks::<16>();
-            let mut acc = [F::zero(); 16];
-            for (rc, wc) in r_chunks.iter().zip(w_chunks) {
-                for (a, (&rv, &wv)) in acc.iter_mut().zip(rc.iter().zip(wc)) {
-                    *a += rv * wv;
-                }
-            }
-            let a8: [F; 8] = std::array::from_fn(|l| acc[l] + acc[l + 8]);
-            let a4: [F; 4] = std::array::from_fn(|l| a8[l] + a8[l + 4]);
-            let a2: [F; 2] = std::array::from_fn(|l| a4[l] + a4[l + 2]);
-            let tail = r_tail.iter().zip(w_tail).fold(F::zero(), |sum, (&rv, &wv)| sum + rv * wv);
-            *z_o = ((a2[0] + a2[1]) + tail) + b;
-        }
-    }
 }
 
 /// Gradients of the loss with respect to the effective weights of a rate network (and
@@ -520,11 +485,14 @@ struct ForwardKernel<'a, F> {
     weights_t: StepMatrix<F>,
     /// `W_in^T`, row-major (for a per-step multiplier's own stacked weights).
     w_in_t: &'a [F],
-    /// `W_out`, row-major `[N_out, N_rec]`, and `b_out`.
-    w_out: &'a [F],
+    /// `b_out`.
     b_out: &'a [F],
-    /// `W_out^T` packed, for readouts wider than [`NARROW_READOUT`].
-    w_out_t: Option<StepMatrix<F>>,
+    /// `W_out^T`, packed for the readout at each step: `z_t = f(x_t) W_out^T + b_out` is
+    /// computed while the rates are in cache. One product over all steps afterwards (a tall,
+    /// two-column GEMM reading every rate back from memory) was 7-10% of a simulation's
+    /// profile; dot products per row compiled to 2-wide vectors and were no faster than this
+    /// mostly empty 16-column panel.
+    w_out_t: StepMatrix<F>,
     w_rec_array: &'a Array2<F>,
     b_rec: ArrayView1<'a, F>,
     alpha: &'a [F],
@@ -729,14 +697,9 @@ impl<F: Real> ForwardKernel<'_, F> {
                 }
             }
             let z = &mut *rows.outputs[t];
-            match &self.w_out_t {
-                Some(w_out_t) => {
-                    F::step_product(w_out_t, z, r, m);
-                    for z_row in z.chunks_exact_mut(self.b_out.len()) {
-                        z_row.iter_mut().zip(self.b_out).for_each(|(z, &b)| *z += b);
-                    }
-                }
-                None => readout(r, n, self.w_out, self.b_out, z),
+            F::step_product(&self.w_out_t, z, r, m);
+            for z_row in z.chunks_exact_mut(self.b_out.len().max(1)) {
+                z_row.iter_mut().zip(self.b_out).for_each(|(z, &b)| *z += b);
             }
         }
         Ok(())
@@ -863,9 +826,9 @@ mod tests {
 
     #[test]
     fn outputs_are_the_readout_of_the_rates_and_states_follow_the_equation() {
-        // Narrow (dot products at each step) and wide (a step product) readouts; N 37 leaves a
-        // tail after the 16-wide partial sums; no noise, so the update can be recomputed.
-        for n_out in [2, 11] {
+        // Readouts within one 16-column panel and wider; N 37 ends in a partial panel; no
+        // noise, so the update can be recomputed.
+        for n_out in [2, 19] {
             let (n, n_in, t_steps, batch) = (37, 3, 4, 5);
             let (w_in, w_rec, w_out) =
                 (matrix(11, n, n_in, 1.0), matrix(12, n, n, 1.0 / (n as f32).sqrt()), matrix(13, n_out, n, 0.3));
