@@ -204,18 +204,14 @@ pub fn rate_forward<F: Real>(
     // input drive together, with the stacked weights packed once (`StepMatrix`: faer packed its
     // operands again at every step). The drive used to be one product for all steps up front,
     // whose output every step then read back from memory.
-    let w_in_t_owned = w.w_in.t().as_standard_layout().into_owned();
-    let w_rec_t = w.w_rec.t().as_standard_layout().into_owned();
-    let w_in_t = contiguous(&w_in_t_owned)?;
-    let b_out = w.b_out.to_vec();
     let kernel = ForwardKernel {
         n,
         n_in,
         batch,
         inputs: contiguous(&inputs)?,
-        weights_t: stack_step_weights(contiguous(&w_rec_t)?, w_in_t, n, n_in),
-        w_in_t,
-        b_out: b_out.as_slice(),
+        weights_t: stack_step_weights(w.w_rec.t().iter().copied(), w.w_in),
+        w_in: w.w_in,
+        b_out: w.b_out,
         w_out_t: F::step_matrix(contiguous(&w.w_out.t().as_standard_layout().into_owned())?, n, n_out),
         w_rec_array: w.w_rec,
         b_rec: w.b_rec,
@@ -253,7 +249,6 @@ pub fn rate_forward<F: Real>(
             silenced: vec![false; n],
             pulse: vec![F::zero(); n],
             bias: vec![F::zero(); n],
-            w_step_t: perturbation.and_then(|p| p.rec_multiplier.as_ref()).map(|_| Array2::<F>::zeros((n, n))),
         })
         .collect();
     run_halves(parts, |mut rows| kernel.run(&mut rows, t_steps))
@@ -483,10 +478,9 @@ struct ForwardKernel<'a, F> {
     inputs: &'a [F],
     /// `[W_rec^T; W_in^T]`, packed for the step products.
     weights_t: StepMatrix<F>,
-    /// `W_in^T`, row-major (for a per-step multiplier's own stacked weights).
-    w_in_t: &'a [F],
-    /// `b_out`.
-    b_out: &'a [F],
+    /// `W_in` (for a per-step multiplier's own stacked weights).
+    w_in: &'a Array2<F>,
+    b_out: ArrayView1<'a, F>,
     /// `W_out^T`, packed for the readout at each step: `z_t = f(x_t) W_out^T + b_out` is
     /// computed while the rates are in cache. One product over all steps afterwards (a tall,
     /// two-column GEMM reading every rate back from memory) was 7-10% of a simulation's
@@ -553,9 +547,11 @@ impl<F: Real> Update<'_, F> {
     }
 }
 
-/// `[W_rec^T; W_in^T]` (both row-major, `N_rec` columns) packed for the step products.
-fn stack_step_weights<F: Real>(w_rec_t: &[F], w_in_t: &[F], n: usize, n_in: usize) -> StepMatrix<F> {
-    let stacked: Vec<F> = w_rec_t.iter().chain(w_in_t).copied().collect();
+/// `[W_rec^T; W_in^T]` (`N_rec + N_in` rows of `N_rec`) packed for the step products, from the
+/// values of `W_rec^T` in row-major order and `W_in` (`[N_rec, N_in]`).
+fn stack_step_weights<F: Real>(w_rec_t: impl Iterator<Item = F>, w_in: &Array2<F>) -> StepMatrix<F> {
+    let (n, n_in) = w_in.dim();
+    let stacked: Vec<F> = w_rec_t.chain(w_in.t().iter().copied()).collect();
     F::step_matrix(&stacked, n + n_in, n)
 }
 
@@ -573,18 +569,15 @@ struct ForwardRows<'a, F> {
     /// The noise of these trials (none without noise) and its draws of a step.
     noise: Option<&'a mut [TrialNoise]>,
     xi: Vec<F>,
-    /// The step's recurrent input `f(x_{t-1}) W_rec^T`: computed into this small, cache-hot
-    /// buffer and added to the input drive in the elementwise loop, instead of added by the
-    /// product into `x_t`, whose rows were written at the start and are no longer in cache
-    /// (measured: that read-modify-write was 12% of a simulation at N_rec 100).
+    /// The step product, recurrent input plus input drive `[r_{t-1} u_t] [W_rec^T; W_in^T]`:
+    /// computed into this small, cache-hot buffer and read by the update (a product adding into
+    /// `x_t` rows long out of cache was measured at 12% of a simulation at N_rec 100).
     recurrent: Vec<F>,
     /// The step product's left operand `[r_{t-1} u_t]`, `B x (N_rec + N_in)`.
     lhs: Vec<F>,
     silenced: Vec<bool>,
     pulse: Vec<F>,
     bias: Vec<F>,
-    /// `(W_rec o M_t)^T` under a per-step multiplier.
-    w_step_t: Option<Array2<F>>,
 }
 
 impl<F: Real> ForwardKernel<'_, F> {
@@ -625,18 +618,16 @@ impl<F: Real> ForwardKernel<'_, F> {
             let (prev_x, prev_r): (&[F], &[F]) =
                 if t == 0 { (rows.initial, rows.initial_rates) } else { (&*done_x[t - 1], &*done_r[t - 1]) };
             let (x, r) = (&mut *rest_x[0], &mut *rest_r[0]);
-            let multiplier = self.perturbation.and_then(|p| p.rec_multiplier.as_ref());
             let packed_step;
-            let recurrent_t = match (&mut rows.w_step_t, multiplier) {
-                (Some(ws), Some(mult)) => {
-                    ndarray::Zip::from(&mut *ws)
-                        .and(self.w_rec_array.t())
-                        .and(mult.index_axis(Axis(0), t).t())
-                        .for_each(|o, &wv, &mv| *o = wv * F::of(f64::from(mv)));
-                    packed_step = stack_step_weights(contiguous(ws)?, self.w_in_t, self.n, self.n_in);
+            let recurrent_t = match self.perturbation.and_then(|p| p.rec_multiplier.as_ref()) {
+                // `(W_rec o M_t)^T`, stacked on `W_in^T` and packed for this step.
+                Some(mult) => {
+                    let m_t = mult.index_axis(Axis(0), t);
+                    let masked = self.w_rec_array.t().into_iter().zip(m_t.t());
+                    packed_step = stack_step_weights(masked.map(|(&wv, &mv)| wv * F::of(f64::from(mv))), self.w_in);
                     &packed_step
                 }
-                _ => &self.weights_t,
+                None => &self.weights_t,
             };
             // The left operand [r_{t-1} u_t]: the rates were put there by the previous step (or
             // below at t = 0), the inputs are copied in here.
@@ -699,7 +690,7 @@ impl<F: Real> ForwardKernel<'_, F> {
             let z = &mut *rows.outputs[t];
             F::step_product(&self.w_out_t, z, r, m);
             for z_row in z.chunks_exact_mut(self.b_out.len().max(1)) {
-                z_row.iter_mut().zip(self.b_out).for_each(|(z, &b)| *z += b);
+                z_row.iter_mut().zip(self.b_out.iter()).for_each(|(z, &b)| *z += b);
             }
         }
         Ok(())

@@ -33,18 +33,6 @@ pub struct StepMatrix<T> {
     data: Vec<T>,
 }
 
-impl<T> StepMatrix<T> {
-    /// Rows of the right-hand matrix (the inner dimension of the product).
-    pub fn k(&self) -> usize {
-        self.k
-    }
-
-    /// Columns of the right-hand matrix and of the product.
-    pub fn n(&self) -> usize {
-        self.n
-    }
-}
-
 impl StepMatrix<f64> {
     /// Keeps `b` (`k x n`, row-major) for faer's product.
     ///
@@ -288,6 +276,5 @@ mod tests {
         let mut c = vec![0.0; m * n];
         StepMatrix::<f64>::new(&b, k, n).product(&mut c, &a, m);
         assert_eq!(c, expected);
-        assert_eq!((StepMatrix::<f64>::new(&b, k, n).k(), StepMatrix::<f64>::new(&b, k, n).n()), (k, n));
     }
 }
