@@ -244,7 +244,11 @@ pub fn rate_forward<F: Real>(
                 mine
             }),
             xi: vec![F::zero(); if noisy { h.len() * n } else { 0 }],
-            recurrent: vec![F::zero(); h.len() * n],
+            recurrent: vec![F::zero(); h.len() * kernel.weights_t.padded_n()],
+            readout: vec![F::zero(); h.len() * kernel.w_out_t.padded_n()],
+            state: vec![F::zero(); h.len() * n],
+            prev_state: vec![F::zero(); h.len() * n],
+            rate: vec![F::zero(); h.len() * n],
             lhs: vec![F::zero(); h.len() * (n + n_in)],
             silenced: vec![false; n],
             pulse: vec![F::zero(); n],
@@ -503,12 +507,12 @@ struct Update<'a, F> {
     n_in: usize,
     alpha: &'a [F],
     leak: &'a [F],
-    sigma: &'a [F],
     bias: &'a [F],
     prev_x: &'a [F],
-    /// The step product: recurrent input plus input drive.
+    /// The step product: recurrent input plus input drive, rows of `recurrent_stride` values.
     recurrent: &'a [F],
-    /// The step's noise, if any.
+    recurrent_stride: usize,
+    /// The step's noise, if any, already times `sigma` ([`fill_rows`]).
     xi: Option<&'a [F]>,
 }
 
@@ -519,16 +523,16 @@ impl<F: Real> Update<'_, F> {
     #[inline(always)]
     fn run(&self, x: &mut [F], r: &mut [F], lhs: &mut [F], f: impl Fn(F) -> F) {
         let n = self.n;
-        let (alpha, leak, sigma, bias) = (&self.alpha[..n], &self.leak[..n], &self.sigma[..n], &self.bias[..n]);
+        let (alpha, leak, bias) = (&self.alpha[..n], &self.leak[..n], &self.bias[..n]);
         let rows = x.chunks_exact_mut(n).zip(r.chunks_exact_mut(n)).zip(lhs.chunks_exact_mut(n + self.n_in));
-        let inputs = self.prev_x.chunks_exact(n).zip(self.recurrent.chunks_exact(n));
+        let inputs = self.prev_x.chunks_exact(n).zip(self.recurrent.chunks_exact(self.recurrent_stride));
         for (i, (((xr, rr), lr), (pr, cr))) in rows.zip(inputs).enumerate() {
             let (lr, pr, cr) = (&mut lr[..n], &pr[..n], &cr[..n]);
             match self.xi {
                 Some(xi) => {
                     let zr = &xi[i * n..(i + 1) * n];
                     for j in 0..n {
-                        let v = leak[j] * pr[j] + alpha[j] * (cr[j] + bias[j]) + sigma[j] * zr[j];
+                        let v = leak[j] * pr[j] + alpha[j] * (cr[j] + bias[j]) + zr[j];
                         xr[j] = v;
                         rr[j] = f(v);
                         lr[j] = rr[j];
@@ -573,8 +577,16 @@ struct ForwardRows<'a, F> {
     /// computed into this small, cache-hot buffer and read by the update (a product adding into
     /// `x_t` rows long out of cache was measured at 12% of a simulation at N_rec 100).
     recurrent: Vec<F>,
+    /// The readout's product `f(x_t) W_out^T`, rows padded like `recurrent`, before `b_out`.
+    readout: Vec<F>,
     /// The step product's left operand `[r_{t-1} u_t]`, `B x (N_rec + N_in)`.
     lhs: Vec<F>,
+    /// `x_t`, `x_{t-1}` and `f(x_t)` of these rows, kept in cache: the update reads and the
+    /// readout reads these, and they are copied to the trajectory with non-temporal stores
+    /// ([`psychrnn_linalg::stream_copy`]), which is never read back during the pass.
+    state: Vec<F>,
+    prev_state: Vec<F>,
+    rate: Vec<F>,
     silenced: Vec<bool>,
     pulse: Vec<F>,
     bias: Vec<F>,
@@ -613,11 +625,9 @@ impl<F: Real> ForwardKernel<'_, F> {
     fn steps(&self, rows: &mut ForwardRows<'_, F>, n_steps: usize) -> Result<()> {
         let n = self.n;
         for t in 0..n_steps {
-            let (done_x, rest_x) = rows.states.split_at_mut(t);
-            let (done_r, rest_r) = rows.rates.split_at_mut(t);
-            let (prev_x, prev_r): (&[F], &[F]) =
-                if t == 0 { (rows.initial, rows.initial_rates) } else { (&*done_x[t - 1], &*done_r[t - 1]) };
-            let (x, r) = (&mut *rest_x[0], &mut *rest_r[0]);
+            std::mem::swap(&mut rows.state, &mut rows.prev_state);
+            let prev_x: &[F] = if t == 0 { rows.initial } else { &rows.prev_state };
+            let (x, r) = (&mut rows.state[..], &mut rows.rate[..]);
             let packed_step;
             let recurrent_t = match self.perturbation.and_then(|p| p.rec_multiplier.as_ref()) {
                 // `(W_rec o M_t)^T`, stacked on `W_in^T` and packed for this step.
@@ -633,16 +643,19 @@ impl<F: Real> ForwardKernel<'_, F> {
             // below at t = 0), the inputs are copied in here.
             let (m, n_in) = (rows.trials.len(), self.n_in);
             if t == 0 {
-                for (lhs, r_row) in rows.lhs.chunks_exact_mut(n + n_in).zip(prev_r.chunks_exact(n)) {
+                for (lhs, r_row) in rows.lhs.chunks_exact_mut(n + n_in).zip(rows.initial_rates.chunks_exact(n)) {
                     lhs[..n].copy_from_slice(r_row);
                 }
             }
             let u_start = (t * self.batch + rows.trials.start) * n_in;
             let u = &self.inputs[u_start..u_start + m * n_in];
-            for (lhs, u_row) in rows.lhs.chunks_exact_mut(n + n_in).zip(u.chunks_exact(n_in.max(1))) {
-                lhs[n..].copy_from_slice(&u_row[..n_in]);
+            // Column by column: a copy of `n_in` values per row was a `memmove` call per row.
+            for c in 0..n_in {
+                for (lhs, u_row) in rows.lhs.chunks_exact_mut(n + n_in).zip(u.chunks_exact(n_in)) {
+                    lhs[n + c] = u_row[c];
+                }
             }
-            F::step_product(recurrent_t, &mut rows.recurrent, &rows.lhs, m);
+            F::step_product_padded(recurrent_t, &mut rows.recurrent, &rows.lhs, m);
             if let Some(p) = self.perturbation {
                 rows.pulse.fill(F::zero());
                 for pl in p.pulses.iter().filter(|pl| pl.start_step <= t && t < pl.end_step) {
@@ -667,12 +680,14 @@ impl<F: Real> ForwardKernel<'_, F> {
             // x_t, f(x_t) and f(x_t) again into the next step's left operand.
             let xi = match rows.noise.as_deref_mut() {
                 Some(generators) => {
-                    fill_rows(generators, n, &mut rows.xi);
+                    fill_rows(generators, sigma, &mut rows.xi);
                     Some(&rows.xi[..])
                 }
                 None => None,
             };
-            let update = Update { n, n_in, alpha, leak, sigma, bias, prev_x, recurrent: &rows.recurrent, xi };
+            let recurrent_stride = recurrent_t.padded_n();
+            let update =
+                Update { n, n_in, alpha, leak, bias, prev_x, recurrent: &rows.recurrent, recurrent_stride, xi };
             match self.transfer {
                 TransferFunction::Relu => update.run(x, r, &mut rows.lhs, |v| v.max(F::zero())),
                 other => update.run(x, r, &mut rows.lhs, |v| other.apply(v)),
@@ -687,12 +702,18 @@ impl<F: Real> ForwardKernel<'_, F> {
                     }
                 }
             }
-            let z = &mut *rows.outputs[t];
-            F::step_product(&self.w_out_t, z, r, m);
-            for z_row in z.chunks_exact_mut(self.b_out.len().max(1)) {
-                z_row.iter_mut().zip(self.b_out.iter()).for_each(|(z, &b)| *z += b);
+            psychrnn_linalg::stream_copy(&mut *rows.states[t], x);
+            psychrnn_linalg::stream_copy(&mut *rows.rates[t], r);
+            F::step_product_padded(&self.w_out_t, &mut rows.readout, r, m);
+            let n_out = self.b_out.len();
+            let padded = rows.readout.chunks_exact(self.w_out_t.padded_n());
+            for (z_row, product) in rows.outputs[t].chunks_exact_mut(n_out.max(1)).zip(padded) {
+                for ((z, &p), &b) in z_row.iter_mut().zip(product).zip(self.b_out.iter()) {
+                    *z = p + b;
+                }
             }
         }
+        psychrnn_linalg::stream_fence();
         Ok(())
     }
 }

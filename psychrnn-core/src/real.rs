@@ -31,6 +31,9 @@ pub trait Real:
     fn step_matrix(b: &[Self], k: usize, n: usize) -> StepMatrix<Self>;
     /// `c (m x n) = a (m x k) B` for a [`Real::step_matrix`] `B`.
     fn step_product(b: &StepMatrix<Self>, c: &mut [Self], a: &[Self], m: usize);
+    /// [`Real::step_product`] into rows of [`StepMatrix::padded_n`] values (every tile stored
+    /// whole; see `StepMatrix::padded_product`).
+    fn step_product_padded(b: &StepMatrix<Self>, c: &mut [Self], a: &[Self], m: usize);
     /// Conversion from `f64` (rounding for `f32`).
     fn of(v: f64) -> Self;
     /// Conversion to `f64`.
@@ -48,6 +51,9 @@ impl Real for f32 {
     }
     fn step_product(b: &StepMatrix<f32>, c: &mut [f32], a: &[f32], m: usize) {
         b.product(c, a, m);
+    }
+    fn step_product_padded(b: &StepMatrix<f32>, c: &mut [f32], a: &[f32], m: usize) {
+        b.padded_product(c, a, m);
     }
     fn of(v: f64) -> f32 {
         v as f32
@@ -69,6 +75,9 @@ impl Real for f64 {
     }
     fn step_product(b: &StepMatrix<f64>, c: &mut [f64], a: &[f64], m: usize) {
         b.product(c, a, m);
+    }
+    fn step_product_padded(b: &StepMatrix<f64>, c: &mut [f64], a: &[f64], m: usize) {
+        b.padded_product(c, a, m);
     }
     fn of(v: f64) -> f64 {
         v

@@ -26,11 +26,13 @@ mod float_mode;
 mod parallel;
 mod simd;
 mod step_product;
+mod streaming;
 
 pub use float_mode::flush_denormals_to_zero;
 pub use parallel::{join, set_threads, threads};
 pub use simd::{SimdLevel, limit_simd_level, simd_level};
 pub use step_product::StepMatrix;
+pub use streaming::{stream_copy, stream_fence};
 
 /// Whether an operand of [`gemm_f32`]/[`gemm_f64`] is used as stored or transposed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

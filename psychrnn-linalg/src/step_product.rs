@@ -33,6 +33,14 @@ pub struct StepMatrix<T> {
     data: Vec<T>,
 }
 
+impl<T> StepMatrix<T> {
+    /// `n` rounded up to the panels' widths (a multiple of 16): the output row stride of
+    /// `padded_product`.
+    pub fn padded_n(&self) -> usize {
+        self.n.div_ceil(HALF) * HALF
+    }
+}
+
 impl StepMatrix<f64> {
     /// Keeps `b` (`k x n`, row-major) for faer's product.
     ///
@@ -49,6 +57,21 @@ impl StepMatrix<f64> {
     /// If a slice length does not match (an internal invariant).
     pub fn product(&self, c: &mut [f64], a: &[f64], m: usize) {
         gemm_f64(c, m, self.n, self.k, a, Op::N, &self.data, Op::N, Acc::Replace);
+    }
+
+    /// [`StepMatrix::product`] into rows of [`StepMatrix::padded_n`] values.
+    ///
+    /// # Panics
+    /// As [`StepMatrix::product`].
+    pub fn padded_product(&self, c: &mut [f64], a: &[f64], m: usize) {
+        let (n, ldc) = (self.n, self.padded_n());
+        assert_eq!(c.len(), m * ldc, "step product: output length");
+        let mut dense = vec![0.0; m * n];
+        self.product(&mut dense, a, m);
+        for (row, values) in c.chunks_exact_mut(ldc.max(1)).zip(dense.chunks_exact(n.max(1))) {
+            row[..n].copy_from_slice(values);
+            row[n..].fill(0.0);
+        }
     }
 }
 
@@ -76,7 +99,24 @@ impl StepMatrix<f32> {
     /// # Panics
     /// If a slice length does not match (an internal invariant).
     pub fn product(&self, c: &mut [f32], a: &[f32], m: usize) {
-        assert_eq!(c.len(), m * self.n, "step product: output length");
+        self.product_with_stride(c, self.n, a, m);
+    }
+
+    /// [`StepMatrix::product`] into rows of [`StepMatrix::padded_n`] values, every tile
+    /// stored whole: a narrow last panel (the readout's few outputs, or `N_rec` not a multiple
+    /// of 32) then needs no copy of a run-time length, which was a `memmove` call per row of
+    /// every tile (7% of a simulation at N_rec 100). Columns past `n` hold the products with
+    /// the zero padding of `B` (zeros for finite `a`).
+    ///
+    /// # Panics
+    /// If a slice length does not match (an internal invariant).
+    pub fn padded_product(&self, c: &mut [f32], a: &[f32], m: usize) {
+        self.product_with_stride(c, self.padded_n(), a, m);
+    }
+
+    /// The product into rows of `ldc` values (`n` or [`StepMatrix::padded_n`]).
+    fn product_with_stride(&self, c: &mut [f32], ldc: usize, a: &[f32], m: usize) {
+        assert_eq!(c.len(), m * ldc, "step product: output length");
         assert_eq!(a.len(), m * self.k, "step product: lhs length");
         #[cfg(target_arch = "x86_64")]
         #[allow(unsafe_code)]
@@ -85,31 +125,31 @@ impl StepMatrix<f32> {
             match simd_level() {
                 // SAFETY: the CPU has the features each build is compiled for (`simd_level`
                 // checks AVX-512F and AVX2, FMA is checked here).
-                SimdLevel::Avx512 if fma => return unsafe { self.product_avx512(c, a, m) },
-                SimdLevel::Avx2 | SimdLevel::Avx512 if fma => return unsafe { self.product_avx2(c, a, m) },
+                SimdLevel::Avx512 if fma => return unsafe { self.product_avx512(c, ldc, a, m) },
+                SimdLevel::Avx2 | SimdLevel::Avx512 if fma => return unsafe { self.product_avx2(c, ldc, a, m) },
                 _ => {}
             }
         }
-        self.panels::<2, HALF>(c, a, m);
+        self.panels::<2, HALF>(c, ldc, a, m);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,fma")]
-    fn product_avx512(&self, c: &mut [f32], a: &[f32], m: usize) {
+    fn product_avx512(&self, c: &mut [f32], ldc: usize, a: &[f32], m: usize) {
         // 8 rows x 32 columns: 16 accumulator registers of the 32.
-        self.panels::<8, PANEL>(c, a, m);
+        self.panels::<8, PANEL>(c, ldc, a, m);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn product_avx2(&self, c: &mut [f32], a: &[f32], m: usize) {
+    fn product_avx2(&self, c: &mut [f32], ldc: usize, a: &[f32], m: usize) {
         // 6 rows x 16 columns: 12 accumulator registers of the 16.
-        self.panels::<6, HALF>(c, a, m);
+        self.panels::<6, HALF>(c, ldc, a, m);
     }
 
     /// Every panel, in column blocks of `W` (or 16 for a 16-wide panel), `MR` rows at a time.
     #[inline(always)]
-    fn panels<const MR: usize, const W: usize>(&self, c: &mut [f32], a: &[f32], m: usize) {
+    fn panels<const MR: usize, const W: usize>(&self, c: &mut [f32], ldc: usize, a: &[f32], m: usize) {
         let (k, n) = (self.k, self.n);
         if k == 0 {
             c.fill(0.0);
@@ -119,10 +159,10 @@ impl StepMatrix<f32> {
             let width = panel_width(n - j0);
             let panel = &self.data[j0 * k..j0 * k + width * k];
             if W == PANEL && width == PANEL {
-                self.rows::<MR, W>(c, a, m, panel, width, j0, 0);
+                self.rows::<MR, W>(c, ldc, a, m, panel, width, j0, 0);
             } else {
                 for sub in (0..width).step_by(HALF) {
-                    self.rows::<MR, HALF>(c, a, m, panel, width, j0, sub);
+                    self.rows::<MR, HALF>(c, ldc, a, m, panel, width, j0, sub);
                 }
             }
         }
@@ -134,6 +174,7 @@ impl StepMatrix<f32> {
     fn rows<const MR: usize, const W: usize>(
         &self,
         c: &mut [f32],
+        ldc: usize,
         a: &[f32],
         m: usize,
         panel: &[f32],
@@ -141,17 +182,18 @@ impl StepMatrix<f32> {
         j0: usize,
         sub: usize,
     ) {
-        let (k, n) = (self.k, self.n);
-        let cols = (n - j0 - sub).min(W);
+        let k = self.k;
+        // Whole tiles where the rows have room (always with `padded_n`).
+        let cols = if j0 + sub + W <= ldc { W } else { (self.n - j0 - sub).min(W) };
         let mut row = 0;
         while row + MR <= m {
             let acc = tile::<MR, W>(&a[row * k..(row + MR) * k], k, panel, width, sub);
-            store(c, n, row, j0 + sub, cols, &acc);
+            store(c, ldc, row, j0 + sub, cols, &acc);
             row += MR;
         }
         while row < m {
             let acc = tile::<1, W>(&a[row * k..(row + 1) * k], k, panel, width, sub);
-            store(c, n, row, j0 + sub, cols, &acc);
+            store(c, ldc, row, j0 + sub, cols, &acc);
             row += 1;
         }
     }
@@ -202,7 +244,17 @@ fn store<const MR: usize, const W: usize>(
 ) {
     for (i, acc_row) in acc.iter().enumerate() {
         let start = (row + i) * n + col;
-        c[start..start + cols].copy_from_slice(&acc_row[..cols]);
+        if cols == W {
+            // A copy of known length is a few vector stores; `copy_from_slice` of a run-time
+            // length was a call to `memmove` per row of every tile.
+            let dst: &mut [f32; W] = match (&mut c[start..start + W]).try_into() {
+                Ok(dst) => dst,
+                Err(_) => unreachable!("a full tile row holds W columns"),
+            };
+            *dst = *acc_row;
+        } else {
+            c[start..start + cols].copy_from_slice(&acc_row[..cols]);
+        }
     }
 }
 
@@ -256,6 +308,39 @@ mod tests {
             }
         }
         limit_simd_level(SimdLevel::Avx512);
+    }
+
+    #[test]
+    fn the_padded_product_is_the_product_with_zeros_past_n() {
+        for level in [SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512] {
+            limit_simd_level(level);
+            for &(m, k, n) in &[(32, 102, 100), (9, 40, 2), (17, 33, 33), (3, 5, 16), (8, 64, 64)] {
+                let (a, b) = (values(m * k, 5 + k as u64), values(k * n, 6 + n as u64));
+                let packed = StepMatrix::<f32>::new(&b, k, n);
+                let ldc = packed.padded_n();
+                assert!(ldc >= n && ldc % HALF == 0 && ldc < n + HALF, "padded width {ldc} of {n}");
+                let mut padded = vec![f32::NAN; m * ldc];
+                packed.padded_product(&mut padded, &a, m);
+                let mut dense = vec![f32::NAN; m * n];
+                packed.product(&mut dense, &a, m);
+                for (row, want) in padded.chunks_exact(ldc).zip(dense.chunks_exact(n)) {
+                    assert!(
+                        row[..n].iter().zip(want).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{level:?} {m} {k} {n}"
+                    );
+                    assert!(row[n..].iter().all(|&v| v == 0.0), "{level:?} padding of {n}");
+                }
+            }
+        }
+        limit_simd_level(SimdLevel::Avx512);
+        let b: Vec<f64> = values(4 * 3, 9).into_iter().map(f64::from).collect();
+        let a: Vec<f64> = values(2 * 4, 8).into_iter().map(f64::from).collect();
+        let packed = StepMatrix::<f64>::new(&b, 4, 3);
+        let (mut padded, mut dense) = (vec![f64::NAN; 2 * packed.padded_n()], vec![0.0; 6]);
+        packed.padded_product(&mut padded, &a, 2);
+        packed.product(&mut dense, &a, 2);
+        assert_eq!((&padded[..3], &padded[16..19]), (&dense[..3], &dense[3..]));
+        assert!(padded[3..16].iter().chain(&padded[19..]).all(|&v| v == 0.0));
     }
 
     #[test]
