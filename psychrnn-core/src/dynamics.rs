@@ -236,7 +236,6 @@ pub fn rate_forward<F: Real>(
             states: states.next().unwrap_or_default(),
             rates: rates.next().unwrap_or_default(),
             outputs: outputs.next().unwrap_or_default(),
-            initial: &initial[h.start * n..h.end * n],
             initial_rates: &initial_rates[h.start * n..h.end * n],
             noise: trial_noise.take().map(|all| {
                 let (mine, others) = all.split_at_mut(h.len());
@@ -246,8 +245,7 @@ pub fn rate_forward<F: Real>(
             xi: vec![F::zero(); if noisy { h.len() * n } else { 0 }],
             recurrent: vec![F::zero(); h.len() * kernel.weights_t.padded_n()],
             readout: vec![F::zero(); h.len() * kernel.w_out_t.padded_n()],
-            state: vec![F::zero(); h.len() * n],
-            prev_state: vec![F::zero(); h.len() * n],
+            state: initial[h.start * n..h.end * n].to_vec(),
             rate: vec![F::zero(); h.len() * n],
             lhs: vec![F::zero(); h.len() * (n + n_in)],
             silenced: vec![false; n],
@@ -508,7 +506,6 @@ struct Update<'a, F> {
     alpha: &'a [F],
     leak: &'a [F],
     bias: &'a [F],
-    prev_x: &'a [F],
     /// The step product: recurrent input plus input drive, rows of `recurrent_stride` values.
     recurrent: &'a [F],
     recurrent_stride: usize,
@@ -517,22 +514,23 @@ struct Update<'a, F> {
 }
 
 impl<F: Real> Update<'_, F> {
-    /// Writes `x` and `r` (rows of `n`) and `r` again into the first `n` values of each `lhs`
-    /// row (rows of `n + n_in`), in one pass per row; `f` is the transfer function, a closure
-    /// so each one is its own vectorised loop.
+    /// Updates `x` (rows of `n`, `x_{t-1}` on entry) in place to `x_t` and writes `r` (rows of
+    /// `n`) and `r` again into the first `n` values of each `lhs` row (rows of `n + n_in`), in
+    /// one pass per row; `f` is the transfer function, a closure so each one is its own
+    /// vectorised loop.
     #[inline(always)]
     fn run(&self, x: &mut [F], r: &mut [F], lhs: &mut [F], f: impl Fn(F) -> F) {
         let n = self.n;
         let (alpha, leak, bias) = (&self.alpha[..n], &self.leak[..n], &self.bias[..n]);
         let rows = x.chunks_exact_mut(n).zip(r.chunks_exact_mut(n)).zip(lhs.chunks_exact_mut(n + self.n_in));
-        let inputs = self.prev_x.chunks_exact(n).zip(self.recurrent.chunks_exact(self.recurrent_stride));
-        for (i, (((xr, rr), lr), (pr, cr))) in rows.zip(inputs).enumerate() {
-            let (lr, pr, cr) = (&mut lr[..n], &pr[..n], &cr[..n]);
+        let drive = self.recurrent.chunks_exact(self.recurrent_stride);
+        for (i, (((xr, rr), lr), cr)) in rows.zip(drive).enumerate() {
+            let (lr, cr) = (&mut lr[..n], &cr[..n]);
             match self.xi {
                 Some(xi) => {
                     let zr = &xi[i * n..(i + 1) * n];
                     for j in 0..n {
-                        let v = leak[j] * pr[j] + alpha[j] * (cr[j] + bias[j]) + zr[j];
+                        let v = leak[j] * xr[j] + alpha[j] * (cr[j] + bias[j]) + zr[j];
                         xr[j] = v;
                         rr[j] = f(v);
                         lr[j] = rr[j];
@@ -540,7 +538,7 @@ impl<F: Real> Update<'_, F> {
                 }
                 None => {
                     for j in 0..n {
-                        let v = leak[j] * pr[j] + alpha[j] * (cr[j] + bias[j]);
+                        let v = leak[j] * xr[j] + alpha[j] * (cr[j] + bias[j]);
                         xr[j] = v;
                         rr[j] = f(v);
                         lr[j] = rr[j];
@@ -568,7 +566,6 @@ struct ForwardRows<'a, F> {
     rates: Vec<&'a mut [F]>,
     /// `z_t` rows, one slice per step.
     outputs: Vec<&'a mut [F]>,
-    initial: &'a [F],
     initial_rates: &'a [F],
     /// The noise of these trials (none without noise) and its draws of a step.
     noise: Option<&'a mut [TrialNoise]>,
@@ -581,11 +578,10 @@ struct ForwardRows<'a, F> {
     readout: Vec<F>,
     /// The step product's left operand `[r_{t-1} u_t]`, `B x (N_rec + N_in)`.
     lhs: Vec<F>,
-    /// `x_t`, `x_{t-1}` and `f(x_t)` of these rows, kept in cache: the update reads and the
-    /// readout reads these, and they are copied to the trajectory with non-temporal stores
-    /// ([`psychrnn_linalg::stream_copy`]), which is never read back during the pass.
+    /// `x_{t-1}`, updated in place to `x_t`, and `f(x_t)` of these rows, kept in cache: the
+    /// update and the readout read these, and they are copied to the trajectory with
+    /// non-temporal stores ([`psychrnn_linalg::stream_copy`]), which the pass never reads back.
     state: Vec<F>,
-    prev_state: Vec<F>,
     rate: Vec<F>,
     silenced: Vec<bool>,
     pulse: Vec<F>,
@@ -625,8 +621,6 @@ impl<F: Real> ForwardKernel<'_, F> {
     fn steps(&self, rows: &mut ForwardRows<'_, F>, n_steps: usize) -> Result<()> {
         let n = self.n;
         for t in 0..n_steps {
-            std::mem::swap(&mut rows.state, &mut rows.prev_state);
-            let prev_x: &[F] = if t == 0 { rows.initial } else { &rows.prev_state };
             let (x, r) = (&mut rows.state[..], &mut rows.rate[..]);
             let packed_step;
             let recurrent_t = match self.perturbation.and_then(|p| p.rec_multiplier.as_ref()) {
@@ -687,7 +681,7 @@ impl<F: Real> ForwardKernel<'_, F> {
             };
             let recurrent_stride = recurrent_t.padded_n();
             let update =
-                Update { n, n_in, alpha, leak, bias, prev_x, recurrent: &rows.recurrent, recurrent_stride, xi };
+                Update { n, n_in, alpha, leak, bias, recurrent: &rows.recurrent, recurrent_stride, xi };
             match self.transfer {
                 TransferFunction::Relu => update.run(x, r, &mut rows.lhs, |v| v.max(F::zero())),
                 other => update.run(x, r, &mut rows.lhs, |v| other.apply(v)),
