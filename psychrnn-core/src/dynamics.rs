@@ -523,7 +523,7 @@ impl<F: Real> Update<'_, F> {
         let n = self.n;
         let (alpha, leak, bias) = (&self.alpha[..n], &self.leak[..n], &self.bias[..n]);
         let rows = x.chunks_exact_mut(n).zip(r.chunks_exact_mut(n)).zip(lhs.chunks_exact_mut(n + self.n_in));
-        let drive = self.recurrent.chunks_exact(self.recurrent_stride);
+        let drive = self.recurrent.chunks_exact(self.recurrent_stride.max(1));
         for (i, (((xr, rr), lr), cr)) in rows.zip(drive).enumerate() {
             let (lr, cr) = (&mut lr[..n], &cr[..n]);
             match self.xi {
@@ -572,7 +572,8 @@ struct ForwardRows<'a, F> {
     xi: Vec<F>,
     /// The step product, recurrent input plus input drive `[r_{t-1} u_t] [W_rec^T; W_in^T]`:
     /// computed into this small, cache-hot buffer and read by the update (a product adding into
-    /// `x_t` rows long out of cache was measured at 12% of a simulation at N_rec 100).
+    /// `x_t` rows long out of cache was measured at 12% of a simulation at N_rec 100). Rows of
+    /// `StepMatrix::padded_n` values, so every tile of the product is stored whole.
     recurrent: Vec<F>,
     /// The readout's product `f(x_t) W_out^T`, rows padded like `recurrent`, before `b_out`.
     readout: Vec<F>,
@@ -680,8 +681,7 @@ impl<F: Real> ForwardKernel<'_, F> {
                 None => None,
             };
             let recurrent_stride = recurrent_t.padded_n();
-            let update =
-                Update { n, n_in, alpha, leak, bias, recurrent: &rows.recurrent, recurrent_stride, xi };
+            let update = Update { n, n_in, alpha, leak, bias, recurrent: &rows.recurrent, recurrent_stride, xi };
             match self.transfer {
                 TransferFunction::Relu => update.run(x, r, &mut rows.lhs, |v| v.max(F::zero())),
                 other => update.run(x, r, &mut rows.lhs, |v| other.apply(v)),
@@ -700,7 +700,7 @@ impl<F: Real> ForwardKernel<'_, F> {
             psychrnn_linalg::stream_copy(&mut *rows.rates[t], r);
             F::step_product_padded(&self.w_out_t, &mut rows.readout, r, m);
             let n_out = self.b_out.len();
-            let padded = rows.readout.chunks_exact(self.w_out_t.padded_n());
+            let padded = rows.readout.chunks_exact(self.w_out_t.padded_n().max(1));
             for (z_row, product) in rows.outputs[t].chunks_exact_mut(n_out.max(1)).zip(padded) {
                 for ((z, &p), &b) in z_row.iter_mut().zip(product).zip(self.b_out.iter()) {
                     *z = p + b;
