@@ -11,7 +11,8 @@
 //! any [`set_threads`].
 //!
 //! The per-step product of a recurrence has its own kernel, [`StepMatrix`] (`step_product`):
-//! the same right-hand matrix at every step, packed once.
+//! the same right-hand matrix at every step, packed once. A simulation's trajectory is written
+//! out with non-temporal stores, [`stream_copy`] and [`stream_fence`] (`streaming`).
 //!
 //! Also here, because the hot loop shares them: [`join`] itself (the two-core fork-join the
 //! rate kernels use for the halves of a batch, in `parallel`), the per-thread floating-point

@@ -10,8 +10,8 @@
 //! was written (the rate kernels do at the end of each half's pass).
 
 /// Copies `src` into `dst` (same length), the bulk of it with non-temporal stores on x86-64
-/// (64-byte AVX-512 stores where the CPU has them, else 16-byte SSE2 ones); a plain copy
-/// elsewhere. The values are the same either way.
+/// (64-byte AVX-512 stores at [`crate::simd_level`] AVX-512, else 16-byte SSE2 ones); a plain
+/// copy elsewhere. The values are the same either way.
 ///
 /// # Panics
 /// If the lengths differ (an internal invariant).
@@ -22,10 +22,11 @@ pub fn stream_copy<T: Copy>(dst: &mut [T], src: &[T]) {
     {
         let bytes = std::mem::size_of_val(src);
         // SAFETY: `dst` and `src` are valid for `bytes` bytes and do not overlap (one is borrowed
-        // mutably); `T: Copy` has no drop glue, so a byte copy is a valid copy.
+        // mutably); `T: Copy` has no drop glue, so a byte copy is a valid copy; the AVX-512 build
+        // only runs where `simd_level` detected AVX-512F.
         unsafe {
             let (d, s) = (dst.as_mut_ptr().cast::<u8>(), src.as_ptr().cast::<u8>());
-            if std::arch::is_x86_feature_detected!("avx512f") {
+            if crate::simd_level() == crate::SimdLevel::Avx512 {
                 stream_bytes_avx512(d, s, bytes);
             } else {
                 stream_bytes_sse2(d, s, bytes);
