@@ -191,6 +191,24 @@ pub fn check_config_round_trip<T: ?Sized>(
     Ok(())
 }
 
+/// SHA-256 (hex) of a parameter set: each tensor's name, shape and little-endian `f32` bytes, in
+/// name order. Tests pin it to show that a change leaves trained weights bit for bit the same.
+pub fn params_sha256(params: &ParamSet<f32>) -> String {
+    use sha2::Digest;
+    let mut named: Vec<_> = params.iter().collect();
+    named.sort_by(|a, b| a.0.cmp(b.0));
+    let mut h = sha2::Sha256::new();
+    for (name, a) in named {
+        h.update(name.as_bytes());
+        h.update((a.nrows() as u64).to_le_bytes());
+        h.update((a.ncols() as u64).to_le_bytes());
+        for v in a.iter() {
+            h.update(v.to_le_bytes());
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Random parameters (N(0, scale²) entries, both signs) for a model's declared tensors.
 pub fn random_params(specs: &[crate::ParamSpec], scale: f64, seed: u64) -> ParamSet<f64> {
     let mut rng = stream(seed, Purpose::User, 2);

@@ -272,6 +272,11 @@ mod tests {
                 .unwrap();
         let out = psychrnn_core::train(&mut exp, &mut psychrnn_core::trainer::Silent).unwrap();
         assert_eq!(out.iterations, 3);
+        // Pinned: reorganising psychrnn must not change what this manifest trains to.
+        assert_eq!(
+            psychrnn_core::testing::params_sha256(&out.params),
+            "8260e5c4e9675367ecd6a371f44f47e75982f23428efd71d18b9a2d07852614d"
+        );
         assert_eq!(out.params.get("W_in_first").unwrap().shape(), [32, 2]);
     }
 }

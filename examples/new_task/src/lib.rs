@@ -143,6 +143,11 @@ mod tests {
                 .unwrap();
         let out = psychrnn_core::train(&mut exp, &mut psychrnn_core::trainer::Silent).unwrap();
         assert_eq!(out.iterations, 4);
+        // Pinned: reorganising psychrnn must not change what this manifest trains to.
+        assert_eq!(
+            psychrnn_core::testing::params_sha256(&out.params),
+            "3afad6c1a6458f7436b3f66e962e80ebc0a4122c7f432c13ca37a0c764174f04"
+        );
         assert!(exp.lock_manifest().to_toml().unwrap().contains("psychrnn-example-new-task"));
     }
 }
