@@ -245,7 +245,7 @@ fn list_prints_every_tag_by_kind() {
 fn the_bundled_example_is_valid() {
     // The full example trains in the README's quick start; here it must at least resolve.
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/perceptual_discrimination.toml");
-    let exp = psychrnn_core::Experiment::load(&path, &psychrnn_plugins::registry().unwrap()).unwrap();
+    let exp = psychrnn_train::Experiment::load(&path, &psychrnn_plugins::registry().unwrap()).unwrap();
     assert_eq!(exp.model.n_rec(), 50);
     assert_eq!(exp.model.dale_ratio(), Some(0.8));
     assert_eq!(exp.task.timing().n_batch, 64);

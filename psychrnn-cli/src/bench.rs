@@ -10,9 +10,9 @@ use std::time::Instant;
 
 use clap::Args;
 use psychrnn_core::rng::{Purpose, stream};
-use psychrnn_core::{
-    Experiment, Manifest, Noise, Rng, Simulator, Task, TaskTiming, TrainingObserver, TrialBatch, TrialMut, TrialParams,
-};
+use psychrnn_core::{Manifest, Noise, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
+use psychrnn_rate::Simulator;
+use psychrnn_train::{Experiment, TrainingObserver};
 use serde::Serialize;
 
 use crate::CliResult;
@@ -144,12 +144,12 @@ fn time_training(
         let mut exp = Experiment::from_manifest(&m, &registry, "bench", Path::new("."))?;
         if replay {
             let batch = exp.task.generate_batch(BATCH, &mut stream(1, Purpose::User, 0));
-            let (inner, _) = psychrnn_core::experiment::task_from_table(&m.task, &registry, Path::new("."))?;
+            let (inner, _) = psychrnn_train::experiment::task_from_table(&m.task, &registry, Path::new("."))?;
             exp.task = Box::new(Replay { inner, batch });
         }
         let start = Instant::now();
         let mut clock = Clock(vec![]);
-        psychrnn_core::train_from(&mut exp, None, &mut clock)?;
+        psychrnn_train::train_from(&mut exp, None, &mut clock)?;
         let mut times: Vec<f64> = clock.0.windows(2).skip(WARMUP).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
         if times.is_empty() {
             times.push(start.elapsed().as_secs_f64() / updates as f64);
@@ -167,7 +167,7 @@ fn time_simulation(n_rec: usize, threads: usize, seconds: f64) -> CliResult<f64>
     // The simulator on the effective weights of a freshly initialised network.
     let m = manifest(n_rec, "free", 1, 1)?;
     let exp = Experiment::from_manifest(&m, &crate::registry()?, "bench", Path::new("."))?;
-    let params = psychrnn_core::trainer::initial_params(&exp)?;
+    let params = psychrnn_train::trainer::initial_params(&exp)?;
     let dir = std::env::temp_dir().join(format!("psychrnn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("weights.npz");

@@ -113,9 +113,9 @@ fn registry_with(paths: &[PathBuf]) -> psychrnn_core::Result<Registry> {
 fn load_experiment(
     manifest: &std::path::Path,
     overrides: &[String],
-) -> psychrnn_core::Result<psychrnn_core::Experiment> {
+) -> psychrnn_core::Result<psychrnn_train::Experiment> {
     let cli = CLI_PLUGINS.get().map_or(&[][..], Vec::as_slice);
-    psychrnn_core::Experiment::load_with(manifest, overrides, cli, &registry_with)
+    psychrnn_train::Experiment::load_with(manifest, overrides, cli, &registry_with)
 }
 
 fn list(kind: Option<&str>) -> CliResult<()> {

@@ -8,12 +8,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use psychrnn_core::checkpoint::write_checkpoint;
-use psychrnn_core::run_dir::checkpoint_path;
+use psychrnn_train::checkpoint::write_checkpoint;
+use psychrnn_train::run_dir::checkpoint_path;
 
+use psychrnn_core::Error;
 use psychrnn_core::npz::{NpyArray, write_npz};
-use psychrnn_core::trainer::MetricRecord;
-use psychrnn_core::{Error, MetricsRow, StopReason, TrainingObserver, TrainingState};
+use psychrnn_train::trainer::MetricRecord;
+use psychrnn_train::{MetricsRow, StopReason, TrainingObserver, TrainingState};
 
 /// Reports training progress on stderr and keeps periodic weight files and checkpoints.
 pub struct Progress {

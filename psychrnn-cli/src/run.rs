@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use psychrnn_core::checkpoint::read_checkpoint;
-use psychrnn_core::run_dir::{checkpoint_path, train_into};
-use psychrnn_core::{Experiment, Manifest, StopReason, TrainingState};
+use psychrnn_core::Manifest;
+use psychrnn_train::checkpoint::read_checkpoint;
+use psychrnn_train::run_dir::{checkpoint_path, train_into};
+use psychrnn_train::{Experiment, StopReason, TrainingState};
 
 use crate::observer::Progress;
 use crate::{CliError, CliResult};

@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use psychrnn_core::dynamics::{Lesion, Perturbation, Pulse};
 use psychrnn_core::npz::{NpyArray, NpyData, read_npz, write_npz};
 use psychrnn_core::rng::{Purpose, stream};
-use psychrnn_core::{BuildContext, InitContext, Manifest, Model, ParamSet, Simulator, Task, Trajectory, TrialBatch};
+use psychrnn_core::{BuildContext, InitContext, Manifest, Model, ParamSet, Task, Trajectory, TrialBatch};
+use psychrnn_rate::Simulator;
+use psychrnn_rate::dynamics::{Lesion, Perturbation, Pulse};
 
 use crate::CliResult;
 
@@ -111,7 +112,7 @@ fn task(args: &SimulateArgs, run_dir: Option<&Path>) -> CliResult<Option<Box<dyn
     let registry = crate::registry()?;
     let from_manifest = |path: &Path| -> CliResult<Box<dyn Task>> {
         let manifest = Manifest::load(path)?;
-        let (task, warnings) = psychrnn_core::experiment::task_from_table(
+        let (task, warnings) = psychrnn_train::experiment::task_from_table(
             &manifest.task,
             &registry,
             path.parent().unwrap_or(Path::new(".")),
@@ -128,7 +129,7 @@ fn task(args: &SimulateArgs, run_dir: Option<&Path>) -> CliResult<Option<Box<dyn
             table.insert("tau".into(), (args.dt / args.alpha.unwrap_or(0.1)).into());
             table.insert("T".into(), args.duration.into());
             table.insert("N_batch".into(), (args.trials as i64).into());
-            Ok(Some(psychrnn_core::experiment::task_from_table(&table, &registry, Path::new("."))?.0))
+            Ok(Some(psychrnn_train::experiment::task_from_table(&table, &registry, Path::new("."))?.0))
         }
         (None, Some(dir)) if args.inputs.is_none() => Ok(Some(from_manifest(&dir.join("manifest.lock.toml"))?)),
         _ => Ok(None),

@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 use crate::matrix::MatrixSpec;
 use crate::optim::ClipMode;
 
+/// PyCog's default `lambda_Omega` (`[training.omega] lambda`).
+pub const DEFAULT_OMEGA_LAMBDA: f64 = 2.0;
+/// PyCog's default Omega `bound` (`[training.omega] bound`).
+pub const DEFAULT_OMEGA_BOUND: f64 = 1e-20;
 /// Default master seed when a manifest gives none.
 pub const DEFAULT_SEED: u64 = 1;
 
@@ -102,7 +106,7 @@ pub struct TrainingConfig {
     /// update's trials ended, instead of the initial state (which then gets no gradient).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub continuous: bool,
-    /// PyCog's vanishing-gradient regulariser Omega (see `psychrnn_core::omega`), off when absent.
+    /// PyCog's vanishing-gradient regulariser Omega (see `psychrnn_rate::omega`), off when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub omega: Option<OmegaConfig>,
     /// PyCog's (after Pascanu) safeguard: when the gradient norm is NaN, infinite or above 1e10,
@@ -135,11 +139,11 @@ pub struct OmegaConfig {
 }
 
 fn default_omega_lambda() -> f64 {
-    crate::omega::DEFAULT_LAMBDA
+    DEFAULT_OMEGA_LAMBDA
 }
 
 fn default_omega_bound() -> f64 {
-    crate::omega::DEFAULT_BOUND
+    DEFAULT_OMEGA_BOUND
 }
 
 fn default_metric_epoch() -> u64 {

@@ -33,7 +33,7 @@ pub struct ObjectiveBuffers<F> {
     /// The gradient of the last evaluation (when it was asked for), by raw parameter name.
     pub grads: ParamSet<F>,
     /// Set by the caller to add PyCog's Omega to the gradient; the model writes its value back.
-    pub omega: Option<crate::omega::OmegaRequest>,
+    pub omega: Option<crate::model::OmegaRequest>,
     d_outputs: Array3<F>,
 }
 

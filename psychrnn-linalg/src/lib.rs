@@ -17,7 +17,8 @@
 //! Also here, because the hot loop shares them: [`join`] itself (the two-core fork-join the
 //! rate kernels use for the halves of a batch, in `parallel`), the per-thread floating-point
 //! mode it carries to the worker (`float_mode`), and [`simd_level`], which picks the AVX-512 or
-//! AVX2 builds of the rate kernels' elementwise loops and of the noise (`simd`).
+//! AVX2 builds of the rate kernels' elementwise loops and of the noise (re-exported from
+//! `psychrnn-simd`).
 
 use faer::linalg::matmul::matmul;
 use faer::reborrow::{Reborrow, ReborrowMut};
@@ -25,13 +26,12 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 mod float_mode;
 mod parallel;
-mod simd;
 mod step_product;
 mod streaming;
 
 pub use float_mode::flush_denormals_to_zero;
 pub use parallel::{join, set_threads, threads};
-pub use simd::{SimdLevel, limit_simd_level, simd_level};
+pub use psychrnn_simd::{SimdLevel, limit_simd_level, simd_level};
 pub use step_product::StepMatrix;
 pub use streaming::{stream_copy, stream_fence};
 

@@ -14,8 +14,8 @@
 //! the AVX-512 machine of BENCHMARKS.md. Only the `f32` product has its own kernel; the `f64`
 //! one (used by the gradient checks) is faer's.
 
-use crate::simd::{SimdLevel, simd_level};
 use crate::{Acc, Op, gemm_f64};
+use psychrnn_simd::{SimdLevel, simd_level};
 
 /// Columns per packed panel (two AVX-512 vectors); the last panel is 16 wide when at most 16
 /// columns are left.

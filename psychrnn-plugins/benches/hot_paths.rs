@@ -5,7 +5,6 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ndarray::{Array2, Array3};
-use psychrnn_core::dynamics::{BackwardOptions, RateDynamics, RateWeights, rate_backward, rate_forward};
 use psychrnn_core::rng::{Purpose, stream};
 use psychrnn_core::{
     BatchView, LossFunction, Model, ModelContext, Noise, ObjectiveBuffers, Real, TaskTiming, Trajectory,
@@ -13,6 +12,7 @@ use psychrnn_core::{
 };
 use psychrnn_plugins::loss::{Loss, LossKind};
 use psychrnn_plugins::models::basic_rnn::BasicRnn;
+use psychrnn_rate::dynamics::{BackwardOptions, RateDynamics, RateWeights, rate_backward, rate_forward};
 
 const BATCH: usize = 64;
 const SIZES: [usize; 3] = [50, 100, 256];

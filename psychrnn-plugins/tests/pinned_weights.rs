@@ -10,8 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use psychrnn_core::npz::{NpyData, write_npz};
-use psychrnn_core::trainer::Silent;
-use psychrnn_core::{Experiment, Manifest, ParamSet, train};
+use psychrnn_core::{Manifest, ParamSet};
+use psychrnn_train::trainer::Silent;
+use psychrnn_train::{Experiment, train};
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")

@@ -4,11 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array3, Axis};
-use psychrnn_core::dynamics::{Lesion, Perturbation, Pulse};
 use psychrnn_core::npz::{NpyData, read_npz, write_npz};
 use psychrnn_core::rng::{Purpose, stream};
-use psychrnn_core::trainer::Silent;
-use psychrnn_core::{Experiment, Manifest, Simulator, Trajectory, train};
+use psychrnn_core::{Manifest, Trajectory};
+use psychrnn_rate::Simulator;
+use psychrnn_rate::dynamics::{Lesion, Perturbation, Pulse};
+use psychrnn_train::trainer::Silent;
+use psychrnn_train::{Experiment, train};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(name)
@@ -72,7 +74,7 @@ fn a_model_initialised_from_a_psychrnn_file_reproduces_psychrnn() {
     let manifest = Manifest::parse(&text, Path::new("m.toml")).unwrap();
     let exp =
         Experiment::from_manifest(&manifest, &psychrnn_plugins::registry().unwrap(), "t", Path::new(".")).unwrap();
-    let params = psychrnn_core::trainer::initial_params(&exp).unwrap();
+    let params = psychrnn_train::trainer::initial_params(&exp).unwrap();
     let mut traj = Trajectory::default();
     exp.model.forward(&params, time_major("x").view(), None, &mut traj).unwrap();
     let d = max_abs_diff(&traj.outputs, &time_major("outputs"));
@@ -95,7 +97,7 @@ fn missing_weight_files_and_arrays_are_named() {
     assert!(err.contains("cannot read /nonexistent/w.npz"), "{err}");
     // The file exists but its network has 50 units, not 7.
     let exp = build(text(&data("pd_n50_dale_weights.npz").display().to_string())).unwrap();
-    let err = psychrnn_core::trainer::initial_params(&exp).unwrap_err().to_string();
+    let err = psychrnn_train::trainer::initial_params(&exp).unwrap_err().to_string();
     assert!(err.contains("initializer.W_in") && err.contains("expected shape [7, 2], found [50, 2]"), "{err}");
 }
 

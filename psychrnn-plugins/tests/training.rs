@@ -1,8 +1,9 @@
 //! Training-loop behaviour with the bundled plugins: freezing, trainable flags, determinism,
 //! the lock manifest, the NaN guard, manifest errors, and the pinned set of tags.
 
-use psychrnn_core::trainer::{Silent, initial_params};
-use psychrnn_core::{Experiment, Manifest, StopReason, train};
+use psychrnn_core::Manifest;
+use psychrnn_train::trainer::{Silent, initial_params};
+use psychrnn_train::{Experiment, StopReason, train};
 use std::path::Path;
 
 const SMALL: &str = r#"
@@ -190,16 +191,16 @@ fn every_bundled_tag_is_registered() {
 #[derive(Default)]
 struct Recorder {
     weights: Vec<u64>,
-    metrics: Vec<psychrnn_core::trainer::MetricRecord>,
+    metrics: Vec<psychrnn_train::trainer::MetricRecord>,
 }
 
-impl psychrnn_core::TrainingObserver for Recorder {
+impl psychrnn_train::TrainingObserver for Recorder {
     fn on_weights(&mut self, iteration: u64, arrays: &[psychrnn_core::npz::NpyArray]) -> psychrnn_core::Result<()> {
         assert!(arrays.iter().any(|a| a.name == "W_rec"));
         self.weights.push(iteration);
         Ok(())
     }
-    fn on_metric(&mut self, record: &psychrnn_core::trainer::MetricRecord) {
+    fn on_metric(&mut self, record: &psychrnn_train::trainer::MetricRecord) {
         self.metrics.push(record.clone());
     }
 }
@@ -275,14 +276,14 @@ fn curriculum_errors_name_the_stage() {
 struct StopAt {
     at: u64,
     done: u64,
-    kept: Option<psychrnn_core::TrainingState>,
+    kept: Option<psychrnn_train::TrainingState>,
 }
 
-impl psychrnn_core::TrainingObserver for StopAt {
+impl psychrnn_train::TrainingObserver for StopAt {
     fn on_update(&mut self, iteration: u64) {
         self.done = iteration;
     }
-    fn on_checkpoint(&mut self, state: &psychrnn_core::TrainingState) -> psychrnn_core::Result<()> {
+    fn on_checkpoint(&mut self, state: &psychrnn_train::TrainingState) -> psychrnn_core::Result<()> {
         self.kept = Some(state.clone());
         Ok(())
     }
@@ -305,12 +306,12 @@ fn an_interrupted_run_resumes_to_the_same_bits() {
         let state = stopper.kept.expect("a checkpoint is written when stopping");
         assert_eq!(state.iteration, 7);
         // A fresh experiment (a new process, in effect) continues from the checkpoint.
-        let resumed = psychrnn_core::train_from(&mut experiment(&text).unwrap(), Some(state), &mut Silent).unwrap();
+        let resumed = psychrnn_train::train_from(&mut experiment(&text).unwrap(), Some(state), &mut Silent).unwrap();
         assert_eq!(resumed.params, straight.params);
         assert_eq!(resumed.iterations, straight.iterations);
         assert_eq!(resumed.trials, straight.trials);
         assert_eq!(resumed.metric_history, straight.metric_history);
-        let strip = |rows: &[psychrnn_core::MetricsRow]| {
+        let strip = |rows: &[psychrnn_train::MetricsRow]| {
             rows.iter().map(|r| (r.iteration, r.loss, r.accuracy, r.stage)).collect::<Vec<_>>()
         };
         assert_eq!(strip(&resumed.metrics), strip(&straight.metrics));
@@ -322,8 +323,9 @@ fn continuous_training_starts_each_update_where_the_last_trials_ended() {
     // Without noise, the carried states can be recomputed by hand: update 1 starts at x0 and
     // update 2 where update 1's trials ended, each at its own last step (the weights of update
     // 2 are those after update 1, i.e. the final weights of a one-update run).
+    use psychrnn_core::Trajectory;
     use psychrnn_core::rng::{Purpose, stream};
-    use psychrnn_core::{Trajectory, evaluate};
+    use psychrnn_train::evaluate;
     let text = SMALL.replace("rec_noise = 0.1", "rec_noise = 0.0").replace("training_iters = 160", "continuous = true");
     let run = |updates: u64| {
         let mut exp = experiment(

@@ -8,12 +8,13 @@
 //! backward are written here; the test checks the whole gradient against finite differences.
 
 use ndarray::{Array2, Array3, ArrayView3, Axis};
-use psychrnn_core::dynamics::{BackwardOptions, RateDynamics, RateWeights, rate_backward, rate_forward};
 use psychrnn_core::npz::NpyArray;
 use psychrnn_core::{
-    BackwardSeeds, BuildContext, Entry, Error, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Real,
-    Registry, Result, Trajectory, TransferFunction, config_table, parse_config,
+    BackwardSeeds, BuildContext, Entry, Error, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Registry,
+    Result, Trajectory, TransferFunction, config_table, parse_config,
 };
+use psychrnn_rate::KernelReal;
+use psychrnn_rate::dynamics::{BackwardOptions, RateDynamics, RateWeights, rate_backward, rate_forward};
 use serde::{Deserialize, Serialize};
 
 /// The tag manifests use.
@@ -73,7 +74,7 @@ pub fn registry() -> Result<Registry> {
     Ok(r)
 }
 
-impl<F: Real> FeedforwardRnn<F> {
+impl<F: KernelReal> FeedforwardRnn<F> {
     /// Builds the model for a task with `ctx`'s sizes.
     ///
     /// # Errors
@@ -126,7 +127,7 @@ impl<F: Real> FeedforwardRnn<F> {
     }
 }
 
-impl<F: Real> Model<F> for FeedforwardRnn<F> {
+impl<F: KernelReal> Model<F> for FeedforwardRnn<F> {
     fn config(&self) -> toml::Table {
         config_table(TAG, &self.config)
     }
@@ -217,7 +218,7 @@ impl<F: Real> Model<F> for FeedforwardRnn<F> {
 mod tests {
     use super::*;
     use psychrnn_core::rng::{Purpose, stream};
-    use psychrnn_core::{BatchView, LossFunction};
+    use psychrnn_core::{BatchView, LossFunction, Real};
     use rand::RngExt;
 
     #[test]
@@ -268,9 +269,9 @@ mod tests {
         let mut manifest = psychrnn_core::Manifest::load(&path).unwrap();
         psychrnn_core::testing::shrink_for_smoke_test(&mut manifest, 3);
         let mut exp =
-            psychrnn_core::Experiment::from_manifest(&manifest, &registry().unwrap(), "t", std::path::Path::new("."))
+            psychrnn_train::Experiment::from_manifest(&manifest, &registry().unwrap(), "t", std::path::Path::new("."))
                 .unwrap();
-        let out = psychrnn_core::train(&mut exp, &mut psychrnn_core::trainer::Silent).unwrap();
+        let out = psychrnn_train::train(&mut exp, &mut psychrnn_train::trainer::Silent).unwrap();
         assert_eq!(out.iterations, 3);
         // Pinned: reorganising psychrnn must not change what this manifest trains to.
         assert_eq!(

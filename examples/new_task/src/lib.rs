@@ -139,9 +139,9 @@ mod tests {
         let mut manifest = psychrnn_core::Manifest::load(&path).unwrap();
         psychrnn_core::testing::shrink_for_smoke_test(&mut manifest, 4);
         let mut exp =
-            psychrnn_core::Experiment::from_manifest(&manifest, &registry().unwrap(), "t", std::path::Path::new("."))
+            psychrnn_train::Experiment::from_manifest(&manifest, &registry().unwrap(), "t", std::path::Path::new("."))
                 .unwrap();
-        let out = psychrnn_core::train(&mut exp, &mut psychrnn_core::trainer::Silent).unwrap();
+        let out = psychrnn_train::train(&mut exp, &mut psychrnn_train::trainer::Silent).unwrap();
         assert_eq!(out.iterations, 4);
         // Pinned: reorganising psychrnn must not change what this manifest trains to.
         assert_eq!(

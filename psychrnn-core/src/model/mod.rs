@@ -78,8 +78,21 @@ pub struct BackwardSeeds<'a, F> {
     /// `dL/d(effective weights)` from weight regularisers, by effective-weight name, if any.
     pub d_effective: Option<&'a ParamSet<F>>,
     /// PyCog's Omega regulariser, when training asks for it: the model adds its immediate
-    /// gradient and writes its value ([`crate::omega`]); models without it leave `value` unset.
-    pub omega: Option<&'a mut crate::omega::OmegaRequest>,
+    /// gradient and writes its value (rate models: `psychrnn_rate::omega`); models without it leave
+    /// `value` unset.
+    pub omega: Option<&'a mut OmegaRequest>,
+}
+
+/// PyCog's vanishing-gradient regulariser Omega, as training asks a model's backward pass for
+/// it (see `psychrnn_rate::omega`), and what the model reports back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OmegaRequest {
+    /// The multiplier of the immediate gradient added to `dL/dW_rec`.
+    pub lambda: f64,
+    /// Pairs with `|dL/dx_t|^2` below this are ignored.
+    pub bound: f64,
+    /// Set by the model: Omega's value on the batch (without `lambda`).
+    pub value: Option<f64>,
 }
 
 /// A recurrent network (see the module docs). Implementations are generic over the float type

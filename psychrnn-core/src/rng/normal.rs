@@ -12,7 +12,7 @@
 use super::Rng;
 use super::lanes::{GROUP_WORDS, Lanes};
 #[cfg(target_arch = "x86_64")]
-use psychrnn_linalg::{SimdLevel, simd_level};
+use psychrnn_simd::{SimdLevel, simd_level};
 
 /// Values per chunk (even: two per pair of words).
 const CHUNK: usize = 256;

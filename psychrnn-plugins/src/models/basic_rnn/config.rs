@@ -1,7 +1,7 @@
 //! Configuration of `basic_rnn` (PsychRNN's network parameters, with PsychRNN's names).
 
-use psychrnn_core::areas::AreaLayout;
 use psychrnn_core::{MatrixSpec, TransferFunction};
+use psychrnn_rate::areas::AreaLayout;
 
 use super::constraint::PositiveFunction;
 use serde::{Deserialize, Serialize};

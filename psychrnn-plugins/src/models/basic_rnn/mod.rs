@@ -19,13 +19,14 @@ mod config;
 mod constraint;
 
 use ndarray::{Array2, ArrayView3};
-use psychrnn_core::dynamics::{BackwardOptions, RateDynamics, RateWeights, rate_backward, rate_forward};
 use psychrnn_core::npz::NpyArray;
 use psychrnn_core::registry::BuildContext;
 use psychrnn_core::{
-    BackwardSeeds, DefaultInit, Error, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Real, Result,
-    Trajectory, TransferFunction, config_table,
+    BackwardSeeds, DefaultInit, Error, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Result, Trajectory,
+    TransferFunction, config_table,
 };
+use psychrnn_rate::KernelReal;
+use psychrnn_rate::dynamics::{BackwardOptions, RateDynamics, RateWeights, rate_backward, rate_forward};
 
 pub use config::BasicRnnConfig;
 pub use constraint::{Constraint, PositiveFunction};
@@ -72,7 +73,7 @@ fn ones(rows: usize, cols: usize) -> Array2<f32> {
     Array2::ones((rows, cols))
 }
 
-impl<F: Real> BasicRnn<F> {
+impl<F: KernelReal> BasicRnn<F> {
     /// Validates `config` for a task with `ctx`'s sizes and builds the network.
     ///
     /// # Errors
@@ -226,7 +227,7 @@ impl<F: Real> BasicRnn<F> {
     }
 }
 
-impl<F: Real> Model<F> for BasicRnn<F> {
+impl<F: KernelReal> Model<F> for BasicRnn<F> {
     fn config(&self) -> toml::Table {
         config_table(TAG, &self.config)
     }

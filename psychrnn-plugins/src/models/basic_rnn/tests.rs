@@ -6,7 +6,7 @@ use crate::regularizers::{WeightCoefficients, WeightPenalty, firing_rate};
 use ndarray::Array3;
 use psychrnn_core::rng::{Purpose, stream};
 use psychrnn_core::testing::check_gradients;
-use psychrnn_core::{BatchView, LossFunction, MatrixSpec, Regularizer};
+use psychrnn_core::{BatchView, LossFunction, MatrixSpec, Real, Regularizer};
 use rand::RngExt;
 
 const N_IN: usize = 2;
@@ -352,7 +352,7 @@ fn omega_adds_its_immediate_gradient_through_the_dale_transform() {
         mse().loss(plain.trajectory.outputs.view(), targets.view(), mask.view(), d.view_mut());
         d
     };
-    let mut request = psychrnn_core::omega::OmegaRequest { lambda: 2.0, bound: 1e-20, value: None };
+    let mut request = psychrnn_core::OmegaRequest { lambda: 2.0, bound: 1e-20, value: None };
     let seeds = BackwardSeeds { d_outputs: d_out.view(), d_rates: None, d_effective: None, omega: Some(&mut request) };
     let mut grads = params.zeros_like();
     model.backward(&params, inputs.view(), &plain.trajectory, seeds, &mut grads).unwrap();
@@ -382,7 +382,7 @@ fn areas_build_the_three_masks_and_refuse_conflicting_settings() {
         projection = [{ from = "a", to = "b" }]
     "#;
     let m = build(two_areas).unwrap();
-    let layout: psychrnn_core::areas::AreaLayout = toml::from_str(
+    let layout: psychrnn_rate::areas::AreaLayout = toml::from_str(
         r#"inputs = ["a"]
         outputs = ["b"]
         area = [{ name = "a", size = 5 }, { name = "b", size = 5 }]

@@ -25,6 +25,7 @@ use psychrnn_core::{
     Trajectory, config_table, parse_config,
 };
 use psychrnn_linalg::{Acc, Op};
+use psychrnn_rate::KernelReal;
 use serde::{Deserialize, Serialize};
 
 /// The registry tag.
@@ -64,7 +65,7 @@ fn sigmoid<F: Real>(x: F) -> F {
     F::one() / (F::one() + (-x).exp())
 }
 
-impl<F: Real> Lstm<F> {
+impl<F: KernelReal> Lstm<F> {
     /// Builds the network for a task with `ctx`'s sizes.
     ///
     /// # Errors
@@ -122,7 +123,7 @@ impl<F: Real> Lstm<F> {
     }
 }
 
-impl<F: Real> Model<F> for Lstm<F> {
+impl<F: KernelReal> Model<F> for Lstm<F> {
     fn config(&self) -> toml::Table {
         config_table(TAG, &self.config)
     }

@@ -180,7 +180,7 @@ pub(crate) mod test_support {
             t.entry(k).or_insert(toml::Value::Float(v));
         }
         t.entry("N_batch").or_insert(toml::Value::Integer(16));
-        psychrnn_core::experiment::task_from_table(&t, &registry, std::path::Path::new(".")).unwrap().0
+        psychrnn_train::experiment::task_from_table(&t, &registry, std::path::Path::new(".")).unwrap().0
     }
 
     /// A batch of `n` trials (seeded).

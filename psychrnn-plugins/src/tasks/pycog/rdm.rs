@@ -288,7 +288,7 @@ mod tests {
     fn a_too_short_t_is_named() {
         let registry = crate::registry().unwrap();
         let t = table("type = \"pycog_rdm\"\ndt = 20.0\ntau = 100.0\nT = 1000.0\nN_batch = 4");
-        let err = psychrnn_core::experiment::task_from_table(&t, &registry, std::path::Path::new(".")).err().unwrap();
+        let err = psychrnn_train::experiment::task_from_table(&t, &registry, std::path::Path::new(".")).err().unwrap();
         assert_eq!(err.to_string(), "task.T: must be at least 1900 ms, the longest trial of this task, got 1000");
     }
 }

@@ -24,8 +24,8 @@ use ndarray::Array2;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::rng::{Purpose, stream};
+use psychrnn_core::error::{Error, Result};
+use psychrnn_core::rng::{Purpose, stream};
 
 fn one() -> f64 {
     1.0

@@ -17,11 +17,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
 use crate::experiment::Experiment;
-use crate::npz::{NpyArray, write_atomically, write_npz};
 use crate::plot::{Series, line_chart};
 use crate::trainer::{Evaluation, StopReason, TrainingOutcome};
+use psychrnn_core::error::{Error, Result};
+use psychrnn_core::npz::{NpyArray, write_atomically, write_npz};
 
 /// The content of `summary.json`.
 #[derive(Clone, Debug, Serialize)]
@@ -197,7 +197,7 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
         curriculum_stages: exp.stages.len(),
         init_seconds: outcome.init_seconds,
         training_seconds: outcome.training_seconds,
-        psychrnn_version: crate::VERSION.to_string(),
+        psychrnn_version: psychrnn_core::VERSION.to_string(),
     };
     let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::invalid("summary.json", e.to_string()))?;
     write_atomically(&dir.join("summary.json"), json.as_bytes())

@@ -1,4 +1,8 @@
-//! Which vector extension the hot loops are compiled for at run time.
+//! # psychrnn-simd
+//!
+//! Which vector extension the hot loops are compiled for at run time: one detection shared by
+//! the contract's noise generator (`psychrnn-core`) and the kernels (`psychrnn-linalg`), with no
+//! dependencies, so the contract crate stays free of any numeric backend.
 //!
 //! The workspace is compiled for the x86-64 baseline (SSE2, 4 `f32` lanes) so that one binary
 //! runs everywhere. The few loops that dominate a small network's time (the rate kernels'
@@ -6,7 +10,7 @@
 //! AVX-512 and AVX2 and picked by [`simd_level`]. None enables fused multiply-add, and Rust
 //! never contracts `a * b + c` on its own, so every path computes the same IEEE operations:
 //! the bits do not depend on the CPU (each such kernel has a test comparing its paths). The
-//! one exception, the step product ([`crate::StepMatrix`]), uses fused multiply-adds on every
+//! one exception, the step product (`psychrnn_linalg::StepMatrix`), uses fused multiply-adds on every
 //! path (in software on the baseline), which keeps the same guarantee.
 
 use std::sync::atomic::{AtomicU8, Ordering};

@@ -9,11 +9,11 @@ use std::path::Path;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::npz::{NpyArray, NpyData, read_npz, write_npz};
-use crate::optim::OptimizerState;
-use crate::params::ParamSet;
 use crate::trainer::{MetricRecord, MetricsRow, TrainingState};
+use psychrnn_core::error::{Error, Result};
+use psychrnn_core::npz::{NpyArray, NpyData, read_npz, write_npz};
+use psychrnn_core::optim::OptimizerState;
+use psychrnn_core::params::ParamSet;
 
 /// The JSON part of a checkpoint.
 #[derive(Serialize, Deserialize)]
@@ -40,7 +40,7 @@ fn tensors(prefix: &str, set: &ParamSet<f32>) -> impl Iterator<Item = NpyArray> 
 /// [`Error::Write`] naming the file.
 pub fn write_checkpoint(path: &Path, state: &TrainingState) -> Result<()> {
     let meta = Meta {
-        psychrnn_version: crate::VERSION.to_string(),
+        psychrnn_version: psychrnn_core::VERSION.to_string(),
         iteration: state.iteration,
         trials: state.trials,
         stage: state.stage,

@@ -2,19 +2,19 @@
 //!
 //! Validation happens once, here; everything downstream trusts the [`Experiment`].
 
-use crate::error::{Error, Result};
-use crate::init::WeightInitializer;
-use crate::loss::LossFunction;
-use crate::manifest::{CurriculumConfig, LockInfo, LockedPlugin, Manifest, TrainingConfig};
-use crate::metric::CurriculumMetric;
-use crate::model::{Model, ModelContext};
-use crate::optim::Optimizer;
-use crate::params::ParamSet;
+use psychrnn_core::error::{Error, Result};
+use psychrnn_core::init::WeightInitializer;
+use psychrnn_core::loss::LossFunction;
+use psychrnn_core::manifest::{CurriculumConfig, LockInfo, LockedPlugin, Manifest, TrainingConfig};
+use psychrnn_core::metric::CurriculumMetric;
+use psychrnn_core::model::{Model, ModelContext};
+use psychrnn_core::optim::Optimizer;
+use psychrnn_core::params::ParamSet;
 use std::path::Path;
 
-use crate::registry::{BuildContext, Catalog, Entry, Registry, parse_config};
-use crate::regularizer::Regularizer;
-use crate::task::{Task, TaskTiming};
+use psychrnn_core::registry::{BuildContext, Catalog, Entry, Registry, parse_config};
+use psychrnn_core::regularizer::Regularizer;
+use psychrnn_core::task::{Task, TaskTiming};
 
 /// Initialiser used when a manifest has no `[initializer]` (PsychRNN's default).
 pub const DEFAULT_INITIALIZER: &str = "gaussian_spectral_radius";
@@ -297,7 +297,7 @@ impl Experiment {
     }
 
     /// The first panic caught inside a dynamically loaded plugin's code since the last check,
-    /// as an error naming the plugin (see [`crate::plugin`]).
+    /// as an error naming the plugin (see [`psychrnn_core::plugin`]).
     pub fn plugin_failure(&self) -> Option<Error> {
         let stage_failures = self.stages.iter().map(|s| ("task", s.task.failure()));
         let failures = [
@@ -329,8 +329,12 @@ impl Experiment {
     /// one line per difference (empty when they match).
     pub fn lock_mismatches(&self, lock: &LockInfo) -> Vec<String> {
         let mut out = Vec::new();
-        if lock.psychrnn_version != crate::VERSION {
-            out.push(format!("psychrnn version: the lock has {}, this is {}", lock.psychrnn_version, crate::VERSION));
+        if lock.psychrnn_version != psychrnn_core::VERSION {
+            out.push(format!(
+                "psychrnn version: the lock has {}, this is {}",
+                lock.psychrnn_version,
+                psychrnn_core::VERSION
+            ));
         }
         for locked in &lock.plugins {
             match self.plugins.iter().find(|p| p.kind == locked.kind && p.tag == locked.tag) {
@@ -414,9 +418,9 @@ impl Experiment {
             metric: Some(self.metric.config()),
             curriculum: self.curriculum.clone(),
             plugins: (!self.plugin_paths.is_empty())
-                .then(|| crate::manifest::PluginsConfig { paths: self.plugin_paths.clone() }),
+                .then(|| psychrnn_core::manifest::PluginsConfig { paths: self.plugin_paths.clone() }),
             lock: Some(LockInfo {
-                psychrnn_version: crate::VERSION.to_string(),
+                psychrnn_version: psychrnn_core::VERSION.to_string(),
                 plugins: self.plugins.clone(),
                 overrides: self.overrides.clone(),
             }),

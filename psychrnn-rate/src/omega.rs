@@ -15,27 +15,11 @@
 use ndarray::{Array2, ArrayView3};
 use psychrnn_linalg::{Acc, Op};
 
-use crate::array::{contiguous, contiguous_mut};
+use crate::KernelReal;
 use crate::dynamics::{RateDynamics, scale_rows};
-use crate::error::Result;
-use crate::model::Trajectory;
-use crate::real::Real;
-
-/// PyCog's default `lambda_Omega`.
-pub const DEFAULT_LAMBDA: f64 = 2.0;
-/// PyCog's default `bound`.
-pub const DEFAULT_BOUND: f64 = 1e-20;
-
-/// What training asks of a model's backward pass, and what it reports back.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OmegaRequest {
-    /// The multiplier of the immediate gradient added to `dL/dW_rec`.
-    pub lambda: f64,
-    /// Pairs with `|dL/dx_t|^2` below this are ignored.
-    pub bound: f64,
-    /// Set by the model: Omega's value on the batch (without `lambda`).
-    pub value: Option<f64>,
-}
+use psychrnn_core::array::{contiguous, contiguous_mut};
+use psychrnn_core::error::Result;
+use psychrnn_core::model::Trajectory;
 
 /// Omega on one batch and its immediate gradient.
 #[derive(Clone, Debug)]
@@ -53,7 +37,7 @@ pub struct OmegaTerm<F> {
 ///
 /// # Errors
 /// If the per-unit dynamics do not fit the network.
-pub fn omega_term<F: Real>(
+pub fn omega_term<F: KernelReal>(
     w_rec: &Array2<F>,
     dynamics: &RateDynamics<F>,
     traj: &Trajectory<F>,
@@ -119,9 +103,9 @@ pub fn omega_term<F: Real>(
 mod tests {
     use super::*;
     use crate::dynamics::{RateWeights, rate_forward};
-    use crate::model::TransferFunction;
-    use crate::rng::{Purpose, stream};
     use ndarray::{Array1, Array3};
+    use psychrnn_core::model::TransferFunction;
+    use psychrnn_core::rng::{Purpose, stream};
 
     const N: usize = 5;
 
@@ -130,7 +114,7 @@ mod tests {
         let mut rng = stream(3, Purpose::User, 0);
         let mut normal = |shape: (usize, usize)| {
             let mut v = vec![0.0; shape.0 * shape.1];
-            crate::rng::fill_standard_normal(&mut rng, &mut v);
+            psychrnn_core::rng::fill_standard_normal(&mut rng, &mut v);
             Array2::from_shape_vec(shape, v).unwrap()
         };
         let (w_in, w_rec, w_out) = (normal((N, 2)), normal((N, N)) * 0.5, normal((2, N)));
@@ -188,9 +172,11 @@ mod tests {
     fn value_matches_the_definition_with_per_unit_alpha() {
         let alpha = [0.1, 0.2, 0.3, 0.2, 0.5];
         let (w, dynamics, traj, d) = fixture(&alpha);
-        let term = omega_term(&w, &dynamics, &traj, d.view(), DEFAULT_BOUND).unwrap();
+        let term = omega_term(&w, &dynamics, &traj, d.view(), psychrnn_core::manifest::DEFAULT_OMEGA_BOUND).unwrap();
         assert_eq!(term.count, 12);
-        assert!((term.value - naive(&w, &alpha, &traj, &d, DEFAULT_BOUND)).abs() < 1e-12);
+        assert!(
+            (term.value - naive(&w, &alpha, &traj, &d, psychrnn_core::manifest::DEFAULT_OMEGA_BOUND)).abs() < 1e-12
+        );
         // A bound above every |d|^2 leaves nothing to average.
         let none = omega_term(&w, &dynamics, &traj, d.view(), 1e9).unwrap();
         assert_eq!((none.value, none.count), (0.0, 0));
@@ -202,7 +188,7 @@ mod tests {
         // PyCog's immediate derivative: dL/dx and the states held fixed, W_rec varied.
         let alpha = [0.2; N];
         let (w, dynamics, traj, d) = fixture(&alpha);
-        let term = omega_term(&w, &dynamics, &traj, d.view(), DEFAULT_BOUND).unwrap();
+        let term = omega_term(&w, &dynamics, &traj, d.view(), psychrnn_core::manifest::DEFAULT_OMEGA_BOUND).unwrap();
         let h = 1e-6;
         let mut worst: f64 = 0.0;
         for i in 0..N {
@@ -210,8 +196,8 @@ mod tests {
                 let (mut plus, mut minus) = (w.clone(), w.clone());
                 plus[[i, j]] += h;
                 minus[[i, j]] -= h;
-                let fd = (naive(&plus, &alpha, &traj, &d, DEFAULT_BOUND)
-                    - naive(&minus, &alpha, &traj, &d, DEFAULT_BOUND))
+                let fd = (naive(&plus, &alpha, &traj, &d, psychrnn_core::manifest::DEFAULT_OMEGA_BOUND)
+                    - naive(&minus, &alpha, &traj, &d, psychrnn_core::manifest::DEFAULT_OMEGA_BOUND))
                     / (2.0 * h);
                 worst = worst.max((fd - term.d_w_rec[[i, j]]).abs());
             }

@@ -7,10 +7,10 @@ use std::path::Path;
 use ndarray::{Array1, Array2, ArrayView3};
 
 use crate::dynamics::{Perturbation, RateDynamics, RateWeights, rate_forward};
-use crate::error::{Error, Result};
-use crate::model::{Trajectory, TransferFunction};
-use crate::npz::{NpyData, NpzContents, read_npz};
-use crate::rng::Noise;
+use psychrnn_core::error::{Error, Result};
+use psychrnn_core::model::{Trajectory, TransferFunction};
+use psychrnn_core::npz::{NpyData, NpzContents, read_npz};
+use psychrnn_core::rng::Noise;
 
 /// A rate network from saved effective weights.
 #[derive(Clone, Debug)]
@@ -202,14 +202,14 @@ impl Simulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::{Purpose, stream};
     use ndarray::Array3;
+    use psychrnn_core::rng::{Purpose, stream};
 
     fn simulator(n: usize) -> Simulator {
         let mut rng = stream(2, Purpose::User, 0);
         let mut matrix = |rows, cols, scale: f32| {
             let mut v = vec![0.0f32; rows * cols];
-            crate::rng::fill_standard_normal(&mut rng, &mut v);
+            psychrnn_core::rng::fill_standard_normal(&mut rng, &mut v);
             Array2::from_shape_vec((rows, cols), v.into_iter().map(|x| x * scale).collect()).unwrap()
         };
         Simulator {

@@ -6,16 +6,16 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
 use crate::experiment::Experiment;
-use crate::init::InitContext;
-use crate::model::Trajectory;
-use crate::npz::NpyArray;
-use crate::objective::{BatchView, ObjectiveBuffers, ObjectiveValue, evaluate_objective};
-use crate::optim::clip_gradients;
-use crate::params::ParamSet;
-use crate::rng::{Noise, Purpose, stream};
-use crate::task::TrialBatch;
+use psychrnn_core::error::{Error, Result};
+use psychrnn_core::init::InitContext;
+use psychrnn_core::model::Trajectory;
+use psychrnn_core::npz::NpyArray;
+use psychrnn_core::objective::{BatchView, ObjectiveBuffers, ObjectiveValue, evaluate_objective};
+use psychrnn_core::optim::clip_gradients;
+use psychrnn_core::params::ParamSet;
+use psychrnn_core::rng::{Noise, Purpose, stream};
+use psychrnn_core::task::TrialBatch;
 
 /// One row of `metrics.csv`.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -63,7 +63,7 @@ pub struct TrainingState {
     /// Raw parameters.
     pub params: ParamSet<f32>,
     /// The optimizer's state.
-    pub optimizer: crate::optim::OptimizerState,
+    pub optimizer: psychrnn_core::optim::OptimizerState,
     /// Logged rows so far.
     pub metrics: Vec<MetricsRow>,
     /// Curriculum checks (or, without a curriculum, `performance_cutoff` checks) so far.
@@ -262,7 +262,7 @@ pub fn initial_params(exp: &Experiment) -> Result<ParamSet<f32>> {
 /// If the model rejects the parameters.
 pub fn evaluate(
     exp: &Experiment,
-    task: &dyn crate::task::Task,
+    task: &dyn psychrnn_core::task::Task,
     params: &ParamSet<f32>,
     n_trials: usize,
     index: u64,
@@ -284,7 +284,7 @@ pub fn evaluate(
 /// the validation checks.
 fn held_out_pass(
     exp: &Experiment,
-    task: &dyn crate::task::Task,
+    task: &dyn psychrnn_core::task::Task,
     params: &ParamSet<f32>,
     n_trials: usize,
     (trials, noise, index): (Purpose, Purpose, u64),
@@ -300,7 +300,7 @@ fn held_out_pass(
 
 /// The trials and recurrent noise source of training update `it` (the trials can be generated
 /// on another core; the noise is drawn during the forward pass, by each half of the batch).
-fn prepare(task: &dyn crate::task::Task, seed: u64, it: u64) -> (TrialBatch, Noise) {
+fn prepare(task: &dyn psychrnn_core::task::Task, seed: u64, it: u64) -> (TrialBatch, Noise) {
     let batch = task.generate_batch(task.timing().n_batch, &mut stream(seed, Purpose::TrainTrials, it));
     (batch, Noise::from(stream(seed, Purpose::TrainNoise, it)))
 }
@@ -309,7 +309,7 @@ fn prepare(task: &dyn crate::task::Task, seed: u64, it: u64) -> (TrialBatch, Noi
 /// `ValidationTrials`/`ValidationNoise` streams at `iteration`), with the experiment's metric.
 fn validation_score(
     exp: &Experiment,
-    task: &dyn crate::task::Task,
+    task: &dyn psychrnn_core::task::Task,
     params: &ParamSet<f32>,
     iteration: u64,
     n_trials: usize,
@@ -341,7 +341,7 @@ fn final_states(traj: &Trajectory<f32>, batch: &TrialBatch) -> ndarray::Array2<f
     ndarray::Array2::from_shape_fn((n_trials, n), |(b, j)| traj.states[[batch.last_step(b), b, j]])
 }
 
-/// PyCog's safeguard (see [`crate::TrainingConfig::gradient_safeguard`]): when the loss or the
+/// PyCog's safeguard (see [`psychrnn_core::TrainingConfig::gradient_safeguard`]): when the loss or the
 /// global gradient norm is not finite or above 1e10, the recurrent weights' gradient becomes
 /// `0.02 W_rec` and every other gradient 0. Returns whether it acted.
 fn safeguard(
@@ -351,13 +351,13 @@ fn safeguard(
     trainable: &[String],
     loss: f32,
 ) -> Result<bool> {
-    let norm = crate::optim::global_norm(grads, trainable);
+    let norm = psychrnn_core::optim::global_norm(grads, trainable);
     if loss.is_finite() && norm.is_finite() && norm <= 1e10 {
         return Ok(false);
     }
     for spec in exp.model.param_specs().iter().filter(|s| s.trainable) {
         let g = grads.require_mut(&spec.name)?;
-        if spec.role == crate::params::ParamRole::RecurrentWeights {
+        if spec.role == psychrnn_core::params::ParamRole::RecurrentWeights {
             g.assign(&(params.require(&spec.name)? * 0.02));
         } else {
             g.fill(0.0);
@@ -409,7 +409,7 @@ pub fn train_from(
         }
     };
     let mut buffers = ObjectiveBuffers::default();
-    buffers.omega = exp.training.omega.as_ref().map(|o| crate::omega::OmegaRequest {
+    buffers.omega = exp.training.omega.as_ref().map(|o| psychrnn_core::OmegaRequest {
         lambda: o.lambda,
         bound: o.bound,
         value: None,
@@ -617,7 +617,7 @@ pub fn train_from(
 /// Stands in for the experiment's optimizer while the training loop holds it.
 struct Detached;
 
-impl crate::Optimizer for Detached {
+impl psychrnn_core::Optimizer for Detached {
     fn config(&self) -> toml::Table {
         toml::Table::new()
     }

@@ -16,11 +16,11 @@ use std::ops::Range;
 use ndarray::{Array2, Array3, ArrayView1, ArrayView3, Axis};
 use psychrnn_linalg::{Acc, Op, StepMatrix};
 
-use crate::array::{contiguous, contiguous_mut};
-use crate::error::{Error, Result};
-use crate::model::{Trajectory, TransferFunction};
-use crate::real::Real;
-use crate::rng::{Noise, TrialNoise, fill_rows};
+use crate::KernelReal;
+use psychrnn_core::array::{contiguous, contiguous_mut};
+use psychrnn_core::error::{Error, Result};
+use psychrnn_core::model::{Trajectory, TransferFunction};
+use psychrnn_core::rng::{Noise, TrialNoise, fill_rows};
 
 /// Effective weights of a rate network (`[N_rec, N_in]`, `[N_rec, N_rec]`, `[N_out, N_rec]`).
 pub struct RateWeights<'a, F> {
@@ -50,7 +50,7 @@ pub struct RateDynamics<F> {
     pub transfer: TransferFunction,
 }
 
-impl<F: Real> RateDynamics<F> {
+impl<F: KernelReal> RateDynamics<F> {
     /// The same `alpha` and noise for every unit.
     pub fn uniform(alpha: F, noise_std: F, transfer: TransferFunction) -> Self {
         RateDynamics { alpha: vec![alpha], noise_std: vec![noise_std], transfer }
@@ -152,7 +152,7 @@ impl Perturbation {
 /// # Errors
 /// [`Error::Shape`] if the inputs or weights do not fit together, or as
 /// [`Perturbation::validate`].
-pub fn rate_forward<F: Real>(
+pub fn rate_forward<F: KernelReal>(
     w: &RateWeights<'_, F>,
     dynamics: &RateDynamics<F>,
     inputs: ArrayView3<'_, F>,
@@ -302,7 +302,7 @@ pub struct BackwardOptions {
 /// # Errors
 /// [`Error::Shape`] if the trajectory or seeds do not fit the weights and inputs.
 #[allow(clippy::too_many_arguments)]
-pub fn rate_backward<F: Real>(
+pub fn rate_backward<F: KernelReal>(
     w: &RateWeights<'_, F>,
     dynamics: &RateDynamics<F>,
     inputs: ArrayView3<'_, F>,
@@ -427,7 +427,7 @@ pub fn rate_backward<F: Real>(
 
 /// `out = v o alpha`, row by row (`alpha` has one entry per unit).
 #[inline(always)]
-pub(crate) fn scale_rows<F: Real>(v: &[F], alpha: &[F], out: &mut [F]) {
+pub(crate) fn scale_rows<F: KernelReal>(v: &[F], alpha: &[F], out: &mut [F]) {
     let n = alpha.len();
     for (o, r) in out.chunks_exact_mut(n).zip(v.chunks_exact(n)) {
         for j in 0..n {
@@ -513,7 +513,7 @@ struct Update<'a, F> {
     xi: Option<&'a [F]>,
 }
 
-impl<F: Real> Update<'_, F> {
+impl<F: KernelReal> Update<'_, F> {
     /// Updates `x` (rows of `n`, `x_{t-1}` on entry) in place to `x_t` and writes `r` (rows of
     /// `n`) and `r` again into the first `n` values of each `lhs` row (rows of `n + n_in`), in
     /// one pass per row; `f` is the transfer function, a closure so each one is its own
@@ -551,7 +551,7 @@ impl<F: Real> Update<'_, F> {
 
 /// `[W_rec^T; W_in^T]` (`N_rec + N_in` rows of `N_rec`) packed for the step products, from the
 /// values of `W_rec^T` in row-major order and `W_in` (`[N_rec, N_in]`).
-fn stack_step_weights<F: Real>(w_rec_t: impl Iterator<Item = F>, w_in: &Array2<F>) -> StepMatrix<F> {
+fn stack_step_weights<F: KernelReal>(w_rec_t: impl Iterator<Item = F>, w_in: &Array2<F>) -> StepMatrix<F> {
     let (n, n_in) = w_in.dim();
     let stacked: Vec<F> = w_rec_t.chain(w_in.t().iter().copied()).collect();
     F::step_matrix(&stacked, n + n_in, n)
@@ -589,7 +589,7 @@ struct ForwardRows<'a, F> {
     bias: Vec<F>,
 }
 
-impl<F: Real> ForwardKernel<'_, F> {
+impl<F: KernelReal> ForwardKernel<'_, F> {
     /// Runs `rows` through `n_steps` steps, compiled for the CPU's widest vector extension
     /// ([`psychrnn_linalg::simd_level`]; the same bits on every path).
     fn run(&self, rows: &mut ForwardRows<'_, F>, n_steps: usize) -> Result<()> {
@@ -726,7 +726,7 @@ struct BackwardKernel<'a, F> {
     transfer: TransferFunction,
 }
 
-impl<F: Real> BackwardKernel<'_, F> {
+impl<F: KernelReal> BackwardKernel<'_, F> {
     /// Runs the recurrence backward over one half's rows (`trials`; `delta_rows[t]` holds
     /// `dL/dr_t` and becomes `dL/dx_{t+1}`), compiled like [`ForwardKernel::run`].
     fn run(&self, trials: Range<usize>, delta_rows: &mut [&mut [F]]) -> Result<()> {
@@ -789,13 +789,13 @@ impl<F: Real> BackwardKernel<'_, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::{Purpose, stream};
     use ndarray::Array1;
+    use psychrnn_core::rng::{Purpose, stream};
 
     /// Random `f32` array of `shape` from `index`'s stream, scaled.
     fn random(index: u64, shape: &[usize], scale: f32) -> ndarray::ArrayD<f32> {
         let mut v = vec![0.0f32; shape.iter().product()];
-        crate::rng::fill_standard_normal(&mut stream(5, Purpose::User, index), &mut v);
+        psychrnn_core::rng::fill_standard_normal(&mut stream(5, Purpose::User, index), &mut v);
         ndarray::ArrayD::from_shape_vec(shape, v).unwrap() * scale
     }
 
