@@ -88,7 +88,7 @@ fn manifest(n_rec: usize, variant: &str, updates: u64, threads: usize) -> CliRes
 struct Clock(Vec<Instant>);
 
 impl TrainingObserver for Clock {
-    fn on_update(&mut self, _: u64) {
+    fn on_update(&mut self, _: &psychrnn_train::UpdateReport) {
         self.0.push(Instant::now());
     }
 }
@@ -149,7 +149,7 @@ fn time_training(
         }
         let start = Instant::now();
         let mut clock = Clock(vec![]);
-        psychrnn_train::train_from(&mut exp, None, &mut clock)?;
+        psychrnn_train::train_from(&exp, None, &mut clock)?;
         let mut times: Vec<f64> = clock.0.windows(2).skip(WARMUP).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
         if times.is_empty() {
             times.push(start.elapsed().as_secs_f64() / updates as f64);

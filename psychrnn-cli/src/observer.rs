@@ -60,7 +60,7 @@ impl TrainingObserver for Progress {
         }
     }
 
-    fn on_update(&mut self, _iteration: u64) {
+    fn on_update(&mut self, _: &psychrnn_train::UpdateReport) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }

@@ -31,13 +31,13 @@ fn interrupt_flag() -> Arc<AtomicBool> {
 
 /// Trains `exp` (from `resume` if given) into `dir`: the lock first, checkpoints while
 /// training, then the run's files.
-pub fn run(mut exp: Experiment, dir: &Path, resume: Option<TrainingState>, quiet: bool) -> CliResult<PathBuf> {
+pub fn run(exp: Experiment, dir: &Path, resume: Option<TrainingState>, quiet: bool) -> CliResult<PathBuf> {
     for w in &exp.warnings {
         eprintln!("warning: {w}");
     }
     let verbose = exp.training.verbosity && !quiet;
     let mut observer = Progress::new(verbose, dir, interrupt_flag(), exp.curriculum.is_some());
-    let (outcome, test) = train_into(dir, &mut exp, resume, &mut observer)?;
+    let (outcome, test) = train_into(dir, &exp, resume, &mut observer)?;
     if !quiet {
         eprintln!(
             "{} updates ({} trials) in {:.1} s; test accuracy {:.3} on {} fresh trials; run directory {}",

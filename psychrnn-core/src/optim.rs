@@ -85,19 +85,23 @@ pub fn global_norm(grads: &ParamSet<f32>, names: &[String]) -> f64 {
     grads.iter().filter(|(name, _)| names.iter().any(|n| n == name)).map(|(_, g)| norm(g).powi(2)).sum::<f64>().sqrt()
 }
 
-/// Clips the tensors of `grads` named in `names` to `max_norm` as `mode` says.
-pub fn clip_gradients(grads: &mut ParamSet<f32>, names: &[String], mode: ClipMode, max_norm: f64) {
+/// Clips the tensors of `grads` named in `names` to `max_norm` as `mode` says; returns whether
+/// any was scaled down.
+pub fn clip_gradients(grads: &mut ParamSet<f32>, names: &[String], mode: ClipMode, max_norm: f64) -> bool {
     let scale_by = |g: &mut Array2<f32>, s: f64| g.mapv_inplace(|v| (f64::from(v) * s) as f32);
     match mode {
         ClipMode::PerTensor => {
+            let mut clipped = false;
             for (name, g) in grads.iter_mut() {
                 if names.iter().any(|n| n == name) {
                     let n = norm(g);
                     if n > max_norm {
                         scale_by(g, max_norm / n);
+                        clipped = true;
                     }
                 }
             }
+            clipped
         }
         ClipMode::GlobalNorm => {
             let total = global_norm(grads, names);
@@ -108,6 +112,7 @@ pub fn clip_gradients(grads: &mut ParamSet<f32>, names: &[String], mode: ClipMod
                     }
                 }
             }
+            total > max_norm
         }
     }
 }
@@ -124,11 +129,12 @@ mod tests {
         g.insert("b", array![[0.3f32, 0.4]]);
         let names = vec!["a".to_string(), "b".to_string()];
         let mut p = g.clone();
-        clip_gradients(&mut p, &names, ClipMode::PerTensor, 1.0);
+        assert!(clip_gradients(&mut p, &names, ClipMode::PerTensor, 1.0));
         assert!((norm(p.get("a").unwrap()) - 1.0).abs() < 1e-6);
         assert_eq!(p.get("b"), g.get("b"));
         let mut q = g.clone();
-        clip_gradients(&mut q, &names, ClipMode::GlobalNorm, 1.0);
+        assert!(clip_gradients(&mut q, &names, ClipMode::GlobalNorm, 1.0));
+        assert!(!clip_gradients(&mut g.clone(), &names, ClipMode::GlobalNorm, 10.0), "nothing to clip");
         let total = (norm(q.get("a").unwrap()).powi(2) + norm(q.get("b").unwrap()).powi(2)).sqrt();
         assert!((total - 1.0).abs() < 1e-6);
         // Direction is kept: b is scaled by the same factor as a.

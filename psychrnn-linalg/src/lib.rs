@@ -16,7 +16,8 @@
 //!
 //! Also here, because the hot loop shares them: [`join`] itself (the two-core fork-join the
 //! rate kernels use for the halves of a batch, in `parallel`), the per-thread floating-point
-//! mode it carries to the worker (`float_mode`), and [`simd_level`], which picks the AVX-512 or
+//! mode it carries to the worker (`float_mode`), [`ComputeScope`] (those settings for the
+//! length of a computation, then restored: `scope`), and [`simd_level`], which picks the AVX-512 or
 //! AVX2 builds of the rate kernels' elementwise loops and of the noise (re-exported from
 //! `psychrnn-simd`).
 
@@ -26,12 +27,14 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 mod float_mode;
 mod parallel;
+mod scope;
 mod step_product;
 mod streaming;
 
 pub use float_mode::flush_denormals_to_zero;
 pub use parallel::{join, set_threads, threads};
 pub use psychrnn_simd::{SimdLevel, limit_simd_level, simd_level};
+pub use scope::ComputeScope;
 pub use step_product::StepMatrix;
 pub use streaming::{stream_copy, stream_fence};
 

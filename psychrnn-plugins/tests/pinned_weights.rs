@@ -52,9 +52,9 @@ fn train_example(example: &str) -> (Experiment, ParamSet<f32>) {
     } else {
         path.parent().unwrap()
     };
-    let mut exp = Experiment::from_manifest(&manifest, &psychrnn_plugins::registry().unwrap(), "pinned", dir)
+    let exp = Experiment::from_manifest(&manifest, &psychrnn_plugins::registry().unwrap(), "pinned", dir)
         .unwrap_or_else(|e| panic!("{example}: {e}"));
-    let outcome = train(&mut exp, &mut Silent).unwrap_or_else(|e| panic!("{example}: {e}"));
+    let outcome = train(&exp, &mut Silent).unwrap_or_else(|e| panic!("{example}: {e}"));
     assert_eq!(outcome.iterations, 3, "{example}");
     (exp, outcome.params)
 }

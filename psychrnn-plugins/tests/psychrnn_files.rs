@@ -121,9 +121,9 @@ fn trained_run(dir: &Path) -> (Experiment, psychrnn_core::ParamSet<f32>) {
         verbosity = false
     "#;
     let manifest = Manifest::parse(text, Path::new("m.toml")).unwrap();
-    let mut exp =
+    let exp =
         Experiment::from_manifest(&manifest, &psychrnn_plugins::registry().unwrap(), "t", Path::new(".")).unwrap();
-    let params = train(&mut exp, &mut Silent).unwrap().params;
+    let params = train(&exp, &mut Silent).unwrap().params;
     std::fs::create_dir_all(dir).unwrap();
     write_npz(&dir.join("weights.npz"), &exp.model.export(&params).unwrap()).unwrap();
     (exp, params)

@@ -50,9 +50,9 @@ fn frozen_entries_and_untrained_matrices_stay_exactly_constant() {
         SMALL.replace("autapses = false", "autapses = false\nW_in_train = false"),
         rows.join(", ")
     );
-    let mut exp = experiment(&text).unwrap();
+    let exp = experiment(&text).unwrap();
     let before = initial_params(&exp).unwrap();
-    let after = train(&mut exp, &mut Silent).unwrap().params;
+    let after = train(&exp, &mut Silent).unwrap().params;
     assert_eq!(before.get("W_in"), after.get("W_in"), "W_in_train = false must freeze W_in");
     let (w0, w1) = (before.get("W_rec").unwrap(), after.get("W_rec").unwrap());
     for i in 0..8 {
@@ -74,7 +74,7 @@ fn frozen_entries_and_untrained_matrices_stay_exactly_constant() {
 #[test]
 fn training_lowers_the_loss() {
     let text = SMALL.replace("training_iters = 160", "training_iters = 3200");
-    let out = train(&mut experiment(&text).unwrap(), &mut Silent).unwrap();
+    let out = train(&experiment(&text).unwrap(), &mut Silent).unwrap();
     assert_eq!(out.stop, StopReason::TrainingItersReached);
     assert_eq!(out.iterations, 400);
     assert_eq!(out.metrics.len(), 80);
@@ -85,26 +85,25 @@ fn training_lowers_the_loss() {
 
 #[test]
 fn same_manifest_same_weights_and_the_lock_replays_the_run() {
-    let mut a = experiment(SMALL).unwrap();
-    let pa = train(&mut a, &mut Silent).unwrap().params;
-    let pb = train(&mut experiment(SMALL).unwrap(), &mut Silent).unwrap().params;
+    let a = experiment(SMALL).unwrap();
+    let pa = train(&a, &mut Silent).unwrap().params;
+    let pb = train(&experiment(SMALL).unwrap(), &mut Silent).unwrap().params;
     assert_eq!(pa, pb);
     let lock = a.lock_manifest().to_toml().unwrap();
-    let pc = train(&mut experiment(&lock).unwrap(), &mut Silent).unwrap().params;
+    let pc = train(&experiment(&lock).unwrap(), &mut Silent).unwrap().params;
     assert_eq!(pa, pc, "training the lock manifest must reproduce the run");
-    let other = train(&mut experiment(&SMALL.replace("seed = 7", "seed = 8")).unwrap(), &mut Silent).unwrap().params;
+    let other = train(&experiment(&SMALL.replace("seed = 7", "seed = 8")).unwrap(), &mut Silent).unwrap().params;
     assert_ne!(pa, other);
     // Neither does the thread count (trials drawn ahead on a helper thread, the two halves of
     // the batch on two cores, or everything in turn on one).
     let one_thread =
-        train(&mut experiment(&SMALL.replace("loss_epoch = 5", "loss_epoch = 5\nthreads = 1")).unwrap(), &mut Silent)
+        train(&experiment(&SMALL.replace("loss_epoch = 5", "loss_epoch = 5\nthreads = 1")).unwrap(), &mut Silent)
             .unwrap()
             .params;
     assert_eq!(pa, one_thread);
     // Logging more often must not change the trajectory (evaluation noise has its own stream).
-    let pd = train(&mut experiment(&SMALL.replace("loss_epoch = 5", "loss_epoch = 1")).unwrap(), &mut Silent)
-        .unwrap()
-        .params;
+    let pd =
+        train(&experiment(&SMALL.replace("loss_epoch = 5", "loss_epoch = 1")).unwrap(), &mut Silent).unwrap().params;
     assert_eq!(pa, pd);
 }
 
@@ -113,7 +112,7 @@ fn divergence_stops_with_the_last_good_parameters() {
     let text = SMALL
         .replace("type = \"adam\"\nlearning_rate = 0.01", "type = \"sgd\"\nlearning_rate = 1e30")
         .replace("loss_epoch = 5", "loss_epoch = 5\nclip_grads = false");
-    let out = train(&mut experiment(&text).unwrap(), &mut Silent).unwrap();
+    let out = train(&experiment(&text).unwrap(), &mut Silent).unwrap();
     let StopReason::NonFinite { iteration, what } = &out.stop else {
         panic!("expected a non-finite stop, got {:?}", out.stop)
     };
@@ -214,11 +213,11 @@ fn with_curriculum(thresholds: [f64; 2]) -> String {
 
 #[test]
 fn curriculum_advances_when_the_threshold_is_passed_and_stops_after_the_last_stage() {
-    let mut exp = experiment(&with_curriculum([0.0, 0.0])).unwrap();
+    let exp = experiment(&with_curriculum([0.0, 0.0])).unwrap();
     assert_eq!(exp.stage_task(0).config()["coherence"].as_float(), Some(0.7));
     assert_eq!(exp.stage_task(1).config()["coherence"].as_float(), Some(0.1));
     let mut rec = Recorder::default();
-    let out = train(&mut exp, &mut rec).unwrap();
+    let out = train(&exp, &mut rec).unwrap();
     assert_eq!(out.stop, StopReason::CurriculumComplete { iteration: 6 });
     assert_eq!(out.stage, 2);
     assert_eq!(out.iterations, 6);
@@ -231,8 +230,8 @@ fn curriculum_advances_when_the_threshold_is_passed_and_stops_after_the_last_sta
 
 #[test]
 fn curriculum_stays_on_a_stage_until_its_threshold_is_passed() {
-    let mut exp = experiment(&with_curriculum([1.01, 0.0])).unwrap();
-    let out = train(&mut exp, &mut Silent).unwrap();
+    let exp = experiment(&with_curriculum([1.01, 0.0])).unwrap();
+    let out = train(&exp, &mut Silent).unwrap();
     assert_eq!(out.stop, StopReason::TrainingItersReached);
     assert_eq!(out.stage, 0);
     assert_eq!(out.metric_history.len(), 20 / 3);
@@ -240,19 +239,19 @@ fn curriculum_stays_on_a_stage_until_its_threshold_is_passed() {
     // The lock keeps the curriculum, and replays the same run.
     let lock = exp.lock_manifest().to_toml().unwrap();
     assert!(lock.contains("[curriculum]") && lock.contains("[metric]"));
-    assert_eq!(train(&mut experiment(&lock).unwrap(), &mut Silent).unwrap().params, out.params);
+    assert_eq!(train(&experiment(&lock).unwrap(), &mut Silent).unwrap().params, out.params);
 }
 
 #[test]
 fn performance_cutoff_stops_early_and_weights_are_saved_periodically() {
     let text = SMALL.replace("loss_epoch = 5", "loss_epoch = 5\nperformance_cutoff = 0.0\nperformance_epoch = 4");
-    let out = train(&mut experiment(&text).unwrap(), &mut Silent).unwrap();
+    let out = train(&experiment(&text).unwrap(), &mut Silent).unwrap();
     let StopReason::PerformanceCutoff { iteration: 4, value } = out.stop else { panic!("{:?}", out.stop) };
     assert!((0.0..=1.0).contains(&value));
     let text =
         SMALL.replace("loss_epoch = 5", "loss_epoch = 5\nperformance_cutoff = 1.01\nsave_training_weights_epoch = 6");
     let mut rec = Recorder::default();
-    let out = train(&mut experiment(&text).unwrap(), &mut rec).unwrap();
+    let out = train(&experiment(&text).unwrap(), &mut rec).unwrap();
     assert_eq!(out.stop, StopReason::TrainingItersReached);
     assert_eq!(rec.weights, [6, 12, 18]);
 }
@@ -280,8 +279,8 @@ struct StopAt {
 }
 
 impl psychrnn_train::TrainingObserver for StopAt {
-    fn on_update(&mut self, iteration: u64) {
-        self.done = iteration;
+    fn on_update(&mut self, report: &psychrnn_train::UpdateReport) {
+        self.done = report.iteration;
     }
     fn on_checkpoint(&mut self, state: &psychrnn_train::TrainingState) -> psychrnn_core::Result<()> {
         self.kept = Some(state.clone());
@@ -299,14 +298,14 @@ fn an_interrupted_run_resumes_to_the_same_bits() {
         with_curriculum([0.3, 1.01]),
         SMALL.replace("type = \"adam\"", "type = \"rmsprop\"\nmomentum = 0.5"),
     ] {
-        let straight = train(&mut experiment(&text).unwrap(), &mut Silent).unwrap();
+        let straight = train(&experiment(&text).unwrap(), &mut Silent).unwrap();
         let mut stopper = StopAt { at: 7, done: 0, kept: None };
-        let first = train(&mut experiment(&text).unwrap(), &mut stopper).unwrap();
+        let first = train(&experiment(&text).unwrap(), &mut stopper).unwrap();
         assert_eq!(first.stop, StopReason::Interrupted { iteration: 7 });
         let state = stopper.kept.expect("a checkpoint is written when stopping");
         assert_eq!(state.iteration, 7);
         // A fresh experiment (a new process, in effect) continues from the checkpoint.
-        let resumed = psychrnn_train::train_from(&mut experiment(&text).unwrap(), Some(state), &mut Silent).unwrap();
+        let resumed = psychrnn_train::train_from(&experiment(&text).unwrap(), Some(state), &mut Silent).unwrap();
         assert_eq!(resumed.params, straight.params);
         assert_eq!(resumed.iterations, straight.iterations);
         assert_eq!(resumed.trials, straight.trials);
@@ -328,11 +327,11 @@ fn continuous_training_starts_each_update_where_the_last_trials_ended() {
     use psychrnn_train::evaluate;
     let text = SMALL.replace("rec_noise = 0.1", "rec_noise = 0.0").replace("training_iters = 160", "continuous = true");
     let run = |updates: u64| {
-        let mut exp = experiment(
+        let exp = experiment(
             &text.replace("continuous = true", &format!("continuous = true\ntraining_iters = {}", 8 * updates)),
         )
         .unwrap();
-        let out = train(&mut exp, &mut Silent).unwrap();
+        let out = train(&exp, &mut Silent).unwrap();
         assert_eq!(out.iterations, updates);
         (exp, out)
     };
@@ -354,6 +353,6 @@ fn continuous_training_starts_each_update_where_the_last_trials_ended() {
         assert_eq!(eval.trajectory.initial.row(b), carry.row(b % 8));
     }
     // Without continuous mode nothing is carried.
-    let mut reset = experiment(&SMALL.replace("training_iters = 160", "training_iters = 16")).unwrap();
-    assert!(train(&mut reset, &mut Silent).unwrap().carry.is_none());
+    let reset = experiment(&SMALL.replace("training_iters = 160", "training_iters = 16")).unwrap();
+    assert!(train(&reset, &mut Silent).unwrap().carry.is_none());
 }

@@ -193,8 +193,9 @@ impl Simulator {
             init_state: self.init_state.view(),
         };
         let dynamics = RateDynamics::per_unit(&self.alpha, self.rec_noise, self.transfer);
-        // The same floating-point mode as training, so simulations reproduce trained runs.
-        psychrnn_linalg::flush_denormals_to_zero();
+        // The same floating-point mode as training, so simulations reproduce trained runs (the
+        // caller's mode and thread count are restored afterwards).
+        let _scope = psychrnn_linalg::ComputeScope::enter(psychrnn_linalg::threads());
         rate_forward(&weights, &dynamics, inputs, noise, perturbation, traj)
     }
 }

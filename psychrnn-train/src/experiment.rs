@@ -12,7 +12,7 @@ use psychrnn_core::optim::Optimizer;
 use psychrnn_core::params::ParamSet;
 use std::path::Path;
 
-use psychrnn_core::registry::{BuildContext, Catalog, Entry, Registry, parse_config};
+use psychrnn_core::registry::{BuildContext, Catalog, Entry, OptimizerCtor, Registry, parse_config};
 use psychrnn_core::regularizer::Regularizer;
 use psychrnn_core::task::{Task, TaskTiming};
 
@@ -49,8 +49,9 @@ pub struct Experiment {
     pub loss: Box<dyn LossFunction<f32>>,
     /// The regularisers.
     pub regularizers: Vec<Box<dyn Regularizer<f32>>>,
-    /// The optimizer.
-    pub optimizer: Box<dyn Optimizer>,
+    /// The optimizer as configured: each [`Trainer`](crate::Trainer) builds its own from it
+    /// ([`Experiment::new_optimizer`]), so an experiment can be trained again or shared.
+    optimizer: OptimizerRecipe,
     /// Training options.
     pub training: TrainingConfig,
     /// Freeze masks by raw parameter name (1 = frozen), checked against the model's shapes.
@@ -70,6 +71,36 @@ pub struct Experiment {
     /// Plugin libraries the manifest loads (absolute paths, recorded in the lock).
     pub plugin_paths: Vec<std::path::PathBuf>,
 }
+
+/// How to build a fresh optimizer: its constructor, its table, and the directory relative paths
+/// start from; with its resolved configuration for the lock.
+struct OptimizerRecipe {
+    ctor: OptimizerCtor,
+    table: toml::Table,
+    base_dir: std::path::PathBuf,
+    config: toml::Table,
+}
+
+/// A small experiment (PsychRNN's perceptual discrimination, 16 units, 20 updates of 16
+/// trials) for documentation examples and quick checks.
+pub const EXAMPLE: &str = r#"
+name = "example"
+seed = 1
+[task]
+type = "perceptual_discrimination"
+dt = 10
+tau = 100
+T = 500
+N_batch = 16
+[model]
+type = "basic_rnn"
+N_rec = 16
+dale_ratio = 0.8
+[training]
+training_iters = 320
+verbosity = false
+test_batch_size = 16
+"#;
 
 /// Splits `type` off a plugin table.
 fn split_tag(section: &str, table: &toml::Table) -> Result<(String, toml::Table)> {
@@ -203,7 +234,9 @@ impl Experiment {
 
         let opt_table = manifest.optimizer.clone().unwrap_or_else(|| default_table(DEFAULT_OPTIMIZER));
         let (entry, table) = lookup(&registry.optimizers, "optimizer", &opt_table, &mut plugins)?;
-        let optimizer = (entry.ctor)(&table, &build).map_err(|e| e.in_section("optimizer"))?;
+        let built = (entry.ctor)(&table, &build).map_err(|e| e.in_section("optimizer"))?;
+        let optimizer =
+            OptimizerRecipe { ctor: entry.ctor, table, base_dir: base_dir.to_path_buf(), config: built.config() };
 
         let metric_table = manifest.metric.clone().unwrap_or_else(|| default_table(DEFAULT_METRIC));
         let (entry, table) = lookup(&registry.metrics, "metric", &metric_table, &mut plugins)?;
@@ -296,19 +329,48 @@ impl Experiment {
         })
     }
 
+    /// A fresh optimizer (no state) as the manifest configures it; each training run builds its
+    /// own.
+    ///
+    /// # Errors
+    /// If the optimizer's constructor fails (it did not when the experiment was built).
+    pub fn new_optimizer(&self) -> Result<Box<dyn Optimizer>> {
+        let build = BuildContext::new(&self.optimizer.base_dir);
+        (self.optimizer.ctor)(&self.optimizer.table, &build).map_err(|e| e.in_section("optimizer"))
+    }
+
+    /// Parses and resolves a manifest given as TOML text: the run is named `run` unless the
+    /// manifest names it, and relative paths start at the current directory.
+    ///
+    /// # Errors
+    /// As [`Manifest::parse`] and [`Experiment::from_manifest`].
+    ///
+    /// # Example
+    /// ```
+    /// use psychrnn_train::Experiment;
+    /// let registry = psychrnn_plugins::registry()?;
+    /// let exp = Experiment::from_toml(psychrnn_train::experiment::EXAMPLE, &registry)?;
+    /// assert_eq!((exp.name.as_str(), exp.model.n_rec(), exp.task.n_in()), ("example", 16, 2));
+    /// // From a file: Experiment::load(path, &registry); from a parsed value (e.g. edited in
+    /// // code): Experiment::from_manifest(&manifest, &registry, name, base_dir).
+    /// let manifest = psychrnn_core::Manifest::parse(psychrnn_train::experiment::EXAMPLE, "x.toml".as_ref())?;
+    /// assert_eq!(Experiment::from_manifest(&manifest, &registry, "x", ".".as_ref())?.seed, 1);
+    /// # Ok::<(), psychrnn_core::Error>(())
+    /// ```
+    pub fn from_toml(text: &str, registry: &Registry) -> Result<Self> {
+        let manifest = Manifest::parse(text, Path::new("manifest.toml"))?;
+        Self::from_manifest(&manifest, registry, "run", Path::new("."))
+    }
+
     /// The first panic caught inside a dynamically loaded plugin's code since the last check,
     /// as an error naming the plugin (see [`psychrnn_core::plugin`]).
     pub fn plugin_failure(&self) -> Option<Error> {
         let stage_failures = self.stages.iter().map(|s| ("task", s.task.failure()));
-        let failures = [
-            ("task", self.task.failure()),
-            ("loss", self.loss.failure()),
-            ("optimizer", self.optimizer.failure()),
-            ("metric", self.metric.failure()),
-        ]
-        .into_iter()
-        .chain(self.regularizers.iter().map(|r| ("regularizer", r.failure())))
-        .chain(stage_failures);
+        let failures =
+            [("task", self.task.failure()), ("loss", self.loss.failure()), ("metric", self.metric.failure())]
+                .into_iter()
+                .chain(self.regularizers.iter().map(|r| ("regularizer", r.failure())))
+                .chain(stage_failures);
         for (kind, failure) in failures {
             if let Some(message) = failure {
                 let tag =
@@ -413,7 +475,7 @@ impl Experiment {
             initializer: Some(self.initializer.config()),
             loss: Some(self.loss.config()),
             regularizers: self.regularizers.iter().map(|r| r.config()).collect(),
-            optimizer: Some(self.optimizer.config()),
+            optimizer: Some(self.optimizer.config.clone()),
             training: self.training.clone(),
             metric: Some(self.metric.config()),
             curriculum: self.curriculum.clone(),

@@ -4,8 +4,13 @@
 //!
 //! - [`experiment`]: a manifest (file, string or parsed value) resolved in a registry into a
 //!   validated [`Experiment`].
-//! - [`trainer`]: [`train`] / [`train_from`] (BPTT with masks, clipping, the NaN guard,
-//!   validation, curriculum) and the [`TrainingObserver`] hooks; [`evaluate`] on fresh trials.
+//! - [`trainer`]: a [`Trainer`] over one loop state, with named steps a caller can drive one by
+//!   one ([`Trainer::update`] on the task's or the caller's batch, reporting loss, gradient
+//!   norms, clipping and the NaN guard as an [`UpdateReport`]; the log, curriculum and cutoff
+//!   checks) or all to the end ([`Trainer::run`], [`train`], [`train_from`]) with pluggable
+//!   [`TrainingObserver`]s; raw parameters in and out, effective weights, a forward pass on
+//!   given inputs; [`evaluate`] on fresh trials. Process settings (flush-to-zero, threads) are
+//!   set only while a computation runs and restored after it.
 //! - [`checkpoint`]: resumable training state on disk.
 //! - [`run_dir`]: the run directory (lock, weights, metrics, summary, plots): [`write_run`].
 //! - [`plot`]: the SVG line charts of a run.
@@ -22,5 +27,6 @@ pub mod trainer;
 pub use experiment::Experiment;
 pub use run_dir::write_run;
 pub use trainer::{
-    Evaluation, MetricsRow, StopReason, TrainingObserver, TrainingOutcome, TrainingState, evaluate, train, train_from,
+    Evaluation, MetricsRow, Observers, StopReason, Trainer, TrainingObserver, TrainingOutcome, TrainingState,
+    UpdateReport, evaluate, train, train_from,
 };

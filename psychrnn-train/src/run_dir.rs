@@ -75,7 +75,7 @@ pub fn write_lock(dir: &Path, exp: &Experiment) -> Result<()> {
 /// As [`crate::train_from`], [`crate::evaluate`] and [`write_run`].
 pub fn train_into(
     dir: &Path,
-    exp: &mut Experiment,
+    exp: &Experiment,
     resume: Option<crate::TrainingState>,
     observer: &mut dyn crate::TrainingObserver,
 ) -> Result<(TrainingOutcome, Evaluation)> {

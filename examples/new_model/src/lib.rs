@@ -268,10 +268,10 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest.toml");
         let mut manifest = psychrnn_core::Manifest::load(&path).unwrap();
         psychrnn_core::testing::shrink_for_smoke_test(&mut manifest, 3);
-        let mut exp =
+        let exp =
             psychrnn_train::Experiment::from_manifest(&manifest, &registry().unwrap(), "t", std::path::Path::new("."))
                 .unwrap();
-        let out = psychrnn_train::train(&mut exp, &mut psychrnn_train::trainer::Silent).unwrap();
+        let out = psychrnn_train::train(&exp, &mut psychrnn_train::trainer::Silent).unwrap();
         assert_eq!(out.iterations, 3);
         // Pinned: reorganising psychrnn must not change what this manifest trains to.
         assert_eq!(

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 fn run(manifest: &Path, out: &Path) -> psychrnn_core::Result<()> {
-    let mut exp = psychrnn_train::Experiment::load(manifest, &psychrnn_example_new_task::registry()?)?;
-    let (outcome, test) =
-        psychrnn_train::run_dir::train_into(out, &mut exp, None, &mut psychrnn_train::trainer::Silent)?;
+    let exp = psychrnn_train::Experiment::load(manifest, &psychrnn_example_new_task::registry()?)?;
+    let (outcome, test) = psychrnn_train::run_dir::train_into(out, &exp, None, &mut psychrnn_train::trainer::Silent)?;
     println!("{} updates; test accuracy {:.3}; wrote {}", outcome.iterations, test.accuracy, out.display());
     Ok(())
 }
