@@ -108,6 +108,13 @@ loss_epoch = 1
 verbosity = false
 "#;
 
+/// Held by every test here: the thread count that steps set and restore is process-wide, and
+/// one of the tests checks that it comes back.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn experiment(extra: &str) -> Experiment {
     Experiment::from_toml(&format!("{MANIFEST}{extra}"), &registry()).unwrap()
 }
@@ -135,6 +142,7 @@ fn mse_and_gradient(w: &Array2<f32>, batch: &TrialBatch) -> (f64, Array2<f64>) {
 
 #[test]
 fn an_update_reports_the_loss_and_gradient_and_steps_against_the_gradient() {
+    let _serial = serial();
     let exp = experiment("");
     let mut trainer = Trainer::new(&exp).unwrap();
     let before = trainer.params().require("W").unwrap().clone();
@@ -155,6 +163,7 @@ fn an_update_reports_the_loss_and_gradient_and_steps_against_the_gradient() {
 
 #[test]
 fn clipping_is_reported_and_bounds_the_step() {
+    let _serial = serial();
     let exp = experiment("clip_grads = true\nclip_mode = \"global_norm\"\nclip_norm = 1e-3\n");
     let mut trainer = Trainer::new(&exp).unwrap();
     let before = trainer.params().require("W").unwrap().clone();
@@ -166,6 +175,7 @@ fn clipping_is_reported_and_bounds_the_step() {
 
 #[test]
 fn a_non_finite_loss_is_refused_and_changes_nothing() {
+    let _serial = serial();
     let exp = experiment("");
     let mut trainer = Trainer::new(&exp).unwrap();
     let before = trainer.params().clone();
@@ -180,6 +190,7 @@ fn a_non_finite_loss_is_refused_and_changes_nothing() {
 
 #[test]
 fn stepping_by_hand_equals_running_to_the_end_and_resuming() {
+    let _serial = serial();
     let exp = experiment("");
     let straight = train(&exp, &mut Silent).unwrap();
     assert_eq!(straight.iterations, 3);
@@ -195,6 +206,7 @@ fn stepping_by_hand_equals_running_to_the_end_and_resuming() {
 
 #[test]
 fn raw_parameters_go_in_and_out_and_are_checked() {
+    let _serial = serial();
     let exp = experiment("");
     let mut params = ParamSet::new();
     params.insert("W", Array2::from_elem((2, 2), 0.5f32));
@@ -214,6 +226,7 @@ fn raw_parameters_go_in_and_out_and_are_checked() {
 
 #[test]
 fn process_settings_are_restored_after_each_step() {
+    let _serial = serial();
     let exp = experiment("threads = 2\n");
     let before = psychrnn_linalg::threads();
     let mut trainer = Trainer::new(&exp).unwrap();
@@ -224,6 +237,7 @@ fn process_settings_are_restored_after_each_step() {
 
 #[test]
 fn the_log_curriculum_and_cutoff_steps_report_and_stop() {
+    let _serial = serial();
     let exp = experiment("performance_cutoff = -1.0\nperformance_epoch = 1\n");
     let mut trainer = Trainer::new(&exp).unwrap();
     assert_eq!(trainer.log().unwrap(), None, "nothing to log before the first update");
@@ -273,6 +287,7 @@ impl TrainingObserver for Counter {
 
 #[test]
 fn observers_are_parts_each_told_of_every_event() {
+    let _serial = serial();
     let exp = experiment("");
     let (mut a, mut b) = (Counter::default(), Counter::default());
     train(&exp, &mut Observers(vec![&mut a, &mut b])).unwrap();
