@@ -408,17 +408,6 @@ mod read_tests {
     }
 
     #[test]
-    fn reads_the_psychrnn_written_fixture() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/pd_n50_dale_weights.npz");
-        let c = read_npz(&path).unwrap();
-        assert_eq!(c.get("W_rec").unwrap().shape, vec![50, 50]);
-        assert_eq!(c.get("W_in").unwrap().shape, vec![50, 2]);
-        assert_eq!(c.get("dale_ratio").unwrap().data, NpyData::F64(vec![0.8]));
-        assert!(c.get("W_rec/Adam").is_some());
-        assert!(c.skipped.is_empty(), "{:?}", c.skipped);
-    }
-
-    #[test]
     fn malformed_headers_are_reported_not_panicked_on() {
         for header in [
             "{'descr': '<f4', 'fortran_order': False, 'shape': )",

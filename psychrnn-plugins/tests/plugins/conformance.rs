@@ -107,7 +107,7 @@ fn every_bundled_plugin_passes_the_conformance_kit() {
         covered.insert(tag);
     }
 
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/pd_n50_dale_weights.npz");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pd_n50_dale_weights.npz");
     let big = BasicRnn::<f32>::new(parse_config(&table("N_rec = 50\ndale_ratio = 0.8")).unwrap(), &ctx()).unwrap();
     let init_ctx = InitContext { specs: big.param_specs(), dale_ratio: big.dale_ratio() };
     let from_file = format!("path = \"{}\"", fixture.display());

@@ -13,7 +13,7 @@ use psychrnn_train::trainer::Silent;
 use psychrnn_train::{Experiment, train};
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
 /// PsychRNN's `[B, T, N]` array from the fixture, as our time-major `[T, B, N]`.
@@ -212,4 +212,15 @@ fn perturbations_lesion_ablate_and_pulse() {
         "lesion: unit 16 does not exist (the network has 16 units)"
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_npz_reader_reads_a_psychrnn_written_file() {
+    let path = data("pd_n50_dale_weights.npz");
+    let c = read_npz(&path).unwrap();
+    assert_eq!(c.get("W_rec").unwrap().shape, vec![50, 50]);
+    assert_eq!(c.get("W_in").unwrap().shape, vec![50, 2]);
+    assert_eq!(c.get("dale_ratio").unwrap().data, NpyData::F64(vec![0.8]));
+    assert!(c.get("W_rec/Adam").is_some());
+    assert!(c.skipped.is_empty(), "{:?}", c.skipped);
 }

@@ -1,0 +1,199 @@
+//! # psychrnn-cli
+//!
+//! The `psychrnn` command line as a library (the binary is one call to [`main`]): each command
+//! is a function over `psychrnn-train` (experiment, trainer, run directory), `psychrnn-rate`
+//! (simulation) and `psychrnn-plugins` (the bundled tasks, models, ...).
+//!
+//! - [`run`]: `train`, `resume`, `replay` (one runner writing one kind of run directory).
+//! - [`simulate`]: `simulate`.  - [`bench`]: `bench`.  - [`observer`]: progress and files while training.
+//! - [`list`], [`describe`]: the registry.
+//!
+//! Errors print their whole cause chain and exit non-zero.
+
+pub mod bench;
+pub mod observer;
+pub mod run;
+pub mod simulate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use psychrnn_core::Registry;
+
+/// Train recurrent neural networks on cognitive tasks (PsychRNN/PyCog in Rust).
+#[derive(Parser)]
+#[command(name = "psychrnn", version, about)]
+pub struct Cli {
+    /// Load a plugin library (.so built from a lab crate) before anything else. Repeatable.
+    #[arg(long = "plugin", global = true, value_name = "PATH")]
+    pub plugins: Vec<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Plugin libraries from `--plugin`, loaded into every registry this process builds.
+static CLI_PLUGINS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+
+/// The commands of `psychrnn`.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Train the experiment of a manifest and write its run directory.
+    Train {
+        /// The manifest (TOML).
+        manifest: PathBuf,
+        /// The run directory (default: `runs/<name>`, name from the manifest or its file stem).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override a manifest value: key.path=value (e.g. model.N_rec=100). Repeatable; recorded in the lock.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Continue an interrupted run from its latest checkpoint.
+    Resume {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Train a run's manifest.lock.toml again and check that the weights come out byte for byte.
+    Replay {
+        /// The lock manifest.
+        lock: PathBuf,
+        /// Where to write the replay (default: replay/ beside the lock).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replay even if psychrnn's or a plugin's version differs from the lock.
+        #[arg(long)]
+        allow_mismatch: bool,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Run saved weights on trials of a task or on given inputs (PsychRNN's BasicSimulator).
+    Simulate(simulate::SimulateArgs),
+    /// Measure training and simulation speed on the reference workload PD-std.
+    Bench(bench::BenchArgs),
+    /// Describe a plugin: its documentation and every parameter with type and default, as TOML.
+    Describe {
+        /// The plugin's tag (see `psychrnn list`).
+        tag: String,
+    },
+    /// List the registered plugin tags, by kind.
+    List {
+        /// Only this kind (task, model, initializer, loss, regularizer, optimizer, curriculum_metric).
+        kind: Option<String>,
+    },
+}
+
+/// What a command returns: an error carries its cause chain.
+pub type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Outcomes that are not plain errors, with their own exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Training failed in a way the user must look at (divergence, a replay that differs).
+    #[error("{0}")]
+    Failed(String),
+    /// Stopped by Ctrl-C after writing a checkpoint (exit code 130, as shells report SIGINT).
+    #[error("{0}")]
+    Interrupted(String),
+}
+
+/// The bundled plugins plus the `--plugin` libraries.
+fn registry() -> CliResult<Registry> {
+    Ok(registry_with(CLI_PLUGINS.get().map_or(&[][..], Vec::as_slice))?)
+}
+
+/// The bundled plugins plus the libraries at `paths`.
+fn registry_with(paths: &[PathBuf]) -> psychrnn_core::Result<Registry> {
+    let mut r = psychrnn_plugins::registry()?;
+    for path in paths {
+        psychrnn_core::plugin::load(path, &mut r)?;
+    }
+    Ok(r)
+}
+
+/// Loads a manifest with its `[plugins]`, the `--plugin` libraries and `--set` overrides.
+fn load_experiment(
+    manifest: &std::path::Path,
+    overrides: &[String],
+) -> psychrnn_core::Result<psychrnn_train::Experiment> {
+    let cli = CLI_PLUGINS.get().map_or(&[][..], Vec::as_slice);
+    psychrnn_train::Experiment::load_with(manifest, overrides, cli, &registry_with)
+}
+
+/// `psychrnn list`: the registered plugin tags of `kind` (every kind when `None`).
+///
+/// # Errors
+/// An unknown kind, or a plugin library that does not load.
+pub fn list(kind: Option<&str>) -> CliResult<()> {
+    let registry = registry()?;
+    let listing = registry.listing();
+    if let Some(k) = kind
+        && !listing.iter().any(|(name, _)| *name == k)
+    {
+        let kinds: Vec<&str> = listing.iter().map(|(n, _)| *n).collect();
+        return Err(format!("unknown plugin kind `{k}`; kinds: {}", kinds.join(", ")).into());
+    }
+    for (name, entries) in listing.iter().filter(|(name, _)| kind.is_none_or(|k| k == *name)) {
+        println!("{name}:");
+        for (tag, doc) in entries {
+            println!("  {tag:<28} {doc}");
+        }
+    }
+    Ok(())
+}
+
+/// `psychrnn describe`: a plugin's documentation and parameters, as TOML.
+///
+/// # Errors
+/// An unknown tag, or a plugin library that does not load.
+pub fn describe(tag: &str) -> CliResult<()> {
+    let registry = registry()?;
+    let found = registry.describe(tag);
+    if found.is_empty() {
+        return Err(format!("no plugin has the tag `{tag}`; known tags: {}", registry.all_tags().join(", ")).into());
+    }
+    for d in found {
+        println!("{}", d.to_toml());
+    }
+    Ok(())
+}
+
+/// Parses `args` (the program name first) as `psychrnn`'s command line, runs the command, prints
+/// any error with its causes, and returns the exit code (130 after Ctrl-C).
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
+    let cli = Cli::parse_from(args);
+    let _ = CLI_PLUGINS.set(cli.plugins.clone());
+    let result = match cli.command {
+        Command::Train { manifest, out, overrides, quiet } => run::train(&manifest, out, &overrides, quiet),
+        Command::Resume { run_dir, quiet } => run::resume(&run_dir, quiet),
+        Command::Replay { lock, out, allow_mismatch, quiet } => run::replay(&lock, out, allow_mismatch, quiet),
+        Command::Simulate(args) => simulate::run(&args),
+        Command::List { kind } => list(kind.as_deref()),
+        Command::Describe { tag } => describe(&tag),
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(CliError::Interrupted(message)) = e.downcast_ref::<CliError>() {
+                eprintln!("{message}");
+                return ExitCode::from(130);
+            }
+            eprintln!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
