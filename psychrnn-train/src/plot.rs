@@ -100,6 +100,20 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series], 
             H - BOTTOM
         );
     }
+    // The legend sits inside the frame's top right corner, as wide as its longest name (about
+    // 7 px per character at 12 px), on a white box so curves under it do not hide it.
+    let longest = series.iter().map(|s| s.name.chars().count()).max().unwrap_or(0) as f64;
+    let legend_x = W - RIGHT - 10.0 - (25.0 + 7.0 * longest);
+    if !series.is_empty() {
+        let _ = writeln!(
+            svg,
+            r##"<rect x="{:.1}" y="{}" width="{:.1}" height="{}" fill="white" fill-opacity="0.85" stroke="#ccc"/>"##,
+            legend_x - 5.0,
+            TOP - 4.0,
+            35.0 + 7.0 * longest,
+            14.0 * series.len() as f64 + 6.0
+        );
+    }
     for (i, s) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let points: Vec<String> =
@@ -109,14 +123,14 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series], 
             r#"<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{}"/>"#,
             points.join(" ")
         );
-        let ly = TOP + 14.0 * i as f64;
+        let ly = TOP + 6.0 + 14.0 * i as f64;
         let _ = writeln!(
             svg,
             r#"<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="{color}" stroke-width="2"/><text x="{3}" y="{4}">{5}</text>"#,
-            W - 170.0,
+            legend_x,
             ly,
-            W - 150.0,
-            W - 145.0,
+            legend_x + 20.0,
+            legend_x + 25.0,
             ly + 4.0,
             escape(&s.name)
         );

@@ -129,8 +129,8 @@ fn write_plots(dir: &Path, outcome: &TrainingOutcome) -> Result<()> {
             points: history.iter().map(|m| (m.trials as f64, m.value)).collect(),
         });
     }
-    let accuracy =
-        line_chart("Accuracy (dashed: curriculum stage changes)", "training trials", "accuracy", &acc, &changes);
+    let title = if !changes.is_empty() { "Accuracy (dashed: curriculum stage changes)" } else { "Accuracy" };
+    let accuracy = line_chart(title, "training trials", "accuracy", &acc, &changes);
     write_atomically(&dir.join("accuracy.svg"), accuracy.as_bytes())
 }
 
