@@ -100,9 +100,6 @@ struct Replay {
 }
 
 impl Task for Replay {
-    fn config(&self) -> toml::Table {
-        self.inner.config()
-    }
     fn timing(&self) -> &TaskTiming {
         self.inner.timing()
     }

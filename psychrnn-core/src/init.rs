@@ -15,9 +15,6 @@ pub struct InitContext<'a> {
 
 /// Draws the initial raw parameters of a model.
 pub trait WeightInitializer: Send + Sync {
-    /// The configuration with every default filled in, including its `type` tag.
-    fn config(&self) -> toml::Table;
-
     /// Initial values for every parameter in `ctx.specs` (same names and shapes).
     ///
     /// # Errors

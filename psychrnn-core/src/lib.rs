@@ -7,7 +7,7 @@
 //!   [`Regularizer`], [`Optimizer`], [`CurriculumMetric`].
 //! - Data: [`TrialBatch`] (time-major trials), [`ParamSet`] (named tensors), [`Trajectory`].
 //! - Set-up: [`Manifest`] (TOML schema; PyCog's defaults in [`preset`]) → plugins resolved by
-//!   tag in a [`Registry`].
+//!   tag in a [`Registry`]; a plugin is a type declaring itself once ([`Plugin`]).
 //! - The objective every engine and the gradient checks share: [`evaluate_objective`].
 //! - Support: seeded named random [`rng`] streams, `.npz` files ([`npz`]), errors ([`Error`]),
 //!   dynamic plugins ([`plugin`]: the `.so` declaration and, with feature `dylib`, the loader),
@@ -53,7 +53,9 @@ pub use objective::{BatchView, ObjectiveBuffers, ObjectiveValue, evaluate_object
 pub use optim::{ClipMode, Optimizer, OptimizerState};
 pub use params::{DefaultInit, ParamRole, ParamSet, ParamSpec};
 pub use real::Real;
-pub use registry::{BuildContext, Entry, ParamDoc, Registry, config_table, params_of, parse_config};
+pub use registry::{
+    BuildContext, Built, Entry, Kind, ParamDoc, Plugin, Registry, config_table, params_of, parse_config,
+};
 pub use regularizer::{Regularizer, RegularizerGrads, RegularizerInput};
 pub use rng::{Noise, Purpose, Rng};
 pub use schemars;

@@ -6,9 +6,6 @@ use crate::real::Real;
 
 /// A loss over a batch of outputs (`[T, B, N_out]` each).
 pub trait LossFunction<F: Real>: Send + Sync {
-    /// The configuration with every default filled in, including its `type` tag.
-    fn config(&self) -> toml::Table;
-
     /// Returns the loss and writes `dL/doutputs` into `d_outputs` (overwriting it).
     fn loss(
         &self,
@@ -17,10 +14,4 @@ pub trait LossFunction<F: Real>: Send + Sync {
         mask: ArrayView3<'_, F>,
         d_outputs: ArrayViewMut3<'_, F>,
     ) -> F;
-
-    /// A failure inside this plugin's code since the last call (a caught panic), reported by
-    /// the guards of dynamically loaded plugins; `None` for everything else.
-    fn failure(&self) -> Option<String> {
-        None
-    }
 }

@@ -8,9 +8,6 @@ use crate::task::{Task, TrialBatch};
 /// advance, and early stopping triggers, when the score passes a threshold in the direction
 /// [`CurriculumMetric::higher_is_better`] declares.
 pub trait CurriculumMetric: Send + Sync {
-    /// The configuration with every default filled in, including its `type` tag.
-    fn config(&self) -> toml::Table;
-
     /// Whether larger scores are better (accuracy) or smaller ones (a loss).
     fn higher_is_better(&self) -> bool {
         true
@@ -18,10 +15,4 @@ pub trait CurriculumMetric: Send + Sync {
 
     /// The score of `outputs` (`[T, B, N_out]`) on `batch` of `task`, whose loss was `loss`.
     fn score(&self, task: &dyn Task, batch: &TrialBatch, outputs: ArrayView3<'_, f32>, loss: f64) -> f64;
-
-    /// A failure inside this plugin's code since the last call (a caught panic), reported by
-    /// the guards of dynamically loaded plugins; `None` for everything else.
-    fn failure(&self) -> Option<String> {
-        None
-    }
 }

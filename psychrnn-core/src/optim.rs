@@ -9,20 +9,11 @@ use crate::params::ParamSet;
 /// Updates parameter tensors from their gradients. One training step is a call to
 /// [`Optimizer::begin_step`] followed by one [`Optimizer::update`] per trainable tensor.
 pub trait Optimizer: Send {
-    /// The configuration with every default filled in, including its `type` tag.
-    fn config(&self) -> toml::Table;
-
     /// Called once before the updates of a step (e.g. to advance Adam's step counter).
     fn begin_step(&mut self) {}
 
     /// Updates `param` (called `name`) from `grad`, in place.
     fn update(&mut self, name: &str, param: &mut Array2<f32>, grad: &Array2<f32>);
-
-    /// A failure inside this plugin's code since the last call (a caught panic), reported by
-    /// the guards of dynamically loaded plugins; `None` for everything else.
-    fn failure(&self) -> Option<String> {
-        None
-    }
 
     /// Everything the optimizer carries from step to step (moments, step count), for
     /// checkpoints. Stateless optimizers keep the default (empty).

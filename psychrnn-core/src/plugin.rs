@@ -4,7 +4,7 @@
 //! A plugin crate depends on `psychrnn-core` alone, is built as a `cdylib` with the same
 //! compiler and psychrnn-core version as the host, and ends with
 //! [`declare_plugin!`](crate::declare_plugin)`(register)`, where `register(&mut dyn Registrar)`
-//! adds its entries with [`plugin_entry!`](crate::plugin_entry). The host (feature `dylib`,
+//! adds each of its [`Plugin`] types with [`register::<P>`](register). The host (feature `dylib`,
 //! [`crate::plugin::load`]) checks the exported [`PluginDeclaration`] — magic number, ABI
 //! version, rustc version, psychrnn-core version, compared as C strings before any Rust-ABI
 //! field is trusted — then calls `register`, and never unloads the library.
@@ -13,21 +13,20 @@
 //! unwinding from plugin code into the host aborts the process (the host cannot catch a
 //! "foreign" panic). So every constructor and every method of a plugin object runs under
 //! `catch_unwind` *compiled into the plugin*: constructors and `Result` methods turn a panic
-//! into [`Error::Plugin`]; other methods return a neutral value and report the panic through
-//! the traits' `failure()` method, which the trainer checks after every step.
+//! into [`Error::Plugin`]; other methods return a neutral value and record the panic in the
+//! [`PluginFailures`] of the [`BuildContext`] they were built in, which the trainer checks after
+//! every step. The plugin traits themselves know nothing of this.
 
 use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ndarray::{Array2, ArrayView3, ArrayViewMut3};
 
 use crate::error::{Error, Result};
 use crate::metric::CurriculumMetric;
 use crate::optim::{Optimizer, OptimizerState};
-use crate::registry::{
-    Entry, InitializerCtor, LossCtor, MetricCtor, ModelCtor, OptimizerCtor, RegularizerCtor, TaskCtor,
-};
+use crate::registry::{BuildContext, Built, Entry, Kind, Plugin, construct};
 use crate::regularizer::{Regularizer, RegularizerGrads, RegularizerInput};
 use crate::rng::{Noise, Rng};
 use crate::task::{Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
@@ -36,7 +35,7 @@ use crate::{LossFunction, WeightInitializer};
 /// First field of every declaration ("PSRN").
 pub const PLUGIN_MAGIC: u32 = 0x5053_524E;
 /// Version of the plugin interface (the declaration, the registrar, the guarded traits).
-pub const PLUGIN_ABI_VERSION: u32 = 2;
+pub const PLUGIN_ABI_VERSION: u32 = 3;
 /// This build's compiler, NUL-terminated.
 pub const RUSTC_VERSION: &str = concat!(env!("PSYCHRNN_RUSTC_VERSION"), "\0");
 /// This psychrnn-core's version, NUL-terminated.
@@ -61,23 +60,23 @@ pub struct PluginDeclaration {
 #[allow(unsafe_code)]
 unsafe impl Sync for PluginDeclaration {}
 
-/// Where a plugin's `register` function adds its entries (the host fills in each entry's
-/// `source` with the library's path and SHA-256).
+/// Where a plugin's `register` function adds its entries, through [`register`] (the host fills
+/// in each entry's `source` with the library's path and SHA-256).
 pub trait Registrar {
     /// Adds a task.
-    fn task(&mut self, entry: Entry<TaskCtor>);
+    fn task(&mut self, entry: Entry<dyn Task>);
     /// Adds a model.
-    fn model(&mut self, entry: Entry<ModelCtor>);
+    fn model(&mut self, entry: Entry<dyn crate::Model<f32>>);
     /// Adds a weight initialiser.
-    fn initializer(&mut self, entry: Entry<InitializerCtor>);
+    fn initializer(&mut self, entry: Entry<dyn WeightInitializer>);
     /// Adds a loss.
-    fn loss(&mut self, entry: Entry<LossCtor>);
+    fn loss(&mut self, entry: Entry<dyn LossFunction<f32>>);
     /// Adds a regulariser.
-    fn regularizer(&mut self, entry: Entry<RegularizerCtor>);
+    fn regularizer(&mut self, entry: Entry<dyn Regularizer<f32>>);
     /// Adds an optimizer.
-    fn optimizer(&mut self, entry: Entry<OptimizerCtor>);
+    fn optimizer(&mut self, entry: Entry<dyn Optimizer>);
     /// Adds a curriculum metric.
-    fn metric(&mut self, entry: Entry<MetricCtor>);
+    fn metric(&mut self, entry: Entry<dyn CurriculumMetric>);
 }
 
 /// The text of a caught panic.
@@ -89,8 +88,8 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
-/// Runs `f`, turning a panic into [`Error::Plugin`] named `what`. Used by the code that
-/// [`plugin_entry!`](crate::plugin_entry) generates inside a plugin.
+/// Runs `f`, turning a panic into [`Error::Plugin`] named `what`. Used by the guards that
+/// [`register`] compiles into a plugin.
 ///
 /// # Errors
 /// The error of `f`, or the panic.
@@ -103,21 +102,29 @@ pub fn catch<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
-/// The failure slot of a guard: the first caught panic, until `failure()` takes it.
-#[derive(Default)]
-struct Slot(Mutex<Option<String>>);
+/// Where the guarded objects of dynamically loaded plugins report panics they could not return
+/// as errors (their method returned a neutral value instead). Clones share one slot, which keeps
+/// the first failure until [`PluginFailures::take`]; the host checks it after every step.
+#[derive(Clone, Debug, Default)]
+pub struct PluginFailures(Arc<Mutex<Option<Error>>>);
 
-impl Slot {
-    fn run<T>(&self, what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
+impl PluginFailures {
+    /// Runs `f`; if it panics, records the panic as a failure of `plugin`'s method `what` and
+    /// returns `fallback`.
+    pub fn run<T>(&self, plugin: &str, what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
         catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
             if let Ok(mut slot) = self.0.lock() {
-                slot.get_or_insert_with(|| format!("{what} panicked: {}", panic_message(p.as_ref())));
+                slot.get_or_insert_with(|| Error::Plugin {
+                    source_name: plugin.to_string(),
+                    message: format!("{what} panicked: {}", panic_message(p.as_ref())),
+                });
             }
             fallback
         })
     }
 
-    fn take(&self) -> Option<String> {
+    /// The first failure since the last call, if any.
+    pub fn take(&self) -> Option<Error> {
         self.0.lock().ok().and_then(|mut s| s.take())
     }
 }
@@ -125,28 +132,24 @@ impl Slot {
 /// A plugin task whose methods cannot unwind into the host.
 pub struct GuardedTask {
     inner: Box<dyn Task>,
-    config: toml::Table,
     timing: TaskTiming,
     sizes: (usize, usize),
-    slot: Slot,
+    name: String,
+    failures: PluginFailures,
 }
 
 impl GuardedTask {
-    /// Wraps `inner`, reading its fixed properties once.
+    /// Wraps `inner` (called `name` in failures), reading its fixed properties once.
     ///
     /// # Errors
     /// If reading them panics.
-    pub fn new(inner: Box<dyn Task>) -> Result<Self> {
-        let (config, timing, sizes) =
-            catch("task", || Ok((inner.config(), inner.timing().clone(), (inner.n_in(), inner.n_out()))))?;
-        Ok(GuardedTask { inner, config, timing, sizes, slot: Slot::default() })
+    pub fn new(inner: Box<dyn Task>, name: String, failures: PluginFailures) -> Result<Self> {
+        let (timing, sizes) = catch(&name, || Ok((inner.timing().clone(), (inner.n_in(), inner.n_out()))))?;
+        Ok(GuardedTask { inner, timing, sizes, name, failures })
     }
 }
 
 impl Task for GuardedTask {
-    fn config(&self) -> toml::Table {
-        self.config.clone()
-    }
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }
@@ -157,41 +160,40 @@ impl Task for GuardedTask {
         self.sizes.1
     }
     fn generate_trial(&self, rng: &mut Rng, trial: TrialMut<'_>) -> TrialParams {
-        self.slot.run("generate_trial", TrialParams::new(), || self.inner.generate_trial(rng, trial))
+        self.failures.run(&self.name, "generate_trial", TrialParams::new(), || self.inner.generate_trial(rng, trial))
     }
     fn accuracy(&self, batch: &TrialBatch, outputs: ndarray::ArrayView3<'_, f32>) -> f64 {
-        self.slot.run("accuracy", f64::NAN, || self.inner.accuracy(batch, outputs))
-    }
-    fn failure(&self) -> Option<String> {
-        self.slot.take()
+        self.failures.run(&self.name, "accuracy", f64::NAN, || self.inner.accuracy(batch, outputs))
     }
 }
 
-/// A plugin model whose methods cannot unwind into the host.
+/// A plugin model whose methods cannot unwind into the host (they all return `Result`s, so a
+/// panic becomes an error of the call).
 pub struct GuardedModel {
     inner: Box<dyn crate::Model<f32>>,
-    config: toml::Table,
     n_rec: usize,
     specs: Vec<crate::ParamSpec>,
     dale_ratio: Option<f64>,
+    name: String,
 }
 
 impl GuardedModel {
-    /// Wraps `inner`, reading its fixed properties once.
+    /// Wraps `inner` (called `name` in errors), reading its fixed properties once.
     ///
     /// # Errors
     /// If reading them panics.
-    pub fn new(inner: Box<dyn crate::Model<f32>>) -> Result<Self> {
-        let (config, n_rec, specs, dale_ratio) =
-            catch("model", || Ok((inner.config(), inner.n_rec(), inner.param_specs().to_vec(), inner.dale_ratio())))?;
-        Ok(GuardedModel { inner, config, n_rec, specs, dale_ratio })
+    pub fn new(inner: Box<dyn crate::Model<f32>>, name: String, _failures: PluginFailures) -> Result<Self> {
+        let (n_rec, specs, dale_ratio) =
+            catch(&name, || Ok((inner.n_rec(), inner.param_specs().to_vec(), inner.dale_ratio())))?;
+        Ok(GuardedModel { inner, n_rec, specs, dale_ratio, name })
+    }
+
+    fn call<T>(&self, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        catch(&format!("{} {what}", self.name), f)
     }
 }
 
 impl crate::Model<f32> for GuardedModel {
-    fn config(&self) -> toml::Table {
-        self.config.clone()
-    }
     fn n_rec(&self) -> usize {
         self.n_rec
     }
@@ -202,7 +204,7 @@ impl crate::Model<f32> for GuardedModel {
         self.dale_ratio
     }
     fn effective_weights(&self, params: &crate::ParamSet<f32>) -> Result<crate::ParamSet<f32>> {
-        catch("effective_weights", || self.inner.effective_weights(params))
+        self.call("effective_weights", || self.inner.effective_weights(params))
     }
     fn forward(
         &self,
@@ -211,7 +213,7 @@ impl crate::Model<f32> for GuardedModel {
         noise: Option<&mut Noise>,
         traj: &mut crate::Trajectory<f32>,
     ) -> Result<()> {
-        catch("forward", || self.inner.forward(params, inputs, noise, traj))
+        self.call("forward", || self.inner.forward(params, inputs, noise, traj))
     }
     fn backward(
         &self,
@@ -221,54 +223,46 @@ impl crate::Model<f32> for GuardedModel {
         seeds: crate::BackwardSeeds<'_, f32>,
         grads: &mut crate::ParamSet<f32>,
     ) -> Result<()> {
-        catch("backward", || self.inner.backward(params, inputs, traj, seeds, grads))
+        self.call("backward", || self.inner.backward(params, inputs, traj, seeds, grads))
     }
     fn export(&self, params: &crate::ParamSet<f32>) -> Result<Vec<crate::npz::NpyArray>> {
-        catch("export", || self.inner.export(params))
+        self.call("export", || self.inner.export(params))
     }
 }
 
-/// A plugin initialiser whose methods cannot unwind into the host.
-pub struct GuardedInitializer(Box<dyn WeightInitializer>, toml::Table);
+/// A plugin initialiser whose method cannot unwind into the host.
+pub struct GuardedInitializer(Box<dyn WeightInitializer>, String);
 
 impl GuardedInitializer {
-    /// Wraps `inner`.
+    /// Wraps `inner` (called `name` in errors).
     ///
     /// # Errors
-    /// If reading its configuration panics.
-    pub fn new(inner: Box<dyn WeightInitializer>) -> Result<Self> {
-        let config = catch("initializer", || Ok(inner.config()))?;
-        Ok(GuardedInitializer(inner, config))
+    /// Never; the signature is that of every guard.
+    pub fn new(inner: Box<dyn WeightInitializer>, name: String, _failures: PluginFailures) -> Result<Self> {
+        Ok(GuardedInitializer(inner, name))
     }
 }
 
 impl WeightInitializer for GuardedInitializer {
-    fn config(&self) -> toml::Table {
-        self.1.clone()
-    }
     fn initialize(&self, ctx: &crate::InitContext<'_>, rng: &mut Rng) -> Result<crate::ParamSet<f32>> {
-        catch("initialize", || self.0.initialize(ctx, rng))
+        catch(&format!("{} initialize", self.1), || self.0.initialize(ctx, rng))
     }
 }
 
-/// A plugin loss whose methods cannot unwind into the host.
-pub struct GuardedLoss(Box<dyn LossFunction<f32>>, toml::Table, Slot);
+/// A plugin loss whose method cannot unwind into the host.
+pub struct GuardedLoss(Box<dyn LossFunction<f32>>, String, PluginFailures);
 
 impl GuardedLoss {
-    /// Wraps `inner`.
+    /// Wraps `inner` (called `name` in failures).
     ///
     /// # Errors
-    /// If reading its configuration panics.
-    pub fn new(inner: Box<dyn LossFunction<f32>>) -> Result<Self> {
-        let config = catch("loss", || Ok(inner.config()))?;
-        Ok(GuardedLoss(inner, config, Slot::default()))
+    /// Never; the signature is that of every guard.
+    pub fn new(inner: Box<dyn LossFunction<f32>>, name: String, failures: PluginFailures) -> Result<Self> {
+        Ok(GuardedLoss(inner, name, failures))
     }
 }
 
 impl LossFunction<f32> for GuardedLoss {
-    fn config(&self) -> toml::Table {
-        self.1.clone()
-    }
     fn loss(
         &self,
         z: ArrayView3<'_, f32>,
@@ -276,106 +270,83 @@ impl LossFunction<f32> for GuardedLoss {
         m: ArrayView3<'_, f32>,
         d: ArrayViewMut3<'_, f32>,
     ) -> f32 {
-        self.2.run("loss", f32::NAN, || self.0.loss(z, y, m, d))
-    }
-    fn failure(&self) -> Option<String> {
-        self.2.take()
+        self.2.run(&self.1, "loss", f32::NAN, || self.0.loss(z, y, m, d))
     }
 }
 
 /// A plugin regulariser whose methods cannot unwind into the host.
-pub struct GuardedRegularizer(Box<dyn Regularizer<f32>>, toml::Table, Slot);
+pub struct GuardedRegularizer(Box<dyn Regularizer<f32>>, String, PluginFailures);
 
 impl GuardedRegularizer {
-    /// Wraps `inner`.
+    /// Wraps `inner` (called `name` in failures).
     ///
     /// # Errors
-    /// If reading its configuration panics.
-    pub fn new(inner: Box<dyn Regularizer<f32>>) -> Result<Self> {
-        let config = catch("regularizer", || Ok(inner.config()))?;
-        Ok(GuardedRegularizer(inner, config, Slot::default()))
+    /// Never; the signature is that of every guard.
+    pub fn new(inner: Box<dyn Regularizer<f32>>, name: String, failures: PluginFailures) -> Result<Self> {
+        Ok(GuardedRegularizer(inner, name, failures))
     }
 }
 
 impl Regularizer<f32> for GuardedRegularizer {
-    fn config(&self) -> toml::Table {
-        self.1.clone()
-    }
     fn check(&self, names: &[&str]) -> Result<()> {
-        catch("regularizer check", || self.0.check(names))
+        catch(&format!("{} check", self.1), || self.0.check(names))
     }
     fn penalty(&self, input: &RegularizerInput<'_, f32>, grads: &mut RegularizerGrads<f32>) -> f32 {
-        self.2.run("penalty", f32::NAN, || self.0.penalty(input, grads))
-    }
-    fn failure(&self) -> Option<String> {
-        self.2.take()
+        self.2.run(&self.1, "penalty", f32::NAN, || self.0.penalty(input, grads))
     }
 }
 
 /// A plugin optimizer whose methods cannot unwind into the host.
-pub struct GuardedOptimizer(Box<dyn Optimizer>, toml::Table, Slot);
+pub struct GuardedOptimizer(Box<dyn Optimizer>, String, PluginFailures);
 
 impl GuardedOptimizer {
-    /// Wraps `inner`.
+    /// Wraps `inner` (called `name` in failures).
     ///
     /// # Errors
-    /// If reading its configuration panics.
-    pub fn new(inner: Box<dyn Optimizer>) -> Result<Self> {
-        let config = catch("optimizer", || Ok(inner.config()))?;
-        Ok(GuardedOptimizer(inner, config, Slot::default()))
+    /// Never; the signature is that of every guard.
+    pub fn new(inner: Box<dyn Optimizer>, name: String, failures: PluginFailures) -> Result<Self> {
+        Ok(GuardedOptimizer(inner, name, failures))
     }
 }
 
 impl Optimizer for GuardedOptimizer {
-    fn config(&self) -> toml::Table {
-        self.1.clone()
-    }
     fn begin_step(&mut self) {
-        let (inner, slot) = (&mut self.0, &self.2);
-        slot.run("begin_step", (), || inner.begin_step());
+        let (inner, name, failures) = (&mut self.0, &self.1, &self.2);
+        failures.run(name, "begin_step", (), || inner.begin_step());
     }
-    fn update(&mut self, name: &str, param: &mut Array2<f32>, grad: &Array2<f32>) {
-        let (inner, slot) = (&mut self.0, &self.2);
-        slot.run("update", (), || inner.update(name, param, grad));
-    }
-    fn failure(&self) -> Option<String> {
-        self.2.take()
+    fn update(&mut self, param_name: &str, param: &mut Array2<f32>, grad: &Array2<f32>) {
+        let (inner, name, failures) = (&mut self.0, &self.1, &self.2);
+        failures.run(name, "update", (), || inner.update(param_name, param, grad));
     }
     fn state(&self) -> OptimizerState {
-        self.2.run("state", OptimizerState::default(), || self.0.state())
+        self.2.run(&self.1, "state", OptimizerState::default(), || self.0.state())
     }
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
         let inner = &mut self.0;
-        catch("load_state", || inner.load_state(state))
+        catch(&format!("{} load_state", self.1), || inner.load_state(state))
     }
 }
 
 /// A plugin metric whose methods cannot unwind into the host.
-pub struct GuardedMetric(Box<dyn CurriculumMetric>, toml::Table, bool, Slot);
+pub struct GuardedMetric(Box<dyn CurriculumMetric>, bool, String, PluginFailures);
 
 impl GuardedMetric {
-    /// Wraps `inner`.
+    /// Wraps `inner` (called `name` in failures), reading its direction once.
     ///
     /// # Errors
-    /// If reading its properties panics.
-    pub fn new(inner: Box<dyn CurriculumMetric>) -> Result<Self> {
-        let (config, higher) = catch("metric", || Ok((inner.config(), inner.higher_is_better())))?;
-        Ok(GuardedMetric(inner, config, higher, Slot::default()))
+    /// If reading it panics.
+    pub fn new(inner: Box<dyn CurriculumMetric>, name: String, failures: PluginFailures) -> Result<Self> {
+        let higher = catch(&name, || Ok(inner.higher_is_better()))?;
+        Ok(GuardedMetric(inner, higher, name, failures))
     }
 }
 
 impl CurriculumMetric for GuardedMetric {
-    fn config(&self) -> toml::Table {
-        self.1.clone()
-    }
     fn higher_is_better(&self) -> bool {
-        self.2
+        self.1
     }
     fn score(&self, task: &dyn Task, batch: &TrialBatch, outputs: ArrayView3<'_, f32>, loss: f64) -> f64 {
-        self.3.run("score", f64::NAN, || self.0.score(task, batch, outputs, loss))
-    }
-    fn failure(&self) -> Option<String> {
-        self.3.take()
+        self.3.run(&self.2, "score", f64::NAN, || self.0.score(task, batch, outputs, loss))
     }
 }
 
@@ -401,65 +372,35 @@ macro_rules! declare_plugin {
     };
 }
 
-/// Registers one plugin entry from a `.so`, with its constructor and every object it builds
-/// guarded against panics (the guard code is compiled into the plugin). Kinds: `task`, `model`,
-/// `initializer`, `loss`, `regularizer`, `optimizer`, `metric`.
+/// Registers plugin `P` from a `.so`: its constructor, and every object it builds, run behind
+/// panic guards compiled into the plugin (this function is generic, so its code is the
+/// plugin's). Call it from the function given to [`declare_plugin!`](crate::declare_plugin):
 ///
 /// ```ignore
-/// psychrnn_core::plugin_entry!(registrar, task, "go_no_go", "doc", GoNoGoConfig, build_go_no_go);
+/// fn register(r: &mut dyn psychrnn_core::plugin::Registrar) {
+///     psychrnn_core::plugin::register::<GoNoGo>(r);
+/// }
+/// psychrnn_core::declare_plugin!(register);
 /// ```
-#[macro_export]
-macro_rules! plugin_entry {
-    ($r:expr, task, $tag:expr, $doc:expr, $config:ty, $build:path) => {{
-        fn ctor(t: &::toml::Table, timing: &$crate::TaskTiming, b: &$crate::BuildContext) -> $crate::Result<Box<dyn $crate::Task>> {
-            $crate::plugin::catch($tag, || Ok(Box::new($crate::plugin::GuardedTask::new($build(t, timing, b)?)?) as Box<dyn $crate::Task>))
-        }
-        $r.task($crate::plugin::entry::<$config, _>($tag, $doc, ctor));
-    }};
-    ($r:expr, model, $tag:expr, $doc:expr, $config:ty, $build:path) => {{
-        fn ctor(t: &::toml::Table, c: &$crate::ModelContext, b: &$crate::BuildContext) -> $crate::Result<Box<dyn $crate::Model<f32>>> {
-            $crate::plugin::catch($tag, || Ok(Box::new($crate::plugin::GuardedModel::new($build(t, c, b)?)?) as Box<dyn $crate::Model<f32>>))
-        }
-        $r.model($crate::plugin::entry::<$config, _>($tag, $doc, ctor));
-    }};
-    ($r:expr, $kind:ident, $tag:expr, $doc:expr, $config:ty, $build:path) => {{
-        $crate::plugin_entry!(@simple $r, $kind, $tag, $doc, $config, $build)
-    }};
-    (@simple $r:expr, initializer, $tag:expr, $doc:expr, $config:ty, $build:path) => {{
-        fn ctor(t: &::toml::Table, b: &$crate::BuildContext) -> $crate::Result<Box<dyn $crate::WeightInitializer>> {
-            $crate::plugin::catch($tag, || Ok(Box::new($crate::plugin::GuardedInitializer::new($build(t, b)?)?) as Box<dyn $crate::WeightInitializer>))
-        }
-        $r.initializer($crate::plugin::entry::<$config, _>($tag, $doc, ctor));
-    }};
-    (@simple $r:expr, loss, $tag:expr, $doc:expr, $config:ty, $build:path) => {{
-        fn ctor(t: &::toml::Table, b: &$crate::BuildContext) -> $crate::Result<Box<dyn $crate::LossFunction<f32>>> {
-            $crate::plugin::catch($tag, || Ok(Box::new($crate::plugin::GuardedLoss::new($build(t, b)?)?) as Box<dyn $crate::LossFunction<f32>>))
-        }
-        $r.loss($crate::plugin::entry::<$config, _>($tag, $doc, ctor));
-    }};
-    (@simple $r:expr, regularizer, $tag:expr, $doc:expr, $config:ty, $build:path) => {{
-        fn ctor(t: &::toml::Table, b: &$crate::BuildContext) -> $crate::Result<Box<dyn $crate::Regularizer<f32>>> {
-            $crate::plugin::catch($tag, || Ok(Box::new($crate::plugin::GuardedRegularizer::new($build(t, b)?)?) as Box<dyn $crate::Regularizer<f32>>))
-        }
-        $r.regularizer($crate::plugin::entry::<$config, _>($tag, $doc, ctor));
-    }};
-    (@simple $r:expr, optimizer, $tag:expr, $doc:expr, $config:ty, $build:path) => {{
-        fn ctor(t: &::toml::Table, b: &$crate::BuildContext) -> $crate::Result<Box<dyn $crate::Optimizer>> {
-            $crate::plugin::catch($tag, || Ok(Box::new($crate::plugin::GuardedOptimizer::new($build(t, b)?)?) as Box<dyn $crate::Optimizer>))
-        }
-        $r.optimizer($crate::plugin::entry::<$config, _>($tag, $doc, ctor));
-    }};
-    (@simple $r:expr, metric, $tag:expr, $doc:expr, $config:ty, $build:path) => {{
-        fn ctor(t: &::toml::Table, b: &$crate::BuildContext) -> $crate::Result<Box<dyn $crate::CurriculumMetric>> {
-            $crate::plugin::catch($tag, || Ok(Box::new($crate::plugin::GuardedMetric::new($build(t, b)?)?) as Box<dyn $crate::CurriculumMetric>))
-        }
-        $r.metric($crate::plugin::entry::<$config, _>($tag, $doc, ctor));
-    }};
+pub fn register<P: Plugin>(registrar: &mut dyn Registrar) {
+    <P::Kind as Kind>::submit(registrar, Entry::of::<P>("", guarded::<P>));
 }
 
-/// An entry for a plugin's registrar (its source is filled in by the host).
-pub fn entry<Cfg: schemars::JsonSchema, C>(tag: &str, doc: &str, ctor: C) -> Entry<C> {
-    Entry { tag: tag.into(), doc: doc.into(), source: String::new(), params: crate::registry::params_of::<Cfg>(), ctor }
+/// [`construct::<P>`](construct) behind the guards: a panic in the constructor becomes an error,
+/// and the object is wrapped in its kind's guard.
+fn guarded<'a, P: Plugin>(
+    table: &'a toml::Table,
+    args: <P::Kind as Kind>::Args<'a>,
+    ctx: &'a BuildContext,
+) -> Result<Built<P::Kind>> {
+    let name = format!("{} `{}`", <P::Kind as Kind>::NAME, P::TAG);
+    catch(&name, || {
+        let built = construct::<P>(table, args, ctx)?;
+        Ok(Built {
+            object: <P::Kind as Kind>::guard(built.object, name.clone(), ctx.failures())?,
+            config: built.config,
+        })
+    })
 }
 
 #[cfg(test)]
@@ -484,12 +425,14 @@ mod tests {
     fn caught_panics_become_errors_and_failures() {
         let e = catch("thing", || -> Result<()> { panic!("boom {}", 7) }).unwrap_err().to_string();
         assert_eq!(e, "plugin thing: panicked: boom 7");
-        let slot = Slot::default();
-        assert_eq!(slot.run("m", -1, || -> i32 { panic!("first") }), -1);
-        assert_eq!(slot.run("m", -1, || -> i32 { panic!("second") }), -1);
-        assert_eq!(slot.take().as_deref(), Some("m panicked: first"));
-        assert_eq!(slot.take(), None);
-        assert_eq!(slot.run("m", -1, || 3), 3);
+        let failures = PluginFailures::default();
+        let shared = failures.clone();
+        assert_eq!(failures.run("task `x`", "m", -1, || -> i32 { panic!("first") }), -1);
+        assert_eq!(shared.run("task `y`", "m", -1, || -> i32 { panic!("second") }), -1);
+        let first = shared.take().map(|e| e.to_string());
+        assert_eq!(first.as_deref(), Some("plugin task `x`: m panicked: first"));
+        assert!(failures.take().is_none());
+        assert_eq!(failures.run("task `x`", "m", -1, || 3), 3);
     }
 }
 
@@ -548,44 +491,38 @@ struct HostRegistrar<'a> {
 
 #[cfg(feature = "dylib")]
 impl HostRegistrar<'_> {
-    fn add<C>(
-        catalog: &mut crate::registry::Catalog<C>,
-        source: &str,
-        mut e: Entry<C>,
-        entries: &mut Vec<(&'static str, String)>,
-        errors: &mut Vec<Error>,
-    ) {
-        e.source = source.to_string();
-        let tag = e.tag.clone();
-        match catalog.register(e) {
-            Ok(()) => entries.push((catalog.kind(), tag)),
-            Err(err) => errors.push(err),
+    fn add<K: ?Sized + Kind>(&mut self, mut entry: Entry<K>) {
+        entry.source.clone_from(&self.source);
+        let tag = entry.tag.clone();
+        match K::catalog(self.registry).register(entry) {
+            Ok(()) => self.entries.push((K::NAME, tag)),
+            Err(err) => self.errors.push(err),
         }
     }
 }
 
 #[cfg(feature = "dylib")]
 impl Registrar for HostRegistrar<'_> {
-    fn task(&mut self, e: Entry<TaskCtor>) {
-        Self::add(&mut self.registry.tasks, &self.source, e, &mut self.entries, &mut self.errors);
+    fn task(&mut self, e: Entry<dyn Task>) {
+        self.add(e);
     }
-    fn model(&mut self, e: Entry<ModelCtor>) {
-        Self::add(&mut self.registry.models, &self.source, e, &mut self.entries, &mut self.errors);
+    fn model(&mut self, e: Entry<dyn crate::Model<f32>>) {
+        self.add(e);
     }
-    fn initializer(&mut self, e: Entry<InitializerCtor>) {
-        Self::add(&mut self.registry.initializers, &self.source, e, &mut self.entries, &mut self.errors);
+    fn initializer(&mut self, e: Entry<dyn WeightInitializer>) {
+        self.add(e);
     }
-    fn loss(&mut self, e: Entry<LossCtor>) {
-        Self::add(&mut self.registry.losses, &self.source, e, &mut self.entries, &mut self.errors);
+    fn loss(&mut self, e: Entry<dyn LossFunction<f32>>) {
+        self.add(e);
     }
-    fn regularizer(&mut self, e: Entry<RegularizerCtor>) {
-        Self::add(&mut self.registry.regularizers, &self.source, e, &mut self.entries, &mut self.errors);
+    fn regularizer(&mut self, e: Entry<dyn Regularizer<f32>>) {
+        self.add(e);
     }
-    fn optimizer(&mut self, e: Entry<OptimizerCtor>) {
-        Self::add(&mut self.registry.optimizers, &self.source, e, &mut self.entries, &mut self.errors);
+    fn optimizer(&mut self, e: Entry<dyn Optimizer>) {
+        self.add(e);
     }
-    fn metric(&mut self, e: Entry<MetricCtor>) {
-        Self::add(&mut self.registry.metrics, &self.source, e, &mut self.entries, &mut self.errors);
+    fn metric(&mut self, e: Entry<dyn CurriculumMetric>) {
+        self.add(e);
     }
 }
 

@@ -1,8 +1,12 @@
 //! The registry: one catalogue of constructors per extension kind, keyed by tag.
 //!
-//! The same registry resolves manifests, drives `psychrnn list`, and reports duplicate tags.
-//! Bundled plugins are added by `psychrnn_plugins::register_all`; there is no hidden global
-//! state (link-time registration can silently drop entries, and does not cross a `.so`).
+//! A plugin is a type implementing [`Plugin`]: tag, description, configuration type and
+//! constructor, declared once. [`Registry::add`] turns it into an [`Entry`] whose constructor
+//! parses the configuration, keeps it (resolved, defaults filled in) for the lock, and builds
+//! the object. The same registry resolves manifests, drives `psychrnn list` and `describe`, and
+//! reports duplicate tags. Bundled plugins are added by `psychrnn_plugins::register_all`; there
+//! is no hidden global state (link-time registration can silently drop entries, and does not
+//! cross a `.so`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -17,21 +21,37 @@ use crate::loss::LossFunction;
 use crate::metric::CurriculumMetric;
 use crate::model::{Model, ModelContext};
 use crate::optim::Optimizer;
+use crate::plugin::{PluginFailures, Registrar};
 use crate::regularizer::Regularizer;
 use crate::task::{Task, TaskTiming};
 
 /// What every plugin constructor may need besides its table: where relative paths in the
-/// manifest start from, and a place to leave warnings for the user.
+/// manifest start from, a place to leave warnings for the user, and where the objects of
+/// dynamically loaded plugins report caught panics.
 #[derive(Debug, Default)]
 pub struct BuildContext {
     base_dir: PathBuf,
     warnings: RefCell<Vec<String>>,
+    failures: PluginFailures,
 }
 
 impl BuildContext {
     /// A context whose relative paths start at `base_dir` (the manifest's directory).
     pub fn new(base_dir: impl Into<PathBuf>) -> Self {
-        BuildContext { base_dir: base_dir.into(), warnings: RefCell::new(Vec::new()) }
+        BuildContext { base_dir: base_dir.into(), ..Self::default() }
+    }
+
+    /// The same context reporting plugin failures to `failures` (e.g. those of an experiment).
+    #[must_use]
+    pub fn with_failures(mut self, failures: PluginFailures) -> Self {
+        self.failures = failures;
+        self
+    }
+
+    /// Where the guarded objects built in this context report panics they could not return as
+    /// errors (shared: clones report to the same place).
+    pub fn failures(&self) -> &PluginFailures {
+        &self.failures
     }
 
     /// `path` made absolute against the manifest's directory.
@@ -51,20 +71,166 @@ impl BuildContext {
     }
 }
 
-/// Builds a task from its table (without `type` and the timing keys) and the shared timing.
-pub type TaskCtor = fn(&toml::Table, &TaskTiming, &BuildContext) -> Result<Box<dyn Task>>;
-/// Builds a model from its table (without `type`) for a task's sizes.
-pub type ModelCtor = fn(&toml::Table, &ModelContext, &BuildContext) -> Result<Box<dyn Model<f32>>>;
-/// Builds an initialiser from its table (without `type`).
-pub type InitializerCtor = fn(&toml::Table, &BuildContext) -> Result<Box<dyn WeightInitializer>>;
-/// Builds a loss from its table (without `type`).
-pub type LossCtor = fn(&toml::Table, &BuildContext) -> Result<Box<dyn LossFunction<f32>>>;
-/// Builds a regulariser from its table (without `type`).
-pub type RegularizerCtor = fn(&toml::Table, &BuildContext) -> Result<Box<dyn Regularizer<f32>>>;
-/// Builds an optimizer from its table (without `type`).
-pub type OptimizerCtor = fn(&toml::Table, &BuildContext) -> Result<Box<dyn Optimizer>>;
-/// Builds a curriculum metric from its table (without `type`).
-pub type MetricCtor = fn(&toml::Table, &BuildContext) -> Result<Box<dyn CurriculumMetric>>;
+/// One kind of extension (task, model, ...): the trait object its plugins build and what their
+/// constructors take besides the configuration. Implemented for the seven kinds below; a lab
+/// implements [`Plugin`], not this.
+pub trait Kind: 'static {
+    /// The kind's name in messages, listings and locks (`task`, `model`, ...).
+    const NAME: &'static str;
+    /// The manifest section its tables go in (`[task]`, `[[regularizers]]`, ...).
+    const SECTION: &'static str;
+    /// What a constructor takes besides its configuration (the task's timing, the model's
+    /// sizes; nothing for the other kinds).
+    type Args<'a>;
+
+    /// The kind's catalogue in a registry.
+    fn catalog(registry: &mut Registry) -> &mut Catalog<Self>;
+
+    /// Wraps an object built inside a dynamically loaded plugin in the guard of its kind, so
+    /// its panics stay on the plugin's side (see [`crate::plugin`]).
+    ///
+    /// # Errors
+    /// If reading the object's fixed properties panics.
+    fn guard(object: Box<Self>, name: String, failures: &PluginFailures) -> Result<Box<Self>>;
+
+    /// Hands an entry to the matching method of a plugin library's registrar.
+    fn submit(registrar: &mut dyn Registrar, entry: Entry<Self>);
+}
+
+/// What a registered constructor returns: the object, and its configuration with every default
+/// filled in and its `type` tag, as the lock records it.
+pub struct Built<K: ?Sized> {
+    /// The plugin object.
+    pub object: Box<K>,
+    /// Its resolved configuration.
+    pub config: toml::Table,
+}
+
+/// A registered constructor: parses the table (without `type`), builds the object, and returns
+/// it with its resolved configuration.
+pub type Ctor<K> = for<'a> fn(&'a toml::Table, <K as Kind>::Args<'a>, &'a BuildContext) -> Result<Built<K>>;
+
+/// A plugin, declared once by type: its tag, description, configuration type and constructor.
+/// [`Registry::add`] (or, in a `.so`, [`crate::plugin::register`]) turns it into a registry
+/// entry that parses the configuration, keeps it for the lock and builds the object.
+///
+/// ```
+/// use psychrnn_core::{BuildContext, Plugin, Registry, Result, Rng, Task, TaskTiming, TrialMut, TrialParams};
+///
+/// /// `[task] type = "silence"`: no input, target 0 throughout.
+/// struct Silence(TaskTiming);
+///
+/// #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+/// #[serde(deny_unknown_fields)]
+/// struct SilenceConfig {}
+///
+/// impl Task for Silence {
+///     fn timing(&self) -> &TaskTiming { &self.0 }
+///     fn n_in(&self) -> usize { 1 }
+///     fn n_out(&self) -> usize { 1 }
+///     fn generate_trial(&self, _: &mut Rng, mut trial: TrialMut<'_>) -> TrialParams {
+///         trial.mask.fill(1.0);
+///         TrialParams::new()
+///     }
+/// }
+///
+/// impl Plugin for Silence {
+///     type Kind = dyn Task;
+///     type Config = SilenceConfig;
+///     const TAG: &'static str = "silence";
+///     const DOC: &'static str = "no input, target 0";
+///     fn build(_: SilenceConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+///         Ok(Box::new(Silence(timing.clone())))
+///     }
+/// }
+///
+/// let mut registry = Registry::new();
+/// registry.add::<Silence>("my-lab 0.1")?;
+/// let entry = registry.tasks.get("task.type", "silence")?;
+/// let timing = TaskTiming::new(10.0, 100.0, 500.0, 4);
+/// let built = (entry.ctor)(&toml::Table::new(), &timing, &BuildContext::default())?;
+/// assert_eq!((built.object.n_in(), built.config["type"].as_str()), (1, Some("silence")));
+/// # Ok::<(), psychrnn_core::Error>(())
+/// ```
+pub trait Plugin: 'static {
+    /// The kind it is: `dyn Task`, `dyn Model<f32>`, `dyn WeightInitializer`,
+    /// `dyn LossFunction<f32>`, `dyn Regularizer<f32>`, `dyn Optimizer` or
+    /// `dyn CurriculumMetric`.
+    type Kind: ?Sized + Kind;
+    /// Its configuration: the keys of its manifest table (without `type`). Types, defaults and
+    /// doc comments of the fields are what `psychrnn describe` shows.
+    type Config: DeserializeOwned + Serialize + schemars::JsonSchema;
+    /// The tag manifests use (`type = "..."`).
+    const TAG: &'static str;
+    /// One-paragraph description.
+    const DOC: &'static str;
+
+    /// The parameters `psychrnn describe` lists; by default every field of [`Plugin::Config`].
+    fn params() -> Vec<ParamDoc> {
+        params_of::<Self::Config>()
+    }
+
+    /// Completes the parsed configuration before it is recorded and built, e.g. makes file
+    /// paths absolute against the manifest's directory. By default nothing.
+    ///
+    /// # Errors
+    /// If it cannot be completed.
+    fn resolve(config: &mut Self::Config, ctx: &BuildContext) -> Result<()> {
+        let _ = (config, ctx);
+        Ok(())
+    }
+
+    /// Builds the object from its resolved configuration.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the offending key for a value it cannot use.
+    fn build(config: Self::Config, args: <Self::Kind as Kind>::Args<'_>, ctx: &BuildContext)
+    -> Result<Box<Self::Kind>>;
+}
+
+/// Parses, resolves, records and builds plugin `P` from its table (without `type`).
+///
+/// # Errors
+/// A parse error or `P`'s own.
+pub fn construct<'a, P: Plugin>(
+    table: &'a toml::Table,
+    args: <P::Kind as Kind>::Args<'a>,
+    ctx: &'a BuildContext,
+) -> Result<Built<P::Kind>> {
+    let mut config: P::Config = parse_config(table)?;
+    P::resolve(&mut config, ctx)?;
+    let recorded = config_table(P::TAG, &config);
+    Ok(Built { object: P::build(config, args, ctx)?, config: recorded })
+}
+
+macro_rules! kinds {
+    ($($object:ty, $name:literal, $section:literal, $field:ident, $args:ty, $guard:ident, $method:ident;)*) => {$(
+        impl Kind for $object {
+            const NAME: &'static str = $name;
+            const SECTION: &'static str = $section;
+            type Args<'a> = $args;
+            fn catalog(registry: &mut Registry) -> &mut Catalog<Self> {
+                &mut registry.$field
+            }
+            fn guard(object: Box<Self>, name: String, failures: &PluginFailures) -> Result<Box<Self>> {
+                Ok(Box::new(crate::plugin::$guard::new(object, name, failures.clone())?))
+            }
+            fn submit(registrar: &mut dyn Registrar, entry: Entry<Self>) {
+                registrar.$method(entry);
+            }
+        }
+    )*};
+}
+
+kinds! {
+    dyn Task, "task", "[task]", tasks, &'a TaskTiming, GuardedTask, task;
+    dyn Model<f32>, "model", "[model]", models, &'a ModelContext, GuardedModel, model;
+    dyn WeightInitializer, "initializer", "[initializer]", initializers, (), GuardedInitializer, initializer;
+    dyn LossFunction<f32>, "loss", "[loss]", losses, (), GuardedLoss, loss;
+    dyn Regularizer<f32>, "regularizer", "[[regularizers]]", regularizers, (), GuardedRegularizer, regularizer;
+    dyn Optimizer, "optimizer", "[optimizer]", optimizers, (), GuardedOptimizer, optimizer;
+    dyn CurriculumMetric, "curriculum_metric", "[metric]", metrics, (), GuardedMetric, metric;
+}
 
 /// One parameter of a plugin's configuration, for `psychrnn describe`.
 #[derive(Clone, Debug, PartialEq)]
@@ -150,8 +316,7 @@ fn type_name(node: &serde_json::Value, defs: &serde_json::Value) -> String {
 }
 
 /// One registered plugin.
-#[derive(Clone, Debug)]
-pub struct Entry<C> {
+pub struct Entry<K: ?Sized + Kind> {
     /// The tag manifests use (`type = "..."`).
     pub tag: String,
     /// One-paragraph description.
@@ -161,34 +326,72 @@ pub struct Entry<C> {
     /// The parameters of its configuration (see [`params_of`]).
     pub params: Vec<ParamDoc>,
     /// The constructor.
-    pub ctor: C,
+    pub ctor: Ctor<K>,
+}
+
+impl<K: ?Sized + Kind> Entry<K> {
+    /// The entry of plugin `P` from `source`, with constructor `ctor` (normally
+    /// [`construct::<P>`](construct)).
+    pub fn of<P: Plugin<Kind = K>>(source: &str, ctor: Ctor<K>) -> Self {
+        Entry { tag: P::TAG.into(), doc: P::DOC.into(), source: source.into(), params: P::params(), ctor }
+    }
+}
+
+impl<K: ?Sized + Kind> Clone for Entry<K> {
+    fn clone(&self) -> Self {
+        Entry {
+            tag: self.tag.clone(),
+            doc: self.doc.clone(),
+            source: self.source.clone(),
+            params: self.params.clone(),
+            ctor: self.ctor,
+        }
+    }
+}
+
+impl<K: ?Sized + Kind> std::fmt::Debug for Entry<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry").field("kind", &K::NAME).field("tag", &self.tag).field("source", &self.source).finish()
+    }
 }
 
 /// The entries of one kind, sorted by tag.
-#[derive(Clone, Debug)]
-pub struct Catalog<C> {
-    kind: &'static str,
-    entries: BTreeMap<String, Entry<C>>,
+pub struct Catalog<K: ?Sized + Kind> {
+    entries: BTreeMap<String, Entry<K>>,
 }
 
-impl<C> Catalog<C> {
-    fn new(kind: &'static str) -> Self {
-        Catalog { kind, entries: BTreeMap::new() }
+impl<K: ?Sized + Kind> Clone for Catalog<K> {
+    fn clone(&self) -> Self {
+        Catalog { entries: self.entries.clone() }
     }
+}
 
+impl<K: ?Sized + Kind> std::fmt::Debug for Catalog<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("kind", &K::NAME).field("tags", &self.tags()).finish()
+    }
+}
+
+impl<K: ?Sized + Kind> Default for Catalog<K> {
+    fn default() -> Self {
+        Catalog { entries: BTreeMap::new() }
+    }
+}
+
+impl<K: ?Sized + Kind> Catalog<K> {
     /// The kind's name (`task`, `model`, ...).
     pub fn kind(&self) -> &'static str {
-        self.kind
+        K::NAME
     }
 
     /// Adds an entry.
     ///
     /// # Errors
     /// [`Error::DuplicateTag`] naming both sources if the tag is taken.
-    pub fn register(&mut self, entry: Entry<C>) -> Result<()> {
+    pub fn register(&mut self, entry: Entry<K>) -> Result<()> {
         if let Some(existing) = self.entries.get(&entry.tag) {
             return Err(Error::DuplicateTag {
-                kind: self.kind.to_string(),
+                kind: K::NAME.to_string(),
                 tag: entry.tag,
                 first: existing.source.clone(),
                 second: entry.source,
@@ -202,10 +405,10 @@ impl<C> Catalog<C> {
     ///
     /// # Errors
     /// [`Error::UnknownTag`] listing the known tags.
-    pub fn get(&self, field: &str, tag: &str) -> Result<&Entry<C>> {
+    pub fn get(&self, field: &str, tag: &str) -> Result<&Entry<K>> {
         self.entries.get(tag).ok_or_else(|| Error::UnknownTag {
             field: field.to_string(),
-            kind: self.kind.to_string(),
+            kind: K::NAME.to_string(),
             tag: tag.to_string(),
             known: self.tags().join(", "),
         })
@@ -217,14 +420,14 @@ impl<C> Catalog<C> {
     }
 
     /// Every entry, sorted by tag.
-    pub fn entries(&self) -> impl Iterator<Item = &Entry<C>> {
+    pub fn entries(&self) -> impl Iterator<Item = &Entry<K>> {
         self.entries.values()
     }
 
-    fn describe(&self, tag: &str, section: &str) -> Option<Description> {
+    fn describe(&self, tag: &str) -> Option<Description> {
         self.entries.get(tag).map(|e| Description {
-            kind: self.kind,
-            section: section.to_string(),
+            kind: K::NAME,
+            section: K::SECTION.to_string(),
             tag: e.tag.clone(),
             doc: e.doc.clone(),
             source: e.source.clone(),
@@ -271,36 +474,22 @@ impl Description {
 }
 
 /// One catalogue per extension kind.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Registry {
     /// Tasks.
-    pub tasks: Catalog<TaskCtor>,
+    pub tasks: Catalog<dyn Task>,
     /// Models.
-    pub models: Catalog<ModelCtor>,
+    pub models: Catalog<dyn Model<f32>>,
     /// Weight initialisers.
-    pub initializers: Catalog<InitializerCtor>,
+    pub initializers: Catalog<dyn WeightInitializer>,
     /// Loss functions.
-    pub losses: Catalog<LossCtor>,
+    pub losses: Catalog<dyn LossFunction<f32>>,
     /// Regularisers.
-    pub regularizers: Catalog<RegularizerCtor>,
+    pub regularizers: Catalog<dyn Regularizer<f32>>,
     /// Optimizers.
-    pub optimizers: Catalog<OptimizerCtor>,
+    pub optimizers: Catalog<dyn Optimizer>,
     /// Curriculum metrics.
-    pub metrics: Catalog<MetricCtor>,
-}
-
-impl Default for Registry {
-    fn default() -> Self {
-        Registry {
-            tasks: Catalog::new("task"),
-            models: Catalog::new("model"),
-            initializers: Catalog::new("initializer"),
-            losses: Catalog::new("loss"),
-            regularizers: Catalog::new("regularizer"),
-            optimizers: Catalog::new("optimizer"),
-            metrics: Catalog::new("curriculum_metric"),
-        }
-    }
+    pub metrics: Catalog<dyn CurriculumMetric>,
 }
 
 impl Registry {
@@ -309,16 +498,24 @@ impl Registry {
         Self::default()
     }
 
+    /// Registers plugin `P`, coming from `source` (e.g. `"my-lab-tasks 0.3"`).
+    ///
+    /// # Errors
+    /// [`Error::DuplicateTag`] if its tag is taken in its kind.
+    pub fn add<P: Plugin>(&mut self, source: &str) -> Result<()> {
+        <P::Kind as Kind>::catalog(self).register(Entry::of::<P>(source, construct::<P>))
+    }
+
     /// Descriptions of `tag` in every kind that has it (usually one).
     pub fn describe(&self, tag: &str) -> Vec<Description> {
         let mut found: Vec<Description> = [
-            self.tasks.describe(tag, "[task]"),
-            self.models.describe(tag, "[model]"),
-            self.initializers.describe(tag, "[initializer]"),
-            self.losses.describe(tag, "[loss]"),
-            self.regularizers.describe(tag, "[[regularizers]]"),
-            self.optimizers.describe(tag, "[optimizer]"),
-            self.metrics.describe(tag, "[metric]"),
+            self.tasks.describe(tag),
+            self.models.describe(tag),
+            self.initializers.describe(tag),
+            self.losses.describe(tag),
+            self.regularizers.describe(tag),
+            self.optimizers.describe(tag),
+            self.metrics.describe(tag),
         ]
         .into_iter()
         .flatten()
@@ -342,7 +539,7 @@ impl Registry {
 
     /// `(kind, tags)` for every kind, in a fixed order.
     pub fn listing(&self) -> Vec<(&'static str, Vec<(&str, &str)>)> {
-        fn rows<C>(c: &Catalog<C>) -> (&'static str, Vec<(&str, &str)>) {
+        fn rows<K: ?Sized + Kind>(c: &Catalog<K>) -> (&'static str, Vec<(&str, &str)>) {
             (c.kind(), c.entries().map(|e| (e.tag.as_str(), e.doc.as_str())).collect())
         }
         vec![
@@ -383,8 +580,8 @@ mod tests {
     use super::*;
 
     /// A documented config.
-    #[derive(serde::Deserialize, schemars::JsonSchema)]
-    #[allow(dead_code)]
+    #[derive(serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
     struct Example {
         /// Units.
         n: usize,
@@ -395,7 +592,7 @@ mod tests {
         #[serde(default = "half")]
         rate: Option<f64>,
         /// A mask.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         mask: Option<crate::MatrixSpec>,
     }
 
@@ -414,20 +611,52 @@ mod tests {
         assert!(!by("mask").required && by("mask").default.is_none());
     }
 
-    fn ctor(_: &toml::Table, _: &BuildContext) -> Result<Box<dyn Optimizer>> {
-        Err(Error::invalid("", "test"))
+    /// An optimizer that does nothing, configured by [`Example`].
+    struct Still;
+
+    impl Optimizer for Still {
+        fn update(&mut self, _: &str, _: &mut ndarray::Array2<f32>, _: &ndarray::Array2<f32>) {}
+    }
+
+    impl Plugin for Still {
+        type Kind = dyn Optimizer;
+        type Config = Example;
+        const TAG: &'static str = "adam";
+        const DOC: &'static str = "stands still";
+        fn resolve(config: &mut Example, _: &BuildContext) -> Result<()> {
+            config.n += 1;
+            Ok(())
+        }
+        fn build(config: Example, (): (), _: &BuildContext) -> Result<Box<dyn Optimizer>> {
+            if config.n > 10 {
+                return Err(Error::invalid("n", "too big"));
+            }
+            Ok(Box::new(Still))
+        }
+    }
+
+    #[test]
+    fn a_plugin_type_parses_resolves_records_and_builds() {
+        let mut r = Registry::new();
+        r.add::<Still>("tests").unwrap();
+        let entry = r.optimizers.get("optimizer.type", "adam").unwrap();
+        assert_eq!((entry.doc.as_str(), entry.source.as_str()), ("stands still", "tests"));
+        assert_eq!(entry.params.len(), 4);
+        let table: toml::Table = toml::from_str("n = 2").unwrap();
+        let built = (entry.ctor)(&table, (), &BuildContext::default()).unwrap();
+        let expected: toml::Table = toml::from_str("type = \"adam\"\nn = 3\nf = \"relu\"\nrate = 0.5").unwrap();
+        assert_eq!(built.config, expected, "the lock records the resolved config with its defaults");
+        let too_big: toml::Table = toml::from_str("n = 10").unwrap();
+        assert!((entry.ctor)(&too_big, (), &BuildContext::default()).is_err());
+        let unknown: toml::Table = toml::from_str("m = 1").unwrap();
+        let e = (entry.ctor)(&unknown, (), &BuildContext::default()).err().unwrap().to_string();
+        assert!(e.contains("unknown field `m`"), "{e}");
     }
 
     #[test]
     fn duplicates_and_unknown_tags_are_reported() {
         let mut r = Registry::new();
-        let e = |src: &str| Entry {
-            tag: "adam".into(),
-            doc: String::new(),
-            source: src.into(),
-            params: Vec::new(),
-            ctor: ctor as OptimizerCtor,
-        };
+        let e = |src: &str| Entry::of::<Still>(src, construct::<Still>);
         r.optimizers.register(e("crate a")).unwrap();
         let dup = r.optimizers.register(e("lib.so")).unwrap_err().to_string();
         assert_eq!(dup, "duplicate optimizer type `adam`: registered by crate a and by lib.so");

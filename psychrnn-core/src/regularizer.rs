@@ -42,9 +42,6 @@ impl<F: Real> RegularizerGrads<F> {
 
 /// A penalty added to the loss.
 pub trait Regularizer<F: Real>: Send + Sync {
-    /// The configuration with every default filled in, including its `type` tag.
-    fn config(&self) -> toml::Table;
-
     /// Checks, once before training, that the effective weights this regulariser names exist.
     ///
     /// # Errors
@@ -56,10 +53,4 @@ pub trait Regularizer<F: Real>: Send + Sync {
 
     /// Returns the penalty and adds its gradient into `grads`.
     fn penalty(&self, input: &RegularizerInput<'_, F>, grads: &mut RegularizerGrads<F>) -> F;
-
-    /// A failure inside this plugin's code since the last call (a caught panic), reported by
-    /// the guards of dynamically loaded plugins; `None` for everything else.
-    fn failure(&self) -> Option<String> {
-        None
-    }
 }

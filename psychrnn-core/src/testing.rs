@@ -170,23 +170,22 @@ pub fn shrink_for_smoke_test(manifest: &mut crate::Manifest, updates: u64) {
     }
 }
 
-/// Checks that a plugin's resolved configuration builds the same plugin again: `build(table)`,
-/// then `config()`, then `build` on that (without `type`) must give the same configuration.
+/// Checks that a plugin's resolved configuration (what the lock records) builds the same plugin
+/// again: `build(table)`, then `build` on its recorded configuration (without `type`), must
+/// record the same configuration. `build` is normally a registry entry's constructor.
 ///
 /// # Errors
 /// A message with both configurations when they differ, or the build error.
-pub fn check_config_round_trip<T: ?Sized>(
-    build: impl Fn(&toml::Table) -> crate::Result<Box<T>>,
-    config: impl Fn(&T) -> toml::Table,
+pub fn check_config_round_trip<K: ?Sized>(
+    build: impl Fn(&toml::Table) -> crate::Result<crate::Built<K>>,
     table: &toml::Table,
 ) -> Result<(), String> {
-    let first = build(table).map_err(|e| format!("building from {table}: {e}"))?;
-    let resolved = config(&first);
+    let resolved = build(table).map_err(|e| format!("building from {table}: {e}"))?.config;
     let mut again = resolved.clone();
     again.remove("type");
-    let second = build(&again).map_err(|e| format!("rebuilding from its own config {resolved}: {e}"))?;
-    if config(&second) != resolved {
-        return Err(format!("config changes on a round trip:\n{resolved}\nvs\n{}", config(&second)));
+    let second = build(&again).map_err(|e| format!("rebuilding from its own config {resolved}: {e}"))?.config;
+    if second != resolved {
+        return Err(format!("config changes on a round trip:\n{resolved}\nvs\n{second}"));
     }
     Ok(())
 }

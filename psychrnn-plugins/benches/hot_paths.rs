@@ -58,7 +58,7 @@ fn bptt_iteration(c: &mut Criterion) {
     group.sample_size(10);
     let timing = TaskTiming::new(10.0, 100.0, 2000.0, BATCH);
     let task = psychrnn_plugins::registry().unwrap().tasks.get("", "perceptual_discrimination").unwrap().ctor;
-    let task = task(&toml::Table::new(), &timing, &Default::default()).unwrap();
+    let task = task(&toml::Table::new(), &timing, &Default::default()).unwrap().object;
     let batch = task.generate_batch(BATCH, &mut stream(1, Purpose::User, 0));
     let loss = Loss::new(LossKind::MeanSquaredError, Default::default());
     for n in SIZES {
@@ -128,7 +128,8 @@ fn trial_generation(c: &mut Criterion) {
         config.retain(|key, _| !["type", "dt", "tau", "N_batch"].contains(&key));
         let timing = TaskTiming::new(10.0, 100.0, t, BATCH);
         let task = (entry.ctor)(&config, &timing, &Default::default())
-            .unwrap_or_else(|e| panic!("task `{}` from its bench config: {e}", entry.tag));
+            .unwrap_or_else(|e| panic!("task `{}` from its bench config: {e}", entry.tag))
+            .object;
         group.bench_function(entry.tag.as_str(), |b| {
             let mut i = 0;
             b.iter(|| {

@@ -12,7 +12,8 @@ use psychrnn_core::optim::Optimizer;
 use psychrnn_core::params::ParamSet;
 use std::path::Path;
 
-use psychrnn_core::registry::{BuildContext, Catalog, Entry, OptimizerCtor, Registry, parse_config};
+use psychrnn_core::plugin::PluginFailures;
+use psychrnn_core::registry::{BuildContext, Built, Catalog, Ctor, Entry, Kind, Registry, parse_config};
 use psychrnn_core::regularizer::Regularizer;
 use psychrnn_core::task::{Task, TaskTiming};
 
@@ -29,8 +30,30 @@ pub const DEFAULT_METRIC: &str = "accuracy";
 pub struct Stage {
     /// The stage's task.
     pub task: Box<dyn Task>,
+    /// Its resolved configuration (with `type` and the timing keys).
+    pub config: toml::Table,
     /// The metric value that ends the stage.
     pub threshold: f64,
+}
+
+/// The resolved configuration of each plugin section (every default filled in, with its
+/// `type`), as the registry's constructors returned them: what the lock records.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResolvedConfigs {
+    /// `[task]`, with the timing keys.
+    pub task: toml::Table,
+    /// `[model]`.
+    pub model: toml::Table,
+    /// `[initializer]`.
+    pub initializer: toml::Table,
+    /// `[loss]`.
+    pub loss: toml::Table,
+    /// `[[regularizers]]`, in order.
+    pub regularizers: Vec<toml::Table>,
+    /// `[optimizer]`.
+    pub optimizer: toml::Table,
+    /// `[metric]`.
+    pub metric: toml::Table,
 }
 
 /// Everything a run needs, built and checked.
@@ -70,15 +93,18 @@ pub struct Experiment {
     pub overrides: Vec<String>,
     /// Plugin libraries the manifest loads (absolute paths, recorded in the lock).
     pub plugin_paths: Vec<std::path::PathBuf>,
+    /// The resolved configuration of every plugin section.
+    pub configs: ResolvedConfigs,
+    /// Where the objects of dynamically loaded plugins report caught panics.
+    failures: PluginFailures,
 }
 
 /// How to build a fresh optimizer: its constructor, its table, and the directory relative paths
-/// start from; with its resolved configuration for the lock.
+/// start from.
 struct OptimizerRecipe {
-    ctor: OptimizerCtor,
+    ctor: Ctor<dyn Optimizer>,
     table: toml::Table,
     base_dir: std::path::PathBuf,
-    config: toml::Table,
 }
 
 /// A small experiment (PsychRNN's perceptual discrimination, 16 units, 20 updates of 16
@@ -113,12 +139,12 @@ fn split_tag(section: &str, table: &toml::Table) -> Result<(String, toml::Table)
 }
 
 /// Looks up the entry of a plugin section and records it for the lock.
-fn lookup<'r, C>(
-    catalog: &'r Catalog<C>,
+fn lookup<'r, K: ?Sized + Kind>(
+    catalog: &'r Catalog<K>,
     section: &str,
     table: &toml::Table,
     plugins: &mut Vec<LockedPlugin>,
-) -> Result<(&'r Entry<C>, toml::Table)> {
+) -> Result<(&'r Entry<K>, toml::Table)> {
     let (tag, rest) = split_tag(section, table)?;
     let entry = catalog.get(&format!("{section}.type"), &tag)?;
     plugins.push(LockedPlugin { kind: catalog.kind().into(), tag, source: entry.source.clone() });
@@ -134,14 +160,14 @@ pub(crate) fn stage_task<'a>(task: &'a dyn Task, stages: &'a [Stage], stage: usi
 }
 
 /// Builds the task of a `[task]` table (its `type`, the timing keys and the task's own keys);
-/// `section` names the table in errors.
+/// `section` names the table in errors. The resolved configuration includes the timing keys.
 fn build_task(
     table: &toml::Table,
     section: &str,
     registry: &Registry,
     build: &BuildContext,
     plugins: &mut Vec<LockedPlugin>,
-) -> Result<Box<dyn Task>> {
+) -> Result<Built<dyn Task>> {
     let (entry, mut rest) = lookup(&registry.tasks, section, table, plugins)?;
     let mut timing_table = toml::Table::new();
     for (i, key) in TaskTiming::KEYS.into_iter().enumerate() {
@@ -160,7 +186,11 @@ fn build_task(
     }
     let timing: TaskTiming = parse_config(&timing_table).map_err(|e| e.in_section(section))?;
     timing.validate().map_err(|e| e.in_section(section))?;
-    (entry.ctor)(&rest, &timing, build).map_err(|e| e.in_section(section))
+    let mut built = (entry.ctor)(&rest, &timing, build).map_err(|e| e.in_section(section))?;
+    if let Ok(timing) = toml::Table::try_from(&timing) {
+        built.config.extend(timing);
+    }
+    Ok(built)
 }
 
 /// Builds a task alone from a `[task]` table (e.g. to simulate saved weights on it); relative
@@ -175,7 +205,7 @@ pub fn task_from_table(
 ) -> Result<(Box<dyn Task>, Vec<String>)> {
     let build = BuildContext::new(base_dir);
     let task = build_task(table, "task", registry, &build, &mut Vec::new())?;
-    Ok((task, build.take_warnings()))
+    Ok((task.object, build.take_warnings()))
 }
 
 fn default_table(tag: &str) -> toml::Table {
@@ -197,10 +227,12 @@ impl Experiment {
         default_name: &str,
         base_dir: &Path,
     ) -> Result<Self> {
-        let build = BuildContext::new(base_dir);
+        let failures = PluginFailures::default();
+        let build = BuildContext::new(base_dir).with_failures(failures.clone());
         let mut plugins = Vec::new();
 
-        let task = build_task(&manifest.task, "task", registry, &build, &mut plugins)?;
+        let Built { object: task, config: task_config } =
+            build_task(&manifest.task, "task", registry, &build, &mut plugins)?;
         let timing = task.timing().clone();
 
         let (model_entry, model_table) = lookup(&registry.models, "model", &manifest.model, &mut plugins)?;
@@ -211,36 +243,40 @@ impl Experiment {
             dt: timing.dt,
             n_batch: timing.n_batch,
         };
-        let model = (model_entry.ctor)(&model_table, &ctx, &build).map_err(|e| e.in_section("model"))?;
+        let Built { object: model, config: model_config } =
+            (model_entry.ctor)(&model_table, &ctx, &build).map_err(|e| e.in_section("model"))?;
 
         let init_table = manifest.initializer.clone().unwrap_or_else(|| default_table(DEFAULT_INITIALIZER));
         let (entry, table) = lookup(&registry.initializers, "initializer", &init_table, &mut plugins)?;
-        let initializer = (entry.ctor)(&table, &build).map_err(|e| e.in_section("initializer"))?;
+        let Built { object: initializer, config: initializer_config } =
+            (entry.ctor)(&table, (), &build).map_err(|e| e.in_section("initializer"))?;
 
         let loss_table = manifest.loss.clone().unwrap_or_else(|| default_table(DEFAULT_LOSS));
         let (entry, table) = lookup(&registry.losses, "loss", &loss_table, &mut plugins)?;
-        let loss = (entry.ctor)(&table, &build).map_err(|e| e.in_section("loss"))?;
+        let Built { object: loss, config: loss_config } =
+            (entry.ctor)(&table, (), &build).map_err(|e| e.in_section("loss"))?;
 
         let effective = model.effective_weights(&ParamSet::zeros(model.param_specs()))?;
         let effective_names: Vec<&str> = effective.iter().map(|(n, _)| n).collect();
-        let mut regularizers = Vec::new();
+        let (mut regularizers, mut regularizer_configs) = (Vec::new(), Vec::new());
         for (i, reg_table) in manifest.regularizers.iter().enumerate() {
             let section = format!("regularizers[{i}]");
             let (entry, table) = lookup(&registry.regularizers, &section, reg_table, &mut plugins)?;
-            let reg = (entry.ctor)(&table, &build).map_err(|e| e.in_section(&section))?;
-            reg.check(&effective_names).map_err(|e| e.in_section(&section))?;
-            regularizers.push(reg);
+            let reg = (entry.ctor)(&table, (), &build).map_err(|e| e.in_section(&section))?;
+            reg.object.check(&effective_names).map_err(|e| e.in_section(&section))?;
+            regularizers.push(reg.object);
+            regularizer_configs.push(reg.config);
         }
 
         let opt_table = manifest.optimizer.clone().unwrap_or_else(|| default_table(DEFAULT_OPTIMIZER));
         let (entry, table) = lookup(&registry.optimizers, "optimizer", &opt_table, &mut plugins)?;
-        let built = (entry.ctor)(&table, &build).map_err(|e| e.in_section("optimizer"))?;
-        let optimizer =
-            OptimizerRecipe { ctor: entry.ctor, table, base_dir: base_dir.to_path_buf(), config: built.config() };
+        let optimizer_config = (entry.ctor)(&table, (), &build).map_err(|e| e.in_section("optimizer"))?.config;
+        let optimizer = OptimizerRecipe { ctor: entry.ctor, table, base_dir: base_dir.to_path_buf() };
 
         let metric_table = manifest.metric.clone().unwrap_or_else(|| default_table(DEFAULT_METRIC));
         let (entry, table) = lookup(&registry.metrics, "metric", &metric_table, &mut plugins)?;
-        let metric = (entry.ctor)(&table, &build).map_err(|e| e.in_section("metric"))?;
+        let Built { object: metric, config: metric_config } =
+            (entry.ctor)(&table, (), &build).map_err(|e| e.in_section("metric"))?;
 
         let mut stages = Vec::new();
         if let Some(c) = &manifest.curriculum {
@@ -254,7 +290,8 @@ impl Experiment {
                 let section = format!("curriculum.stages[{i}].task");
                 let mut table = manifest.task.clone();
                 table.extend(stage.task.clone());
-                let stage_task = build_task(&table, &section, registry, &build, &mut plugins)?;
+                let Built { object: stage_task, config } =
+                    build_task(&table, &section, registry, &build, &mut plugins)?;
                 if (stage_task.n_in(), stage_task.n_out()) != (task.n_in(), task.n_out()) {
                     return Err(Error::invalid(
                         section,
@@ -270,7 +307,7 @@ impl Experiment {
                 if !stage.threshold.is_finite() {
                     return Err(Error::invalid(format!("curriculum.stages[{i}].threshold"), "must be finite"));
                 }
-                stages.push(Stage { task: stage_task, threshold: stage.threshold });
+                stages.push(Stage { task: stage_task, config, threshold: stage.threshold });
             }
         }
         let mut seen = std::collections::BTreeSet::new();
@@ -326,6 +363,16 @@ impl Experiment {
             warnings: build.take_warnings(),
             overrides: manifest.lock.as_ref().map(|l| l.overrides.clone()).unwrap_or_default(),
             plugin_paths: manifest.plugin_paths(base_dir),
+            configs: ResolvedConfigs {
+                task: task_config,
+                model: model_config,
+                initializer: initializer_config,
+                loss: loss_config,
+                regularizers: regularizer_configs,
+                optimizer: optimizer_config,
+                metric: metric_config,
+            },
+            failures,
         })
     }
 
@@ -335,8 +382,8 @@ impl Experiment {
     /// # Errors
     /// If the optimizer's constructor fails (it did not when the experiment was built).
     pub fn new_optimizer(&self) -> Result<Box<dyn Optimizer>> {
-        let build = BuildContext::new(&self.optimizer.base_dir);
-        (self.optimizer.ctor)(&self.optimizer.table, &build).map_err(|e| e.in_section("optimizer"))
+        let build = BuildContext::new(&self.optimizer.base_dir).with_failures(self.failures.clone());
+        Ok((self.optimizer.ctor)(&self.optimizer.table, (), &build).map_err(|e| e.in_section("optimizer"))?.object)
     }
 
     /// Parses and resolves a manifest given as TOML text: the run is named `run` unless the
@@ -362,23 +409,11 @@ impl Experiment {
         Self::from_manifest(&manifest, registry, "run", Path::new("."))
     }
 
-    /// The first panic caught inside a dynamically loaded plugin's code since the last check,
-    /// as an error naming the plugin (see [`psychrnn_core::plugin`]).
+    /// The first panic caught inside a dynamically loaded plugin's code since the last check
+    /// (in any object this experiment built, including the optimizers of its trainers), as an
+    /// error naming the plugin (see [`psychrnn_core::plugin`]).
     pub fn plugin_failure(&self) -> Option<Error> {
-        let stage_failures = self.stages.iter().map(|s| ("task", s.task.failure()));
-        let failures =
-            [("task", self.task.failure()), ("loss", self.loss.failure()), ("metric", self.metric.failure())]
-                .into_iter()
-                .chain(self.regularizers.iter().map(|r| ("regularizer", r.failure())))
-                .chain(stage_failures);
-        for (kind, failure) in failures {
-            if let Some(message) = failure {
-                let tag =
-                    self.plugins.iter().find(|p| p.kind.starts_with(kind)).map_or(kind.to_string(), |p| p.tag.clone());
-                return Some(Error::Plugin { source_name: format!("{kind} `{tag}`"), message });
-            }
-        }
-        None
+        self.failures.take()
     }
 
     /// The task trained at curriculum stage `stage` (the last stage after completion); the
@@ -462,22 +497,19 @@ impl Experiment {
     /// The fully resolved manifest (every default written out, plus versions and plugin sources):
     /// the content of `manifest.lock.toml`. Training it again reproduces the run.
     pub fn lock_manifest(&self) -> Manifest {
-        let mut task = self.task.config();
-        if let Ok(timing) = toml::Table::try_from(self.task.timing()) {
-            task.extend(timing);
-        }
+        let c = &self.configs;
         Manifest {
             name: Some(self.name.clone()),
             seed: self.seed,
             preset: None,
-            task,
-            model: self.model.config(),
-            initializer: Some(self.initializer.config()),
-            loss: Some(self.loss.config()),
-            regularizers: self.regularizers.iter().map(|r| r.config()).collect(),
-            optimizer: Some(self.optimizer.config.clone()),
+            task: c.task.clone(),
+            model: c.model.clone(),
+            initializer: Some(c.initializer.clone()),
+            loss: Some(c.loss.clone()),
+            regularizers: c.regularizers.clone(),
+            optimizer: Some(c.optimizer.clone()),
             training: self.training.clone(),
-            metric: Some(self.metric.config()),
+            metric: Some(c.metric.clone()),
             curriculum: self.curriculum.clone(),
             plugins: (!self.plugin_paths.is_empty())
                 .then(|| psychrnn_core::manifest::PluginsConfig { paths: self.plugin_paths.clone() }),

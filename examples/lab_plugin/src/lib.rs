@@ -10,18 +10,19 @@
 //!
 //! It must be built by the same compiler against the same psychrnn-core as the `psychrnn`
 //! binary; the host checks both before calling into it. Every constructor and method runs
-//! behind a panic guard compiled into this library (`plugin_entry!`), so a panic here becomes an
-//! error in psychrnn instead of a crash. The `panic_after_trials` switch of `go_no_go` exists to
+//! behind a panic guard compiled into this library (`psychrnn_core::plugin::register`), so a
+//! panic here becomes an error in psychrnn instead of a crash. The `panic_after_trials` switch of `go_no_go` exists to
 //! test exactly that.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ndarray::Zip;
 use psychrnn_core::plugin::Registrar;
+use psychrnn_core::registry::Plugin;
 use psychrnn_core::task::blocks::add_gaussian_noise;
 use psychrnn_core::{
     BuildContext, Error, Real, Regularizer, RegularizerGrads, RegularizerInput, Result, Rng, Task, TaskTiming,
-    TrialMut, TrialParams, config_table, parse_config,
+    TrialMut, TrialParams,
 };
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -49,18 +50,21 @@ pub struct GoNoGo {
     generated: AtomicU64,
 }
 
-fn build_go_no_go(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
-    let config: GoNoGoConfig = parse_config(table)?;
-    if !(0.0..=1.0).contains(&config.go_prob) {
-        return Err(Error::invalid("go_prob", format!("must lie in [0, 1], got {}", config.go_prob)));
+impl Plugin for GoNoGo {
+    type Kind = dyn Task;
+    type Config = GoNoGoConfig;
+    const TAG: &'static str = "go_no_go";
+    const DOC: &'static str = "respond 1 after a go pulse, 0 without one (lab plugin)";
+
+    fn build(config: GoNoGoConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+        if !(0.0..=1.0).contains(&config.go_prob) {
+            return Err(Error::invalid("go_prob", format!("must lie in [0, 1], got {}", config.go_prob)));
+        }
+        Ok(Box::new(GoNoGo { config, timing: timing.clone(), generated: AtomicU64::new(0) }))
     }
-    Ok(Box::new(GoNoGo { config, timing: timing.clone(), generated: AtomicU64::new(0) }))
 }
 
 impl Task for GoNoGo {
-    fn config(&self) -> toml::Table {
-        config_table("go_no_go", &self.config)
-    }
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }
@@ -123,14 +127,18 @@ pub struct L1RateConfig {
 /// `coefficient * mean |r|`.
 pub struct L1FiringRate(L1RateConfig);
 
-fn build_l1_rate(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Regularizer<f32>>> {
-    Ok(Box::new(L1FiringRate(parse_config(table)?)))
+impl Plugin for L1FiringRate {
+    type Kind = dyn Regularizer<f32>;
+    type Config = L1RateConfig;
+    const TAG: &'static str = "l1_firing_rate";
+    const DOC: &'static str = "coefficient * mean |f(x)| (lab plugin)";
+
+    fn build(config: L1RateConfig, (): (), _: &BuildContext) -> Result<Box<dyn Regularizer<f32>>> {
+        Ok(Box::new(L1FiringRate(config)))
+    }
 }
 
 impl<F: Real> Regularizer<F> for L1FiringRate {
-    fn config(&self) -> toml::Table {
-        config_table("l1_firing_rate", &self.0)
-    }
     fn penalty(&self, input: &RegularizerInput<'_, F>, grads: &mut RegularizerGrads<F>) -> F {
         let scale = F::of(self.0.coefficient / input.rates.len().max(1) as f64);
         let mut total = F::zero();
@@ -149,24 +157,10 @@ impl<F: Real> Regularizer<F> for L1FiringRate {
     }
 }
 
-/// Registers the library's plugins.
+/// Registers the library's plugins: one line per plugin type.
 pub fn register(r: &mut dyn Registrar) {
-    psychrnn_core::plugin_entry!(
-        r,
-        task,
-        "go_no_go",
-        "respond 1 after a go pulse, 0 without one (lab plugin)",
-        GoNoGoConfig,
-        build_go_no_go
-    );
-    psychrnn_core::plugin_entry!(
-        r,
-        regularizer,
-        "l1_firing_rate",
-        "coefficient * mean |f(x)| (lab plugin)",
-        L1RateConfig,
-        build_l1_rate
-    );
+    psychrnn_core::plugin::register::<GoNoGo>(r);
+    psychrnn_core::plugin::register::<L1FiringRate>(r);
 }
 
 psychrnn_core::declare_plugin!(register);
@@ -178,7 +172,8 @@ mod tests {
     #[test]
     fn the_task_passes_the_conformance_kit() {
         let timing = TaskTiming::new(10.0, 100.0, 1000.0, 8);
-        let task = build_go_no_go(&toml::Table::new(), &timing, &BuildContext::default()).unwrap();
+        let config = GoNoGoConfig { go_prob: 0.5, panic_after_trials: None };
+        let task = GoNoGo::build(config, &timing, &BuildContext::default()).unwrap();
         psychrnn_core::testing::check_task_contract(task.as_ref(), 16).unwrap();
     }
 

@@ -10,8 +10,8 @@
 use ndarray::{Array2, Array3, ArrayView3, Axis};
 use psychrnn_core::npz::NpyArray;
 use psychrnn_core::{
-    BackwardSeeds, BuildContext, Entry, Error, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Registry,
-    Result, Trajectory, TransferFunction, config_table, parse_config,
+    BackwardSeeds, BuildContext, Error, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Plugin, Registry,
+    Result, Trajectory, TransferFunction,
 };
 use psychrnn_rate::KernelReal;
 use psychrnn_rate::dynamics::{BackwardOptions, RateDynamics, RateWeights, rate_backward, rate_forward};
@@ -50,12 +50,16 @@ pub struct FeedforwardRnn<F> {
     specs: Vec<ParamSpec>,
 }
 
-/// The registry constructor.
-///
-/// # Errors
-/// As [`FeedforwardRnn::new`].
-pub fn build(table: &toml::Table, ctx: &ModelContext, _build: &BuildContext) -> Result<Box<dyn Model<f32>>> {
-    Ok(Box::new(FeedforwardRnn::<f32>::new(parse_config(table)?, ctx)?))
+/// The plugin: its tag, description, configuration type and constructor, declared once.
+impl Plugin for FeedforwardRnn<f32> {
+    type Kind = dyn Model<f32>;
+    type Config = FeedforwardRnnConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str = "a feed-forward ReLU layer before a rate RNN (PsychRNN's NewModel tutorial)";
+
+    fn build(config: FeedforwardRnnConfig, ctx: &ModelContext, _: &BuildContext) -> Result<Box<dyn Model<f32>>> {
+        Ok(Box::new(FeedforwardRnn::<f32>::new(config, ctx)?))
+    }
 }
 
 /// The bundled plugins plus `feedforward_rnn`.
@@ -64,13 +68,7 @@ pub fn build(table: &toml::Table, ctx: &ModelContext, _build: &BuildContext) -> 
 /// If a tag is registered twice.
 pub fn registry() -> Result<Registry> {
     let mut r = psychrnn_plugins::registry()?;
-    r.models.register(Entry {
-        tag: TAG.into(),
-        doc: "a feed-forward ReLU layer before a rate RNN (PsychRNN's NewModel tutorial)".into(),
-        source: concat!("psychrnn-example-new-model ", env!("CARGO_PKG_VERSION")).into(),
-        params: psychrnn_core::params_of::<FeedforwardRnnConfig>(),
-        ctor: build,
-    })?;
+    r.add::<FeedforwardRnn<f32>>(concat!("psychrnn-example-new-model ", env!("CARGO_PKG_VERSION")))?;
     Ok(r)
 }
 
@@ -128,10 +126,6 @@ impl<F: KernelReal> FeedforwardRnn<F> {
 }
 
 impl<F: KernelReal> Model<F> for FeedforwardRnn<F> {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn n_rec(&self) -> usize {
         self.config.N_rec
     }

@@ -3,13 +3,12 @@
 //! `simple_pd` is the notebook's `SimplePD`: perceptual discrimination whose coherence is drawn
 //! from an exponential distribution (mean 0.2) instead of a fixed set. A task implements
 //! [`Task`]: its sizes and timing, and `generate_trial`, which draws a trial's conditions and
-//! fills its inputs, targets and loss mask. The accuracy defaults to PsychRNN's.
+//! fills its inputs, targets and loss mask. The accuracy defaults to PsychRNN's. It declares
+//! itself to the registry once, as a [`Plugin`] (tag, description, configuration type,
+//! constructor); [`registry`] adds it with one line.
 
 use psychrnn_core::task::blocks::{add_gaussian_noise, psychrnn_stimulus_noise_std};
-use psychrnn_core::{
-    BuildContext, Entry, Error, Registry, Result, Rng, Task, TaskTiming, TrialMut, TrialParams, config_table,
-    parse_config,
-};
+use psychrnn_core::{BuildContext, Error, Plugin, Registry, Result, Rng, Task, TaskTiming, TrialMut, TrialParams};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp};
 use serde::{Deserialize, Serialize};
@@ -32,20 +31,26 @@ pub struct SimplePdConfig {
 
 /// The task.
 pub struct SimplePd {
-    config: SimplePdConfig,
     timing: TaskTiming,
     coherence: Exp<f64>,
 }
 
-/// The registry constructor: parses and checks the config.
-///
-/// # Errors
-/// A non-positive `coherence_mean` or an unknown key.
-pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
-    let config: SimplePdConfig = parse_config(table)?;
-    let coherence = Exp::new(1.0 / config.coherence_mean)
-        .map_err(|_| Error::invalid("coherence_mean", format!("must be positive, got {}", config.coherence_mean)))?;
-    Ok(Box::new(SimplePd { config, timing: timing.clone(), coherence }))
+/// The plugin: its tag, description, configuration type and constructor, declared once.
+impl Plugin for SimplePd {
+    type Kind = dyn Task;
+    type Config = SimplePdConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str =
+        "perceptual discrimination with exponentially distributed coherence (PsychRNN's SimplePD)";
+
+    /// # Errors
+    /// A non-positive `coherence_mean`.
+    fn build(config: SimplePdConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+        let coherence = Exp::new(1.0 / config.coherence_mean).map_err(|_| {
+            Error::invalid("coherence_mean", format!("must be positive, got {}", config.coherence_mean))
+        })?;
+        Ok(Box::new(SimplePd { timing: timing.clone(), coherence }))
+    }
 }
 
 /// The bundled plugins plus `simple_pd`.
@@ -54,21 +59,11 @@ pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> R
 /// If a tag is registered twice.
 pub fn registry() -> Result<Registry> {
     let mut r = psychrnn_plugins::registry()?;
-    r.tasks.register(Entry {
-        tag: TAG.into(),
-        doc: "perceptual discrimination with exponentially distributed coherence (PsychRNN's SimplePD)".into(),
-        source: concat!("psychrnn-example-new-task ", env!("CARGO_PKG_VERSION")).into(),
-        params: psychrnn_core::params_of::<SimplePdConfig>(),
-        ctor: build,
-    })?;
+    r.add::<SimplePd>(concat!("psychrnn-example-new-task ", env!("CARGO_PKG_VERSION")))?;
     Ok(r)
 }
 
 impl Task for SimplePd {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }
@@ -117,7 +112,8 @@ mod tests {
     use psychrnn_core::rng::{Purpose, stream};
 
     fn task() -> Box<dyn Task> {
-        build(&toml::Table::new(), &TaskTiming::new(10.0, 100.0, 1000.0, 8), &BuildContext::default()).unwrap()
+        let timing = TaskTiming::new(10.0, 100.0, 1000.0, 8);
+        SimplePd::build(SimplePdConfig { coherence_mean: 0.2 }, &timing, &BuildContext::default()).unwrap()
     }
 
     #[test]

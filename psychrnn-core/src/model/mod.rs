@@ -98,9 +98,6 @@ pub struct OmegaRequest {
 /// A recurrent network (see the module docs). Implementations are generic over the float type
 /// so the same code is gradient-checked in `f64` and trained in `f32`.
 pub trait Model<F: Real>: Send + Sync {
-    /// The model's configuration with every default filled in, including its `type` tag.
-    fn config(&self) -> toml::Table;
-
     /// Number of recurrent units.
     fn n_rec(&self) -> usize;
 

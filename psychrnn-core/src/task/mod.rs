@@ -22,10 +22,6 @@ use crate::rng::Rng;
 
 /// A cognitive task (see the module docs).
 pub trait Task: Send + Sync {
-    /// The task's own configuration with every default filled in, including its `type` tag
-    /// (the timing fields are written by the caller from [`Task::timing`]).
-    fn config(&self) -> toml::Table;
-
     /// dt, tau, T and the training batch size.
     fn timing(&self) -> &TaskTiming;
 
@@ -44,12 +40,6 @@ pub trait Task: Send + Sync {
     /// correct one the argmax of the masked, time-averaged target.
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
         blocks::choice_accuracy(batch, outputs)
-    }
-
-    /// A failure inside this plugin's code since the last call (a caught panic), reported by
-    /// the guards of dynamically loaded plugins; `None` for everything else.
-    fn failure(&self) -> Option<String> {
-        None
     }
 
     /// Generates `n_trials` trials into time-major arrays, cut to the longest trial, then

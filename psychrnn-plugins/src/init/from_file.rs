@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use ndarray::Array2;
 use psychrnn_core::npz::{NpzContents, read_npz};
-use psychrnn_core::registry::BuildContext;
-use psychrnn_core::{Error, InitContext, ParamSet, Result, Rng, WeightInitializer, config_table, parse_config};
+use psychrnn_core::registry::{BuildContext, Plugin};
+use psychrnn_core::{Error, InitContext, ParamSet, Result, Rng, WeightInitializer};
 use serde::{Deserialize, Serialize};
 
 /// The registry tag.
@@ -33,24 +33,41 @@ pub struct FromFile {
 }
 
 /// Reads the file at build time, so a missing or unreadable file is reported before training.
-///
-/// # Errors
-/// [`Error::Read`] naming the file, or [`Error::Invalid`] if it is not an `.npz` archive.
-pub fn build(table: &toml::Table, ctx: &BuildContext) -> Result<Box<dyn WeightInitializer>> {
-    let mut config: FromFileConfig = parse_config(table)?;
-    config.path = ctx.resolve(&config.path);
-    let contents = read_npz(&config.path)?;
-    for (name, why) in &contents.skipped {
-        ctx.warn(format!("{}: skipped `{name}`: {why}", config.path.display()));
+impl Plugin for FromFile {
+    type Kind = dyn WeightInitializer;
+    type Config = FromFileConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str = "weights from an .npz file (ours or PsychRNN's saved weights)";
+
+    /// Makes the path absolute against the manifest's directory.
+    fn resolve(config: &mut FromFileConfig, ctx: &BuildContext) -> Result<()> {
+        config.path = ctx.resolve(&config.path);
+        Ok(())
     }
-    Ok(Box::new(FromFile { config, contents }))
+
+    /// # Errors
+    /// [`Error::Read`] naming the file, or [`Error::Invalid`] if it is not an `.npz` archive.
+    fn build(config: FromFileConfig, (): (), ctx: &BuildContext) -> Result<Box<dyn WeightInitializer>> {
+        Ok(Box::new(FromFile::read(config, ctx)?))
+    }
+}
+
+impl FromFile {
+    /// Reads the file `config.path` (absolute, or relative to the current directory), leaving
+    /// a warning in `ctx` for each member it had to skip.
+    ///
+    /// # Errors
+    /// [`Error::Read`] naming the file, or [`Error::Invalid`] if it is not an `.npz` archive.
+    pub fn read(config: FromFileConfig, ctx: &BuildContext) -> Result<Self> {
+        let contents = read_npz(&config.path)?;
+        for (name, why) in &contents.skipped {
+            ctx.warn(format!("{}: skipped `{name}`: {why}", config.path.display()));
+        }
+        Ok(FromFile { config, contents })
+    }
 }
 
 impl WeightInitializer for FromFile {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn initialize(&self, ctx: &InitContext<'_>, _rng: &mut Rng) -> Result<ParamSet<f32>> {
         let file = self.config.path.display();
         let mut params = ParamSet::new();

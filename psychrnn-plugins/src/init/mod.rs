@@ -13,11 +13,8 @@ pub mod from_file;
 pub mod pycog;
 
 use ndarray::Array2;
-use psychrnn_core::registry::BuildContext;
-use psychrnn_core::{
-    DefaultInit, Error, InitContext, ParamRole, ParamSet, Real, Result, Rng, WeightInitializer, config_table,
-    parse_config,
-};
+use psychrnn_core::registry::{BuildContext, Plugin};
+use psychrnn_core::{DefaultInit, Error, InitContext, ParamRole, ParamSet, Real, Result, Rng, WeightInitializer};
 use serde::{Deserialize, Serialize};
 
 pub use draws::RandInit;
@@ -72,7 +69,6 @@ pub enum RecurrentRule {
 
 /// One of the bundled initialisers.
 pub struct PsychRnnInitializer {
-    tag: &'static str,
     rule: RecurrentRule,
     config: InitConfig,
 }
@@ -88,45 +84,10 @@ impl PsychRnnInitializer {
     /// Builds and validates the initialiser `tag` (one of [`RULES`]).
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a key foreign to the rule, a missing `alpha`, a non-positive
-    /// `spec_rad`, or `init_minval > init_maxval`.
-    pub fn new(tag: &'static str, rule: RecurrentRule, mut config: InitConfig) -> Result<Self> {
-        let foreign = |field: &str, set: bool, ok: bool| {
-            if set && !ok { Err(Error::invalid(field, format!("is not a parameter of `{tag}`"))) } else { Ok(()) }
-        };
-        foreign("spec_rad", config.spec_rad.is_some(), rule == RecurrentRule::SpectralRadius)?;
-        foreign("alpha", config.alpha.is_some(), rule == RecurrentRule::AlphaIdentity)?;
-        foreign("which_rand_W_rec_init", config.which_rand_W_rec_init.is_some(), rule == RecurrentRule::Random)?;
-        match rule {
-            RecurrentRule::SpectralRadius => {
-                let r = *config.spec_rad.get_or_insert_with(default_spec_rad);
-                if !(r.is_finite() && r > 0.0) {
-                    return Err(Error::invalid("spec_rad", format!("must be positive, got {r}")));
-                }
-            }
-            RecurrentRule::AlphaIdentity => match config.alpha {
-                None => {
-                    return Err(Error::invalid(
-                        "alpha",
-                        "missing: alpha_identity needs W_rec = alpha * I (PsychRNN has no default)",
-                    ));
-                }
-                Some(a) if !a.is_finite() => {
-                    return Err(Error::invalid("alpha", format!("must be finite, got {a}")));
-                }
-                Some(_) => {}
-            },
-            RecurrentRule::Random => {
-                config.which_rand_W_rec_init.get_or_insert(config.which_rand_init);
-            }
-        }
-        if config.init_minval > config.init_maxval {
-            return Err(Error::invalid(
-                "init_minval",
-                format!("{} exceeds init_maxval {}", config.init_minval, config.init_maxval),
-            ));
-        }
-        Ok(PsychRnnInitializer { tag, rule, config })
+    /// As [`complete`].
+    pub fn new(tag: &str, rule: RecurrentRule, mut config: InitConfig) -> Result<Self> {
+        complete(tag, rule, &mut config)?;
+        Ok(PsychRnnInitializer { rule, config })
     }
 
     fn recurrent(
@@ -160,11 +121,52 @@ impl PsychRnnInitializer {
     }
 }
 
-impl WeightInitializer for PsychRnnInitializer {
-    fn config(&self) -> toml::Table {
-        config_table(self.tag, &self.config)
+/// Validates `config` for the initialiser `tag` with `rule` and fills in the rule's defaults
+/// (`spec_rad` 1.1; `which_rand_W_rec_init` = `which_rand_init`), as the lock records them.
+///
+/// # Errors
+/// [`Error::Invalid`] for a key foreign to the rule, a missing `alpha`, a non-positive
+/// `spec_rad`, or `init_minval > init_maxval`.
+pub fn complete(tag: &str, rule: RecurrentRule, config: &mut InitConfig) -> Result<()> {
+    let foreign = |field: &str, set: bool, ok: bool| {
+        if set && !ok { Err(Error::invalid(field, format!("is not a parameter of `{tag}`"))) } else { Ok(()) }
+    };
+    foreign("spec_rad", config.spec_rad.is_some(), rule == RecurrentRule::SpectralRadius)?;
+    foreign("alpha", config.alpha.is_some(), rule == RecurrentRule::AlphaIdentity)?;
+    foreign("which_rand_W_rec_init", config.which_rand_W_rec_init.is_some(), rule == RecurrentRule::Random)?;
+    match rule {
+        RecurrentRule::SpectralRadius => {
+            let r = *config.spec_rad.get_or_insert_with(default_spec_rad);
+            if !(r.is_finite() && r > 0.0) {
+                return Err(Error::invalid("spec_rad", format!("must be positive, got {r}")));
+            }
+        }
+        RecurrentRule::AlphaIdentity => match config.alpha {
+            None => {
+                return Err(Error::invalid(
+                    "alpha",
+                    "missing: alpha_identity needs W_rec = alpha * I (PsychRNN has no default)",
+                ));
+            }
+            Some(a) if !a.is_finite() => {
+                return Err(Error::invalid("alpha", format!("must be finite, got {a}")));
+            }
+            Some(_) => {}
+        },
+        RecurrentRule::Random => {
+            config.which_rand_W_rec_init.get_or_insert(config.which_rand_init);
+        }
     }
+    if config.init_minval > config.init_maxval {
+        return Err(Error::invalid(
+            "init_minval",
+            format!("{} exceeds init_maxval {}", config.init_minval, config.init_maxval),
+        ));
+    }
+    Ok(())
+}
 
+impl WeightInitializer for PsychRnnInitializer {
     fn initialize(&self, ctx: &InitContext<'_>, rng: &mut Rng) -> Result<ParamSet<f32>> {
         let c = &self.config;
         let bounds = (c.init_minval, c.init_maxval);
@@ -215,17 +217,39 @@ pub fn params(tag: &str, exclude: &[&str]) -> Vec<psychrnn_core::ParamDoc> {
     params
 }
 
-/// Registry constructors, one per tag (a `fn` pointer cannot capture the tag).
-pub fn build_random(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn WeightInitializer>> {
-    Ok(Box::new(PsychRnnInitializer::new(RULES[0].0, RULES[0].1, parse_config(table)?)?))
+macro_rules! psychrnn_initializers {
+    ($($plugin:ident, $tag:literal, $rule:ident, $exclude:expr, $doc:literal;)*) => {$(
+        #[doc = concat!("`type = \"", $tag, "\"`: ", $doc, ".")]
+        pub struct $plugin;
+
+        impl Plugin for $plugin {
+            type Kind = dyn WeightInitializer;
+            type Config = InitConfig;
+            const TAG: &'static str = $tag;
+            const DOC: &'static str = $doc;
+
+            fn params() -> Vec<psychrnn_core::ParamDoc> {
+                params($tag, $exclude)
+            }
+
+            fn resolve(config: &mut InitConfig, _: &BuildContext) -> Result<()> {
+                complete($tag, RecurrentRule::$rule, config)
+            }
+
+            fn build(config: InitConfig, (): (), _: &BuildContext) -> Result<Box<dyn WeightInitializer>> {
+                Ok(Box::new(PsychRnnInitializer::new($tag, RecurrentRule::$rule, config)?))
+            }
+        }
+    )*};
 }
-/// See [`build_random`].
-pub fn build_gaussian_spectral_radius(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn WeightInitializer>> {
-    Ok(Box::new(PsychRnnInitializer::new(RULES[1].0, RULES[1].1, parse_config(table)?)?))
-}
-/// See [`build_random`].
-pub fn build_alpha_identity(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn WeightInitializer>> {
-    Ok(Box::new(PsychRnnInitializer::new(RULES[2].0, RULES[2].1, parse_config(table)?)?))
+
+psychrnn_initializers! {
+    GaussianSpectralRadius, "gaussian_spectral_radius", SpectralRadius, &["alpha", "which_rand_W_rec_init"],
+        "W_rec ~ N(0,1), E/I balanced, scaled to spectral radius spec_rad (default 1.1); glorot draws elsewhere";
+    AlphaIdentity, "alpha_identity", AlphaIdentity, &["spec_rad", "which_rand_W_rec_init"],
+        "W_rec = alpha * I, E/I balanced";
+    Random, "random", Random, &["spec_rad", "alpha"],
+        "every matrix from which_rand_init (glorot_gauss, glorot_unif, const_gauss, const_unif)";
 }
 
 #[cfg(test)]

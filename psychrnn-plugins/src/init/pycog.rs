@@ -11,10 +11,8 @@
 //! - `init_state` (PyCog's `x0`): 0.1; biases 0.
 
 use ndarray::Array2;
-use psychrnn_core::registry::BuildContext;
-use psychrnn_core::{
-    Error, InitContext, ParamRole, ParamSet, Real, Result, Rng, WeightInitializer, config_table, parse_config,
-};
+use psychrnn_core::registry::{BuildContext, Plugin};
+use psychrnn_core::{Error, InitContext, ParamRole, ParamSet, Real, Result, Rng, WeightInitializer};
 use rand::RngExt;
 use rand_distr::Distribution;
 use serde::{Deserialize, Serialize};
@@ -58,18 +56,23 @@ pub struct PyCogEi {
     config: PyCogEiConfig,
 }
 
-/// Builds the initialiser for the registry.
-///
-/// # Errors
-/// [`Error::Invalid`] for a non-positive `rho0`, `gamma_k` or `scale`.
-pub fn build(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn WeightInitializer>> {
-    let config: PyCogEiConfig = parse_config(table)?;
-    for (field, v) in [("rho0", config.rho0.unwrap_or(1.0)), ("gamma_k", config.gamma_k), ("scale", config.scale)] {
-        if !(v.is_finite() && v > 0.0) {
-            return Err(Error::invalid(field, format!("must be positive, got {v}")));
+impl Plugin for PyCogEi {
+    type Kind = dyn WeightInitializer;
+    type Config = PyCogEiConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str =
+        "PyCog's E/I initialisation: balanced Gamma(k = 2) recurrent weights at spectral radius 1.5";
+
+    /// # Errors
+    /// [`Error::Invalid`] for a non-positive `rho0`, `gamma_k` or `scale`.
+    fn build(config: PyCogEiConfig, (): (), _: &BuildContext) -> Result<Box<dyn WeightInitializer>> {
+        for (field, v) in [("rho0", config.rho0.unwrap_or(1.0)), ("gamma_k", config.gamma_k), ("scale", config.scale)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::invalid(field, format!("must be positive, got {v}")));
+            }
         }
+        Ok(Box::new(PyCogEi { config }))
     }
-    Ok(Box::new(PyCogEi { config }))
 }
 
 /// PyCog's connection strengths: `mask` with each row's inhibitory entries (columns from
@@ -129,10 +132,6 @@ impl PyCogEi {
 }
 
 impl WeightInitializer for PyCogEi {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn initialize(&self, ctx: &InitContext<'_>, rng: &mut Rng) -> Result<ParamSet<f32>> {
         let dale = ctx.dale_ratio.is_some();
         let half_width = self.config.scale;
@@ -171,7 +170,9 @@ mod tests {
     }
 
     fn init(m: &BasicRnn<f64>) -> ParamSet<f32> {
-        let init = build(&toml::Table::new(), &BuildContext::default()).unwrap();
+        let init = psychrnn_core::registry::construct::<PyCogEi>(&toml::Table::new(), (), &BuildContext::default())
+            .unwrap()
+            .object;
         let ctx = InitContext { specs: m.param_specs(), dale_ratio: m.dale_ratio() };
         init.initialize(&ctx, &mut stream(4, Purpose::Init, 0)).unwrap()
     }

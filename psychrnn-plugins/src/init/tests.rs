@@ -1,7 +1,7 @@
 use super::*;
 use crate::models::basic_rnn::{BasicRnn, BasicRnnConfig};
 use psychrnn_core::rng::{Purpose, stream};
-use psychrnn_core::{Model, ModelContext};
+use psychrnn_core::{Model, ModelContext, parse_config};
 
 fn model(dale: Option<f64>, autapses: bool) -> BasicRnn<f32> {
     let mut c: BasicRnnConfig = psychrnn_core::parse_config(&toml::toml! { N_rec = 40 }).unwrap();

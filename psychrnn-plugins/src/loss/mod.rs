@@ -7,8 +7,8 @@
 //!   `mask o -(y ln(p + 1e-7) + (1 - y) ln(1 - p + 1e-7))` (no sigmoid is applied).
 
 use ndarray::{ArrayView3, ArrayViewMut3, Zip};
-use psychrnn_core::registry::BuildContext;
-use psychrnn_core::{LossFunction, Real, Result, config_table, parse_config};
+use psychrnn_core::registry::{BuildContext, Plugin};
+use psychrnn_core::{LossFunction, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// What a loss is divided by.
@@ -53,20 +53,9 @@ impl Loss {
     pub fn new(kind: LossKind, config: LossConfig) -> Self {
         Loss { kind, config }
     }
-
-    fn tag(&self) -> &'static str {
-        match self.kind {
-            LossKind::MeanSquaredError => "mean_squared_error",
-            LossKind::BinaryCrossEntropy => "binary_cross_entropy",
-        }
-    }
 }
 
 impl<F: Real> LossFunction<F> for Loss {
-    fn config(&self) -> toml::Table {
-        config_table(self.tag(), &self.config)
-    }
-
     fn loss(
         &self,
         z: ArrayView3<'_, F>,
@@ -107,20 +96,32 @@ impl<F: Real> LossFunction<F> for Loss {
     }
 }
 
-/// Registry constructor of `mean_squared_error`.
-///
-/// # Errors
-/// An unknown key or an invalid `normalize`.
-pub fn build_mse(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn LossFunction<f32>>> {
-    Ok(Box::new(Loss::new(LossKind::MeanSquaredError, parse_config(table)?)))
+/// `type = "mean_squared_error"`: [`Loss`] of [`LossKind::MeanSquaredError`].
+pub struct MeanSquaredError;
+
+impl Plugin for MeanSquaredError {
+    type Kind = dyn LossFunction<f32>;
+    type Config = LossConfig;
+    const TAG: &'static str = "mean_squared_error";
+    const DOC: &'static str = "masked MSE, mean over all elements (PsychRNN)";
+
+    fn build(config: LossConfig, (): (), _: &BuildContext) -> Result<Box<dyn LossFunction<f32>>> {
+        Ok(Box::new(Loss::new(LossKind::MeanSquaredError, config)))
+    }
 }
 
-/// Registry constructor of `binary_cross_entropy`.
-///
-/// # Errors
-/// An unknown key or an invalid `normalize`.
-pub fn build_bce(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn LossFunction<f32>>> {
-    Ok(Box::new(Loss::new(LossKind::BinaryCrossEntropy, parse_config(table)?)))
+/// `type = "binary_cross_entropy"`: [`Loss`] of [`LossKind::BinaryCrossEntropy`].
+pub struct BinaryCrossEntropy;
+
+impl Plugin for BinaryCrossEntropy {
+    type Kind = dyn LossFunction<f32>;
+    type Config = LossConfig;
+    const TAG: &'static str = "binary_cross_entropy";
+    const DOC: &'static str = "masked BCE on outputs in (0, 1) (PsychRNN)";
+
+    fn build(config: LossConfig, (): (), _: &BuildContext) -> Result<Box<dyn LossFunction<f32>>> {
+        Ok(Box::new(Loss::new(LossKind::BinaryCrossEntropy, config)))
+    }
 }
 
 #[cfg(test)]

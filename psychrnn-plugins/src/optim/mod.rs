@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use ndarray::{Array2, Zip};
-use psychrnn_core::registry::BuildContext;
-use psychrnn_core::{Error, Optimizer, OptimizerState, ParamSet, Result, config_table, parse_config};
+use psychrnn_core::registry::{BuildContext, Plugin};
+use psychrnn_core::{Error, Optimizer, OptimizerState, ParamSet, Result};
 use serde::{Deserialize, Serialize};
 
 fn lr() -> f64 {
@@ -106,10 +106,6 @@ impl Adam {
 }
 
 impl Optimizer for Adam {
-    fn config(&self) -> toml::Table {
-        config_table("adam", &self.config)
-    }
-
     fn begin_step(&mut self) {
         self.step += 1;
         let c = &self.config;
@@ -164,10 +160,6 @@ pub struct Sgd {
 }
 
 impl Optimizer for Sgd {
-    fn config(&self) -> toml::Table {
-        config_table("sgd", &self.config)
-    }
-
     fn update(&mut self, name: &str, param: &mut Array2<f32>, grad: &Array2<f32>) {
         let (lr, mu) = (self.config.learning_rate as f32, self.config.momentum as f32);
         if mu == 0.0 {
@@ -233,10 +225,6 @@ pub struct RmsProp {
 }
 
 impl Optimizer for RmsProp {
-    fn config(&self) -> toml::Table {
-        config_table("rmsprop", &self.config)
-    }
-
     fn update(&mut self, name: &str, param: &mut Array2<f32>, grad: &Array2<f32>) {
         let c = &self.config;
         let (lr, rho, mu, eps) = (c.learning_rate as f32, c.decay as f32, c.momentum as f32, c.epsilon as f32);
@@ -266,44 +254,56 @@ fn check_unit_interval(name: &str, v: f64) -> Result<()> {
     if (0.0..1.0).contains(&v) { Ok(()) } else { Err(Error::invalid(name, format!("must lie in [0, 1), got {v}"))) }
 }
 
-/// Registry constructor of `adam`.
-///
-/// # Errors
-/// As [`Adam::new`].
-pub fn build_adam(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Optimizer>> {
-    Ok(Box::new(Adam::new(parse_config(table)?)?))
-}
+impl Plugin for Adam {
+    type Kind = dyn Optimizer;
+    type Config = AdamConfig;
+    const TAG: &'static str = "adam";
+    const DOC: &'static str = "Adam with TensorFlow 1 semantics (PsychRNN)";
 
-/// Registry constructor of `sgd`.
-///
-/// # Errors
-/// A non-positive learning rate or an unknown key.
-pub fn build_sgd(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Optimizer>> {
-    let config: SgdConfig = parse_config(table)?;
-    check_rate(config.learning_rate)?;
-    check_unit_interval("momentum", config.momentum)?;
-    Ok(Box::new(Sgd { config, accumulators: BTreeMap::new() }))
-}
-
-/// Registry constructor of `rmsprop`.
-///
-/// # Errors
-/// A non-positive learning rate, a decay or momentum outside [0, 1), a negative epsilon.
-pub fn build_rmsprop(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Optimizer>> {
-    let config: RmsPropConfig = parse_config(table)?;
-    check_rate(config.learning_rate)?;
-    check_unit_interval("decay", config.decay)?;
-    check_unit_interval("momentum", config.momentum)?;
-    if config.epsilon.is_nan() || config.epsilon < 0.0 {
-        return Err(Error::invalid("epsilon", format!("must be >= 0, got {}", config.epsilon)));
+    fn build(config: AdamConfig, (): (), _: &BuildContext) -> Result<Box<dyn Optimizer>> {
+        Ok(Box::new(Adam::new(config)?))
     }
-    Ok(Box::new(RmsProp { config, slots: BTreeMap::new() }))
+}
+
+impl Plugin for Sgd {
+    type Kind = dyn Optimizer;
+    type Config = SgdConfig;
+    const TAG: &'static str = "sgd";
+    const DOC: &'static str = "gradient descent, optionally with (Nesterov) momentum";
+
+    /// # Errors
+    /// A non-positive learning rate or a momentum outside [0, 1).
+    fn build(config: SgdConfig, (): (), _: &BuildContext) -> Result<Box<dyn Optimizer>> {
+        check_rate(config.learning_rate)?;
+        check_unit_interval("momentum", config.momentum)?;
+        Ok(Box::new(Sgd { config, accumulators: BTreeMap::new() }))
+    }
+}
+
+impl Plugin for RmsProp {
+    type Kind = dyn Optimizer;
+    type Config = RmsPropConfig;
+    const TAG: &'static str = "rmsprop";
+    const DOC: &'static str = "RMSProp with TensorFlow 1 semantics";
+
+    /// # Errors
+    /// A non-positive learning rate, a decay or momentum outside [0, 1), a negative epsilon.
+    fn build(config: RmsPropConfig, (): (), _: &BuildContext) -> Result<Box<dyn Optimizer>> {
+        check_rate(config.learning_rate)?;
+        check_unit_interval("decay", config.decay)?;
+        check_unit_interval("momentum", config.momentum)?;
+        if config.epsilon.is_nan() || config.epsilon < 0.0 {
+            return Err(Error::invalid("epsilon", format!("must be >= 0, got {}", config.epsilon)));
+        }
+        Ok(Box::new(RmsProp { config, slots: BTreeMap::new() }))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::array;
+    use psychrnn_core::registry::{Ctor, construct};
 
     #[test]
     fn adam_first_step_moves_by_lr_in_the_gradient_sign() {
@@ -336,37 +336,39 @@ mod tests {
         p[[0, 0]]
     }
 
-    fn built(f: fn(&toml::Table, &BuildContext) -> Result<Box<dyn Optimizer>>, text: &str) -> Box<dyn Optimizer> {
-        f(&toml::from_str(text).unwrap(), &BuildContext::default()).unwrap()
+    fn built(f: Ctor<dyn Optimizer>, text: &str) -> Box<dyn Optimizer> {
+        f(&toml::from_str(text).unwrap(), (), &BuildContext::default()).unwrap().object
     }
 
     #[test]
     fn momentum_follows_tf1() {
         // a1 = 1, p = 1 - 0.1; a2 = 0.5 + 1 = 1.5, p = 0.9 - 0.15.
-        let got = run(built(build_sgd, "learning_rate = 0.1\nmomentum = 0.5").as_mut(), &[1.0, 1.0]);
+        let got = run(built(construct::<Sgd>, "learning_rate = 0.1\nmomentum = 0.5").as_mut(), &[1.0, 1.0]);
         assert!((got - 0.75).abs() < 1e-6, "{got}");
         // Nesterov: p -= lr (g + mu a): 1 - 0.1 (1 + 0.5) = 0.85; a2 = 1.5: 0.85 - 0.1 (1 + 0.75).
-        let got = run(built(build_sgd, "learning_rate = 0.1\nmomentum = 0.5\nnesterov = true").as_mut(), &[1.0, 1.0]);
+        let got =
+            run(built(construct::<Sgd>, "learning_rate = 0.1\nmomentum = 0.5\nnesterov = true").as_mut(), &[1.0, 1.0]);
         assert!((got - 0.675).abs() < 1e-6, "{got}");
-        assert!((run(built(build_sgd, "learning_rate = 0.1").as_mut(), &[2.0]) - 0.8).abs() < 1e-6);
+        assert!((run(built(construct::<Sgd>, "learning_rate = 0.1").as_mut(), &[2.0]) - 0.8).abs() < 1e-6);
     }
 
     #[test]
     fn rmsprop_follows_tf1_with_the_mean_square_starting_at_one() {
         // ms = 0.9 * 1 + 0.1 * 4 = 1.3; p = 1 - 0.01 * 2 / sqrt(1.3 + 1e-10).
-        let got = run(built(build_rmsprop, "learning_rate = 0.01").as_mut(), &[2.0]);
+        let got = run(built(construct::<RmsProp>, "learning_rate = 0.01").as_mut(), &[2.0]);
         assert!((got - (1.0 - 0.02 / 1.3f32.sqrt())).abs() < 1e-6, "{got}");
-        let e = build_rmsprop(&toml::from_str("decay = 1.5").unwrap(), &BuildContext::default()).err().unwrap();
+        let e =
+            construct::<RmsProp>(&toml::from_str("decay = 1.5").unwrap(), (), &BuildContext::default()).err().unwrap();
         assert_eq!(e.to_string(), "decay: must lie in [0, 1), got 1.5");
     }
 
     #[test]
     fn saved_state_resumes_every_optimizer_exactly() {
         for (f, text) in [
-            (build_adam as fn(&toml::Table, &BuildContext) -> Result<Box<dyn Optimizer>>, "learning_rate = 0.01"),
-            (build_sgd, "momentum = 0.9\nnesterov = true"),
-            (build_sgd, "learning_rate = 0.1"),
-            (build_rmsprop, "momentum = 0.5"),
+            (construct::<Adam> as Ctor<dyn Optimizer>, "learning_rate = 0.01"),
+            (construct::<Sgd>, "momentum = 0.9\nnesterov = true"),
+            (construct::<Sgd>, "learning_rate = 0.1"),
+            (construct::<RmsProp>, "momentum = 0.5"),
         ] {
             let grads = [array![[0.5f32, -1.0]], array![[0.25, 2.0]], array![[-1.5, 0.1]], array![[0.3, 0.3]]];
             let step = |opt: &mut dyn Optimizer, p: &mut Array2<f32>, g: &Array2<f32>| {
@@ -391,7 +393,7 @@ mod tests {
         let mut t = toml::Table::new();
         t.insert("learning_rate".into(), toml::Value::Float(-1.0));
         assert_eq!(
-            build_sgd(&t, &BuildContext::default()).err().unwrap().to_string(),
+            construct::<Sgd>(&t, (), &BuildContext::default()).err().unwrap().to_string(),
             "learning_rate: must be positive, got -1"
         );
     }

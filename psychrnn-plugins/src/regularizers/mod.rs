@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use ndarray::Zip;
-use psychrnn_core::registry::BuildContext;
-use psychrnn_core::{Error, Real, Regularizer, RegularizerGrads, RegularizerInput, Result, config_table, parse_config};
+use psychrnn_core::registry::{BuildContext, Plugin};
+use psychrnn_core::{Error, Real, Regularizer, RegularizerGrads, RegularizerInput, Result};
 use serde::{Deserialize, Serialize};
 
 /// Per-matrix coefficients of `l1_weights`/`l2_weights`, keyed by effective-weight name.
@@ -48,10 +48,6 @@ impl WeightPenalty {
 }
 
 impl<F: Real> Regularizer<F> for WeightPenalty {
-    fn config(&self) -> toml::Table {
-        config_table(if self.power == 1 { "l1_weights" } else { "l2_weights" }, &self.coefficients)
-    }
-
     fn check(&self, names: &[&str]) -> Result<()> {
         for k in self.coefficients.0.keys() {
             if !names.contains(&k.as_str()) {
@@ -99,10 +95,6 @@ pub struct FiringRatePenalty {
 }
 
 impl<F: Real> Regularizer<F> for FiringRatePenalty {
-    fn config(&self) -> toml::Table {
-        config_table("l2_firing_rate", &self.config)
-    }
-
     fn penalty(&self, input: &RegularizerInput<'_, F>, grads: &mut RegularizerGrads<F>) -> F {
         let scale = F::of(self.config.coefficient / input.rates.len().max(1) as f64);
         let mut total = F::zero();
@@ -114,32 +106,48 @@ impl<F: Real> Regularizer<F> for FiringRatePenalty {
     }
 }
 
-/// Registry constructor of `l1_weights`.
-///
-/// # Errors
-/// A non-numeric or non-finite coefficient.
-pub fn build_l1(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Regularizer<f32>>> {
-    Ok(Box::new(WeightPenalty::new(1, parse_config(table)?)?))
-}
+/// `type = "l1_weights"`: [`WeightPenalty`] of power 1.
+pub struct L1Weights;
 
-/// Registry constructor of `l2_weights`.
-///
-/// # Errors
-/// A non-numeric or non-finite coefficient.
-pub fn build_l2(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Regularizer<f32>>> {
-    Ok(Box::new(WeightPenalty::new(2, parse_config(table)?)?))
-}
+impl Plugin for L1Weights {
+    type Kind = dyn Regularizer<f32>;
+    type Config = WeightCoefficients;
+    const TAG: &'static str = "l1_weights";
+    const DOC: &'static str = "coefficient * mean |W_eff| per named matrix";
 
-/// Registry constructor of `l2_firing_rate`.
-///
-/// # Errors
-/// A missing or non-finite coefficient, or an unknown key.
-pub fn build_firing_rate(table: &toml::Table, _ctx: &BuildContext) -> Result<Box<dyn Regularizer<f32>>> {
-    let config: FiringRateConfig = parse_config(table)?;
-    if !config.coefficient.is_finite() {
-        return Err(Error::invalid("coefficient", format!("must be finite, got {}", config.coefficient)));
+    fn build(config: WeightCoefficients, (): (), _: &BuildContext) -> Result<Box<dyn Regularizer<f32>>> {
+        Ok(Box::new(WeightPenalty::new(1, config)?))
     }
-    Ok(Box::new(FiringRatePenalty { config }))
+}
+
+/// `type = "l2_weights"`: [`WeightPenalty`] of power 2.
+pub struct L2Weights;
+
+impl Plugin for L2Weights {
+    type Kind = dyn Regularizer<f32>;
+    type Config = WeightCoefficients;
+    const TAG: &'static str = "l2_weights";
+    const DOC: &'static str = "coefficient * mean W_eff^2 per named matrix";
+
+    fn build(config: WeightCoefficients, (): (), _: &BuildContext) -> Result<Box<dyn Regularizer<f32>>> {
+        Ok(Box::new(WeightPenalty::new(2, config)?))
+    }
+}
+
+impl Plugin for FiringRatePenalty {
+    type Kind = dyn Regularizer<f32>;
+    type Config = FiringRateConfig;
+    const TAG: &'static str = "l2_firing_rate";
+    const DOC: &'static str = "coefficient * mean f(x)^2 over all rates";
+
+    /// # Errors
+    /// A non-finite coefficient.
+    fn build(config: FiringRateConfig, (): (), _: &BuildContext) -> Result<Box<dyn Regularizer<f32>>> {
+        if !config.coefficient.is_finite() {
+            return Err(Error::invalid("coefficient", format!("must be finite, got {}", config.coefficient)));
+        }
+        Ok(Box::new(FiringRatePenalty { config }))
+    }
 }
 
 /// A firing-rate penalty with coefficient `c` (for tests and programmatic use).

@@ -11,10 +11,10 @@
 //! decision epoch the target is 1 on the chosen channel and 0.2 on the other, mask 1; elsewhere
 //! the mask is 0.
 
-use psychrnn_core::registry::BuildContext;
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::task::Timeline;
 use psychrnn_core::task::blocks::{add_gaussian_noise, psychrnn_stimulus_noise_std};
-use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams, config_table, parse_config};
+use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -70,44 +70,44 @@ pub fn negative_tuning(f: f64) -> f64 {
     0.4 + 0.8 * (34.0 - f) / 24.0
 }
 
-/// Builds the task for the registry.
-///
-/// # Errors
-/// A negative epoch length or stimulus noise, or given epochs longer than `T`.
-pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
-    let config: DelayedDiscriminationConfig = parse_config(table)?;
-    let fixed = [
-        ("onset_time", config.onset_time),
-        ("stim_duration_1", config.stim_duration_1),
-        ("delay_duration", config.delay_duration),
-        ("stim_duration_2", config.stim_duration_2),
-        ("decision_duration", config.decision_duration),
-    ];
-    for (name, v) in fixed {
-        if let Some(v) = v
-            && !(v.is_finite() && v >= 0.0)
-        {
-            return Err(Error::invalid(name, format!("must be a non-negative number of ms, got {v}")));
+impl Plugin for DelayedDiscrimination {
+    type Kind = dyn Task;
+    type Config = DelayedDiscriminationConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str = "PsychRNN's delayed frequency comparison: f1 > f2 or f1 < f2 after a delay";
+
+    /// # Errors
+    /// A negative epoch length or stimulus noise, or given epochs longer than `T`.
+    fn build(config: DelayedDiscriminationConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+        let fixed = [
+            ("onset_time", config.onset_time),
+            ("stim_duration_1", config.stim_duration_1),
+            ("delay_duration", config.delay_duration),
+            ("stim_duration_2", config.stim_duration_2),
+            ("decision_duration", config.decision_duration),
+        ];
+        for (name, v) in fixed {
+            if let Some(v) = v
+                && !(v.is_finite() && v >= 0.0)
+            {
+                return Err(Error::invalid(name, format!("must be a non-negative number of ms, got {v}")));
+            }
         }
+        let given: f64 = fixed.iter().filter_map(|(_, v)| *v).sum();
+        if given > timing.duration {
+            return Err(Error::invalid(
+                "",
+                format!("the given epochs last {given} ms, longer than T = {} ms", timing.duration),
+            ));
+        }
+        if !(config.stim_noise.is_finite() && config.stim_noise >= 0.0) {
+            return Err(Error::invalid("stim_noise", format!("must be >= 0, got {}", config.stim_noise)));
+        }
+        Ok(Box::new(DelayedDiscrimination { config, timing: timing.clone() }))
     }
-    let given: f64 = fixed.iter().filter_map(|(_, v)| *v).sum();
-    if given > timing.duration {
-        return Err(Error::invalid(
-            "",
-            format!("the given epochs last {given} ms, longer than T = {} ms", timing.duration),
-        ));
-    }
-    if !(config.stim_noise.is_finite() && config.stim_noise >= 0.0) {
-        return Err(Error::invalid("stim_noise", format!("must be >= 0, got {}", config.stim_noise)));
-    }
-    Ok(Box::new(DelayedDiscrimination { config, timing: timing.clone() }))
 }
 
 impl Task for DelayedDiscrimination {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }
@@ -176,6 +176,11 @@ mod tests {
     use super::*;
     use psychrnn_core::rng::{Purpose, stream};
     use psychrnn_core::testing::check_task_contract;
+
+    /// The registry's constructor of the task.
+    fn build(table: &toml::Table, timing: &TaskTiming, ctx: &BuildContext) -> Result<Box<dyn Task>> {
+        psychrnn_core::registry::construct::<DelayedDiscrimination>(table, timing, ctx).map(|built| built.object)
+    }
 
     fn task(table: toml::Table) -> Box<dyn Task> {
         build(&table, &TaskTiming::new(10.0, 100.0, 2000.0, 8), &BuildContext::default()).unwrap()

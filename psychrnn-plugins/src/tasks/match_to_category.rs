@@ -11,10 +11,10 @@
 
 use std::f64::consts::PI;
 
-use psychrnn_core::registry::BuildContext;
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::task::Timeline;
 use psychrnn_core::task::blocks::add_gaussian_noise;
-use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams, config_table, parse_config};
+use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -72,40 +72,45 @@ pub struct MatchToCategory {
     preferred: Vec<f64>,
 }
 
-/// Builds the task for the registry.
-///
-/// # Errors
-/// Fewer than 2 channels, negative times, or a trial that does not fit in `T`.
-pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
-    let c: MatchToCategoryConfig = parse_config(table)?;
-    if c.N_in < 2 {
-        return Err(Error::invalid("N_in", format!("must be at least 2, got {}", c.N_in)));
-    }
-    if c.N_out < 1 {
-        return Err(Error::invalid("N_out", "must be at least 1, got 0"));
-    }
-    for (name, v) in [
-        ("onset_time", c.onset_time),
-        ("input_dur", c.input_dur),
-        ("output_dur", c.output_dur),
-        ("stim_noise", c.stim_noise),
-    ] {
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(Error::invalid(name, format!("must be >= 0, got {v}")));
+impl Plugin for MatchToCategory {
+    type Kind = dyn Task;
+    type Config = MatchToCategoryConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str =
+        "PsychRNN's category task: which sector of the circle holds the angle encoded on a ring of inputs";
+
+    /// # Errors
+    /// Fewer than 2 channels, negative times, or a trial that does not fit in `T`.
+    fn build(c: MatchToCategoryConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+        if c.N_in < 2 {
+            return Err(Error::invalid("N_in", format!("must be at least 2, got {}", c.N_in)));
         }
+        if c.N_out < 1 {
+            return Err(Error::invalid("N_out", "must be at least 1, got 0"));
+        }
+        for (name, v) in [
+            ("onset_time", c.onset_time),
+            ("input_dur", c.input_dur),
+            ("output_dur", c.output_dur),
+            ("stim_noise", c.stim_noise),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::invalid(name, format!("must be >= 0, got {v}")));
+            }
+        }
+        let needed = c.onset_time + c.input_dur + c.output_dur;
+        if needed > timing.duration {
+            return Err(Error::invalid(
+                "",
+                format!(
+                    "a trial needs onset_time + input_dur + output_dur = {needed} ms, longer than T = {} ms",
+                    timing.duration
+                ),
+            ));
+        }
+        let preferred = (0..c.N_in).map(|i| 2.0 * PI * i as f64 / (c.N_in - 1) as f64).collect();
+        Ok(Box::new(MatchToCategory { config: c, timing: timing.clone(), preferred }))
     }
-    let needed = c.onset_time + c.input_dur + c.output_dur;
-    if needed > timing.duration {
-        return Err(Error::invalid(
-            "",
-            format!(
-                "a trial needs onset_time + input_dur + output_dur = {needed} ms, longer than T = {} ms",
-                timing.duration
-            ),
-        ));
-    }
-    let preferred = (0..c.N_in).map(|i| 2.0 * PI * i as f64 / (c.N_in - 1) as f64).collect();
-    Ok(Box::new(MatchToCategory { config: c, timing: timing.clone(), preferred }))
 }
 
 /// `a` wrapped once into [-pi, pi] (PsychRNN's single correction).
@@ -120,10 +125,6 @@ fn wrap_once(a: f64) -> f64 {
 }
 
 impl Task for MatchToCategory {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }
@@ -175,6 +176,11 @@ mod tests {
     use super::*;
     use psychrnn_core::rng::{Purpose, stream};
     use psychrnn_core::testing::check_task_contract;
+
+    /// The registry's constructor of the task.
+    fn build(table: &toml::Table, timing: &TaskTiming, ctx: &BuildContext) -> Result<Box<dyn Task>> {
+        psychrnn_core::registry::construct::<MatchToCategory>(table, timing, ctx).map(|built| built.object)
+    }
 
     fn timing() -> TaskTiming {
         TaskTiming::new(10.0, 100.0, 2000.0, 8)

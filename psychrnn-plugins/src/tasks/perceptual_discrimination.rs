@@ -8,9 +8,9 @@
 //! Per trial (PsychRNN, `perceptual_discrimination.py`): coherence from {0.1, 0.3, 0.5, 0.7}
 //! (or fixed), direction 0/1 uniformly (or fixed), onset `U[0,1) T/2`, duration `U[0,1) T/4 + T/8`.
 
-use psychrnn_core::registry::BuildContext;
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::task::blocks::{add_gaussian_noise, psychrnn_stimulus_noise_std};
-use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams, config_table, parse_config};
+use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -51,12 +51,16 @@ pub struct PerceptualDiscrimination {
     timing: TaskTiming,
 }
 
-/// Builds the task for the registry.
-///
-/// # Errors
-/// As [`PerceptualDiscrimination::new`].
-pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
-    Ok(Box::new(PerceptualDiscrimination::new(parse_config(table)?, timing.clone())?))
+impl Plugin for PerceptualDiscrimination {
+    type Kind = dyn Task;
+    type Config = PerceptualDiscriminationConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str =
+        "PsychRNN's two-choice perceptual discrimination (coherence 0.1-0.7, choice after the stimulus)";
+
+    fn build(config: PerceptualDiscriminationConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+        Ok(Box::new(PerceptualDiscrimination::new(config, timing.clone())?))
+    }
 }
 
 impl PerceptualDiscrimination {
@@ -84,10 +88,6 @@ impl PerceptualDiscrimination {
 }
 
 impl Task for PerceptualDiscrimination {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }

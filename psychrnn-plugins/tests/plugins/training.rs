@@ -214,8 +214,8 @@ fn with_curriculum(thresholds: [f64; 2]) -> String {
 #[test]
 fn curriculum_advances_when_the_threshold_is_passed_and_stops_after_the_last_stage() {
     let exp = experiment(&with_curriculum([0.0, 0.0])).unwrap();
-    assert_eq!(exp.stage_task(0).config()["coherence"].as_float(), Some(0.7));
-    assert_eq!(exp.stage_task(1).config()["coherence"].as_float(), Some(0.1));
+    assert_eq!(exp.stages[0].config["coherence"].as_float(), Some(0.7));
+    assert_eq!(exp.stages[1].config["coherence"].as_float(), Some(0.1));
     let mut rec = Recorder::default();
     let out = train(&exp, &mut rec).unwrap();
     assert_eq!(out.stop, StopReason::CurriculumComplete { iteration: 6 });

@@ -22,7 +22,7 @@ use ndarray::{Array2, ArrayView3};
 use psychrnn_core::objective::{BatchView, ObjectiveBuffers, ObjectiveValue, evaluate_objective};
 use psychrnn_core::optim::{clip_gradients, global_norm};
 use psychrnn_core::rng::{Noise, Purpose, stream};
-use psychrnn_core::{Error, InitContext, Optimizer, ParamRole, ParamSet, Result, Task, Trajectory, TrialBatch};
+use psychrnn_core::{InitContext, Optimizer, ParamRole, ParamSet, Result, Task, Trajectory, TrialBatch};
 use psychrnn_linalg::ComputeScope;
 
 use crate::experiment::Experiment;
@@ -308,8 +308,8 @@ impl<'e> Trainer<'e> {
             let g = grads.require(name)?;
             self.optimizer.update(name, self.params.require_mut(name)?, g);
         }
-        if let Some(message) = self.optimizer.failure() {
-            return Err(Error::Plugin { source_name: "optimizer".into(), message });
+        if let Some(e) = exp.plugin_failure() {
+            return Err(e);
         }
         if let Some(name) = self.params.first_non_finite() {
             report.rejected = Some(format!("parameter {name} after the update"));

@@ -4,7 +4,7 @@
 
 use ndarray::{Array2, Array3, ArrayView3, Axis};
 use psychrnn_core::npz::NpyArray;
-use psychrnn_core::registry::{BuildContext, Entry};
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::{
     BackwardSeeds, DefaultInit, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Registry, Result,
 };
@@ -17,11 +17,6 @@ struct Linear {
 }
 
 impl Model<f32> for Linear {
-    fn config(&self) -> toml::Table {
-        let mut t = toml::Table::new();
-        t.insert("type".into(), "linear_test".into());
-        t
-    }
     fn n_rec(&self) -> usize {
         1
     }
@@ -67,23 +62,27 @@ impl Model<f32> for Linear {
     }
 }
 
-fn build_linear(_: &toml::Table, ctx: &ModelContext, _: &BuildContext) -> Result<Box<dyn Model<f32>>> {
-    let spec = ParamSpec::new("W", ctx.n_out, ctx.n_in, ParamRole::Other)
-        .with_init(DefaultInit::Normal { mean: 0.0, std: 0.1 });
-    Ok(Box::new(Linear { specs: vec![spec] }))
+/// `[model] type = "linear_test"` takes no parameters.
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct LinearConfig {}
+
+impl Plugin for Linear {
+    type Kind = dyn Model<f32>;
+    type Config = LinearConfig;
+    const TAG: &'static str = "linear_test";
+    const DOC: &'static str = "a linear readout, for the trainer's tests";
+
+    fn build(_: LinearConfig, ctx: &ModelContext, _: &BuildContext) -> Result<Box<dyn Model<f32>>> {
+        let spec = ParamSpec::new("W", ctx.n_out, ctx.n_in, ParamRole::Other)
+            .with_init(DefaultInit::Normal { mean: 0.0, std: 0.1 });
+        Ok(Box::new(Linear { specs: vec![spec] }))
+    }
 }
 
 fn registry() -> Registry {
     let mut r = psychrnn_plugins::registry().unwrap();
-    r.models
-        .register(Entry {
-            tag: "linear_test".into(),
-            doc: "a linear readout, for the trainer's tests".into(),
-            source: "psychrnn-train tests".into(),
-            params: Vec::new(),
-            ctor: build_linear,
-        })
-        .unwrap();
+    r.add::<Linear>("psychrnn-train tests").unwrap();
     r
 }
 

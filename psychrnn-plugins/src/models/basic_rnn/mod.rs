@@ -20,10 +20,10 @@ mod constraint;
 
 use ndarray::{Array2, ArrayView3};
 use psychrnn_core::npz::NpyArray;
-use psychrnn_core::registry::BuildContext;
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::{
     BackwardSeeds, DefaultInit, Error, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Result, Trajectory,
-    TransferFunction, config_table,
+    TransferFunction,
 };
 use psychrnn_rate::KernelReal;
 use psychrnn_rate::dynamics::{BackwardOptions, RateDynamics, RateWeights, rate_backward, rate_forward};
@@ -47,26 +47,34 @@ pub struct BasicRnn<F> {
     specs: Vec<ParamSpec>,
 }
 
-/// Builds the `f32` network for the registry.
-///
-/// # Errors
-/// As [`BasicRnn::new`].
-pub fn build(table: &toml::Table, ctx: &ModelContext, build: &BuildContext) -> Result<Box<dyn Model<f32>>> {
-    let mut config: BasicRnnConfig = psychrnn_core::parse_config(table)?;
-    for spec in [
-        &mut config.input_connectivity,
-        &mut config.rec_connectivity,
-        &mut config.output_connectivity,
-        &mut config.W_in_fixed,
-        &mut config.W_rec_fixed,
-        &mut config.W_out_fixed,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        spec.make_paths_absolute(build);
+impl Plugin for BasicRnn<f32> {
+    type Kind = dyn Model<f32>;
+    type Config = BasicRnnConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str =
+        "PsychRNN's continuous-time rate RNN with Dale's principle, masks and noise (hand-written BPTT)";
+
+    /// Makes the paths of masks and fixed matrices given as files absolute.
+    fn resolve(config: &mut BasicRnnConfig, build: &BuildContext) -> Result<()> {
+        for spec in [
+            &mut config.input_connectivity,
+            &mut config.rec_connectivity,
+            &mut config.output_connectivity,
+            &mut config.W_in_fixed,
+            &mut config.W_rec_fixed,
+            &mut config.W_out_fixed,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            spec.make_paths_absolute(build);
+        }
+        Ok(())
     }
-    Ok(Box::new(BasicRnn::<f32>::new(config, ctx)?))
+
+    fn build(config: BasicRnnConfig, ctx: &ModelContext, _: &BuildContext) -> Result<Box<dyn Model<f32>>> {
+        Ok(Box::new(BasicRnn::<f32>::new(config, ctx)?))
+    }
 }
 
 fn ones(rows: usize, cols: usize) -> Array2<f32> {
@@ -228,10 +236,6 @@ impl<F: KernelReal> BasicRnn<F> {
 }
 
 impl<F: KernelReal> Model<F> for BasicRnn<F> {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn n_rec(&self) -> usize {
         self.config.N_rec
     }

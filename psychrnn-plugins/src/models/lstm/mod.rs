@@ -19,10 +19,10 @@
 use ndarray::{Array2, Array3, ArrayView3, Axis, s};
 use psychrnn_core::array::{contiguous, contiguous_mut};
 use psychrnn_core::npz::NpyArray;
-use psychrnn_core::registry::BuildContext;
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::{
     BackwardSeeds, DefaultInit, Error, Model, ModelContext, Noise, ParamRole, ParamSet, ParamSpec, Real, Result,
-    Trajectory, config_table, parse_config,
+    Trajectory,
 };
 use psychrnn_linalg::{Acc, Op};
 use psychrnn_rate::KernelReal;
@@ -53,12 +53,16 @@ pub struct Lstm<F> {
     _float: std::marker::PhantomData<F>,
 }
 
-/// Builds the `f32` network for the registry.
-///
-/// # Errors
-/// As [`Lstm::new`].
-pub fn build(table: &toml::Table, ctx: &ModelContext, _build: &BuildContext) -> Result<Box<dyn Model<f32>>> {
-    Ok(Box::new(Lstm::<f32>::new(parse_config(table)?, ctx)?))
+impl Plugin for Lstm<f32> {
+    type Kind = dyn Model<f32>;
+    type Config = LstmConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str =
+        "PsychRNN's LSTM (h = o * sigmoid(c), per-trial trainable initial states; hand-written BPTT)";
+
+    fn build(config: LstmConfig, ctx: &ModelContext, _: &BuildContext) -> Result<Box<dyn Model<f32>>> {
+        Ok(Box::new(Lstm::<f32>::new(config, ctx)?))
+    }
 }
 
 fn sigmoid<F: Real>(x: F) -> F {
@@ -124,10 +128,6 @@ impl<F: KernelReal> Lstm<F> {
 }
 
 impl<F: KernelReal> Model<F> for Lstm<F> {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn n_rec(&self) -> usize {
         self.config.N_rec
     }

@@ -79,7 +79,13 @@ fn default_initialisation_follows_psychrnn() {
         &ModelContext { n_in: 2, n_out: 2, alpha: 0.1, dt: 10.0, n_batch: 8 },
     )
     .unwrap();
-    let init = crate::init::build_gaussian_spectral_radius(&toml::Table::new(), &BuildContext::default()).unwrap();
+    let init = psychrnn_core::registry::construct::<crate::init::GaussianSpectralRadius>(
+        &toml::Table::new(),
+        (),
+        &BuildContext::default(),
+    )
+    .unwrap()
+    .object;
     let ctx = psychrnn_core::InitContext { specs: m.param_specs(), dale_ratio: None };
     let p = init.initialize(&ctx, &mut stream(1, Purpose::Init, 0)).unwrap();
     assert_eq!(p.get("init_hidden").unwrap().shape(), [8, 30]);

@@ -27,14 +27,14 @@ mod config;
 #[cfg(test)]
 mod tests;
 
-use psychrnn_core::registry::BuildContext;
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::task::blocks::{
     accuracy_at_end, add_gaussian_noise, choice_accuracy_over, psychrnn_stimulus_noise_std, recorded_choice,
 };
 use psychrnn_core::task::duration::{Duration, round_down};
 use psychrnn_core::task::expr::Expr;
 use psychrnn_core::task::{Timeline, TrialBatch};
-use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams, config_table, parse_config};
+use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams};
 use rand::RngExt;
 
 pub use config::{Accuracy, Condition, EpochConfig, EpochsConfig, Value};
@@ -62,12 +62,16 @@ pub struct Epochs {
     epochs: Vec<CompiledEpoch>,
 }
 
-/// Builds the task for the registry.
-///
-/// # Errors
-/// As [`Epochs::new`].
-pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
-    Ok(Box::new(Epochs::new(parse_config(table)?, timing.clone())?))
+impl Plugin for Epochs {
+    type Kind = dyn Task;
+    type Config = EpochsConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str =
+        "A task declared in the manifest: conditions, named epochs with drawn durations, per-epoch inputs/targets/mask";
+
+    fn build(config: EpochsConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+        Ok(Box::new(Epochs::new(config, timing.clone())?))
+    }
 }
 
 fn check_names(field: &str, names: &[String]) -> Result<()> {
@@ -203,10 +207,6 @@ impl Epochs {
 }
 
 impl Task for Epochs {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }

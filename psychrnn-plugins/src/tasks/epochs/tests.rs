@@ -1,6 +1,7 @@
 use super::*;
 use crate::tasks::perceptual_discrimination::{PerceptualDiscrimination, PerceptualDiscriminationConfig};
 use ndarray::{Array2, Axis};
+use psychrnn_core::parse_config;
 use psychrnn_core::rng::{Purpose, stream};
 use psychrnn_core::testing::check_task_contract;
 

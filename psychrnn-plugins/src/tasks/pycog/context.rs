@@ -8,9 +8,9 @@
 //! decision 300 ms; catch trials (1 s) with probability 1/73.
 
 use ndarray::ArrayView3;
-use psychrnn_core::registry::BuildContext;
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::task::{Timeline, blocks};
-use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config};
+use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -56,12 +56,16 @@ pub struct Context {
     timing: TaskTiming,
 }
 
-/// Builds the task for the registry.
-///
-/// # Errors
-/// As [`Context::new`].
-pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
-    Ok(Box::new(Context::new(parse_config(table)?, timing.clone())?))
+impl Plugin for Context {
+    type Kind = dyn Task;
+    type Config = ContextConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str =
+        "PyCog's context-dependent integration (Mante 2013): motion and colour, a context cue picks one";
+
+    fn build(config: ContextConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+        Ok(Box::new(Context::new(config, timing.clone())?))
+    }
 }
 
 impl Context {
@@ -85,10 +89,6 @@ impl Context {
 }
 
 impl Task for Context {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }

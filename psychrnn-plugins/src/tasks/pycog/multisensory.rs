@@ -10,11 +10,9 @@
 //! with probability 1/(24 + 1).
 
 use ndarray::ArrayView3;
-use psychrnn_core::registry::BuildContext;
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::task::{Timeline, blocks};
-use psychrnn_core::{
-    Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config,
-};
+use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -69,12 +67,16 @@ pub struct Multisensory {
     range: (f64, f64),
 }
 
-/// Builds the task for the registry.
-///
-/// # Errors
-/// As [`Multisensory::new`].
-pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
-    Ok(Box::new(Multisensory::new(parse_config(table)?, timing.clone())?))
+impl Plugin for Multisensory {
+    type Kind = dyn Task;
+    type Config = MultisensoryConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str =
+        "PyCog's multisensory integration (Raposo 2014): visual/auditory event rates above or below 12.5/s";
+
+    fn build(config: MultisensoryConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+        Ok(Box::new(Multisensory::new(config, timing.clone())?))
+    }
 }
 
 impl Multisensory {
@@ -112,10 +114,6 @@ impl Multisensory {
 }
 
 impl Task for Multisensory {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }

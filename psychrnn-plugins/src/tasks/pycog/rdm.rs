@@ -14,9 +14,9 @@
 //!   ([`reaction_times`]).
 
 use ndarray::ArrayView3;
-use psychrnn_core::registry::BuildContext;
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::task::{Timeline, blocks};
-use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config};
+use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -99,12 +99,16 @@ pub struct Rdm {
     timing: TaskTiming,
 }
 
-/// Builds the task for the registry.
-///
-/// # Errors
-/// As [`Rdm::new`].
-pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
-    Ok(Box::new(Rdm::new(parse_config(table)?, timing.clone())?))
+impl Plugin for Rdm {
+    type Kind = dyn Task;
+    type Config = RdmConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str =
+        "PyCog's perceptual decision making: variable stimulus duration or reaction time, catch trials";
+
+    fn build(config: RdmConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+        Ok(Box::new(Rdm::new(config, timing.clone())?))
+    }
 }
 
 impl Rdm {
@@ -149,10 +153,6 @@ impl Rdm {
 }
 
 impl Task for Rdm {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }

@@ -9,11 +9,9 @@
 //! smallest fraction correct over the conditions.
 
 use ndarray::ArrayView3;
-use psychrnn_core::registry::BuildContext;
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::task::{Timeline, blocks};
-use psychrnn_core::{
-    Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config,
-};
+use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -75,12 +73,15 @@ pub struct Romo {
     range: (f64, f64),
 }
 
-/// Builds the task for the registry.
-///
-/// # Errors
-/// As [`Romo::new`].
-pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
-    Ok(Box::new(Romo::new(parse_config(table)?, timing.clone())?))
+impl Plugin for Romo {
+    type Kind = dyn Task;
+    type Config = RomoConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str = "PyCog's parametric working memory (Romo): is f1 > f2 after a 2.5-3.5 s delay";
+
+    fn build(config: RomoConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+        Ok(Box::new(Romo::new(config, timing.clone())?))
+    }
 }
 
 impl Romo {
@@ -127,10 +128,6 @@ impl Romo {
 }
 
 impl Task for Romo {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }

@@ -11,9 +11,9 @@
 //! trials whose RMSE is within `tolerance`.
 
 use ndarray::ArrayView3;
-use psychrnn_core::registry::BuildContext;
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::task::{Timeline, blocks};
-use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config};
+use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -77,12 +77,16 @@ pub struct Sequence {
     timing: TaskTiming,
 }
 
-/// Builds the task for the registry.
-///
-/// # Errors
-/// As [`Sequence::new`].
-pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
-    Ok(Box::new(Sequence::new(parse_config(table)?, timing.clone())?))
+impl Plugin for Sequence {
+    type Kind = dyn Task;
+    type Config = SequenceConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str =
+        "PyCog's eye-movement sequences (Averbeck & Lee 2007): 8 sequences of 3 moves, eye x/y outputs";
+
+    fn build(config: SequenceConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+        Ok(Box::new(Sequence::new(config, timing.clone())?))
+    }
 }
 
 impl Sequence {
@@ -105,10 +109,6 @@ impl Sequence {
 }
 
 impl Task for Sequence {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }

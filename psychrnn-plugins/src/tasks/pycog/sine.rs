@@ -7,9 +7,9 @@
 //! Accuracy: the fraction of trials whose RMSE is within `tolerance`.
 
 use ndarray::ArrayView3;
-use psychrnn_core::registry::BuildContext;
+use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::task::blocks;
-use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams, config_table, parse_config};
+use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use serde::{Deserialize, Serialize};
 
 use rand::RngExt;
@@ -42,12 +42,15 @@ pub struct Sine {
     period: f64,
 }
 
-/// Builds the task for the registry.
-///
-/// # Errors
-/// As [`Sine::new`].
-pub fn build(table: &toml::Table, timing: &TaskTiming, _ctx: &BuildContext) -> Result<Box<dyn Task>> {
-    Ok(Box::new(Sine::new(parse_config(table)?, timing.clone())?))
+impl Plugin for Sine {
+    type Kind = dyn Task;
+    type Config = SineConfig;
+    const TAG: &'static str = TAG;
+    const DOC: &'static str = "PyCog's autonomous sine-wave generator (no inputs)";
+
+    fn build(config: SineConfig, timing: &TaskTiming, _: &BuildContext) -> Result<Box<dyn Task>> {
+        Ok(Box::new(Sine::new(config, timing.clone())?))
+    }
 }
 
 impl Sine {
@@ -65,10 +68,6 @@ impl Sine {
 }
 
 impl Task for Sine {
-    fn config(&self) -> toml::Table {
-        config_table(TAG, &self.config)
-    }
-
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }
