@@ -188,9 +188,16 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
                 return ExitCode::from(130);
             }
             eprintln!("error: {e}");
+            // Causes whose text the message already shows (e.g. the TOML parser's) are not
+            // repeated; the others (I/O, the dynamic loader) say why.
+            let mut shown = e.to_string();
             let mut source = e.source();
             while let Some(s) = source {
-                eprintln!("  caused by: {s}");
+                let text = s.to_string();
+                if !shown.contains(text.trim_end()) {
+                    eprintln!("  caused by: {text}");
+                    shown.push_str(&text);
+                }
                 source = s.source();
             }
             ExitCode::FAILURE

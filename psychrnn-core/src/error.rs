@@ -29,13 +29,8 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The manifest is not valid TOML or does not have the manifest's structure.
-    #[error("{}: {message}", path.display())]
-    Manifest {
-        /// The manifest file.
-        path: PathBuf,
-        /// The parser's message (it names the line, column and key).
-        message: String,
-    },
+    #[error(transparent)]
+    Manifest(Box<ManifestError>),
     /// A plugin tag that no registry entry has.
     #[error("{field}: unknown {kind} type `{tag}`; known {kind} types: {known}")]
     UnknownTag {
@@ -78,13 +73,22 @@ pub enum Error {
         /// Source of the second registration.
         second: String,
     },
-    /// A dynamically loaded plugin failed: it could not be loaded, it does not match this
-    /// build, or its code panicked.
+    /// A plugin library could not be loaded: not a library, not a psychrnn plugin, or built by
+    /// another compiler or against another psychrnn-core.
+    #[error("plugin {}: {source}", path.display())]
+    PluginLoad {
+        /// The library file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: PluginLoadError,
+    },
+    /// The code of a dynamically loaded plugin panicked (caught on the plugin's side).
     #[error("plugin {source_name}: {message}")]
     Plugin {
-        /// The plugin (file path, or tag).
+        /// The plugin (its kind and tag, e.g. ``task `go_no_go` ``).
         source_name: String,
-        /// What went wrong.
+        /// What panicked, with the panic's message.
         message: String,
     },
     /// A numerical failure (e.g. an eigen solver that did not converge).
@@ -95,6 +99,66 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+}
+
+/// A manifest that is not valid TOML or does not have the manifest's structure (the content of
+/// [`Error::Manifest`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {context}{}", path.display(), source.to_string().trim_end())]
+pub struct ManifestError {
+    /// The manifest file.
+    pub path: PathBuf,
+    /// When it failed (e.g. `after --set: `), or empty.
+    pub context: &'static str,
+    /// The TOML parser's error (its message names the line, column and key).
+    #[source]
+    pub source: toml::de::Error,
+}
+
+/// Why a plugin library could not be loaded (the source of [`Error::PluginLoad`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PluginLoadError {
+    /// The dynamic loader refused the file (its error says why).
+    #[cfg(feature = "dylib")]
+    #[error("not a loadable library")]
+    NotALibrary(#[source] libloading::Error),
+    /// The library does not export `psychrnn_plugin_declaration`.
+    #[cfg(feature = "dylib")]
+    #[error("not a psychrnn plugin: it exports no `psychrnn_plugin_declaration`")]
+    NoDeclaration(#[source] libloading::Error),
+    /// The declaration does not start with the magic number.
+    #[error("not a psychrnn plugin: its declaration has the wrong magic number")]
+    WrongMagic,
+    /// The plugin interface changed between the plugin's build and this one.
+    #[error("plugin ABI version {found} does not match this psychrnn's {expected}")]
+    AbiVersion {
+        /// The plugin's.
+        found: u32,
+        /// This build's.
+        expected: u32,
+    },
+    /// Built by another compiler (Rust has no stable ABI).
+    #[error(
+        "built with {found}, but this psychrnn was built with {expected}; rebuild the plugin with the same compiler"
+    )]
+    RustcVersion {
+        /// The plugin's compiler.
+        found: String,
+        /// This build's.
+        expected: String,
+    },
+    /// Built against another psychrnn-core.
+    #[error("built against psychrnn-core {found}, but this is psychrnn-core {expected}; rebuild the plugin against it")]
+    CoreVersion {
+        /// The plugin's psychrnn-core version.
+        found: String,
+        /// This build's.
+        expected: String,
+    },
+    /// Its `register` function panicked.
+    #[error("panicked while registering: {0}")]
+    RegisterPanicked(String),
 }
 
 impl Error {

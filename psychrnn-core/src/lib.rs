@@ -42,7 +42,7 @@ pub mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use error::{Error, Result};
+pub use error::{Error, ManifestError, PluginLoadError, Result};
 pub use init::{InitContext, WeightInitializer};
 pub use loss::LossFunction;
 pub use manifest::{CurriculumConfig, Manifest, StageConfig, TrainingConfig};

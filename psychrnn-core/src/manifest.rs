@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ManifestError, Result};
 use crate::matrix::MatrixSpec;
 use crate::optim::ClipMode;
 
@@ -361,22 +361,22 @@ impl Manifest {
     /// Parses a manifest from TOML text; `path` is used in error messages.
     ///
     /// # Errors
-    /// [`Error::Manifest`] with the parser's message (line, column, key).
+    /// [`Error::Manifest`] holding the parser's error (its message names line, column and key).
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         Self::from_tree(Self::tree(text, path)?, path, "")
     }
 
     fn tree(text: &str, path: &Path) -> Result<toml::Table> {
-        toml::from_str(text)
-            .map_err(|e| Error::Manifest { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })
+        toml::from_str(text).map_err(|source| {
+            Error::Manifest(Box::new(ManifestError { path: path.to_path_buf(), context: "", source }))
+        })
     }
 
     /// The manifest of a parsed TOML tree, after its preset; `context` prefixes parse errors.
-    fn from_tree(mut tree: toml::Table, path: &Path, context: &str) -> Result<Self> {
+    fn from_tree(mut tree: toml::Table, path: &Path, context: &'static str) -> Result<Self> {
         crate::preset::apply_preset(&mut tree)?;
-        toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| Error::Manifest {
-            path: path.to_path_buf(),
-            message: format!("{context}{}", e.to_string().trim_end()),
+        toml::Value::Table(tree).try_into().map_err(|source: toml::de::Error| {
+            Error::Manifest(Box::new(ManifestError { path: path.to_path_buf(), context, source }))
         })
     }
 
@@ -441,7 +441,10 @@ mod tests {
         let msg = Manifest::parse(&bad, Path::new("m.toml")).unwrap_err().to_string();
         assert!(msg.starts_with("m.toml: "), "{msg}");
         assert!(msg.contains("training_itres"), "{msg}");
-        let msg = Manifest::parse("[task\n", Path::new("x.toml")).unwrap_err().to_string();
+        let e = Manifest::parse("[task\n", Path::new("x.toml")).unwrap_err();
+        let parser_error = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<toml::de::Error>());
+        assert!(parser_error.is_some(), "the TOML error is kept as a typed source");
+        let msg = e.to_string();
         assert!(msg.contains("x.toml") && msg.contains("line 1"), "{msg}");
         let msg = Manifest::parse("seed = 1\n", Path::new("x.toml")).unwrap_err().to_string();
         assert!(msg.contains("missing field `task`"), "{msg}");

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use ndarray::{Array2, ArrayView3, ArrayViewMut3};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, PluginLoadError, Result};
 use crate::metric::CurriculumMetric;
 use crate::optim::{Optimizer, OptimizerState};
 use crate::registry::{BuildContext, Built, Entry, Kind, Plugin, construct};
@@ -410,15 +410,35 @@ mod tests {
     #[test]
     fn declarations_from_other_builds_are_refused_with_both_versions() {
         assert!(check_header(PLUGIN_MAGIC, PLUGIN_ABI_VERSION).is_ok());
-        assert!(check_header(0xDEAD_BEEF, PLUGIN_ABI_VERSION).unwrap_err().contains("wrong magic"));
-        assert!(check_header(PLUGIN_MAGIC, 99).unwrap_err().contains("ABI version 99 does not match"));
+        assert!(matches!(check_header(0xDEAD_BEEF, PLUGIN_ABI_VERSION), Err(PluginLoadError::WrongMagic)));
+        let e = check_header(PLUGIN_MAGIC, 99).unwrap_err();
+        assert!(matches!(e, PluginLoadError::AbiVersion { found: 99, expected: PLUGIN_ABI_VERSION }));
+        assert!(e.to_string().contains("ABI version 99 does not match"));
         let ours = RUSTC_VERSION.trim_end_matches('\0');
         let core = CORE_VERSION.trim_end_matches('\0');
         assert!(check_versions(ours, core).is_ok());
         let e = check_versions("rustc 1.0.0 (a 2015-05-15)", core).unwrap_err();
+        assert!(matches!(&e, PluginLoadError::RustcVersion { found, .. } if found.starts_with("rustc 1.0.0")));
+        let e = e.to_string();
         assert!(e.contains("built with rustc 1.0.0") && e.contains(ours), "{e}");
         let e = check_versions(ours, "0.0.1").unwrap_err();
-        assert!(e.contains("psychrnn-core 0.0.1, but this is psychrnn-core"), "{e}");
+        assert!(matches!(&e, PluginLoadError::CoreVersion { found, .. } if found == "0.0.1"));
+        assert!(e.to_string().contains("psychrnn-core 0.0.1, but this is psychrnn-core"), "{e}");
+    }
+
+    #[cfg(feature = "dylib")]
+    #[test]
+    fn a_file_that_is_not_a_library_is_refused_with_the_loaders_error_as_source() {
+        let path = std::env::temp_dir().join(format!("psychrnn-not-a-library-{}.so", std::process::id()));
+        std::fs::write(&path, "not a library").unwrap();
+        let e = load(&path, &mut crate::Registry::new()).unwrap_err();
+        std::fs::remove_file(&path).ok();
+        assert!(e.to_string().ends_with("not a loadable library"), "{e}");
+        let Error::PluginLoad { source: PluginLoadError::NotALibrary(loader), .. } = &e else {
+            panic!("expected PluginLoad(NotALibrary), got {e:?}")
+        };
+        let cause = std::error::Error::source(&e).and_then(std::error::Error::source).map(ToString::to_string);
+        assert_eq!(cause, Some(loader.to_string()), "the loader's error is the cause of the cause");
     }
 
     #[test]
@@ -439,13 +459,13 @@ mod tests {
 /// Checks the integer fields of a declaration (before anything else in it is trusted).
 ///
 /// # Errors
-/// A message saying what does not match.
-pub fn check_header(magic: u32, abi_version: u32) -> std::result::Result<(), String> {
+/// [`PluginLoadError::WrongMagic`] or [`PluginLoadError::AbiVersion`].
+pub fn check_header(magic: u32, abi_version: u32) -> std::result::Result<(), PluginLoadError> {
     if magic != PLUGIN_MAGIC {
-        return Err("not a psychrnn plugin: its declaration has the wrong magic number".into());
+        return Err(PluginLoadError::WrongMagic);
     }
     if abi_version != PLUGIN_ABI_VERSION {
-        return Err(format!("plugin ABI version {abi_version} does not match this psychrnn's {PLUGIN_ABI_VERSION}"));
+        return Err(PluginLoadError::AbiVersion { found: abi_version, expected: PLUGIN_ABI_VERSION });
     }
     Ok(())
 }
@@ -453,18 +473,14 @@ pub fn check_header(magic: u32, abi_version: u32) -> std::result::Result<(), Str
 /// Checks a plugin's compiler and psychrnn-core versions against this build's.
 ///
 /// # Errors
-/// A message naming both versions of whichever differs.
-pub fn check_versions(rustc: &str, core: &str) -> std::result::Result<(), String> {
+/// [`PluginLoadError::RustcVersion`] or [`PluginLoadError::CoreVersion`], with both versions.
+pub fn check_versions(rustc: &str, core: &str) -> std::result::Result<(), PluginLoadError> {
     let (our_rustc, our_core) = (RUSTC_VERSION.trim_end_matches('\0'), CORE_VERSION.trim_end_matches('\0'));
     if rustc != our_rustc {
-        return Err(format!(
-            "built with {rustc}, but this psychrnn was built with {our_rustc}; rebuild the plugin with the same compiler"
-        ));
+        return Err(PluginLoadError::RustcVersion { found: rustc.into(), expected: our_rustc.into() });
     }
     if core != our_core {
-        return Err(format!(
-            "built against psychrnn-core {core}, but this is psychrnn-core {our_core}; rebuild the plugin against it"
-        ));
+        return Err(PluginLoadError::CoreVersion { found: core.into(), expected: our_core.into() });
     }
     Ok(())
 }
@@ -526,29 +542,16 @@ impl Registrar for HostRegistrar<'_> {
     }
 }
 
-/// The error chain of a source error as one line (libloading's own message says only
-/// "dlopen failed"; the cause says why).
-#[cfg(feature = "dylib")]
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// Loads the plugin library at `path` into `registry`: checks its declaration (magic, ABI,
 /// rustc and psychrnn-core versions) before calling anything in it, then registers its entries
 /// with the source `"<path> (sha256 <hex>)"`. The library is never unloaded: the registry's
 /// constructors and every object they build point into it.
 ///
 /// # Errors
-/// [`Error::Read`] for a missing file; [`Error::Plugin`] naming the file for one that is not a
-/// library, lacks the declaration, was built by another compiler or psychrnn-core, panics while
-/// registering, or registers a tag that is taken.
+/// [`Error::Read`] for a missing file; [`Error::PluginLoad`] naming the file, with the reason as a
+/// typed [`PluginLoadError`], for one that is not a library (the loader's error is its source),
+/// lacks the declaration, was built by another compiler or psychrnn-core, or panics while
+/// registering; [`Error::DuplicateTag`] if it registers a tag that is taken.
 #[cfg(feature = "dylib")]
 #[allow(unsafe_code)]
 pub fn load(path: &std::path::Path, registry: &mut crate::Registry) -> Result<LoadedPlugin> {
@@ -558,19 +561,21 @@ pub fn load(path: &std::path::Path, registry: &mut crate::Registry) -> Result<Lo
     let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
     let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
     let name = path.display().to_string();
-    let fail = |message: String| Error::Plugin { source_name: name.clone(), message };
+    let fail = |source: PluginLoadError| Error::PluginLoad { path: path.to_path_buf(), source };
 
     // SAFETY: loading a library runs its initialisers. The user named this file as a psychrnn
     // plugin; nothing in it is called before its declaration is checked below.
-    let library = unsafe { libloading::Library::new(path) }
-        .map_err(|e| fail(format!("not a loadable library ({})", chain(&e))))?;
+    // An absolute path, so the loader opens this file rather than searching its library path
+    // for a bare file name.
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let library = unsafe { libloading::Library::new(&absolute) }.map_err(|e| fail(PluginLoadError::NotALibrary(e)))?;
     // SAFETY: looks up the address of a symbol; its contents are validated field by field
     // (magic and ABI version, plain integers at the start of a #[repr(C)] struct) before the
     // pointer fields are read.
     let declaration: &PluginDeclaration = unsafe {
-        let symbol = library.get::<*const PluginDeclaration>(b"psychrnn_plugin_declaration\0").map_err(|e| {
-            fail(format!("not a psychrnn plugin: it exports no `psychrnn_plugin_declaration` ({})", chain(&e)))
-        })?;
+        let symbol = library
+            .get::<*const PluginDeclaration>(b"psychrnn_plugin_declaration\0")
+            .map_err(|e| fail(PluginLoadError::NoDeclaration(e)))?;
         &**symbol
     };
     check_header(declaration.magic, declaration.abi_version).map_err(fail)?;
@@ -585,7 +590,7 @@ pub fn load(path: &std::path::Path, registry: &mut crate::Registry) -> Result<Lo
         entries: Vec::new(),
         errors: Vec::new(),
     };
-    (declaration.register)(&mut registrar).map_err(|p| fail(format!("panicked while registering: {p}")))?;
+    (declaration.register)(&mut registrar).map_err(|p| fail(PluginLoadError::RegisterPanicked(p)))?;
     let HostRegistrar { entries, errors, .. } = registrar;
     // Never unload: constructors in the registry and the objects they build live in it.
     std::mem::forget(library);

@@ -131,6 +131,14 @@ fn files_that_are_not_plugins_are_refused_clearly() {
         let o = psychrnn(&["--plugin", path, "list"], &dir);
         assert_eq!(o.status.code(), Some(1), "{path}");
         assert!(stderr(&o).contains(expected), "{path}: {}", stderr(&o));
+        if path == "notes.txt" {
+            // The dynamic loader's own error says why (about this file, found relative to the
+            // current directory, not on the library search path), and nothing is said twice.
+            let err = stderr(&o);
+            let causes: Vec<&str> = err.lines().filter(|l| l.contains("caused by:")).collect();
+            assert!(causes.iter().any(|c| c.contains("notes.txt") && !c.contains("No such file")), "{causes:?}");
+            assert!(causes.iter().enumerate().all(|(i, c)| !causes[..i].contains(c)), "{causes:?}");
+        }
     }
     let so = plugin();
     let so = so.to_str().unwrap();
