@@ -186,6 +186,25 @@ impl<'e> Trainer<'e> {
     ///
     /// # Errors
     /// If `params` do not fit the model.
+    ///
+    /// # Example
+    /// ```
+    /// use psychrnn_train::{Experiment, Trainer};
+    /// let registry = psychrnn_plugins::registry()?;
+    /// let exp = Experiment::from_toml(psychrnn_train::experiment::EXAMPLE, &registry)?;
+    /// let mut trainer = Trainer::new(&exp)?;
+    /// // Raw parameters in and out (e.g. lesion one unit's outgoing recurrent weights)...
+    /// let mut raw = trainer.params().clone();
+    /// raw.require_mut("W_rec")?.column_mut(0).fill(0.0);
+    /// trainer.set_params(raw)?;
+    /// // ...and the effective weights the network runs with (Dale's signs and masks applied).
+    /// let w_rec = trainer.effective_weights()?.require("W_rec")?.clone();
+    /// assert!(w_rec.column(0).iter().all(|&w| w == 0.0));
+    /// // Under Dale's principle each unit's outgoing weights (a column) share one sign.
+    /// assert!(w_rec.columns().into_iter().all(|c| c.iter().all(|&w| w >= 0.0) || c.iter().all(|&w| w <= 0.0)));
+    /// assert!(trainer.set_params(psychrnn_core::ParamSet::new()).is_err());
+    /// # Ok::<(), psychrnn_core::Error>(())
+    /// ```
     pub fn set_params(&mut self, params: ParamSet<f32>) -> Result<()> {
         params.check_against(self.exp.model.param_specs())?;
         self.params = params;
@@ -221,6 +240,21 @@ impl<'e> Trainer<'e> {
     ///
     /// # Errors
     /// If the inputs do not fit the model.
+    ///
+    /// # Example
+    /// ```
+    /// use psychrnn_core::array::{to_batch_major, to_time_major};
+    /// use psychrnn_train::{Experiment, Trainer};
+    /// let registry = psychrnn_plugins::registry()?;
+    /// let exp = Experiment::from_toml(psychrnn_train::experiment::EXAMPLE, &registry)?;
+    /// let trainer = Trainer::new(&exp)?;
+    /// // Inputs in PsychRNN's layout [batch, time, unit]: 3 trials of 50 steps, 2 channels.
+    /// let x = ndarray::Array3::<f32>::from_elem((3, 50, 2), 0.5);
+    /// let trajectory = trainer.forward(to_time_major(x.view()).view(), None)?;
+    /// let outputs = to_batch_major(trajectory.outputs.view()); // back to [batch, time, out]
+    /// assert_eq!((outputs.shape(), trajectory.rates.shape()), (&[3, 50, 2][..], &[50, 3, 16][..]));
+    /// # Ok::<(), psychrnn_core::Error>(())
+    /// ```
     pub fn forward(&self, inputs: ArrayView3<'_, f32>, noise: Option<&mut Noise>) -> Result<Trajectory<f32>> {
         let _scope = ComputeScope::enter(self.exp.training.threads);
         let mut trajectory = Trajectory::default();
@@ -428,6 +462,34 @@ impl<'e> Trainer<'e> {
     /// If the model rejects its inputs, a plugin fails, or an observer fails (e.g. cannot write
     /// periodic weights). A NaN/Inf is not an error: training stops with
     /// [`StopReason::NonFinite`] and the last good parameters.
+    ///
+    /// # Example
+    /// ```
+    /// use psychrnn_train::{Experiment, MetricsRow, Observers, Trainer, TrainingObserver, UpdateReport};
+    /// /// Keeps the largest gradient norm seen.
+    /// #[derive(Default)]
+    /// struct LargestGradient(f64);
+    /// impl TrainingObserver for LargestGradient {
+    ///     fn on_update(&mut self, report: &UpdateReport) {
+    ///         self.0 = self.0.max(report.gradient_norm);
+    ///     }
+    /// }
+    /// /// Keeps every logged loss.
+    /// #[derive(Default)]
+    /// struct Losses(Vec<f64>);
+    /// impl TrainingObserver for Losses {
+    ///     fn on_log(&mut self, row: &MetricsRow) {
+    ///         self.0.push(row.loss);
+    ///     }
+    /// }
+    /// let registry = psychrnn_plugins::registry()?;
+    /// let exp = Experiment::from_toml(psychrnn_train::experiment::EXAMPLE, &registry)?;
+    /// let (mut largest, mut losses) = (LargestGradient::default(), Losses::default());
+    /// let outcome = Trainer::new(&exp)?.run(&mut Observers(vec![&mut largest, &mut losses]))?;
+    /// assert_eq!(outcome.iterations, 20);
+    /// assert!(largest.0 > 0.0 && losses.0.len() == 2, "loss_epoch 10: two logged losses");
+    /// # Ok::<(), psychrnn_core::Error>(())
+    /// ```
     pub fn run(mut self, observer: &mut dyn TrainingObserver) -> Result<TrainingOutcome> {
         let _scope = ComputeScope::enter(self.exp.training.threads);
         let exp = self.exp;
