@@ -14,6 +14,9 @@
 //! the same right-hand matrix at every step, packed once. A simulation's trajectory is written
 //! out with non-temporal stores, [`stream_copy`] and [`stream_fence`] (`streaming`).
 //!
+//! Eigen-decompositions for analyses (a general matrix's eigenvalues, a symmetric one's
+//! eigenvectors) are in `decompose`.
+//!
 //! Also here, because the hot loop shares them: [`join`] itself (the two-core fork-join the
 //! rate kernels use for the halves of a batch, in `parallel`), the per-thread floating-point
 //! mode it carries to the worker (`float_mode`), [`ComputeScope`] (those settings for the
@@ -25,12 +28,14 @@ use faer::linalg::matmul::matmul;
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, MatMut, MatRef, Par};
 
+mod decompose;
 mod float_mode;
 mod parallel;
 mod scope;
 mod step_product;
 mod streaming;
 
+pub use decompose::{SymmetricEigen, eigenvalues, symmetric_eigen};
 pub use float_mode::flush_denormals_to_zero;
 pub use parallel::{join, set_threads, threads};
 pub use psychrnn_simd::{SimdLevel, limit_simd_level, simd_level};
@@ -178,7 +183,7 @@ fn clear_upper_vector_state() {
 gemm_impl!(gemm_f32, f32);
 gemm_impl!(gemm_f64, f64);
 
-/// Error of [`spectral_radius`].
+/// Error of [`spectral_radius`], [`eigenvalues`] and [`symmetric_eigen`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum EigenError {
     /// The slice does not hold `n * n` values.
