@@ -4,11 +4,19 @@
 //! on psychrnn's simulations, on a run directory's weights, or on anything else.
 //!
 //! - Behaviour: [`psychometric`] curves fitted by binomial maximum likelihood (cumulative
-//!   Gaussian or logistic, optional lapse rates, bootstrap intervals, deviance).
+//!   Gaussian or logistic, optional lapse rates, bootstrap intervals, deviance); choices and
+//!   reaction times read from outputs, and [`chronometric`] curves.
+//! - Units and weights: [`selectivity`] (PyCog's choice selectivity d', its Eq 30),
+//!   [`connectivity`] (units ordered by selectivity, E/I balance, eigenvalue spectrum).
+//! - Population dynamics: [`pca`].
 //! - Support: a derivative-free minimiser ([`optimize`]).
 
 // No unwrap/expect on anything a user supplies: library code returns errors instead.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod chronometric;
+pub mod connectivity;
 pub mod optimize;
+pub mod pca;
 pub mod psychometric;
+pub mod selectivity;

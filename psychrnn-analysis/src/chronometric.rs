@@ -1,0 +1,159 @@
+//! Behaviour read from a trial's outputs (the choice, the reaction time) and chronometric
+//! curves (reaction time against the stimulus, correct and error trials apart; PyCog Fig 2D).
+
+use std::collections::BTreeMap;
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+/// PyCog's reaction time: the first step at or after `start` at which an output crosses
+/// `threshold`, and which output (the choice). `outputs` is one trial's `[time, outputs]`.
+/// `None` if no output crosses (no decision).
+pub fn threshold_crossing(outputs: ArrayView2<'_, f32>, threshold: f32, start: usize) -> Option<(usize, usize)> {
+    outputs.rows().into_iter().enumerate().skip(start).find_map(|(t, row)| {
+        row.iter().enumerate().filter(|&(_, &z)| z > threshold).max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| (t, c))
+    })
+}
+
+/// PsychRNN's choice: the output channel with the largest time-averaged value over the steps
+/// where `mask` (`[time, outputs]`) is on for any channel; `None` without such a step.
+pub fn masked_mean_choice(outputs: ArrayView2<'_, f32>, mask: ArrayView2<'_, f32>) -> Option<usize> {
+    let steps: Vec<usize> = (0..outputs.nrows()).filter(|&t| mask.row(t).iter().any(|&m| m > 0.0)).collect();
+    if steps.is_empty() {
+        return None;
+    }
+    (0..outputs.ncols())
+        .map(|c| (c, steps.iter().map(|&t| f64::from(outputs[[t, c]])).sum::<f64>()))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(c, _)| c)
+}
+
+/// One trial's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The condition's stimulus value the curve is plotted against (e.g. unsigned coherence).
+    pub stimulus: f64,
+    /// Whether the choice was correct (`None`: no decision).
+    pub correct: Option<bool>,
+    /// The reaction time in ms (`None`: no decision).
+    pub reaction_time: Option<f64>,
+}
+
+/// Reaction times of one stimulus value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChronometricPoint {
+    /// The stimulus value.
+    pub stimulus: f64,
+    /// Trials at it.
+    pub n_trials: usize,
+    /// Trials without a decision.
+    pub n_no_decision: usize,
+    /// Correct trials.
+    pub n_correct: usize,
+    /// Mean reaction time of correct trials, ms (NaN without any).
+    pub mean_rt_correct: f64,
+    /// Its standard error, ms (NaN with fewer than 2 trials).
+    pub sem_rt_correct: f64,
+    /// Error trials.
+    pub n_error: usize,
+    /// Mean reaction time of error trials, ms.
+    pub mean_rt_error: f64,
+    /// Its standard error, ms.
+    pub sem_rt_error: f64,
+    /// Fraction correct among trials with a decision.
+    pub accuracy: f64,
+}
+
+fn mean_sem(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    if x.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = x.iter().sum::<f64>() / n;
+    if x.len() < 2 {
+        return (mean, f64::NAN);
+    }
+    let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
+}
+
+/// The chronometric curve: per stimulus value (ascending), mean reaction times and standard
+/// errors of correct and of error trials, and the accuracy.
+pub fn chronometric(outcomes: &[Outcome]) -> Vec<ChronometricPoint> {
+    let mut by_stimulus: BTreeMap<u64, Vec<&Outcome>> = BTreeMap::new();
+    for o in outcomes.iter().filter(|o| o.stimulus.is_finite()) {
+        // Order-preserving key of a float (non-negative and negative values alike).
+        let bits = o.stimulus.to_bits();
+        let key = if o.stimulus.is_sign_negative() { !bits } else { bits | (1 << 63) };
+        by_stimulus.entry(key).or_default().push(o);
+    }
+    by_stimulus
+        .into_values()
+        .map(|trials| {
+            let rts = |want: bool| -> Vec<f64> {
+                trials.iter().filter(|o| o.correct == Some(want)).filter_map(|o| o.reaction_time).collect()
+            };
+            let (correct, error) = (rts(true), rts(false));
+            let n_correct = trials.iter().filter(|o| o.correct == Some(true)).count();
+            let n_error = trials.iter().filter(|o| o.correct == Some(false)).count();
+            let ((mean_rt_correct, sem_rt_correct), (mean_rt_error, sem_rt_error)) =
+                (mean_sem(&correct), mean_sem(&error));
+            ChronometricPoint {
+                stimulus: trials[0].stimulus,
+                n_trials: trials.len(),
+                n_no_decision: trials.len() - n_correct - n_error,
+                n_correct,
+                mean_rt_correct,
+                sem_rt_correct,
+                n_error,
+                mean_rt_error,
+                sem_rt_error,
+                accuracy: if n_correct + n_error > 0 {
+                    n_correct as f64 / (n_correct + n_error) as f64
+                } else {
+                    f64::NAN
+                },
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn the_first_crossing_gives_the_time_and_the_choice() {
+        let z = array![[0.1f32, 0.9], [0.2, 0.3], [0.8, 0.4], [0.9, 0.95]];
+        assert_eq!(threshold_crossing(z.view(), 0.5, 0), Some((0, 1)));
+        assert_eq!(threshold_crossing(z.view(), 0.5, 1), Some((2, 0)));
+        assert_eq!(threshold_crossing(z.view(), 0.92, 0), Some((3, 1)));
+        assert_eq!(threshold_crossing(z.view(), 1.0, 0), None);
+        let mask = array![[0.0f32, 0.0], [0.0, 0.0], [1.0, 1.0], [1.0, 1.0]];
+        assert_eq!(masked_mean_choice(z.view(), mask.view()), Some(0));
+        assert_eq!(masked_mean_choice(z.view(), ndarray::Array2::<f32>::zeros((4, 2)).view()), None);
+    }
+
+    #[test]
+    fn reaction_times_are_averaged_per_stimulus_correct_and_error_apart() {
+        let o = |stimulus, correct, rt| Outcome { stimulus, correct, reaction_time: rt };
+        let curve = chronometric(&[
+            o(0.5, Some(true), Some(300.0)),
+            o(0.1, Some(true), Some(500.0)),
+            o(0.1, Some(true), Some(700.0)),
+            o(0.1, Some(false), Some(900.0)),
+            o(0.1, None, None),
+            o(0.5, Some(true), Some(320.0)),
+        ]);
+        assert_eq!(curve.len(), 2);
+        let low = &curve[0];
+        assert_eq!((low.stimulus, low.n_trials, low.n_no_decision, low.n_correct, low.n_error), (0.1, 4, 1, 2, 1));
+        assert_eq!((low.mean_rt_correct, low.sem_rt_correct), (600.0, 100.0));
+        assert!(low.mean_rt_error == 900.0 && low.sem_rt_error.is_nan());
+        assert!((low.accuracy - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!((curve[1].stimulus, curve[1].mean_rt_correct, curve[1].accuracy), (0.5, 310.0, 1.0));
+        let signed = chronometric(&[o(-0.2, None, None), o(0.1, None, None), o(-1.0, None, None)]);
+        assert_eq!(signed.iter().map(|p| p.stimulus).collect::<Vec<_>>(), vec![-1.0, -0.2, 0.1]);
+    }
+}
