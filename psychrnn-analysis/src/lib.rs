@@ -9,6 +9,8 @@
 //! - Units and weights: [`selectivity`] (PyCog's choice selectivity d', its Eq 30),
 //!   [`connectivity`] (units ordered by selectivity, E/I balance, eigenvalue spectrum).
 //! - Population dynamics: [`pca`].
+//! - A trained network's trials over its task's condition grid: [`study`] (what the analyses of
+//!   `psychrnn analyze` start from).
 //! - Support: a derivative-free minimiser ([`optimize`]).
 
 // No unwrap/expect on anything a user supplies: library code returns errors instead.
@@ -20,3 +22,4 @@ pub mod optimize;
 pub mod pca;
 pub mod psychometric;
 pub mod selectivity;
+pub mod study;

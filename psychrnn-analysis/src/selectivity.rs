@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use ndarray::ArrayView3;
+use ndarray::{Array2, ArrayView2, ArrayView3};
 use psychrnn_core::{Error, Result};
 
 /// `d'` between two samples (population variances); 0 when both are constant and equal,
@@ -31,24 +31,16 @@ pub fn d_prime(first: &[f64], second: &[f64]) -> f64 {
     }
 }
 
-/// The choice selectivity `d'` of every unit: `rates` is `[time, trials, units]`, `windows[b]`
-/// the stimulus period of trial `b` (time steps), `choices[b]` its choice (`Some(0)` for choice
-/// 1, `Some(1)` for choice 2, `None` or another value: left out). Positive values prefer choice 1.
+/// Each trial's activity per unit summed over its window (time steps): `rates` is
+/// `[time, trials, units]`, the result `[trials, units]`.
 ///
 /// # Errors
-/// [`Error::Invalid`] if `windows` or `choices` do not have one entry per trial, a window runs
-/// past the trial, or either choice has no trial.
-pub fn choice_selectivity(
-    rates: ArrayView3<'_, f32>,
-    windows: &[Range<usize>],
-    choices: &[Option<usize>],
-) -> Result<Vec<f64>> {
+/// [`Error::Invalid`] if `windows` does not have one entry per trial or a window runs past the
+/// trial.
+pub fn window_sums(rates: ArrayView3<'_, f32>, windows: &[Range<usize>]) -> Result<Array2<f64>> {
     let (steps, trials, units) = rates.dim();
-    if windows.len() != trials || choices.len() != trials {
-        return Err(Error::invalid(
-            "selectivity",
-            format!("{trials} trials, but {} stimulus windows and {} choices", windows.len(), choices.len()),
-        ));
+    if windows.len() != trials {
+        return Err(Error::invalid("selectivity", format!("{trials} trials, but {} stimulus windows", windows.len())));
     }
     if let Some((b, w)) = windows.iter().enumerate().find(|(_, w)| w.end > steps) {
         return Err(Error::invalid(
@@ -56,22 +48,37 @@ pub fn choice_selectivity(
             format!("trial {b}'s stimulus window {w:?} runs past its {steps} steps"),
         ));
     }
-    let mut sums: [Vec<Vec<f64>>; 2] = [vec![Vec::new(); units], vec![Vec::new(); units]];
-    for b in 0..trials {
-        let Some(c @ (0 | 1)) = choices[b] else { continue };
-        for (u, sum) in sums[c].iter_mut().enumerate() {
-            sum.push(windows[b].clone().map(|t| f64::from(rates[[t, b, u]])).sum());
-        }
+    Ok(Array2::from_shape_fn((trials, units), |(b, u)| windows[b].clone().map(|t| f64::from(rates[[t, b, u]])).sum()))
+}
+
+/// The choice selectivity `d'` of every unit from each trial's stimulus-period activity
+/// (`[trials, units]`, e.g. [`window_sums`]) and its choice (`Some(0)` for choice 1, `Some(1)` for
+/// choice 2; other values and `None` are left out). Positive values prefer choice 1.
+///
+/// # Errors
+/// [`Error::Invalid`] if `choices` does not have one entry per trial, or either choice has no
+/// trial.
+pub fn choice_selectivity(activity: ArrayView2<'_, f64>, choices: &[Option<usize>]) -> Result<Vec<f64>> {
+    let (trials, units) = activity.dim();
+    if choices.len() != trials {
+        return Err(Error::invalid("selectivity", format!("{trials} trials, but {} choices", choices.len())));
     }
-    for (c, name) in ["choice 1", "choice 2"].iter().enumerate() {
-        if sums[c].first().is_none_or(Vec::is_empty) && units > 0 {
+    let pick = |c: usize| -> Vec<usize> { (0..trials).filter(|&b| choices[b] == Some(c)).collect() };
+    let (first, second) = (pick(0), pick(1));
+    for (rows, name) in [(&first, "choice 1"), (&second, "choice 2")] {
+        if rows.is_empty() {
             return Err(Error::invalid(
                 "selectivity",
                 format!("no trial chose {name}: d' needs trials of both choices"),
             ));
         }
     }
-    Ok((0..units).map(|u| d_prime(&sums[0][u], &sums[1][u])).collect())
+    Ok((0..units)
+        .map(|u| {
+            let values = |rows: &[usize]| rows.iter().map(|&b| activity[[b, u]]).collect::<Vec<f64>>();
+            d_prime(&values(&first), &values(&second))
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -103,13 +110,15 @@ mod tests {
                 rates[[t, b, 1]] = if on { 0.0 } else { 1.0 };
             }
         }
-        let d = choice_selectivity(rates.view(), &windows, &choices).unwrap();
+        let activity = window_sums(rates.view(), &windows).unwrap();
+        let d = choice_selectivity(activity.view(), &choices).unwrap();
         // Unit 0: choice 1 sums {2.0, 2.4}, choice 2 sums {0.2, 0.6}; both variances 0.04.
         let want0 = (2.2 - 0.4) / 0.04f64.sqrt();
         assert!((d[0] - want0).abs() < 1e-5, "{d:?}");
         assert_eq!(d[1], f64::NEG_INFINITY);
-        let e = choice_selectivity(rates.view(), &windows, &[Some(0); 4]).unwrap_err().to_string();
+        let e = choice_selectivity(activity.view(), &[Some(0); 4]).unwrap_err().to_string();
         assert!(e.contains("no trial chose choice 2"), "{e}");
-        assert!(choice_selectivity(rates.view(), &[0..6, 0..1, 0..1, 0..1], &choices).is_err());
+        assert!(window_sums(rates.view(), &[0..6, 0..1, 0..1, 0..1]).is_err());
+        assert!(choice_selectivity(activity.view(), &choices[..3]).is_err());
     }
 }

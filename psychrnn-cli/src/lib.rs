@@ -5,11 +5,12 @@
 //! (simulation) and `psychrnn-plugins` (the bundled tasks, models, ...).
 //!
 //! - [`run`]: `train`, `resume`, `replay` (one runner writing one kind of run directory).
-//! - [`simulate`]: `simulate`.  - [`bench`]: `bench`.  - [`observer`]: progress and files while training.
+//! - [`simulate`]: `simulate`.  - [`analyze`]: `analyze`.  - [`bench`]: `bench`.  - [`observer`]: progress and files while training.
 //! - [`list`], [`describe`]: the registry.
 //!
 //! Errors print their whole cause chain and exit non-zero.
 
+pub mod analyze;
 pub mod bench;
 pub mod observer;
 pub mod run;
@@ -77,6 +78,9 @@ pub enum Command {
     },
     /// Run saved weights on trials of a task or on given inputs (PsychRNN's BasicSimulator).
     Simulate(simulate::SimulateArgs),
+    /// Study a trained network: psychometric and chronometric curves, unit selectivity,
+    /// connectivity, PCA of population activity; writes <run_dir>/analysis/.
+    Analyze(analyze::AnalyzeArgs),
     /// Measure training and simulation speed on the reference workload PD-std.
     Bench(bench::BenchArgs),
     /// Describe a plugin: its documentation and every parameter with type and default, as TOML.
@@ -176,6 +180,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         Command::Resume { run_dir, quiet } => run::resume(&run_dir, quiet),
         Command::Replay { lock, out, allow_mismatch, quiet } => run::replay(&lock, out, allow_mismatch, quiet),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Analyze(args) => analyze::run(&args),
         Command::List { kind } => list(kind.as_deref()),
         Command::Describe { tag } => describe(&tag),
         Command::Bench(args) => bench::run(&args),

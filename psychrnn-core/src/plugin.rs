@@ -35,7 +35,7 @@ use crate::{LossFunction, WeightInitializer};
 /// First field of every declaration ("PSRN").
 pub const PLUGIN_MAGIC: u32 = 0x5053_524E;
 /// Version of the plugin interface (the declaration, the registrar, the guarded traits).
-pub const PLUGIN_ABI_VERSION: u32 = 3;
+pub const PLUGIN_ABI_VERSION: u32 = 4;
 /// This build's compiler, NUL-terminated.
 pub const RUSTC_VERSION: &str = concat!(env!("PSYCHRNN_RUSTC_VERSION"), "\0");
 /// This psychrnn-core's version, NUL-terminated.
@@ -164,6 +164,9 @@ impl Task for GuardedTask {
     }
     fn accuracy(&self, batch: &TrialBatch, outputs: ndarray::ArrayView3<'_, f32>) -> f64 {
         self.failures.run(&self.name, "accuracy", f64::NAN, || self.inner.accuracy(batch, outputs))
+    }
+    fn behaviour(&self) -> Option<crate::task::Behaviour> {
+        self.failures.run(&self.name, "behaviour", None, || self.inner.behaviour())
     }
 }
 

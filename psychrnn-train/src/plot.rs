@@ -1,18 +1,74 @@
-//! Minimal SVG line charts (loss and accuracy curves, curriculum progress), written without a
-//! plotting dependency: a picture of a run that opens in any browser.
+//! Minimal SVG charts, written without a plotting dependency: pictures of a run and of its
+//! analyses that open in any browser. [`Chart`] draws lines, points, error bars, reference
+//! lines and a unit circle; [`heatmaps`] draws weight matrices side by side.
 
 use std::fmt::Write as _;
 
-/// One named line of `(x, y)` points.
-#[derive(Clone, Debug, PartialEq)]
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Style {
+    /// A solid line.
+    #[default]
+    Line,
+    /// A dashed line.
+    Dashed,
+    /// Filled circles.
+    Points,
+    /// Filled circles joined by a line.
+    LinePoints,
+}
+
+/// One named series of `(x, y)` points.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Series {
-    /// Legend entry.
+    /// Legend entry (empty: not in the legend).
     pub name: String,
     /// Points, in drawing order.
     pub points: Vec<(f64, f64)>,
+    /// How it is drawn.
+    pub style: Style,
+    /// Symmetric error bars (one per point), if any.
+    pub errors: Vec<f64>,
+    /// Colour index (default: the series' position).
+    pub color: Option<usize>,
 }
 
-const COLORS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
+impl Series {
+    /// A solid line.
+    pub fn line(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series { name: name.into(), points, ..Series::default() }
+    }
+
+    /// Points without a line.
+    pub fn points(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series { name: name.into(), points, style: Style::Points, ..Series::default() }
+    }
+
+    /// The same series drawn in `style`.
+    #[must_use]
+    pub fn styled(mut self, style: Style) -> Self {
+        self.style = style;
+        self
+    }
+
+    /// The same series with error bars.
+    #[must_use]
+    pub fn with_errors(mut self, errors: Vec<f64>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// The same series in colour `index`.
+    #[must_use]
+    pub fn colored(mut self, index: usize) -> Self {
+        self.color = Some(index);
+        self
+    }
+}
+
+/// Colours, colour-blind safe (Okabe–Ito), then a few more.
+pub const COLORS: [&str; 9] =
+    ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#999999", "#f0e442"];
 /// Canvas size and margins (px).
 const W: f64 = 720.0;
 const H: f64 = 420.0;
@@ -20,6 +76,155 @@ const LEFT: f64 = 70.0;
 const RIGHT: f64 = 20.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
+
+/// A chart: series, axis labels (with units), optional fixed ranges and reference lines.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Chart {
+    /// Title above the frame.
+    pub title: String,
+    /// The x axis label, with its unit.
+    pub x_label: String,
+    /// The y axis label, with its unit.
+    pub y_label: String,
+    /// The series.
+    pub series: Vec<Series>,
+    /// Dashed vertical lines at these x values.
+    pub markers: Vec<f64>,
+    /// Dotted horizontal lines at these y values.
+    pub h_lines: Vec<f64>,
+    /// A fixed x range (default: the data's).
+    pub x_range: Option<(f64, f64)>,
+    /// A fixed y range (default: the data's).
+    pub y_range: Option<(f64, f64)>,
+    /// A dotted circle of this radius around the origin (e.g. the unit circle of a spectrum).
+    pub circle: Option<f64>,
+    /// One unit on the x axis as long as one on the y axis (the ranges are widened to fit).
+    pub equal_aspect: bool,
+    /// Where the legend goes.
+    pub legend: Legend,
+}
+
+/// The legend's corner inside the frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Legend {
+    /// Top right.
+    #[default]
+    TopRight,
+    /// Top left.
+    TopLeft,
+    /// Bottom right.
+    BottomRight,
+}
+
+impl Chart {
+    /// A chart with a title and axis labels, no series yet.
+    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
+        Chart { title: title.into(), x_label: x_label.into(), y_label: y_label.into(), ..Chart::default() }
+    }
+
+    /// The chart with `series` added.
+    #[must_use]
+    pub fn with(mut self, series: Series) -> Self {
+        self.series.push(series);
+        self
+    }
+
+    /// The chart as an SVG document.
+    pub fn to_svg(&self) -> String {
+        let finite_points = || self.series.iter().flat_map(|s| s.points.iter().copied());
+        let circle = self.circle.map(|r| [-r, r]).unwrap_or_default();
+        let (x0, x1) = self.x_range.unwrap_or_else(|| {
+            bounds(finite_points().map(|p| p.0).chain(self.markers.iter().copied()).chain(circle.iter().copied()))
+        });
+        let (y0, y1) = self.y_range.unwrap_or_else(|| {
+            let with_errors = self.series.iter().flat_map(|s| {
+                s.points.iter().enumerate().flat_map(move |(i, p)| {
+                    let e = s.errors.get(i).copied().filter(|e| e.is_finite()).unwrap_or(0.0);
+                    [p.1 - e, p.1 + e]
+                })
+            });
+            bounds(with_errors.chain(self.h_lines.iter().copied()).chain(circle.iter().copied()))
+        });
+        let ((x0, x1), (y0, y1)) = if self.equal_aspect { equalise((x0, x1), (y0, y1)) } else { ((x0, x1), (y0, y1)) };
+        let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
+        let py = |y: f64| H - BOTTOM - (y - y0) / (y1 - y0) * (H - TOP - BOTTOM);
+        let mut svg = frame(&self.title, &self.x_label, &self.y_label, (x0, x1), (y0, y1));
+        for m in &self.markers {
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1}" stroke="gray" stroke-dasharray="4,3"/>"#,
+                px(*m),
+                H - BOTTOM
+            );
+        }
+        for h in &self.h_lines {
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{LEFT}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="gray" stroke-dasharray="1,3"/>"#,
+                py(*h),
+                W - RIGHT
+            );
+        }
+        if let Some(r) = self.circle {
+            let _ = writeln!(
+                svg,
+                r#"<ellipse cx="{:.1}" cy="{:.1}" rx="{:.1}" ry="{:.1}" fill="none" stroke="gray" stroke-dasharray="2,3"/>"#,
+                px(0.0),
+                py(0.0),
+                (px(r) - px(0.0)).abs(),
+                (py(r) - py(0.0)).abs()
+            );
+        }
+        for (i, s) in self.series.iter().enumerate() {
+            let color = COLORS[s.color.unwrap_or(i) % COLORS.len()];
+            let inside: Vec<(f64, f64)> =
+                s.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+            if matches!(s.style, Style::Line | Style::Dashed | Style::LinePoints) {
+                let points: Vec<String> = inside.iter().map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();
+                let dash = if s.style == Style::Dashed { r#" stroke-dasharray="6,4""# } else { "" };
+                let _ = writeln!(
+                    svg,
+                    r#"<polyline fill="none" stroke="{color}" stroke-width="1.5"{dash} points="{}"/>"#,
+                    points.join(" ")
+                );
+            }
+            for (k, &(x, y)) in s.points.iter().enumerate() {
+                let Some(&e) = s.errors.get(k) else { continue };
+                if x.is_finite() && y.is_finite() && e.is_finite() && e > 0.0 {
+                    let _ = writeln!(
+                        svg,
+                        r#"<line x1="{0:.1}" y1="{1:.1}" x2="{0:.1}" y2="{2:.1}" stroke="{color}"/>"#,
+                        px(x),
+                        py(y - e),
+                        py(y + e)
+                    );
+                }
+            }
+            if matches!(s.style, Style::Points | Style::LinePoints) {
+                for &(x, y) in &inside {
+                    let _ = writeln!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{color}"/>"#, px(x), py(y));
+                }
+            }
+        }
+        legend(&mut svg, &self.series, self.legend);
+        svg.push_str("</svg>\n");
+        svg
+    }
+}
+
+/// An SVG line chart of `series`, with dashed vertical markers at `markers` (e.g. curriculum
+/// stage changes).
+pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series], markers: &[f64]) -> String {
+    Chart { series: series.to_vec(), markers: markers.to_vec(), ..Chart::new(title, x_label, y_label) }.to_svg()
+}
+
+/// The ranges widened (around their centres) so a unit is as long on both axes.
+fn equalise((x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> ((f64, f64), (f64, f64)) {
+    let (w, h) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    let per_px = ((x1 - x0) / w).max((y1 - y0) / h);
+    let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+    ((cx - per_px * w / 2.0, cx + per_px * w / 2.0), (cy - per_px * h / 2.0, cy + per_px * h / 2.0))
+}
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
@@ -33,15 +238,13 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     } else if hi - lo < 1e-12 {
         (lo - 0.5, hi + 0.5)
     } else {
-        (lo, hi)
+        let pad = 0.03 * (hi - lo);
+        (lo - pad, hi + pad)
     }
 }
 
-/// An SVG chart of `series`, with dashed vertical markers at `markers` (e.g. curriculum stage
-/// changes).
-pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series], markers: &[f64]) -> String {
-    let (x0, x1) = bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).chain(markers.iter().copied()));
-    let (y0, y1) = bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
+/// The document head, title, axes, ticks, grid and axis labels.
+fn frame(title: &str, x_label: &str, y_label: &str, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> String {
     let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
     let py = |y: f64| H - BOTTOM - (y - y0) / (y1 - y0) * (H - TOP - BOTTOM);
     let mut svg = String::new();
@@ -60,8 +263,7 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series], 
         H - BOTTOM
     );
     let _ = writeln!(svg, r#"<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{}" stroke="black"/>"#, H - BOTTOM);
-    for k in 0..=4 {
-        let (x, y) = (x0 + (x1 - x0) * f64::from(k) / 4.0, y0 + (y1 - y0) * f64::from(k) / 4.0);
+    for x in ticks(x0, x1) {
         let _ = writeln!(
             svg,
             r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
@@ -71,13 +273,26 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series], 
         );
         let _ = writeln!(
             svg,
+            r#"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="black"/>"#,
+            px(x),
+            H - BOTTOM,
+            H - BOTTOM + 4.0
+        );
+    }
+    for y in ticks(y0, y1) {
+        let _ = writeln!(
+            svg,
             r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
             LEFT - 6.0,
             py(y) + 4.0,
             format_tick(y)
         );
-        let _ =
-            writeln!(svg, r##"<line x1="{LEFT}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#ddd"/>"##, py(y), W - RIGHT);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{LEFT}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#e4e4e4"/>"##,
+            py(y),
+            W - RIGHT
+        );
     }
     let _ = writeln!(
         svg,
@@ -92,51 +307,61 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series], 
         (TOP + H - BOTTOM) / 2.0,
         escape(y_label)
     );
-    for m in markers {
-        let _ = writeln!(
-            svg,
-            r#"<line x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1}" stroke="gray" stroke-dasharray="4,3"/>"#,
-            px(*m),
-            H - BOTTOM
-        );
-    }
-    // The legend sits inside the frame's top right corner, as wide as its longest name (about
-    // 7 px per character at 12 px), on a white box so curves under it do not hide it.
-    let longest = series.iter().map(|s| s.name.chars().count()).max().unwrap_or(0) as f64;
-    let legend_x = W - RIGHT - 10.0 - (25.0 + 7.0 * longest);
-    if !series.is_empty() {
-        let _ = writeln!(
-            svg,
-            r##"<rect x="{:.1}" y="{}" width="{:.1}" height="{}" fill="white" fill-opacity="0.85" stroke="#ccc"/>"##,
-            legend_x - 5.0,
-            TOP - 4.0,
-            35.0 + 7.0 * longest,
-            14.0 * series.len() as f64 + 6.0
-        );
-    }
-    for (i, s) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let points: Vec<String> =
-            s.points.iter().filter(|p| p.1.is_finite()).map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();
-        let _ = writeln!(
-            svg,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{}"/>"#,
-            points.join(" ")
-        );
-        let ly = TOP + 6.0 + 14.0 * i as f64;
-        let _ = writeln!(
-            svg,
-            r#"<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="{color}" stroke-width="2"/><text x="{3}" y="{4}">{5}</text>"#,
-            legend_x,
-            ly,
-            legend_x + 20.0,
-            legend_x + 25.0,
-            ly + 4.0,
-            escape(&s.name)
-        );
-    }
-    svg.push_str("</svg>\n");
     svg
+}
+
+/// Round tick values inside `[lo, hi]` (steps of 1, 2 or 5 times a power of ten, at most 7 ticks).
+fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let span = hi - lo;
+    if !(span.is_finite() && span > 0.0) {
+        return vec![lo];
+    }
+    let raw = span / 5.0;
+    let power = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * power).find(|s| span / s <= 6.0).unwrap_or(10.0 * power);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).map(|v| if v.abs() < step * 1e-9 { 0.0 } else { v }).collect()
+}
+
+/// The legend inside the frame, as wide as its longest name (about 7 px per character at 12 px),
+/// on a white box so curves under it do not hide it.
+fn legend(svg: &mut String, series: &[Series], corner: Legend) {
+    let named: Vec<(usize, &Series)> = series.iter().enumerate().filter(|(_, s)| !s.name.is_empty()).collect();
+    if named.is_empty() {
+        return;
+    }
+    let longest = named.iter().map(|(_, s)| s.name.chars().count()).max().unwrap_or(0) as f64;
+    let width = 35.0 + 7.0 * longest;
+    let height = 14.0 * named.len() as f64 + 6.0;
+    let x = match corner {
+        Legend::TopLeft => LEFT + 15.0,
+        Legend::TopRight | Legend::BottomRight => W - RIGHT - 10.0 - (width - 10.0),
+    };
+    let top = match corner {
+        Legend::BottomRight => H - BOTTOM - height - 6.0,
+        Legend::TopLeft | Legend::TopRight => TOP - 4.0,
+    };
+    let _ = writeln!(
+        svg,
+        r##"<rect x="{:.1}" y="{top:.1}" width="{width:.1}" height="{height:.1}" fill="white" fill-opacity="0.85" stroke="#ccc"/>"##,
+        x - 5.0
+    );
+    for (row, (i, s)) in named.iter().enumerate() {
+        let color = COLORS[s.color.unwrap_or(*i) % COLORS.len()];
+        let ly = top + 10.0 + 14.0 * row as f64;
+        let dash = if s.style == Style::Dashed { r#" stroke-dasharray="6,4""# } else { "" };
+        if s.style == Style::Points {
+            let _ = writeln!(svg, r#"<circle cx="{:.1}" cy="{ly:.1}" r="3.5" fill="{color}"/>"#, x + 10.0);
+        } else {
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{x:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="2"{dash}/>"#,
+                x + 20.0
+            );
+        }
+        let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}">{}</text>"#, x + 25.0, ly + 4.0, escape(&s.name));
+    }
 }
 
 fn format_tick(v: f64) -> String {
@@ -147,23 +372,162 @@ fn format_tick(v: f64) -> String {
     }
 }
 
+/// One matrix of [`heatmaps`]: `rows x cols` values, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Heatmap {
+    /// Panel title (e.g. `W_rec`), with what rows and columns are.
+    pub title: String,
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// The values, row-major.
+    pub values: Vec<f64>,
+    /// Draw a line after this many rows and columns (e.g. between excitatory and inhibitory
+    /// units), if any.
+    pub split: Option<(usize, usize)>,
+}
+
+/// Matrices side by side under a title and a subtitle, PyCog Fig 3 style: blue positive, red
+/// negative, white zero; each panel scaled to its own largest magnitude (written under it).
+pub fn heatmaps(title: &str, subtitle: &str, panels: &[Heatmap]) -> String {
+    let cell = panels
+        .iter()
+        .map(|p| 300.0 / (p.rows.max(p.cols).max(1) as f64))
+        .fold(f64::INFINITY, f64::min)
+        .clamp(2.0, 24.0);
+    let widths: Vec<f64> = panels.iter().map(|p| (p.cols as f64 * cell).max(20.0)).collect();
+    let height = panels.iter().map(|p| p.rows as f64 * cell).fold(0.0, f64::max);
+    let total_w = (widths.iter().sum::<f64>() + 90.0 * panels.len() as f64 + 60.0).max(640.0);
+    let total_h = height + 140.0;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{total_w:.0}" height="{total_h:.0}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{:.1}" y="22" text-anchor="middle" font-size="15">{}</text>"#,
+        total_w / 2.0,
+        escape(title)
+    );
+    let _ = writeln!(svg, r#"<text x="{:.1}" y="40" text-anchor="middle">{}</text>"#, total_w / 2.0, escape(subtitle));
+    let mut x = 60.0;
+    let top = 75.0;
+    for (p, w) in panels.iter().zip(&widths) {
+        let scale = p.values.iter().filter(|v| v.is_finite()).fold(0.0f64, |m, v| m.max(v.abs()));
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            x + w / 2.0,
+            top - 8.0,
+            escape(&p.title)
+        );
+        for r in 0..p.rows {
+            for c in 0..p.cols {
+                let v = p.values.get(r * p.cols + c).copied().unwrap_or(0.0);
+                let t = if scale > 0.0 && v.is_finite() { (v / scale).clamp(-1.0, 1.0) } else { 0.0 };
+                let fade = |full: f64| 255.0 - (255.0 - full) * t.abs();
+                let (red, green, blue) = if t >= 0.0 {
+                    (fade(33.0), fade(102.0), fade(172.0))
+                } else {
+                    (fade(178.0), fade(24.0), fade(43.0))
+                };
+                let _ = writeln!(
+                    svg,
+                    r#"<rect x="{:.2}" y="{:.2}" width="{cell:.2}" height="{cell:.2}" fill="rgb({:.0},{:.0},{:.0})"/>"#,
+                    x + c as f64 * cell,
+                    top + r as f64 * cell,
+                    red,
+                    green,
+                    blue
+                );
+            }
+        }
+        let pw = p.cols as f64 * cell;
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{x:.1}" y="{top:.1}" width="{pw:.1}" height="{:.1}" fill="none" stroke="black"/>"#,
+            p.rows as f64 * cell
+        );
+        if let Some((rows, cols)) = p.split {
+            if rows > 0 && rows < p.rows {
+                let y = top + rows as f64 * cell;
+                let _ =
+                    writeln!(svg, r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="black"/>"#, x + pw);
+            }
+            if cols > 0 && cols < p.cols {
+                let lx = x + cols as f64 * cell;
+                let _ = writeln!(
+                    svg,
+                    r#"<line x1="{lx:.1}" y1="{top:.1}" x2="{lx:.1}" y2="{:.1}" stroke="black"/>"#,
+                    top + p.rows as f64 * cell
+                );
+            }
+        }
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">|max| {}</text>"#,
+            x + w / 2.0,
+            top + p.rows as f64 * cell + 18.0,
+            format_tick(scale)
+        );
+        x += w + 90.0;
+    }
+    let y = total_h - 14.0;
+    let _ = writeln!(
+        svg,
+        r#"<text x="{:.1}" y="{y:.1}" text-anchor="end">rows: postsynaptic, columns: presynaptic.</text>"#,
+        total_w / 2.0 + 40.0
+    );
+    let _ = writeln!(svg, r##"<text x="{:.1}" y="{y:.1}" fill="#2166ac">positive</text>"##, total_w / 2.0 + 50.0);
+    let _ = writeln!(svg, r##"<text x="{:.1}" y="{y:.1}" fill="#b2182b">negative</text>"##, total_w / 2.0 + 110.0);
+    svg.push_str("</svg>\n");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn chart_holds_one_polyline_per_series_and_the_markers() {
-        let s = |name: &str, k: f64| Series {
-            name: name.into(),
-            points: (0..5).map(|i| (f64::from(i), k * f64::from(i))).collect(),
-        };
+        let s = |name: &str, k: f64| Series::line(name, (0..5).map(|i| (f64::from(i), k * f64::from(i))).collect());
         let svg = line_chart("loss <curve>", "trials", "loss", &[s("a", 1.0), s("b", 2.0)], &[2.5]);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert_eq!(svg.matches("stroke-dasharray").count(), 1);
         assert!(svg.contains("loss &lt;curve&gt;"));
         // Degenerate data (one point, constant) still gives finite coordinates.
-        let flat = line_chart("t", "x", "y", &[Series { name: "c".into(), points: vec![(1.0, 1.0)] }], &[]);
+        let flat = line_chart("t", "x", "y", &[Series::line("c", vec![(1.0, 1.0)])], &[]);
         assert!(!flat.contains("NaN") && !flat.contains("inf"));
+    }
+
+    #[test]
+    fn points_error_bars_circle_and_heatmaps_are_drawn() {
+        let chart = Chart { circle: Some(1.0), h_lines: vec![0.5], ..Chart::new("c", "x (ms)", "y (%)") }
+            .with(Series::points("data", vec![(0.0, 0.2), (1.0, 0.8)]).with_errors(vec![0.1, f64::NAN]))
+            .with(Series::line("", vec![(0.0, 0.1), (1.0, 0.9)]).styled(Style::Dashed));
+        let svg = chart.to_svg();
+        assert_eq!(svg.matches("<circle").count(), 3, "two points and the legend's marker");
+        assert_eq!(svg.matches("<ellipse").count(), 1);
+        assert_eq!(svg.matches(r#"stroke-dasharray="6,4""#).count(), 1, "the unnamed series is not in the legend");
+        assert!(svg.contains(">data<") && !svg.contains("NaN"));
+        let h = heatmaps(
+            "W",
+            "sorted",
+            &[Heatmap {
+                title: "W_rec".into(),
+                rows: 2,
+                cols: 2,
+                values: vec![1.0, -1.0, 0.0, 0.5],
+                split: Some((1, 1)),
+            }],
+        );
+        assert!(h.contains("rgb(33,102,172)") && h.contains("rgb(178,24,43)") && h.contains("rgb(255,255,255)"));
+        let t = ticks(0.0, 1.0);
+        assert!(t.len() == 6 && t.iter().enumerate().all(|(k, v)| (v - 0.2 * k as f64).abs() < 1e-12), "{t:?}");
+        assert_eq!(ticks(-0.37, 0.41), vec![-0.2, 0.0, 0.2, 0.4]);
     }
 }

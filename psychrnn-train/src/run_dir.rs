@@ -102,9 +102,8 @@ pub fn checkpoint_path(dir: &Path) -> std::path::PathBuf {
 fn write_plots(dir: &Path, outcome: &TrainingOutcome) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
     let rows = &outcome.metrics;
-    let series = |name: &str, f: &dyn Fn(&crate::trainer::MetricsRow) -> f64| Series {
-        name: name.into(),
-        points: rows.iter().map(|r| (r.trials as f64, f(r))).collect(),
+    let series = |name: &str, f: &dyn Fn(&crate::trainer::MetricsRow) -> f64| {
+        Series::line(name, rows.iter().map(|r| (r.trials as f64, f(r))).collect())
     };
     // A stage ends at the check after which the next check (or the end) is in a later stage.
     let history = &outcome.metric_history;
@@ -124,10 +123,10 @@ fn write_plots(dir: &Path, outcome: &TrainingOutcome) -> Result<()> {
     write_atomically(&dir.join("loss.svg"), loss.as_bytes())?;
     let mut acc = vec![series("accuracy on the update's batch", &|r| r.accuracy)];
     if !outcome.metric_history.is_empty() {
-        acc.push(Series {
-            name: "metric on validation batches".into(),
-            points: history.iter().map(|m| (m.trials as f64, m.value)).collect(),
-        });
+        acc.push(Series::line(
+            "metric on validation batches",
+            history.iter().map(|m| (m.trials as f64, m.value)).collect(),
+        ));
     }
     let title = if !changes.is_empty() { "Accuracy (dashed: curriculum stage changes)" } else { "Accuracy" };
     let accuracy = line_chart(title, "training trials", "accuracy", &acc, &changes);

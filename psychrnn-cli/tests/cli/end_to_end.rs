@@ -31,22 +31,22 @@ test_batch_size = 32
 "#;
 
 /// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("psychrnn-e2e-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
 }
 
-fn psychrnn(args: &[&str], cwd: &Path) -> Output {
+pub(crate) fn psychrnn(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_psychrnn")).args(args).current_dir(cwd).output().expect("run psychrnn")
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn train(dir: &Path, manifest: &str, out: &str) -> Output {
+pub(crate) fn train(dir: &Path, manifest: &str, out: &str) -> Output {
     std::fs::write(dir.join("m.toml"), manifest).expect("write manifest");
     psychrnn(&["train", "m.toml", "--out", out], dir)
 }

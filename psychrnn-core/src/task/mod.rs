@@ -6,6 +6,7 @@
 //! [`timing`], [`batch`] and [`blocks`], so a task only writes what is specific to it.
 
 pub mod batch;
+pub mod behaviour;
 pub mod blocks;
 pub mod duration;
 pub mod expr;
@@ -15,6 +16,7 @@ pub mod timing;
 use ndarray::ArrayView3;
 
 pub use batch::{TrialBatch, TrialMut, TrialParams};
+pub use behaviour::{Behaviour, Condition, Readout, StimulusPeriod};
 pub use timeline::Timeline;
 pub use timing::TaskTiming;
 
@@ -40,6 +42,13 @@ pub trait Task: Send + Sync {
     /// correct one the argmax of the masked, time-averaged target.
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
         blocks::choice_accuracy(batch, outputs)
+    }
+
+    /// How the task's behaviour is analysed: its grid of conditions, how a choice is read, and
+    /// when the stimulus is on ([`behaviour`]). `None` (the default): the task declares none, and
+    /// behavioural analyses say so.
+    fn behaviour(&self) -> Option<Behaviour> {
+        None
     }
 
     /// Generates `n_trials` trials into time-major arrays, cut to the longest trial, then

@@ -10,6 +10,7 @@
 
 use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::task::blocks::{add_gaussian_noise, psychrnn_stimulus_noise_std};
+use psychrnn_core::task::{Behaviour, Condition, Readout, StimulusPeriod};
 use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -134,7 +135,37 @@ impl Task for PerceptualDiscrimination {
         params.insert("stim_duration".into(), duration.into());
         params
     }
+
+    /// Signed coherence from -0.64 to 0.64 (positive: evidence for output 0), a finer grid
+    /// than training's four coherences so the psychometric curve's slope is resolved.
+    fn behaviour(&self) -> Option<Behaviour> {
+        let mut conditions = Vec::new();
+        for direction in [0u8, 1] {
+            for coherence in ANALYSIS_COHERENCES {
+                let mut config = toml::Table::new();
+                config.insert("coherence".into(), coherence.into());
+                config.insert("direction".into(), i64::from(direction).into());
+                let sign = if direction == 0 { 1.0 } else { -1.0 };
+                let correct_choice = (coherence > 0.0).then_some(usize::from(direction));
+                conditions.push(Condition {
+                    config,
+                    signed_stimulus: sign * coherence,
+                    correct_choice,
+                    group: String::new(),
+                });
+            }
+        }
+        Some(Behaviour {
+            conditions,
+            stimulus_label: "signed coherence".into(),
+            readout: Readout::MaskedMean,
+            stimulus_period: Some(StimulusPeriod { onset: "onset_time".into(), duration: "stim_duration".into() }),
+        })
+    }
 }
+
+/// The coherences `psychrnn analyze` sweeps, in each direction.
+pub const ANALYSIS_COHERENCES: [f64; 8] = [0.0, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64];
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,619 @@
+//! `psychrnn analyze`: study a trained network (its run directory's weights on its task's
+//! condition grid) and write `analysis/<name>.{json,csv,npz,svg}`, every number a plot shows
+//! also in the data files.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::Array2;
+use psychrnn_analysis::psychometric::{self, FitOptions, Lapses, Point, Sigmoid};
+use psychrnn_analysis::study::{self, Simulation, SimulationOptions, TrialBehaviour};
+use psychrnn_analysis::{chronometric, connectivity, pca, selectivity};
+use psychrnn_core::npz::{NpyArray, write_atomically, write_npz};
+use psychrnn_core::rng::{Purpose, stream};
+use psychrnn_core::task::Readout;
+use psychrnn_core::{BuildContext, InitContext, ParamSet, WeightInitializer};
+use psychrnn_plugins::init::from_file::{FromFile, FromFileConfig};
+use psychrnn_train::Experiment;
+use psychrnn_train::plot::{Chart, Heatmap, Legend, Series, Style, heatmaps};
+use serde_json::json;
+
+use crate::CliResult;
+
+/// The analyses `psychrnn analyze` runs, in this order when none is named.
+pub const ANALYSES: [&str; 5] = ["psychometric", "chronometric", "selectivity", "connectivity", "pca"];
+
+/// Arguments of `psychrnn analyze`.
+#[derive(Args)]
+pub struct AnalyzeArgs {
+    /// The run directory (its manifest.lock.toml and weights.npz).
+    run_dir: PathBuf,
+    /// Analyses to run (default: every one the task supports): psychometric, chronometric,
+    /// selectivity, connectivity, pca.
+    analyses: Vec<String>,
+    /// Trials per condition.
+    #[arg(long, default_value_t = 200)]
+    trials: usize,
+    /// Where to write (default: <run_dir>/analysis).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Turn the network's recurrent noise off (e.g. for clean trajectories).
+    #[arg(long)]
+    no_noise: bool,
+    /// Seed of the trials, the noise and the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Psychometric fit: `cumulative_gaussian` (PyCog) or `logistic`.
+    #[arg(long, default_value = "cumulative_gaussian")]
+    sigmoid: String,
+    /// Psychometric fit: also fit lower and upper lapse rates.
+    #[arg(long)]
+    lapses: bool,
+    /// Bootstrap resamples for the psychometric confidence intervals.
+    #[arg(long, default_value_t = 500)]
+    bootstrap: usize,
+    /// Replace the files of earlier analyses in the output directory.
+    #[arg(long)]
+    force: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Runs `psychrnn analyze`.
+///
+/// # Errors
+/// A run directory without its lock or weights, an unknown analysis, one the task cannot
+/// support, files of an earlier analysis (without `--force`), or a failed simulation or write.
+pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
+    let lock = args.run_dir.join("manifest.lock.toml");
+    let weights = args.run_dir.join("weights.npz");
+    for (file, what) in [(&lock, "its manifest.lock.toml"), (&weights, "its trained weights.npz")] {
+        if !file.is_file() {
+            return Err(format!(
+                "{} is not a finished run directory: {what} is missing ({})",
+                args.run_dir.display(),
+                file.display()
+            )
+            .into());
+        }
+    }
+    let sigmoid = match args.sigmoid.as_str() {
+        "cumulative_gaussian" => Sigmoid::CumulativeGaussian,
+        "logistic" => Sigmoid::Logistic,
+        other => return Err(format!("--sigmoid: unknown `{other}`; use cumulative_gaussian or logistic").into()),
+    };
+    for name in &args.analyses {
+        if !ANALYSES.contains(&name.as_str()) {
+            return Err(format!("unknown analysis `{name}`; available: {}", ANALYSES.join(", ")).into());
+        }
+    }
+    let exp = crate::load_experiment(&lock, &[])?;
+    let params = load_params(&exp, &weights, args.seed)?;
+    let behaviour = exp.task.behaviour();
+    let requested: Vec<&str> = if args.analyses.is_empty() {
+        ANALYSES
+            .iter()
+            .copied()
+            .filter(|a| match *a {
+                "connectivity" => true,
+                "chronometric" => behaviour.as_ref().is_some_and(|b| matches!(b.readout, Readout::Threshold { .. })),
+                _ => behaviour.is_some(),
+            })
+            .collect()
+    } else {
+        args.analyses.iter().map(String::as_str).collect()
+    };
+    if let Some(b) = &behaviour
+        && requested.contains(&"chronometric")
+        && b.readout == Readout::MaskedMean
+    {
+        return Err(format!(
+            "chronometric: `{}` reads choices as PsychRNN's mean over the response window, so it has no reaction times (tasks declaring a threshold readout have them); analyses it supports: {}",
+            exp.configs.task.get("type").and_then(|t| t.as_str()).unwrap_or("the task"),
+            ANALYSES.iter().filter(|a| **a != "chronometric").copied().collect::<Vec<_>>().join(", ")
+        )
+        .into());
+    }
+    let out = args.out.clone().unwrap_or_else(|| args.run_dir.join("analysis"));
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    if !args.force
+        && let Some(existing) = requested.iter().map(|a| out.join(format!("{a}.json"))).find(|p| p.exists())
+    {
+        return Err(format!(
+            "{} exists from an earlier analysis; pass --force to replace it, or --out for another directory",
+            existing.display()
+        )
+        .into());
+    }
+
+    let needs_simulation = requested.iter().any(|a| *a != "connectivity") || behaviour.is_some();
+    let simulation = if needs_simulation {
+        let options = SimulationOptions { trials_per_condition: args.trials, noise: !args.no_noise, seed: args.seed };
+        let registry = crate::registry_with(&exp.plugin_paths)?;
+        let base = lock.parent().unwrap_or(Path::new("."));
+        let bar = (!args.quiet).then(|| {
+            let style = ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} conditions {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+            ProgressBar::new(0).with_style(style).with_message(format!("x {} trials", args.trials))
+        });
+        let mut progress = |done: usize, total: usize| {
+            if let Some(bar) = &bar {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+        };
+        let sim = match study::simulate_conditions(&exp, &registry, base, &params, &options, &mut progress) {
+            Ok(sim) => Some(sim),
+            // Connectivity alone does not need the task's conditions.
+            Err(e) if requested == ["connectivity"] => {
+                let _ = e;
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        sim
+    } else {
+        None
+    };
+    let context = json!({
+        "run_dir": args.run_dir.display().to_string(),
+        "trials_per_condition": args.trials,
+        "noise": !args.no_noise,
+        "seed": args.seed,
+    });
+    for name in requested {
+        let written = match (name, &simulation) {
+            ("connectivity", sim) => write_connectivity(&out, &exp, &params, sim.as_ref(), &context)?,
+            (_, None) => unreachable_without_behaviour(&exp)?,
+            ("psychometric", Some(sim)) => {
+                let options = FitOptions {
+                    sigmoid,
+                    lapses: if args.lapses { Lapses::Free } else { Lapses::None },
+                    bootstrap: args.bootstrap,
+                    seed: args.seed,
+                    ..FitOptions::default()
+                };
+                write_psychometric(&out, sim, &options, &context)?
+            }
+            ("chronometric", Some(sim)) => write_chronometric(&out, sim, &context)?,
+            ("selectivity", Some(sim)) => write_selectivity(&out, sim, &context)?,
+            ("pca", Some(sim)) => write_pca(&out, sim, &context)?,
+            (other, Some(_)) => return Err(format!("unknown analysis `{other}`").into()),
+        };
+        if !args.quiet {
+            println!("{name}: {}", written.join(", "));
+        }
+    }
+    Ok(())
+}
+
+/// The error for an analysis that needs the task's conditions when it declares none.
+fn unreachable_without_behaviour(exp: &Experiment) -> CliResult<Vec<String>> {
+    Err(study::behaviour_of(exp)
+        .err()
+        .map_or_else(|| "the task declares no conditions".into(), |e| e.to_string())
+        .into())
+}
+
+/// The run's raw parameters from its weights (the file holds effective weights; they are the
+/// raw weights of a model with the same masks and Dale setting).
+fn load_params(exp: &Experiment, weights: &Path, seed: u64) -> CliResult<ParamSet<f32>> {
+    let init = FromFile::read(FromFileConfig { path: weights.to_path_buf() }, &BuildContext::default())?;
+    let ctx = InitContext { specs: exp.model.param_specs(), dale_ratio: exp.model.dale_ratio() };
+    Ok(init.initialize(&ctx, &mut stream(seed, Purpose::Init, 0))?)
+}
+
+fn write_json(out: &Path, name: &str, value: &serde_json::Value) -> CliResult<String> {
+    let text = serde_json::to_string_pretty(value)?;
+    let file = format!("{name}.json");
+    write_atomically(&out.join(&file), format!("{text}\n").as_bytes())?;
+    Ok(file)
+}
+
+fn write_text(out: &Path, file: &str, text: &str) -> CliResult<String> {
+    write_atomically(&out.join(file), text.as_bytes())?;
+    Ok(file.to_string())
+}
+
+/// A number for CSV and JSON (NaN and infinities as empty / null).
+fn csv_number(v: f64) -> String {
+    if v.is_finite() { format!("{v}") } else { String::new() }
+}
+
+/// Psychometric points per (group, signed stimulus), from trials with a choice.
+fn psychometric_points(sim: &Simulation, trials: &[TrialBehaviour]) -> Vec<(String, Point)> {
+    let mut points: Vec<(String, Point)> = Vec::new();
+    for t in trials.iter().filter(|t| t.choice.is_some()) {
+        let c = &sim.conditions[t.condition].condition;
+        let i = match points.iter().position(|(g, p)| *g == c.group && p.stimulus == c.signed_stimulus) {
+            Some(i) => i,
+            None => {
+                points.push((c.group.clone(), Point { stimulus: c.signed_stimulus, n_trials: 0, n_choice1: 0 }));
+                points.len() - 1
+            }
+        };
+        points[i].1.n_trials += 1;
+        points[i].1.n_choice1 += u64::from(t.choice == Some(0));
+    }
+    points.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.stimulus.total_cmp(&b.1.stimulus)));
+    points
+}
+
+fn write_psychometric(
+    out: &Path,
+    sim: &Simulation,
+    options: &FitOptions,
+    context: &serde_json::Value,
+) -> CliResult<Vec<String>> {
+    let trials = sim.behaviour();
+    let points = psychometric_points(sim, &trials);
+    let mut groups: Vec<String> = points.iter().map(|(g, _)| g.clone()).collect();
+    groups.dedup();
+    let mut curves = Vec::new();
+    let mut chart = Chart {
+        y_range: Some((-0.02, 1.02)),
+        h_lines: vec![0.5],
+        legend: Legend::TopLeft,
+        ..Chart::new(
+            format!("Psychometric function ({}, {} trials)", sim.task, trials.len()),
+            sim.behaviour.stimulus_label.clone(),
+            "fraction of choice 1",
+        )
+    };
+    let mut csv = String::from("group,signed_stimulus,n_trials,n_choice1,fraction_choice1,fitted_fraction_choice1\n");
+    for (k, group) in groups.iter().enumerate() {
+        let pts: Vec<Point> = points.iter().filter(|(g, _)| g == group).map(|(_, p)| *p).collect();
+        let fit = psychometric::fit(&pts, options)
+            .map_err(|e| format!("psychometric fit of {}: {e}", if group.is_empty() { "the curve" } else { group }))?;
+        for p in &pts {
+            csv.push_str(&format!(
+                "{group},{},{},{},{},{}\n",
+                p.stimulus,
+                p.n_trials,
+                p.n_choice1,
+                csv_number(p.fraction()),
+                csv_number(fit.curve.predict(p.stimulus))
+            ));
+        }
+        let (lo, hi) =
+            pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.stimulus), b.max(p.stimulus)));
+        let line: Vec<(f64, f64)> =
+            (0..=200).map(|i| lo + (hi - lo) * f64::from(i) / 200.0).map(|x| (x, fit.curve.predict(x))).collect();
+        let label = |what: &str| if group.is_empty() { what.to_string() } else { format!("{group}: {what}") };
+        chart = chart
+            .with(Series::points(label("network"), pts.iter().map(|p| (p.stimulus, p.fraction())).collect()).colored(k))
+            .with(
+                Series::line(label(&format!("fit (bias {:.3}, sigma {:.3})", fit.curve.bias, fit.curve.sigma)), line)
+                    .colored(k),
+            );
+        curves.push(json!({
+            "group": group,
+            "points": pts.iter().map(|p| json!({
+                "signed_stimulus": p.stimulus,
+                "n_trials": p.n_trials,
+                "n_choice1": p.n_choice1,
+                "fraction_choice1": p.fraction(),
+            })).collect::<Vec<_>>(),
+            "fit": fit,
+        }));
+    }
+    let no_choice = trials.iter().filter(|t| t.choice.is_none()).count();
+    let value = json!({
+        "analysis": "psychometric",
+        "task": sim.task,
+        "stimulus": sim.behaviour.stimulus_label,
+        "choice_1": "output channel 0",
+        "trials_without_choice": no_choice,
+        "fit_form": "psi(x) = lapse_low + (1 - lapse_low - lapse_high) F((x - bias) / sigma), binomial maximum likelihood",
+        "context": context,
+        "curves": curves,
+    });
+    Ok(vec![
+        write_json(out, "psychometric", &value)?,
+        write_text(out, "psychometric.csv", &csv)?,
+        write_text(out, "psychometric.svg", &chart.to_svg())?,
+    ])
+}
+
+fn write_chronometric(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliResult<Vec<String>> {
+    let outcomes: Vec<chronometric::Outcome> = sim
+        .behaviour()
+        .iter()
+        .map(|t| chronometric::Outcome {
+            stimulus: sim.conditions[t.condition].condition.signed_stimulus.abs(),
+            correct: t.correct,
+            reaction_time: t.reaction_time,
+        })
+        .collect();
+    let curve = chronometric::chronometric(&outcomes);
+    let mut csv = String::from(
+        "stimulus,n_trials,n_no_decision,n_correct,mean_rt_correct_ms,sem_rt_correct_ms,n_error,mean_rt_error_ms,sem_rt_error_ms,accuracy\n",
+    );
+    for p in &curve {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\n",
+            p.stimulus,
+            p.n_trials,
+            p.n_no_decision,
+            p.n_correct,
+            csv_number(p.mean_rt_correct),
+            csv_number(p.sem_rt_correct),
+            p.n_error,
+            csv_number(p.mean_rt_error),
+            csv_number(p.sem_rt_error),
+            csv_number(p.accuracy)
+        ));
+    }
+    let series = |name: &str, rt: fn(&chronometric::ChronometricPoint) -> (f64, f64), color: usize| {
+        Series::points(name, curve.iter().map(|p| (p.stimulus, rt(p).0)).collect())
+            .styled(Style::LinePoints)
+            .with_errors(curve.iter().map(|p| rt(p).1).collect())
+            .colored(color)
+    };
+    let chart = Chart::new(
+        format!("Chronometric function ({})", sim.task),
+        format!("{} (unsigned)", sim.behaviour.stimulus_label),
+        "reaction time (ms), mean ± s.e.m.",
+    )
+    .with(series("correct trials", |p| (p.mean_rt_correct, p.sem_rt_correct), 0))
+    .with(series("error trials", |p| (p.mean_rt_error, p.sem_rt_error), 1));
+    let value = json!({ "analysis": "chronometric", "task": sim.task, "context": context, "points": curve });
+    Ok(vec![
+        write_json(out, "chronometric", &value)?,
+        write_text(out, "chronometric.csv", &csv)?,
+        write_text(out, "chronometric.svg", &chart.to_svg())?,
+    ])
+}
+
+/// Each trial's choice, in [`Simulation::behaviour`]'s order.
+fn choices(sim: &Simulation) -> Vec<Option<usize>> {
+    sim.behaviour().iter().map(|t| t.choice).collect()
+}
+
+/// Excitatory flags of the units (Dale's principle: the sign of each unit's outgoing weights;
+/// without it, `None`).
+fn excitatory(exp: &Experiment, w_rec: &Array2<f32>) -> Option<Vec<bool>> {
+    let ratio = exp.model.dale_ratio()?;
+    let n = w_rec.ncols();
+    let n_exc = (ratio * n as f64) as usize;
+    Some(
+        (0..n)
+            .map(|j| {
+                let col = w_rec.column(j);
+                if col.iter().any(|&w| w < 0.0) {
+                    false
+                } else if col.iter().any(|&w| w > 0.0) {
+                    true
+                } else {
+                    j < n_exc
+                }
+            })
+            .collect(),
+    )
+}
+
+fn write_selectivity(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliResult<Vec<String>> {
+    let activity = sim.stimulus_activity()?;
+    let d = selectivity::choice_selectivity(activity.view(), &choices(sim))?;
+    let mut csv = String::from("unit,d_prime\n");
+    for (u, v) in d.iter().enumerate() {
+        csv.push_str(&format!("{u},{}\n", csv_number(*v)));
+    }
+    let mut sorted: Vec<(usize, f64)> = d.iter().copied().enumerate().filter(|(_, v)| v.is_finite()).collect();
+    sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let chart = Chart {
+        h_lines: vec![0.0],
+        ..Chart::new(
+            format!("Choice selectivity d' of {} units ({})", d.len(), sim.task),
+            "units ranked from most selective for choice 1 to most selective for choice 2",
+            "d' (stimulus period; PyCog Eq 30)",
+        )
+    }
+    .with(Series::points("", sorted.iter().enumerate().map(|(rank, (_, v))| (rank as f64, *v)).collect()));
+    let value = json!({
+        "analysis": "selectivity",
+        "task": sim.task,
+        "definition": "d' = (mean_1 - mean_2) / sqrt((var_1 + var_2) / 2) of each unit's rate summed over the stimulus period, over trials with choice 1 vs choice 2 (population variances); positive: prefers choice 1",
+        "context": context,
+        "d_prime": d.iter().map(|v| if v.is_finite() { json!(v) } else { json!(null) }).collect::<Vec<_>>(),
+        "order_choice1_to_choice2": sorted.iter().map(|(u, _)| *u).collect::<Vec<_>>(),
+    });
+    write_npz(&out.join("selectivity.npz"), &[NpyArray::f64("d_prime", &[d.len()], d.clone())])?;
+    Ok(vec![
+        write_json(out, "selectivity", &value)?,
+        write_text(out, "selectivity.csv", &csv)?,
+        "selectivity.npz".into(),
+        write_text(out, "selectivity.svg", &chart.to_svg())?,
+    ])
+}
+
+fn write_connectivity(
+    out: &Path,
+    exp: &Experiment,
+    params: &ParamSet<f32>,
+    sim: Option<&Simulation>,
+    context: &serde_json::Value,
+) -> CliResult<Vec<String>> {
+    let effective = exp.model.effective_weights(params)?;
+    let w_rec = effective
+        .require("W_rec")
+        .map_err(|_| "connectivity: the model has no effective `W_rec` (a rate RNN's recurrent weights)")?
+        .clone();
+    let n = w_rec.nrows();
+    let exc = excitatory(exp, &w_rec);
+    let d = match sim {
+        Some(sim) => Some(selectivity::choice_selectivity(sim.stimulus_activity()?.view(), &choices(sim))?),
+        None => None,
+    };
+    let key: Vec<f64> = d.clone().unwrap_or_else(|| vec![0.0; n]);
+    let n_exc = exc.as_ref().map_or(n, |e| e.iter().filter(|&&x| x).count());
+    let order = connectivity::units_by_selectivity(&key, exc.as_deref(), [n_exc, n - n_exc])?;
+    let spectrum = connectivity::spectrum(w_rec.view())?;
+    let balance = exc.as_ref().map(|e| connectivity::ei_balance(w_rec.view(), e)).transpose()?;
+    let pick = |m: &Array2<f32>, rows: bool, cols: bool| -> Array2<f64> {
+        let r: Vec<usize> = if rows { order.clone() } else { (0..m.nrows()).collect() };
+        let c: Vec<usize> = if cols { order.clone() } else { (0..m.ncols()).collect() };
+        Array2::from_shape_fn((r.len(), c.len()), |(i, j)| f64::from(m[[r[i], c[j]]]))
+    };
+    let mut arrays = Vec::new();
+    let mut panels = Vec::new();
+    let shown_exc = exc.as_ref().map(|e| order.iter().filter(|&&u| e[u]).count());
+    for (name, rows, cols) in [("W_in", true, false), ("W_rec", true, true), ("W_out", false, true)] {
+        let Ok(m) = effective.require(name) else { continue };
+        let sorted = pick(m, rows, cols);
+        let split = shown_exc.map(|k| (if rows { k } else { 0 }, if cols { k } else { 0 }));
+        panels.push(Heatmap {
+            title: format!("{name} ({} x {})", sorted.nrows(), sorted.ncols()),
+            rows: sorted.nrows(),
+            cols: sorted.ncols(),
+            values: sorted.iter().copied().collect(),
+            split,
+        });
+        arrays.push(NpyArray::f64(
+            format!("{name}_sorted"),
+            &[sorted.nrows(), sorted.ncols()],
+            sorted.iter().copied().collect(),
+        ));
+    }
+    arrays.push(NpyArray::f64("order", &[order.len()], order.iter().map(|&u| u as f64).collect()));
+    arrays.push(NpyArray::f64("eigenvalues_real", &[spectrum.len()], spectrum.iter().map(|z| z.0).collect()));
+    arrays.push(NpyArray::f64("eigenvalues_imag", &[spectrum.len()], spectrum.iter().map(|z| z.1).collect()));
+    if let Some(b) = &balance {
+        arrays.push(NpyArray::f64("ei_balance", &[b.len()], b.clone()));
+    }
+    write_npz(&out.join("connectivity.npz"), &arrays)?;
+    let sorting = if d.is_some() { "choice selectivity d' (choice 1 first)" } else { "unit index" };
+    let groups = if exc.is_some() { "; excitatory, then inhibitory units (black lines)" } else { "" };
+    let heat = heatmaps("Effective weights", &format!("units sorted by {sorting}{groups}"), &panels);
+    let radius = spectrum.first().map_or(0.0, |z| z.0.hypot(z.1));
+    let spectrum_chart = Chart {
+        circle: Some(1.0),
+        equal_aspect: true,
+        ..Chart::new(
+            format!("Eigenvalues of the effective W_rec ({n} units; spectral radius {radius:.3})"),
+            "real part",
+            "imaginary part",
+        )
+    }
+    .with(Series::points("eigenvalue", spectrum.clone()))
+    .with(Series { name: "unit circle".into(), style: Style::Dashed, color: Some(7), ..Series::default() });
+    let value = json!({
+        "analysis": "connectivity",
+        "context": context,
+        "n_units": n,
+        "n_excitatory": exc.as_ref().map(|e| e.iter().filter(|&&x| x).count()),
+        "sorted_by": sorting,
+        "order": order,
+        "spectral_radius": radius,
+        "eigenvalues": spectrum.iter().map(|z| json!([z.0, z.1])).collect::<Vec<_>>(),
+        "ei_balance": balance,
+        "ei_balance_definition": "per unit: sum of excitatory minus sum of |inhibitory| incoming effective recurrent weights",
+        "mean_ei_balance": balance.as_ref().map(|b| b.iter().sum::<f64>() / b.len().max(1) as f64),
+    });
+    let mut csv = String::from("unit,excitatory,d_prime,ei_balance\n");
+    for u in 0..n {
+        csv.push_str(&format!(
+            "{u},{},{},{}\n",
+            exc.as_ref().map_or(String::new(), |e| e[u].to_string()),
+            d.as_ref().map_or(String::new(), |d| csv_number(d[u])),
+            balance.as_ref().map_or(String::new(), |b| csv_number(b[u]))
+        ));
+    }
+    Ok(vec![
+        write_json(out, "connectivity", &value)?,
+        write_text(out, "connectivity.csv", &csv)?,
+        "connectivity.npz".into(),
+        write_text(out, "connectivity.svg", &heat)?,
+        write_text(out, "spectrum.svg", &spectrum_chart.to_svg())?,
+    ])
+}
+
+fn write_pca(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliResult<Vec<String>> {
+    let steps = sim.common_stimulus_steps();
+    if steps < 2 {
+        return Err("pca: the trials' common stimulus period is shorter than 2 steps".into());
+    }
+    let averages = sim.condition_averages(steps);
+    let (n_cond, _, units) = averages.dim();
+    let stacked = averages.to_shape((n_cond * steps, units)).map_err(|e| e.to_string())?.to_owned();
+    let k = units.min(10);
+    let fitted = pca::pca(stacked.view(), k)?;
+    let projected = fitted.project(stacked.view())?;
+    let mut chart = Chart {
+        legend: Legend::TopRight,
+        ..Chart::new(
+            format!(
+                "Condition-averaged trajectories, stimulus period ({} ms from onset)",
+                (steps as f64 * sim.dt).round()
+            ),
+            format!("PC 1 ({:.1}% of variance)", 100.0 * fitted.explained_variance_ratio[0]),
+            format!(
+                "PC 2 ({:.1}% of variance)",
+                100.0 * fitted.explained_variance_ratio.get(1).copied().unwrap_or(0.0)
+            ),
+        )
+    };
+    let mut named = [false; 3];
+    for (c, ct) in sim.conditions.iter().enumerate() {
+        let s = ct.condition.signed_stimulus;
+        let (slot, color, label) = if s > 0.0 {
+            (0, 0, "evidence for choice 1")
+        } else if s < 0.0 {
+            (1, 1, "evidence for choice 2")
+        } else {
+            (2, 6, "zero evidence")
+        };
+        let name = if named[slot] { String::new() } else { label.to_string() };
+        named[slot] = true;
+        let points =
+            (0..steps).map(|t| (projected[[c * steps + t, 0]], projected[[c * steps + t, 1.min(k - 1)]])).collect();
+        chart = chart.with(Series::line(name, points).colored(color).styled(if s == 0.0 {
+            Style::Dashed
+        } else {
+            Style::Line
+        }));
+    }
+    let projections = projected.to_shape((n_cond, steps, k)).map_err(|e| e.to_string())?.to_owned();
+    write_npz(
+        &out.join("pca.npz"),
+        &[
+            NpyArray::f64("components", &[k, units], fitted.components.iter().copied().collect()),
+            NpyArray::f64("explained_variance_ratio", &[k], fitted.explained_variance_ratio.clone()),
+            NpyArray::f64("mean", &[units], fitted.mean.to_vec()),
+            NpyArray::f64("projections", &[n_cond, steps, k], projections.iter().copied().collect()),
+            NpyArray::f64("condition_averages", &[n_cond, steps, units], averages.iter().copied().collect()),
+            NpyArray::f64(
+                "signed_stimulus",
+                &[n_cond],
+                sim.conditions.iter().map(|c| c.condition.signed_stimulus).collect(),
+            ),
+        ],
+    )?;
+    let mut csv = String::from("component,explained_variance,explained_variance_ratio\n");
+    for i in 0..k {
+        csv.push_str(&format!("{},{},{}\n", i + 1, fitted.explained_variance[i], fitted.explained_variance_ratio[i]));
+    }
+    let value = json!({
+        "analysis": "pca",
+        "task": sim.task,
+        "data": "rates averaged over each condition's trials, aligned at stimulus onset, over the common stimulus period; stacked [conditions x time, units]",
+        "steps": steps,
+        "dt_ms": sim.dt,
+        "context": context,
+        "explained_variance_ratio": fitted.explained_variance_ratio,
+        "total_variance": fitted.total_variance,
+        "conditions": sim.conditions.iter().map(|c| json!({"signed_stimulus": c.condition.signed_stimulus, "group": c.condition.group})).collect::<Vec<_>>(),
+    });
+    Ok(vec![
+        write_json(out, "pca", &value)?,
+        write_text(out, "pca.csv", &csv)?,
+        "pca.npz".into(),
+        write_text(out, "pca.svg", &chart.to_svg())?,
+    ])
+}

@@ -1,0 +1,139 @@
+//! `psychrnn analyze` end to end on a small trained network: every analysis writes its data and
+//! its plot, the numbers make sense for a network that learned the task, and bad requests name
+//! what is missing.
+
+use std::path::Path;
+
+use psychrnn_core::npz::read_npz;
+
+use crate::end_to_end::{psychrnn, scratch, stderr, train};
+
+/// Perceptual discrimination, 20 units under Dale's principle, trained long enough to choose.
+const TRAINED: &str = r#"
+name = "analyzed"
+seed = 5
+[task]
+type = "perceptual_discrimination"
+dt = 10
+tau = 100
+T = 500
+N_batch = 32
+[model]
+type = "basic_rnn"
+N_rec = 20
+dale_ratio = 0.8
+rec_noise = 0.05
+[optimizer]
+type = "adam"
+learning_rate = 0.01
+[training]
+training_iters = 9600
+test_batch_size = 64
+"#;
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn analyze_writes_every_analysis_of_a_trained_network() {
+    let dir = scratch("analyze");
+    let o = train(&dir, TRAINED, "run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = psychrnn(&["analyze", "run", "--trials", "80", "--bootstrap", "60", "--quiet"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.join("run/analysis");
+    for f in [
+        "psychometric.json",
+        "psychometric.csv",
+        "psychometric.svg",
+        "selectivity.json",
+        "selectivity.csv",
+        "selectivity.npz",
+        "selectivity.svg",
+        "connectivity.json",
+        "connectivity.csv",
+        "connectivity.npz",
+        "connectivity.svg",
+        "spectrum.svg",
+        "pca.json",
+        "pca.csv",
+        "pca.npz",
+        "pca.svg",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+
+    // Behaviour: a curve that rises from choice 2 to choice 1, its fit inside the data's range.
+    let p = json(&out.join("psychometric.json"));
+    let curve = &p["curves"][0];
+    let points = curve["points"].as_array().unwrap();
+    assert_eq!(points.len(), 15, "8 coherences each way, zero once");
+    let fraction = |i: usize| points[i]["fraction_choice1"].as_f64().unwrap();
+    assert!(fraction(0) < 0.2 && fraction(14) > 0.8, "{points:?}");
+    assert_eq!(points[7]["n_trials"].as_u64(), Some(160), "zero coherence from both directions");
+    let fit = &curve["fit"];
+    let (bias, sigma) = (fit["bias"].as_f64().unwrap(), fit["sigma"].as_f64().unwrap());
+    assert!(bias.abs() < 0.3 && sigma > 0.0 && sigma < 0.64, "{fit}");
+    let ci = &fit["intervals"]["bias"];
+    assert!(ci["low"].as_f64().unwrap() <= bias && bias <= ci["high"].as_f64().unwrap(), "{fit}");
+    assert!(fit["deviance"].as_f64().unwrap() >= 0.0 && fit["degrees_of_freedom"].as_i64() == Some(13));
+    let csv = std::fs::read_to_string(out.join("psychometric.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 16, "a header and one row per point");
+
+    // Units: one d' per unit, and the connectivity sorted by it, excitatory units first.
+    let d = read_npz(&out.join("selectivity.npz")).unwrap();
+    assert_eq!(d.get("d_prime").unwrap().shape, [20]);
+    let c = json(&out.join("connectivity.json"));
+    assert_eq!((c["n_units"].as_u64(), c["n_excitatory"].as_u64()), (Some(20), Some(16)));
+    let order: Vec<usize> = c["order"].as_array().unwrap().iter().map(|u| u.as_u64().unwrap() as usize).collect();
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..20).collect::<Vec<_>>(), "every unit once");
+    assert!(order[..16].iter().all(|&u| u < 16), "excitatory units first: {order:?}");
+    let w = read_npz(&dir.join("run/weights.npz")).unwrap();
+    let radius = c["spectral_radius"].as_f64().unwrap();
+    assert!(radius > 0.0 && w.get("W_rec").is_some());
+
+    // Population: the variance explained adds up to at most 1 and falls.
+    let pca = json(&out.join("pca.json"));
+    let ratios: Vec<f64> =
+        pca["explained_variance_ratio"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(ratios.windows(2).all(|w| w[0] >= w[1]) && ratios.iter().sum::<f64>() <= 1.0 + 1e-9, "{ratios:?}");
+    assert_eq!(read_npz(&out.join("pca.npz")).unwrap().get("projections").unwrap().shape[0], 16);
+
+    // Nothing is replaced without --force; the same analysis again gives the same numbers.
+    let again = psychrnn(&["analyze", "run", "psychometric", "--trials", "80", "--bootstrap", "60", "-q"], &dir);
+    assert!(!again.status.success() && stderr(&again).contains("pass --force"), "{}", stderr(&again));
+    let o = psychrnn(&["analyze", "run", "psychometric", "--trials", "80", "--bootstrap", "60", "-q", "--force"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json(&out.join("psychometric.json")), p, "same seed, same analysis");
+}
+
+#[test]
+fn bad_requests_name_what_is_missing() {
+    let dir = scratch("analyze-bad");
+    let manifest = TRAINED.replace("training_iters = 9600", "training_iters = 64");
+    assert!(train(&dir, &manifest, "run").status.success());
+    for (args, expected) in [
+        (&["analyze", "run", "bogus"][..], "unknown analysis `bogus`; available: psychometric"),
+        (&["analyze", "run", "chronometric"][..], "has no reaction times"),
+        (&["analyze", "nowhere"][..], "nowhere is not a finished run directory: its manifest.lock.toml is missing"),
+        (&["analyze", "run", "--sigmoid", "weibull"][..], "--sigmoid: unknown `weibull`"),
+    ] {
+        let o = psychrnn(args, &dir);
+        assert!(!o.status.success() && stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
+    }
+    std::fs::remove_file(dir.join("run/weights.npz")).unwrap();
+    let o = psychrnn(&["analyze", "run"], &dir);
+    assert!(stderr(&o).contains("its trained weights.npz is missing"), "{}", stderr(&o));
+
+    // A task that declares no conditions: behaviour is refused by name, connectivity still runs.
+    let other = manifest.replace("perceptual_discrimination", "delayed_discrimination").replace("T = 500", "T = 1200");
+    assert!(train(&dir, &other, "dd").status.success());
+    let o = psychrnn(&["analyze", "dd", "psychometric"], &dir);
+    assert!(stderr(&o).contains("`delayed_discrimination` declares no conditions"), "{}", stderr(&o));
+    let o = psychrnn(&["analyze", "dd", "-q"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.join("dd/analysis/connectivity.json").is_file() && !dir.join("dd/analysis/pca.json").exists());
+}

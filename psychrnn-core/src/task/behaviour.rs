@@ -1,0 +1,65 @@
+//! How a task's behaviour is analysed (`psychrnn analyze`): the grid of conditions to sweep, how
+//! a choice (and a reaction time) is read from a trial's outputs, and when the stimulus is on.
+//!
+//! A condition is a set of keys of the task's own configuration that fix its random draws (e.g.
+//! `coherence = 0.1`, `direction = 0`): the analysis builds the task with them and generates as
+//! many trials of it as asked. Choice 1 is output channel 0 (PyCog's convention).
+
+/// A task's declaration for behavioural analyses ([`crate::Task::behaviour`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Behaviour {
+    /// The conditions to sweep, in plotting order.
+    pub conditions: Vec<Condition>,
+    /// What the signed stimulus is, with its unit, for axis labels (e.g. `signed coherence`).
+    pub stimulus_label: String,
+    /// How a choice is read from a trial's outputs.
+    pub readout: Readout,
+    /// The trial parameters (ms) giving the stimulus period, for unit selectivity.
+    pub stimulus_period: Option<StimulusPeriod>,
+}
+
+/// One condition of the grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Condition {
+    /// Keys of the task's configuration that fix this condition (merged into its table).
+    pub config: toml::Table,
+    /// The signed stimulus of psychometric curves: positive values are evidence for choice 1
+    /// (output channel 0).
+    pub signed_stimulus: f64,
+    /// The correct choice (output channel), `None` where no choice is correct (zero evidence).
+    pub correct_choice: Option<usize>,
+    /// The curve it belongs to (e.g. a context); empty for a single curve.
+    pub group: String,
+}
+
+/// How a choice is read from one trial's outputs `[time, outputs]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Readout {
+    /// PsychRNN's: the output with the largest mean over the steps where the loss mask is on.
+    /// No reaction time.
+    MaskedMean,
+    /// PyCog's reaction-time readout: the first output to exceed `threshold` at or after the
+    /// stimulus onset is the choice, and the time since onset is the reaction time.
+    Threshold {
+        /// The output level that counts as a decision.
+        threshold: f64,
+    },
+}
+
+/// Names of the trial parameters (in ms) that place the stimulus in a trial.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StimulusPeriod {
+    /// The onset time.
+    pub onset: String,
+    /// The duration.
+    pub duration: String,
+}
+
+impl StimulusPeriod {
+    /// The stimulus period of a trial: `(onset, end)` in ms, from its parameters.
+    pub fn of(&self, params: &crate::TrialParams) -> Option<(f64, f64)> {
+        let onset = params.get(&self.onset)?.as_f64()?;
+        let duration = params.get(&self.duration)?.as_f64()?;
+        Some((onset, onset + duration))
+    }
+}
