@@ -6,13 +6,24 @@ use std::collections::BTreeMap;
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-/// PyCog's reaction time: the first step at or after `start` at which an output crosses
-/// `threshold`, and which output (the choice). `outputs` is one trial's `[time, outputs]`.
-/// `None` if no output crosses (no decision).
-pub fn threshold_crossing(outputs: ArrayView2<'_, f32>, threshold: f32, start: usize) -> Option<(usize, usize)> {
-    outputs.rows().into_iter().enumerate().skip(start).find_map(|(t, row)| {
-        row.iter().enumerate().filter(|&(_, &z)| z > threshold).max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| (t, c))
+/// PyCog's reaction time: the first step in `start..end` at which an output reaches
+/// `threshold`, and which output (the choice; the larger if several do). `outputs` is one
+/// trial's `[time, outputs]`. `None` if no output reaches it (no decision).
+pub fn threshold_crossing(
+    outputs: ArrayView2<'_, f32>,
+    threshold: f32,
+    start: usize,
+    end: usize,
+) -> Option<(usize, usize)> {
+    outputs.rows().into_iter().enumerate().take(end).skip(start).find_map(|(t, row)| {
+        row.iter().enumerate().filter(|&(_, &z)| z >= threshold).max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| (t, c))
     })
+}
+
+/// PyCog's variable-stimulus choice: the output that is largest at step `last`.
+pub fn choice_at(outputs: ArrayView2<'_, f32>, last: usize) -> Option<usize> {
+    let row = outputs.row(last.min(outputs.nrows().checked_sub(1)?));
+    row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| c)
 }
 
 /// PsychRNN's choice: the output channel with the largest time-averaged value over the steps
@@ -33,10 +44,16 @@ pub fn masked_mean_choice(outputs: ArrayView2<'_, f32>, mask: ArrayView2<'_, f32
 pub struct Outcome {
     /// The condition's stimulus value the curve is plotted against (e.g. unsigned coherence).
     pub stimulus: f64,
-    /// Whether the choice was correct (`None`: no decision).
+    /// Whether the choice was correct (`None`: no decision, or no choice is correct).
     pub correct: Option<bool>,
     /// The reaction time in ms (`None`: no decision).
     pub reaction_time: Option<f64>,
+}
+
+impl Outcome {
+    fn decided(&self) -> bool {
+        self.reaction_time.is_some() || self.correct.is_some()
+    }
 }
 
 /// Reaction times of one stimulus value.
@@ -48,6 +65,11 @@ pub struct ChronometricPoint {
     pub n_trials: usize,
     /// Trials without a decision.
     pub n_no_decision: usize,
+    /// Mean reaction time of every trial with a decision, ms (zero-evidence conditions have
+    /// neither correct nor error trials).
+    pub mean_rt: f64,
+    /// Its standard error, ms.
+    pub sem_rt: f64,
     /// Correct trials.
     pub n_correct: usize,
     /// Mean reaction time of correct trials, ms (NaN without any).
@@ -94,6 +116,8 @@ pub fn chronometric(outcomes: &[Outcome]) -> Vec<ChronometricPoint> {
                 trials.iter().filter(|o| o.correct == Some(want)).filter_map(|o| o.reaction_time).collect()
             };
             let (correct, error) = (rts(true), rts(false));
+            let all: Vec<f64> = trials.iter().filter_map(|o| o.reaction_time).collect();
+            let (mean_rt, sem_rt) = mean_sem(&all);
             let n_correct = trials.iter().filter(|o| o.correct == Some(true)).count();
             let n_error = trials.iter().filter(|o| o.correct == Some(false)).count();
             let ((mean_rt_correct, sem_rt_correct), (mean_rt_error, sem_rt_error)) =
@@ -101,7 +125,9 @@ pub fn chronometric(outcomes: &[Outcome]) -> Vec<ChronometricPoint> {
             ChronometricPoint {
                 stimulus: trials[0].stimulus,
                 n_trials: trials.len(),
-                n_no_decision: trials.len() - n_correct - n_error,
+                n_no_decision: trials.iter().filter(|o| !o.decided()).count(),
+                mean_rt,
+                sem_rt,
                 n_correct,
                 mean_rt_correct,
                 sem_rt_correct,
@@ -126,10 +152,13 @@ mod tests {
     #[test]
     fn the_first_crossing_gives_the_time_and_the_choice() {
         let z = array![[0.1f32, 0.9], [0.2, 0.3], [0.8, 0.4], [0.9, 0.95]];
-        assert_eq!(threshold_crossing(z.view(), 0.5, 0), Some((0, 1)));
-        assert_eq!(threshold_crossing(z.view(), 0.5, 1), Some((2, 0)));
-        assert_eq!(threshold_crossing(z.view(), 0.92, 0), Some((3, 1)));
-        assert_eq!(threshold_crossing(z.view(), 1.0, 0), None);
+        assert_eq!(threshold_crossing(z.view(), 0.5, 0, 4), Some((0, 1)));
+        assert_eq!(threshold_crossing(z.view(), 0.5, 1, 4), Some((2, 0)));
+        assert_eq!(threshold_crossing(z.view(), 0.92, 0, 4), Some((3, 1)));
+        assert_eq!(threshold_crossing(z.view(), 0.95, 0, 4), Some((3, 1)), "reaching the threshold counts");
+        assert_eq!(threshold_crossing(z.view(), 0.92, 0, 3), None, "steps past the trial's end do not count");
+        assert_eq!(threshold_crossing(z.view(), 1.0, 0, 4), None);
+        assert_eq!((choice_at(z.view(), 2), choice_at(z.view(), 9)), (Some(0), Some(1)));
         let mask = array![[0.0f32, 0.0], [0.0, 0.0], [1.0, 1.0], [1.0, 1.0]];
         assert_eq!(masked_mean_choice(z.view(), mask.view()), Some(0));
         assert_eq!(masked_mean_choice(z.view(), ndarray::Array2::<f32>::zeros((4, 2)).view()), None);
@@ -145,14 +174,20 @@ mod tests {
             o(0.1, Some(false), Some(900.0)),
             o(0.1, None, None),
             o(0.5, Some(true), Some(320.0)),
+            o(0.0, None, Some(800.0)),
+            o(0.0, None, Some(1000.0)),
         ]);
-        assert_eq!(curve.len(), 2);
-        let low = &curve[0];
+        assert_eq!(curve.len(), 3);
+        let zero = &curve[0];
+        assert_eq!((zero.n_trials, zero.n_no_decision, zero.n_correct, zero.n_error), (2, 0, 0, 0));
+        assert_eq!((zero.mean_rt, zero.sem_rt), (900.0, 100.0));
+        assert!(zero.accuracy.is_nan());
+        let low = &curve[1];
         assert_eq!((low.stimulus, low.n_trials, low.n_no_decision, low.n_correct, low.n_error), (0.1, 4, 1, 2, 1));
         assert_eq!((low.mean_rt_correct, low.sem_rt_correct), (600.0, 100.0));
         assert!(low.mean_rt_error == 900.0 && low.sem_rt_error.is_nan());
-        assert!((low.accuracy - 2.0 / 3.0).abs() < 1e-12);
-        assert_eq!((curve[1].stimulus, curve[1].mean_rt_correct, curve[1].accuracy), (0.5, 310.0, 1.0));
+        assert!((low.accuracy - 2.0 / 3.0).abs() < 1e-12 && low.mean_rt == 700.0);
+        assert_eq!((curve[2].stimulus, curve[2].mean_rt_correct, curve[2].accuracy), (0.5, 310.0, 1.0));
         let signed = chronometric(&[o(-0.2, None, None), o(0.1, None, None), o(-1.0, None, None)]);
         assert_eq!(signed.iter().map(|p| p.stimulus).collect::<Vec<_>>(), vec![-1.0, -0.2, 0.1]);
     }

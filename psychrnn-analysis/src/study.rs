@@ -14,7 +14,7 @@ use psychrnn_core::task::{Behaviour, Condition, Readout};
 use psychrnn_core::{Error, ParamSet, Registry, Result, Trajectory, TrialBatch};
 use psychrnn_train::Experiment;
 
-use crate::chronometric::{masked_mean_choice, threshold_crossing};
+use crate::chronometric::{choice_at, masked_mean_choice, threshold_crossing};
 
 /// Options of [`simulate_conditions`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -134,12 +134,16 @@ impl Simulation {
             let outputs = &ct.trajectory.outputs;
             for b in 0..ct.batch.n_trials() {
                 let z = outputs.index_axis(Axis(1), b);
+                let length = ct.batch.lengths.get(b).copied().unwrap_or(z.nrows()).min(z.nrows());
                 let (choice, reaction_time) = match self.behaviour.readout {
                     Readout::MaskedMean => (masked_mean_choice(z, ct.batch.mask.index_axis(Axis(1), b)), None),
+                    Readout::AtEnd => (choice_at(z, length.saturating_sub(1)), None),
                     Readout::Threshold { threshold } => {
-                        let onset = self.stimulus_steps(ct, b).map_or(0, |(start, _)| start);
-                        match threshold_crossing(z, threshold as f32, onset) {
-                            Some((t, c)) => (Some(c), Some((t - onset) as f64 * self.dt)),
+                        let onset_ms = self.onset_ms(ct, b);
+                        let onset = (onset_ms / self.dt).round().max(0.0) as usize;
+                        // Output step t is at time (t + 1) dt (PyCog's clock).
+                        match threshold_crossing(z, threshold as f32, onset, length) {
+                            Some((t, c)) => (Some(c), Some((t + 1) as f64 * self.dt - onset_ms)),
                             None => (None, None),
                         }
                     }
@@ -149,6 +153,14 @@ impl Simulation {
             }
         }
         out
+    }
+
+    /// Trial `b`'s stimulus onset in ms (0 without a declared stimulus period).
+    fn onset_ms(&self, ct: &ConditionTrials, b: usize) -> f64 {
+        let period = self.behaviour.stimulus_period.as_ref();
+        period
+            .and_then(|p| ct.batch.trial_params.get(b).and_then(|params| p.of(params)))
+            .map_or(0.0, |(onset, _)| onset)
     }
 
     /// Trial `b` of `ct`'s stimulus period as steps `(start, end)` (end exclusive, clipped to

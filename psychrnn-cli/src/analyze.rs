@@ -13,7 +13,7 @@ use psychrnn_analysis::{chronometric, connectivity, pca, selectivity};
 use psychrnn_core::npz::{NpyArray, write_atomically, write_npz};
 use psychrnn_core::rng::{Purpose, stream};
 use psychrnn_core::task::Readout;
-use psychrnn_core::{BuildContext, InitContext, ParamSet, WeightInitializer};
+use psychrnn_core::{BuildContext, InitContext, ParamRole, ParamSet, WeightInitializer};
 use psychrnn_plugins::init::from_file::{FromFile, FromFileConfig};
 use psychrnn_train::Experiment;
 use psychrnn_train::plot::{Chart, Heatmap, Legend, Series, Style, heatmaps};
@@ -201,12 +201,38 @@ fn unreachable_without_behaviour(exp: &Experiment) -> CliResult<Vec<String>> {
         .into())
 }
 
-/// The run's raw parameters from its weights (the file holds effective weights; they are the
-/// raw weights of a model with the same masks and Dale setting).
+/// The run's raw parameters from its weights. The file holds effective weights; they are raw
+/// weights that reproduce themselves when the constraint is idempotent (`|W o M| D`), but a
+/// rectifying constraint (`max(W, 0) o M` under Dale's principle) would zero the inhibitory
+/// columns, so their magnitudes are used then. Checked: the parameters must give back the
+/// file's effective weights.
 fn load_params(exp: &Experiment, weights: &Path, seed: u64) -> CliResult<ParamSet<f32>> {
     let init = FromFile::read(FromFileConfig { path: weights.to_path_buf() }, &BuildContext::default())?;
     let ctx = InitContext { specs: exp.model.param_specs(), dale_ratio: exp.model.dale_ratio() };
-    Ok(init.initialize(&ctx, &mut stream(seed, Purpose::Init, 0))?)
+    let saved = init.initialize(&ctx, &mut stream(seed, Purpose::Init, 0))?;
+    let reproduces = |raw: &ParamSet<f32>| -> CliResult<bool> {
+        let effective = exp.model.effective_weights(raw)?;
+        Ok(effective.iter().all(|(name, w)| {
+            saved.get(name).is_none_or(|s| s.iter().zip(w.iter()).all(|(a, b)| (a - b).abs() <= 1e-6 * (1.0 + a.abs())))
+        }))
+    };
+    if reproduces(&saved)? {
+        return Ok(saved);
+    }
+    let mut magnitudes = saved.clone();
+    for spec in exp.model.param_specs() {
+        if matches!(spec.role, ParamRole::InputWeights | ParamRole::RecurrentWeights | ParamRole::OutputWeights) {
+            magnitudes.require_mut(&spec.name)?.mapv_inplace(f32::abs);
+        }
+    }
+    if reproduces(&magnitudes)? {
+        return Ok(magnitudes);
+    }
+    Err(format!(
+        "{}: its weights are not the effective weights of this run's model (masks or Dale's principle differ)",
+        weights.display()
+    )
+    .into())
 }
 
 fn write_json(out: &Path, name: &str, value: &serde_json::Value) -> CliResult<String> {
@@ -328,19 +354,21 @@ fn write_chronometric(out: &Path, sim: &Simulation, context: &serde_json::Value)
         .map(|t| chronometric::Outcome {
             stimulus: sim.conditions[t.condition].condition.signed_stimulus.abs(),
             correct: t.correct,
-            reaction_time: t.reaction_time,
+            reaction_time: t.reaction_time.filter(|_| t.choice.is_some()),
         })
         .collect();
     let curve = chronometric::chronometric(&outcomes);
     let mut csv = String::from(
-        "stimulus,n_trials,n_no_decision,n_correct,mean_rt_correct_ms,sem_rt_correct_ms,n_error,mean_rt_error_ms,sem_rt_error_ms,accuracy\n",
+        "stimulus,n_trials,n_no_decision,mean_rt_ms,sem_rt_ms,n_correct,mean_rt_correct_ms,sem_rt_correct_ms,n_error,mean_rt_error_ms,sem_rt_error_ms,accuracy\n",
     );
     for p in &curve {
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
             p.stimulus,
             p.n_trials,
             p.n_no_decision,
+            csv_number(p.mean_rt),
+            csv_number(p.sem_rt),
             p.n_correct,
             csv_number(p.mean_rt_correct),
             csv_number(p.sem_rt_correct),
@@ -358,7 +386,7 @@ fn write_chronometric(out: &Path, sim: &Simulation, context: &serde_json::Value)
     };
     let chart = Chart::new(
         format!("Chronometric function ({})", sim.task),
-        format!("{} (unsigned)", sim.behaviour.stimulus_label),
+        sim.behaviour.stimulus_label.replace("signed ", "").to_string(),
         "reaction time (ms), mean ± s.e.m.",
     )
     .with(series("correct trials", |p| (p.mean_rt_correct, p.sem_rt_correct), 0))

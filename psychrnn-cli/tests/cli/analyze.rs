@@ -137,3 +137,41 @@ fn bad_requests_name_what_is_missing() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.join("dd/analysis/connectivity.json").is_file() && !dir.join("dd/analysis/pca.json").exists());
 }
+
+#[test]
+fn reaction_times_come_from_threshold_readouts() {
+    let dir = scratch("analyze-rt");
+    let manifest = r#"
+name = "rt"
+preset = "pycog"
+seed = 2
+[task]
+type = "pycog_rdm"
+version = "reaction_time"
+T = 1100
+N_batch = 20
+[model]
+N_rec = 20
+[training]
+training_iters = 2000
+test_batch_size = 20
+"#;
+    let o = train(&dir, manifest, "run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = psychrnn(&["analyze", "run", "chronometric", "--trials", "15", "-q"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c = json(&dir.join("run/analysis/chronometric.json"));
+    let points = c["points"].as_array().unwrap();
+    let stimuli: Vec<f64> = points.iter().map(|p| p["stimulus"].as_f64().unwrap()).collect();
+    assert_eq!(stimuli, vec![0.0, 1.0, 2.0, 4.0, 8.0, 16.0], "unsigned coherence (%)");
+    for p in points {
+        assert_eq!(p["n_trials"].as_u64(), Some(30), "both directions: {p}");
+        let n = |k: &str| p[k].as_u64().unwrap();
+        assert!(n("n_correct") + n("n_error") + n("n_no_decision") <= 30, "{p}");
+        // Reaction times lie inside the 1000 ms stimulus.
+        if let Some(rt) = p["mean_rt"].as_f64() {
+            assert!(rt > 0.0 && rt <= 1000.0, "{p}");
+        }
+    }
+    assert!(dir.join("run/analysis/chronometric.svg").is_file() && dir.join("run/analysis/chronometric.csv").is_file());
+}

@@ -38,7 +38,10 @@ pub enum Readout {
     /// PsychRNN's: the output with the largest mean over the steps where the loss mask is on.
     /// No reaction time.
     MaskedMean,
-    /// PyCog's reaction-time readout: the first output to exceed `threshold` at or after the
+    /// PyCog's variable-stimulus readout: the output that is largest at the trial's last step.
+    /// No reaction time.
+    AtEnd,
+    /// PyCog's reaction-time readout: the first output to reach `threshold` at or after the
     /// stimulus onset is the choice, and the time since onset is the reaction time.
     Threshold {
         /// The output level that counts as a decision.
@@ -46,20 +49,36 @@ pub enum Readout {
     },
 }
 
-/// Names of the trial parameters (in ms) that place the stimulus in a trial.
+/// Where the stimulus is in a trial: the trial parameter (ms) of its onset, and its end.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StimulusPeriod {
-    /// The onset time.
+    /// The trial parameter holding the onset time (ms).
     pub onset: String,
-    /// The duration.
-    pub duration: String,
+    /// Where it ends.
+    pub end: StimulusEnd,
+}
+
+/// How a trial's stimulus period ends.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StimulusEnd {
+    /// After the duration (ms) in this trial parameter.
+    DurationParam(String),
+    /// At the time (ms) in this trial parameter.
+    TimeParam(String),
+    /// After this fixed duration (ms).
+    Duration(f64),
 }
 
 impl StimulusPeriod {
-    /// The stimulus period of a trial: `(onset, end)` in ms, from its parameters.
+    /// The stimulus period of a trial: `(onset, end)` in ms, from its parameters; `None` if they
+    /// are missing (e.g. a catch trial).
     pub fn of(&self, params: &crate::TrialParams) -> Option<(f64, f64)> {
         let onset = params.get(&self.onset)?.as_f64()?;
-        let duration = params.get(&self.duration)?.as_f64()?;
-        Some((onset, onset + duration))
+        let end = match &self.end {
+            StimulusEnd::DurationParam(key) => onset + params.get(key)?.as_f64()?,
+            StimulusEnd::TimeParam(key) => params.get(key)?.as_f64()?,
+            StimulusEnd::Duration(ms) => onset + ms,
+        };
+        Some((onset, end))
     }
 }

@@ -16,7 +16,7 @@ pub mod timing;
 use ndarray::ArrayView3;
 
 pub use batch::{TrialBatch, TrialMut, TrialParams};
-pub use behaviour::{Behaviour, Condition, Readout, StimulusPeriod};
+pub use behaviour::{Behaviour, Condition, Readout, StimulusEnd, StimulusPeriod};
 pub use timeline::Timeline;
 pub use timing::TaskTiming;
 

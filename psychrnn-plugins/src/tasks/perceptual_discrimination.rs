@@ -10,7 +10,7 @@
 
 use psychrnn_core::registry::{BuildContext, Plugin};
 use psychrnn_core::task::blocks::{add_gaussian_noise, psychrnn_stimulus_noise_std};
-use psychrnn_core::task::{Behaviour, Condition, Readout, StimulusPeriod};
+use psychrnn_core::task::{Behaviour, Condition, Readout, StimulusEnd, StimulusPeriod};
 use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -159,7 +159,10 @@ impl Task for PerceptualDiscrimination {
             conditions,
             stimulus_label: "signed coherence".into(),
             readout: Readout::MaskedMean,
-            stimulus_period: Some(StimulusPeriod { onset: "onset_time".into(), duration: "stim_duration".into() }),
+            stimulus_period: Some(StimulusPeriod {
+                onset: "onset_time".into(),
+                end: StimulusEnd::DurationParam("stim_duration".into()),
+            }),
         })
     }
 }

@@ -15,7 +15,7 @@
 
 use ndarray::ArrayView3;
 use psychrnn_core::registry::{BuildContext, Plugin};
-use psychrnn_core::task::{Timeline, blocks};
+use psychrnn_core::task::{Behaviour, Condition, Readout, StimulusEnd, StimulusPeriod, Timeline, blocks};
 use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -91,6 +91,10 @@ pub struct RdmConfig {
     /// Fixed coherence (%) for every non-catch trial (default: drawn from PyCog's five).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coherence: Option<f64>,
+    /// Fixed direction for every non-catch trial: +1 (evidence for output 0) or -1 (for
+    /// output 1) (default: drawn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_out: Option<i64>,
 }
 
 /// The task.
@@ -128,6 +132,17 @@ impl Rdm {
             ("catch_duration", c.catch_duration),
         ])?;
         check_probability("catch_probability", c.catch_probability)?;
+        if let Some(d) = c.in_out
+            && d != 1
+            && d != -1
+        {
+            return Err(psychrnn_core::Error::invalid("in_out", format!("must be 1 or -1, got {d}")));
+        }
+        if let Some(coh) = c.coherence
+            && !coh.is_finite()
+        {
+            return Err(psychrnn_core::Error::invalid("coherence", format!("must be finite, got {coh}")));
+        }
         let longest = match c.version {
             Version::VariableStimulus => c.fixation + c.stimulus_max + c.decision,
             Version::ReactionTime => c.fixation + c.rt_stimulus,
@@ -173,7 +188,8 @@ impl Task for Rdm {
             return catch;
         }
         let coherence = c.coherence.unwrap_or_else(|| COHERENCES[rng.random_range(0..COHERENCES.len())]);
-        let in_out: i64 = if rng.random::<bool>() { 1 } else { -1 };
+        let drawn: i64 = if rng.random::<bool>() { 1 } else { -1 };
+        let in_out = c.in_out.unwrap_or(drawn);
         let choice = usize::from(in_out < 0);
         let timeline = self.timeline(rng);
         set_input(&mut trial, &timeline, dt, "stimulus", choice, coherence_input(SCALE, coherence));
@@ -191,7 +207,40 @@ impl Task for Rdm {
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
         blocks::accuracy_at_end(batch, outputs)
     }
+
+    /// Signed coherence (%) from -16 to 16 without catch trials; the choice at the trial's end
+    /// (variable stimulus) or the first output to reach 1 after stimulus onset, with its
+    /// reaction time (reaction time; PyCog's analysis).
+    fn behaviour(&self) -> Option<Behaviour> {
+        let mut conditions = Vec::new();
+        for in_out in [1i64, -1] {
+            for coherence in ANALYSIS_COHERENCES {
+                let mut config = toml::Table::new();
+                config.insert("coherence".into(), coherence.into());
+                config.insert("in_out".into(), in_out.into());
+                config.insert("catch_probability".into(), 0.0.into());
+                let correct_choice = (coherence > 0.0).then_some(usize::from(in_out < 0));
+                let signed_stimulus = in_out as f64 * coherence;
+                conditions.push(Condition { config, signed_stimulus, correct_choice, group: String::new() });
+            }
+        }
+        let (readout, end) = match self.config.version {
+            Version::VariableStimulus => (Readout::AtEnd, StimulusEnd::TimeParam("decision".into())),
+            Version::ReactionTime => {
+                (Readout::Threshold { threshold: 1.0 }, StimulusEnd::Duration(self.config.rt_stimulus))
+            }
+        };
+        Some(Behaviour {
+            conditions,
+            stimulus_label: "signed coherence (%)".into(),
+            readout,
+            stimulus_period: Some(StimulusPeriod { onset: "stimulus".into(), end }),
+        })
+    }
 }
+
+/// The coherences (%) `psychrnn analyze` sweeps in each direction (PyCog's five and zero).
+pub const ANALYSIS_COHERENCES: [f64; 6] = [0.0, 1.0, 2.0, 4.0, 8.0, 16.0];
 
 /// Reaction times (ms after stimulus onset) of the trials of a `pycog_rdm` batch: when either
 /// output first reaches `threshold` (PyCog's analysis uses 1, the training target being 1).
