@@ -9,6 +9,8 @@
 //! - Units and weights: [`selectivity`] (PyCog's choice selectivity d', its Eq 30),
 //!   [`connectivity`] (units ordered by selectivity, E/I balance, eigenvalue spectrum).
 //! - Population dynamics: [`pca`].
+//! - Perturbations: [`lesions`] (silence groups of units: the most selective, a random
+//!   control, the inhibitory units).
 //! - A trained network's trials over its task's condition grid: [`study`] (what the analyses of
 //!   `psychrnn analyze` start from).
 //! - Support: a derivative-free minimiser ([`optimize`]).
@@ -18,6 +20,7 @@
 
 pub mod chronometric;
 pub mod connectivity;
+pub mod lesions;
 pub mod optimize;
 pub mod pca;
 pub mod psychometric;

@@ -257,6 +257,16 @@ pub fn fit(points: &[Point], options: &FitOptions) -> Result<Fit> {
     if distinct < 2 {
         return Err(Error::invalid("points", format!("a curve needs trials at 2 or more stimuli, got {distinct}")));
     }
+    let (choices1, trials): (u64, u64) = used.iter().fold((0, 0), |(k, n), p| (k + p.n_choice1, n + p.n_trials));
+    if choices1 == 0 || choices1 == trials {
+        let side = if choices1 == 0 { 2 } else { 1 };
+        return Err(Error::invalid(
+            "points",
+            format!(
+                "all {trials} trials chose {side}: the curve's midpoint lies outside the stimuli, there is no curve to fit"
+            ),
+        ));
+    }
     if !(options.confidence > 0.0 && options.confidence < 1.0) {
         return Err(Error::invalid("confidence", format!("must lie in (0, 1), got {}", options.confidence)));
     }
@@ -472,6 +482,9 @@ mod tests {
             fit(&over, &FitOptions::default()).unwrap_err().to_string(),
             "points[0]: 6 choices 1 out of 5 trials"
         );
+        let one_sided =
+            [Point { stimulus: -0.1, n_trials: 5, n_choice1: 0 }, Point { stimulus: 0.2, n_trials: 5, n_choice1: 0 }];
+        assert!(fit(&one_sided, &FitOptions::default()).unwrap_err().to_string().contains("all 10 trials chose 2"));
         let nan = [Point { stimulus: f64::NAN, n_trials: 5, n_choice1: 1 }];
         assert!(fit(&nan, &FitOptions::default()).unwrap_err().to_string().starts_with("points[0].stimulus"));
     }

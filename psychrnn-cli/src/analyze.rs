@@ -22,7 +22,7 @@ use serde_json::json;
 use crate::CliResult;
 
 /// The analyses `psychrnn analyze` runs, in this order when none is named.
-pub const ANALYSES: [&str; 5] = ["psychometric", "chronometric", "selectivity", "connectivity", "pca"];
+pub const ANALYSES: [&str; 6] = ["psychometric", "chronometric", "selectivity", "connectivity", "pca", "lesions"];
 
 /// Arguments of `psychrnn analyze`.
 #[derive(Args)]
@@ -30,7 +30,7 @@ pub struct AnalyzeArgs {
     /// The run directory (its manifest.lock.toml and weights.npz).
     run_dir: PathBuf,
     /// Analyses to run (default: every one the task supports): psychometric, chronometric,
-    /// selectivity, connectivity, pca.
+    /// selectivity, connectivity, pca, lesions.
     analyses: Vec<String>,
     /// Trials per condition.
     #[arg(long, default_value_t = 200)]
@@ -53,6 +53,9 @@ pub struct AnalyzeArgs {
     /// Bootstrap resamples for the psychometric confidence intervals.
     #[arg(long, default_value_t = 500)]
     bootstrap: usize,
+    /// Lesions: the fraction of units in each selectivity-chosen group (and the random control).
+    #[arg(long, default_value_t = 0.1)]
+    lesion_fraction: f64,
     /// Replace the files of earlier analyses in the output directory.
     #[arg(long)]
     force: bool,
@@ -129,10 +132,10 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
     }
 
     let needs_simulation = requested.iter().any(|a| *a != "connectivity") || behaviour.is_some();
+    let options = SimulationOptions { trials_per_condition: args.trials, noise: !args.no_noise, seed: args.seed };
+    let registry = crate::registry_with(&exp.plugin_paths)?;
+    let base = lock.parent().unwrap_or(Path::new("."));
     let simulation = if needs_simulation {
-        let options = SimulationOptions { trials_per_condition: args.trials, noise: !args.no_noise, seed: args.seed };
-        let registry = crate::registry_with(&exp.plugin_paths)?;
-        let base = lock.parent().unwrap_or(Path::new("."));
         let bar = (!args.quiet).then(|| {
             let style = ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} conditions {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -167,19 +170,27 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
         "noise": !args.no_noise,
         "seed": args.seed,
     });
+    let fit_options = FitOptions {
+        sigmoid,
+        lapses: if args.lapses { Lapses::Free } else { Lapses::None },
+        bootstrap: args.bootstrap,
+        seed: args.seed,
+        ..FitOptions::default()
+    };
     for name in requested {
         let written = match (name, &simulation) {
             ("connectivity", sim) => write_connectivity(&out, &exp, &params, sim.as_ref(), &context)?,
             (_, None) => unreachable_without_behaviour(&exp)?,
-            ("psychometric", Some(sim)) => {
-                let options = FitOptions {
-                    sigmoid,
-                    lapses: if args.lapses { Lapses::Free } else { Lapses::None },
-                    bootstrap: args.bootstrap,
-                    seed: args.seed,
-                    ..FitOptions::default()
+            ("psychometric", Some(sim)) => write_psychometric(&out, sim, &fit_options, &context)?,
+            ("lesions", Some(sim)) => {
+                let lesion = Lesioning {
+                    registry: &registry,
+                    base,
+                    options: &options,
+                    fraction: args.lesion_fraction,
+                    quiet: args.quiet,
                 };
-                write_psychometric(&out, sim, &options, &context)?
+                write_lesions(&out, &exp, &params, sim, &lesion, &fit_options, &context)?
             }
             ("chronometric", Some(sim)) => write_chronometric(&out, sim, &context)?,
             ("selectivity", Some(sim)) => write_selectivity(&out, sim, &context)?,
@@ -643,5 +654,144 @@ fn write_pca(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliRe
         write_text(out, "pca.csv", &csv)?,
         "pca.npz".into(),
         write_text(out, "pca.svg", &chart.to_svg())?,
+    ])
+}
+
+/// What re-simulating under lesions needs.
+struct Lesioning<'a> {
+    registry: &'a psychrnn_core::Registry,
+    base: &'a Path,
+    options: &'a SimulationOptions,
+    fraction: f64,
+    quiet: bool,
+}
+
+/// Fraction correct over trials with a decision and a correct answer.
+fn accuracy(trials: &[TrialBehaviour]) -> f64 {
+    let judged: Vec<bool> = trials.iter().filter_map(|t| t.correct).collect();
+    if judged.is_empty() { f64::NAN } else { judged.iter().filter(|&&c| c).count() as f64 / judged.len() as f64 }
+}
+
+fn write_lesions(
+    out: &Path,
+    exp: &Experiment,
+    params: &ParamSet<f32>,
+    intact: &Simulation,
+    lesion: &Lesioning<'_>,
+    fit_options: &FitOptions,
+    context: &serde_json::Value,
+) -> CliResult<Vec<String>> {
+    if !(lesion.fraction > 0.0 && lesion.fraction <= 1.0) {
+        return Err(format!("--lesion-fraction must lie in (0, 1], got {}", lesion.fraction).into());
+    }
+    let d = selectivity::choice_selectivity(intact.stimulus_activity()?.view(), &choices(intact))?;
+    let w_rec = exp
+        .model
+        .effective_weights(params)?
+        .require("W_rec")
+        .map_err(|_| "lesions: the model has no `W_rec`: lesions silence rate units")?
+        .clone();
+    let exc = excitatory(exp, &w_rec);
+    let groups = psychrnn_analysis::lesions::standard_groups(&d, exc.as_deref(), lesion.fraction, lesion.options.seed);
+    let fit_of = |sim: &Simulation| -> CliResult<(f64, Option<psychometric::Fit>, Vec<Point>)> {
+        let trials = sim.behaviour();
+        let points: Vec<Point> = psychometric_points(sim, &trials).into_iter().map(|(_, p)| p).collect();
+        // A lesion can leave the network choosing one side only: no curve to fit, not an error.
+        let fit = psychometric::fit(&points, fit_options).ok();
+        Ok((accuracy(&trials), fit, points))
+    };
+    let (intact_accuracy, intact_fit, intact_points) = fit_of(intact)?;
+    let bar = (!lesion.quiet).then(|| {
+        let style = ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} lesions")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        ProgressBar::new(groups.len() as u64).with_style(style)
+    });
+    let mut rows = vec![("intact".to_string(), Vec::new(), intact_accuracy, intact_fit.clone(), intact_points)];
+    for g in &groups {
+        let lesioned = psychrnn_analysis::lesions::silence(params, &g.units)?;
+        let sim =
+            study::simulate_conditions(exp, lesion.registry, lesion.base, &lesioned, lesion.options, &mut |_, _| {})?;
+        let (acc, fit, points) = fit_of(&sim)?;
+        rows.push((g.name.clone(), g.units.clone(), acc, fit, points));
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let intact_bias = intact_fit.as_ref().map(|f| f.curve.bias);
+    let intact_sigma = intact_fit.as_ref().map(|f| f.curve.sigma);
+    let mut csv = String::from("group,n_units,accuracy,bias,sigma,bias_shift,sigma_ratio\n");
+    let mut entries = Vec::new();
+    let mut chart = Chart {
+        y_range: Some((-0.02, 1.02)),
+        h_lines: vec![0.5],
+        legend: Legend::Outside,
+        ..Chart::new(
+            format!(
+                "Psychometric functions under lesions ({}% of {} units per group)",
+                (100.0 * lesion.fraction).round(),
+                d.len()
+            ),
+            intact.behaviour.stimulus_label.clone(),
+            "fraction of choice 1",
+        )
+    };
+    for (k, (name, units, acc, fit, points)) in rows.iter().enumerate() {
+        let bias = fit.as_ref().map(|f| f.curve.bias);
+        let sigma = fit.as_ref().map(|f| f.curve.sigma);
+        let shift = bias.zip(intact_bias).map(|(b, i)| b - i);
+        let ratio = sigma.zip(intact_sigma).map(|(s, i)| s / i);
+        let opt = |v: Option<f64>| v.map_or(String::new(), csv_number);
+        csv.push_str(&format!(
+            "{name},{},{},{},{},{},{}\n",
+            units.len(),
+            csv_number(*acc),
+            opt(bias),
+            opt(sigma),
+            opt(shift),
+            opt(ratio)
+        ));
+        entries.push(json!({
+            "group": name,
+            "units": units,
+            "n_units": units.len(),
+            "accuracy": if acc.is_finite() { json!(acc) } else { json!(null) },
+            "fit": fit,
+            "bias_shift": shift,
+            "sigma_ratio": ratio,
+            "points": points.iter().map(|p| json!({"signed_stimulus": p.stimulus, "n_trials": p.n_trials, "n_choice1": p.n_choice1})).collect::<Vec<_>>(),
+        }));
+        let label = format!("{name} (accuracy {:.2})", acc);
+        if let Some(f) = fit {
+            let (lo, hi) = points
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.stimulus), b.max(p.stimulus)));
+            let line =
+                (0..=200).map(|i| lo + (hi - lo) * f64::from(i) / 200.0).map(|x| (x, f.curve.predict(x))).collect();
+            chart = chart.with(Series::line(label, line).colored(k));
+        } else {
+            chart = chart.with(
+                Series::points(label, points.iter().map(|p| (p.stimulus, p.fraction())).collect())
+                    .styled(Style::LinePoints)
+                    .colored(k),
+            );
+        }
+        chart = chart.with(Series::points("", points.iter().map(|p| (p.stimulus, p.fraction())).collect()).colored(k));
+    }
+    let value = json!({
+        "analysis": "lesions",
+        "task": intact.task,
+        "method": "units silenced by removing their outgoing weights (columns of W_rec and W_out) for the whole trial; groups chosen by choice selectivity d' of the intact network, a random control of the same size, and all inhibitory units",
+        "fraction": lesion.fraction,
+        "context": context,
+        "groups": entries,
+    });
+    Ok(vec![
+        write_json(out, "lesions", &value)?,
+        write_text(out, "lesions.csv", &csv)?,
+        write_text(out, "lesions.svg", &chart.to_svg())?,
     ])
 }

@@ -114,6 +114,8 @@ pub enum Legend {
     TopLeft,
     /// Bottom right.
     BottomRight,
+    /// Right of the frame, outside it (the canvas grows to fit): for many series.
+    Outside,
 }
 
 impl Chart {
@@ -148,7 +150,8 @@ impl Chart {
         let ((x0, x1), (y0, y1)) = if self.equal_aspect { equalise((x0, x1), (y0, y1)) } else { ((x0, x1), (y0, y1)) };
         let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
         let py = |y: f64| H - BOTTOM - (y - y0) / (y1 - y0) * (H - TOP - BOTTOM);
-        let mut svg = frame(&self.title, &self.x_label, &self.y_label, (x0, x1), (y0, y1));
+        let canvas = if self.legend == Legend::Outside { W + 20.0 + legend_width(&self.series) } else { W };
+        let mut svg = frame(&self.title, &self.x_label, &self.y_label, (x0, x1), (y0, y1), canvas);
         for m in &self.markers {
             let _ = writeln!(
                 svg,
@@ -244,13 +247,13 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// The document head, title, axes, ticks, grid and axis labels.
-fn frame(title: &str, x_label: &str, y_label: &str, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> String {
+fn frame(title: &str, x_label: &str, y_label: &str, (x0, x1): (f64, f64), (y0, y1): (f64, f64), canvas: f64) -> String {
     let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
     let py = |y: f64| H - BOTTOM - (y - y0) / (y1 - y0) * (H - TOP - BOTTOM);
     let mut svg = String::new();
     let _ = writeln!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{canvas}" height="{H}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ =
@@ -324,23 +327,29 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     (first..=last).map(|k| k as f64 * step).map(|v| if v.abs() < step * 1e-9 { 0.0 } else { v }).collect()
 }
 
-/// The legend inside the frame, as wide as its longest name (about 7 px per character at 12 px),
-/// on a white box so curves under it do not hide it.
+/// The legend in a corner of the frame (or right of it), as wide as its longest name, on a
+/// white box so curves under it do not hide it.
+/// The legend's width: about 7 px per character of its longest name at 12 px, plus the key.
+fn legend_width(series: &[Series]) -> f64 {
+    let longest = series.iter().filter(|s| !s.name.is_empty()).map(|s| s.name.chars().count()).max().unwrap_or(0);
+    35.0 + 7.0 * longest as f64
+}
+
 fn legend(svg: &mut String, series: &[Series], corner: Legend) {
     let named: Vec<(usize, &Series)> = series.iter().enumerate().filter(|(_, s)| !s.name.is_empty()).collect();
     if named.is_empty() {
         return;
     }
-    let longest = named.iter().map(|(_, s)| s.name.chars().count()).max().unwrap_or(0) as f64;
-    let width = 35.0 + 7.0 * longest;
+    let width = legend_width(series);
     let height = 14.0 * named.len() as f64 + 6.0;
     let x = match corner {
         Legend::TopLeft => LEFT + 15.0,
         Legend::TopRight | Legend::BottomRight => W - RIGHT - 10.0 - (width - 10.0),
+        Legend::Outside => W + 10.0,
     };
     let top = match corner {
         Legend::BottomRight => H - BOTTOM - height - 6.0,
-        Legend::TopLeft | Legend::TopRight => TOP - 4.0,
+        Legend::TopLeft | Legend::TopRight | Legend::Outside => TOP - 4.0,
     };
     let _ = writeln!(
         svg,

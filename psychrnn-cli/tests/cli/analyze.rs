@@ -60,6 +60,9 @@ fn analyze_writes_every_analysis_of_a_trained_network() {
         "pca.csv",
         "pca.npz",
         "pca.svg",
+        "lesions.json",
+        "lesions.csv",
+        "lesions.svg",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
@@ -101,6 +104,21 @@ fn analyze_writes_every_analysis_of_a_trained_network() {
         pca["explained_variance_ratio"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert!(ratios.windows(2).all(|w| w[0] >= w[1]) && ratios.iter().sum::<f64>() <= 1.0 + 1e-9, "{ratios:?}");
     assert_eq!(read_npz(&out.join("pca.npz")).unwrap().get("projections").unwrap().shape[0], 16);
+
+    // Perturbations: the intact network first, then each group with its units; the intact
+    // accuracy is the psychometric trials' and silencing a group never adds units.
+    let l = json(&out.join("lesions.json"));
+    let groups = l["groups"].as_array().unwrap();
+    let names: Vec<&str> = groups.iter().map(|g| g["group"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["intact", "most_selective", "most_selective_choice1", "most_selective_choice2", "random", "inhibitory"]
+    );
+    assert_eq!(groups[1]["n_units"].as_u64(), Some(2), "10% of 20 units");
+    assert_eq!(groups[5]["n_units"].as_u64(), Some(4), "every inhibitory unit");
+    let intact_accuracy = groups[0]["accuracy"].as_f64().unwrap();
+    assert!(intact_accuracy > 0.7, "{intact_accuracy}");
+    assert_eq!(groups[0]["fit"]["bias"], fit["bias"], "the intact fit is the psychometric analysis's");
 
     // Nothing is replaced without --force; the same analysis again gives the same numbers.
     let again = psychrnn(&["analyze", "run", "psychometric", "--trials", "80", "--bootstrap", "60", "-q"], &dir);
