@@ -8,7 +8,8 @@
 //!   reaction times read from outputs, and [`chronometric`] curves.
 //! - Units and weights: [`selectivity`] (PyCog's choice selectivity d', its Eq 30),
 //!   [`connectivity`] (units ordered by selectivity, E/I balance, eigenvalue spectrum).
-//! - Population dynamics: [`pca`].
+//! - Population dynamics: [`pca`], task axes by [`regression`] (Mante et al. 2013, PyCog
+//!   Fig 4).
 //! - Perturbations: [`lesions`] (silence groups of units: the most selective, a random
 //!   control, the inhibitory units).
 //! - A trained network's trials over its task's condition grid: [`study`] (what the analyses of
@@ -24,5 +25,6 @@ pub mod lesions;
 pub mod optimize;
 pub mod pca;
 pub mod psychometric;
+pub mod regression;
 pub mod selectivity;
 pub mod study;

@@ -22,7 +22,8 @@ use serde_json::json;
 use crate::CliResult;
 
 /// The analyses `psychrnn analyze` runs, in this order when none is named.
-pub const ANALYSES: [&str; 6] = ["psychometric", "chronometric", "selectivity", "connectivity", "pca", "lesions"];
+pub const ANALYSES: [&str; 7] =
+    ["psychometric", "chronometric", "selectivity", "connectivity", "pca", "regression", "lesions"];
 
 /// Arguments of `psychrnn analyze`.
 #[derive(Args)]
@@ -30,7 +31,7 @@ pub struct AnalyzeArgs {
     /// The run directory (its manifest.lock.toml and weights.npz).
     run_dir: PathBuf,
     /// Analyses to run (default: every one the task supports): psychometric, chronometric,
-    /// selectivity, connectivity, pca, lesions.
+    /// selectivity, connectivity, pca, regression, lesions.
     analyses: Vec<String>,
     /// Trials per condition.
     #[arg(long, default_value_t = 200)]
@@ -195,6 +196,7 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
             ("chronometric", Some(sim)) => write_chronometric(&out, sim, &context)?,
             ("selectivity", Some(sim)) => write_selectivity(&out, sim, &context)?,
             ("pca", Some(sim)) => write_pca(&out, sim, &context)?,
+            ("regression", Some(sim)) => write_regression(&out, sim, &context)?,
             (other, Some(_)) => return Err(format!("unknown analysis `{other}`").into()),
         };
         if !args.quiet {
@@ -585,7 +587,7 @@ fn write_pca(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliRe
     let fitted = pca::pca(stacked.view(), k)?;
     let projected = fitted.project(stacked.view())?;
     let mut chart = Chart {
-        legend: Legend::TopRight,
+        legend: Legend::Outside,
         ..Chart::new(
             format!(
                 "Condition-averaged trajectories, stimulus period ({} ms from onset)",
@@ -793,5 +795,145 @@ fn write_lesions(
         write_json(out, "lesions", &value)?,
         write_text(out, "lesions.csv", &csv)?,
         write_text(out, "lesions.svg", &chart.to_svg())?,
+    ])
+}
+
+/// PyCog keeps the 12 leading principal components to denoise the regression coefficients.
+const REGRESSION_PCS: usize = 12;
+
+fn write_regression(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliResult<Vec<String>> {
+    let steps = sim.common_stimulus_steps();
+    if steps < 2 {
+        return Err("regression: the trials' common stimulus period is shorter than 2 steps".into());
+    }
+    // Variables: the choice (+1 for choice 1, -1 for choice 2), then the task's, each scaled by
+    // its largest magnitude over the conditions (as PyCog scales coherences).
+    let mut names: Vec<String> = vec!["choice".into()];
+    for c in &sim.conditions {
+        for (name, _) in &c.condition.variables {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    let scale: Vec<f64> = names
+        .iter()
+        .map(|n| {
+            let m = sim
+                .conditions
+                .iter()
+                .flat_map(|c| c.condition.variables.iter().filter(|(v, _)| v == n).map(|(_, x)| x.abs()))
+                .fold(0.0, f64::max);
+            if m > 0.0 { m } else { 1.0 }
+        })
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let units = sim.conditions.first().map_or(0, |c| c.trajectory.rates.len_of(ndarray::Axis(2)));
+    let mut reg = psychrnn_analysis::regression::Regression::new(&refs, steps, units)?;
+    let behaviour = sim.behaviour();
+    let mut row = 0;
+    let mut used = 0usize;
+    for ct in &sim.conditions {
+        for b in 0..ct.batch.n_trials() {
+            let t = behaviour[row];
+            row += 1;
+            let Some(choice) = t.choice.filter(|&c| c < 2) else { continue };
+            let Some((start, _)) = sim.stimulus_steps(ct, b) else { continue };
+            if start + steps > ct.trajectory.rates.len_of(ndarray::Axis(0)) {
+                continue;
+            }
+            let mut values = vec![if choice == 0 { 1.0 } else { -1.0 }];
+            for (k, name) in names.iter().enumerate().skip(1) {
+                let v = ct.condition.variables.iter().find(|(n, _)| n == name).map_or(0.0, |(_, x)| *x);
+                values.push(v / scale[k]);
+            }
+            let rates = ct.trajectory.rates.slice(ndarray::s![start..start + steps, b, ..]);
+            reg.add_trial(&values, rates)?;
+            used += 1;
+        }
+    }
+    let averages = sim.condition_averages(steps);
+    let axes = reg.finish(averages.view(), REGRESSION_PCS)?;
+    let (n_cond, _, _) = averages.dim();
+    let stacked = averages.to_shape((n_cond * steps, units)).map_err(|e| e.to_string())?.to_owned();
+    let projected = axes.project(stacked.view())?;
+    let n_axes = names.len();
+    let second = 1.min(n_axes - 1);
+    let mut chart = Chart {
+        legend: Legend::TopRight,
+        ..Chart::new(
+            format!(
+                "Condition averages on the task axes (regression, {} ms from stimulus onset)",
+                (steps as f64 * sim.dt).round()
+            ),
+            format!("{} axis (z-scored rate, a.u.)", names[0]),
+            format!("{} axis (z-scored rate, a.u.)", names[second]),
+        )
+    };
+    let mut named = [false; 3];
+    for (c, ct) in sim.conditions.iter().enumerate() {
+        let s = ct.condition.signed_stimulus;
+        let (slot, color, label) = if s > 0.0 {
+            (0, 0, "evidence for choice 1")
+        } else if s < 0.0 {
+            (1, 1, "evidence for choice 2")
+        } else {
+            (2, 6, "zero evidence")
+        };
+        let name = if named[slot] { String::new() } else { label.to_string() };
+        named[slot] = true;
+        let points = (0..steps).map(|t| (projected[[c * steps + t, 0]], projected[[c * steps + t, second]])).collect();
+        chart = chart.with(Series::line(name, points).colored(color).styled(if s == 0.0 {
+            Style::Dashed
+        } else {
+            Style::Line
+        }));
+    }
+    let mut csv = String::from("time_from_onset_ms");
+    for n in &names {
+        csv.push_str(&format!(",{n}_coefficient_norm"));
+    }
+    csv.push('\n');
+    for t in 0..steps {
+        csv.push_str(&format!("{}", t as f64 * sim.dt));
+        for v in 0..n_axes {
+            csv.push_str(&format!(",{}", axes.norms[[v, t]]));
+        }
+        csv.push('\n');
+    }
+    let projections = projected.to_shape((n_cond, steps, n_axes)).map_err(|e| e.to_string())?.to_owned();
+    write_npz(
+        &out.join("regression.npz"),
+        &[
+            NpyArray::f64("axes", &[n_axes, units], axes.axes.iter().copied().collect()),
+            NpyArray::f64("coefficients", &[n_axes, steps, units], axes.coefficients.iter().copied().collect()),
+            NpyArray::f64("coefficient_norms", &[n_axes, steps], axes.norms.iter().copied().collect()),
+            NpyArray::f64("projections", &[n_cond, steps, n_axes], projections.iter().copied().collect()),
+            NpyArray::f64(
+                "signed_stimulus",
+                &[n_cond],
+                sim.conditions.iter().map(|c| c.condition.signed_stimulus).collect(),
+            ),
+        ],
+    )?;
+    let value = json!({
+        "analysis": "regression",
+        "task": sim.task,
+        "method": "Mante et al. 2013 (PyCog mante.py): z-score each unit; at each time step regress rates over trials on the variables and a constant; denoise the coefficients with the leading principal components of the condition averages; take each variable's coefficients where their norm peaks; orthogonalise by QR in the order of variables; project condition averages",
+        "variables": names,
+        "variable_scale": scale,
+        "choice_coding": "+1 for choice 1 (output 0), -1 for choice 2",
+        "trials_used": used,
+        "principal_components": axes.n_pcs,
+        "steps": steps,
+        "dt_ms": sim.dt,
+        "t_max_ms": axes.t_max.iter().map(|&t| t as f64 * sim.dt).collect::<Vec<_>>(),
+        "context": context,
+    });
+    Ok(vec![
+        write_json(out, "regression", &value)?,
+        write_text(out, "regression.csv", &csv)?,
+        "regression.npz".into(),
+        write_text(out, "regression.svg", &chart.to_svg())?,
     ])
 }

@@ -63,6 +63,10 @@ fn analyze_writes_every_analysis_of_a_trained_network() {
         "lesions.json",
         "lesions.csv",
         "lesions.svg",
+        "regression.json",
+        "regression.csv",
+        "regression.npz",
+        "regression.svg",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
@@ -104,6 +108,17 @@ fn analyze_writes_every_analysis_of_a_trained_network() {
         pca["explained_variance_ratio"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert!(ratios.windows(2).all(|w| w[0] >= w[1]) && ratios.iter().sum::<f64>() <= 1.0 + 1e-9, "{ratios:?}");
     assert_eq!(read_npz(&out.join("pca.npz")).unwrap().get("projections").unwrap().shape[0], 16);
+
+    // Task axes: choice then coherence, orthonormal, from every trial with a choice.
+    let r = json(&out.join("regression.json"));
+    assert_eq!(r["variables"], serde_json::json!(["choice", "coherence"]));
+    let axes = read_npz(&out.join("regression.npz")).unwrap();
+    let a = axes.get("axes").unwrap();
+    assert_eq!(a.shape, [2, 20]);
+    let v = a.to_f32().unwrap();
+    let dot = |i: usize, j: usize| (0..20).map(|u| f64::from(v[i * 20 + u]) * f64::from(v[j * 20 + u])).sum::<f64>();
+    assert!((dot(0, 0) - 1.0).abs() < 1e-5 && (dot(1, 1) - 1.0).abs() < 1e-5 && dot(0, 1).abs() < 1e-5);
+    assert!(r["trials_used"].as_u64().unwrap() > 1000);
 
     // Perturbations: the intact network first, then each group with its units; the intact
     // accuracy is the psychometric trials' and silencing a group never adds units.

@@ -30,6 +30,9 @@ pub struct Condition {
     pub correct_choice: Option<usize>,
     /// The curve it belongs to (e.g. a context); empty for a single curve.
     pub group: String,
+    /// The task variables of this condition for the regression analysis (e.g. `("coherence",
+    /// 0.16)`, `("context", 1.0)`), besides the choice, which the analysis reads from the outputs.
+    pub variables: Vec<(String, f64)>,
 }
 
 /// How a choice is read from one trial's outputs `[time, outputs]`.

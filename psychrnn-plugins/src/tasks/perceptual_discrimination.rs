@@ -152,6 +152,7 @@ impl Task for PerceptualDiscrimination {
                     signed_stimulus: sign * coherence,
                     correct_choice,
                     group: String::new(),
+                    variables: vec![("coherence".into(), sign * coherence)],
                 });
             }
         }

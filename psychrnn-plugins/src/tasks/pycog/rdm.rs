@@ -221,7 +221,13 @@ impl Task for Rdm {
                 config.insert("catch_probability".into(), 0.0.into());
                 let correct_choice = (coherence > 0.0).then_some(usize::from(in_out < 0));
                 let signed_stimulus = in_out as f64 * coherence;
-                conditions.push(Condition { config, signed_stimulus, correct_choice, group: String::new() });
+                conditions.push(Condition {
+                    config,
+                    signed_stimulus,
+                    correct_choice,
+                    group: String::new(),
+                    variables: vec![("coherence".into(), signed_stimulus)],
+                });
             }
         }
         let (readout, end) = match self.config.version {
