@@ -248,7 +248,7 @@ pub fn orthonormalise(vectors: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
         }
         let norm = q.row(i).dot(&q.row(i)).sqrt();
         let original = vectors.row(i).dot(&vectors.row(i)).sqrt();
-        if !(norm > 1e-10 * original.max(1e-300)) {
+        if norm.is_nan() || norm <= 1e-10 * original.max(1e-300) {
             return Err(Error::invalid("regression", format!("axis {i} lies in the span of the axes before it")));
         }
         q.row_mut(i).mapv_inplace(|v| v / norm);
