@@ -6,7 +6,7 @@
 //! - Behaviour: [`psychometric`] curves fitted by binomial maximum likelihood (cumulative
 //!   Gaussian or logistic, optional lapse rates, bootstrap intervals, deviance); choices and
 //!   reaction times read from outputs, and [`chronometric`] curves.
-//! - Units and weights: [`selectivity`] (PyCog's choice selectivity d', its Eq 30),
+//! - Units and weights: [`tuning`] to a task parameter over time (PyCog Fig 7), [`selectivity`] (PyCog's choice selectivity d', its Eq 30),
 //!   [`connectivity`] (units ordered by selectivity, E/I balance, eigenvalue spectrum).
 //! - Population dynamics: [`pca`], task axes by [`regression`] (Mante et al. 2013, PyCog
 //!   Fig 4).
@@ -28,3 +28,4 @@ pub mod psychometric;
 pub mod regression;
 pub mod selectivity;
 pub mod study;
+pub mod tuning;

@@ -231,6 +231,20 @@ impl Simulation {
         out
     }
 
+    /// The steps every trial has from its stimulus onset to its end (the shortest such stretch;
+    /// from the trial's start without a declared stimulus period).
+    pub fn common_steps_after_onset(&self) -> usize {
+        let mut shortest = usize::MAX;
+        for ct in &self.conditions {
+            for b in 0..ct.batch.n_trials() {
+                let start = self.stimulus_steps(ct, b).map_or(0, |(s, _)| s);
+                let length = ct.batch.lengths.get(b).copied().unwrap_or(0).min(ct.trajectory.rates.len_of(Axis(0)));
+                shortest = shortest.min(length.saturating_sub(start));
+            }
+        }
+        if shortest == usize::MAX { 0 } else { shortest }
+    }
+
     /// The shortest stimulus period over all trials, in steps (the window every trial fills when
     /// aligned at onset); the shortest trial without a declared stimulus period.
     pub fn common_stimulus_steps(&self) -> usize {

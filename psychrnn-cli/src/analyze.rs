@@ -22,8 +22,8 @@ use serde_json::json;
 use crate::CliResult;
 
 /// The analyses `psychrnn analyze` runs, in this order when none is named.
-pub const ANALYSES: [&str; 7] =
-    ["psychometric", "chronometric", "selectivity", "connectivity", "pca", "regression", "lesions"];
+pub const ANALYSES: [&str; 8] =
+    ["psychometric", "chronometric", "selectivity", "tuning", "connectivity", "pca", "regression", "lesions"];
 
 /// Arguments of `psychrnn analyze`.
 #[derive(Args)]
@@ -31,7 +31,7 @@ pub struct AnalyzeArgs {
     /// The run directory (its manifest.lock.toml and weights.npz).
     run_dir: PathBuf,
     /// Analyses to run (default: every one the task supports): psychometric, chronometric,
-    /// selectivity, connectivity, pca, regression, lesions.
+    /// selectivity, tuning, connectivity, pca, regression, lesions.
     analyses: Vec<String>,
     /// Trials per condition.
     #[arg(long, default_value_t = 200)]
@@ -197,6 +197,7 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
             ("selectivity", Some(sim)) => write_selectivity(&out, sim, &context)?,
             ("pca", Some(sim)) => write_pca(&out, sim, &context)?,
             ("regression", Some(sim)) => write_regression(&out, sim, &context)?,
+            ("tuning", Some(sim)) => write_tuning(&out, sim, &context)?,
             (other, Some(_)) => return Err(format!("unknown analysis `{other}`").into()),
         };
         if !args.quiet {
@@ -935,5 +936,82 @@ fn write_regression(out: &Path, sim: &Simulation, context: &serde_json::Value) -
         write_text(out, "regression.csv", &csv)?,
         "regression.npz".into(),
         write_text(out, "regression.svg", &chart.to_svg())?,
+    ])
+}
+
+/// The significance level of the tuning analysis's t-tests.
+const TUNING_ALPHA: f64 = 0.05;
+
+fn write_tuning(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliResult<Vec<String>> {
+    let variable = sim
+        .conditions
+        .iter()
+        .find_map(|c| c.condition.variables.first().map(|(n, _)| n.clone()))
+        .ok_or_else(|| format!("tuning: `{}` declares no task variable to be tuned to", sim.task))?;
+    let steps = sim.common_steps_after_onset();
+    if steps == 0 {
+        return Err("tuning: no step is common to every trial after stimulus onset".into());
+    }
+    let units = sim.conditions.first().map_or(0, |c| c.trajectory.rates.len_of(ndarray::Axis(2)));
+    let mut tuning = psychrnn_analysis::tuning::Tuning::new(steps, units);
+    for ct in &sim.conditions {
+        let Some(value) = ct.condition.variables.iter().find(|(n, _)| *n == variable).map(|(_, v)| *v) else {
+            continue;
+        };
+        for b in 0..ct.batch.n_trials() {
+            let start = sim.stimulus_steps(ct, b).map_or(0, |(s, _)| s);
+            tuning.add_trial(value, ct.trajectory.rates.slice(ndarray::s![start..start + steps, b, ..]))?;
+        }
+    }
+    let curves = tuning.finish(TUNING_ALPHA)?;
+    let times: Vec<f64> = (0..steps).map(|t| t as f64 * sim.dt).collect();
+    let chart = Chart {
+        y_range: Some((0.0, 1.0)),
+        ..Chart::new(
+            format!("Units tuned to {variable} ({} trials, p < {TUNING_ALPHA})", curves.trials),
+            "time from stimulus onset (ms)",
+            "fraction of units tuned",
+        )
+    }
+    .with(Series::line("", times.iter().copied().zip(curves.fraction_tuned.iter().copied()).collect()));
+    let mut csv = String::from("time_from_onset_ms,fraction_tuned\n");
+    for (t, f) in times.iter().zip(&curves.fraction_tuned) {
+        csv.push_str(&format!("{t},{f}\n"));
+    }
+    write_npz(
+        &out.join("tuning.npz"),
+        &[
+            NpyArray::f64("time_ms", &[steps], times.clone()),
+            NpyArray::f64("slopes", &[steps, units], curves.slopes.iter().copied().collect()),
+            NpyArray::f64(
+                "t_statistics",
+                &[steps, units],
+                curves
+                    .t_statistics
+                    .iter()
+                    .copied()
+                    .map(|v| if v.is_finite() { v } else { v.signum() * f64::MAX })
+                    .collect(),
+            ),
+            NpyArray::f64("p_values", &[steps, units], curves.p_values.iter().copied().collect()),
+            NpyArray::f64("fraction_tuned", &[steps], curves.fraction_tuned.clone()),
+        ],
+    )?;
+    let value = json!({
+        "analysis": "tuning",
+        "task": sim.task,
+        "variable": variable,
+        "method": "per step and unit, least-squares line of the rate over trials against the variable; tuned when the slope's two-sided t-test (trials - 2 df) gives p < alpha",
+        "alpha": TUNING_ALPHA,
+        "trials": curves.trials,
+        "time_from_onset_ms": times,
+        "fraction_tuned": curves.fraction_tuned,
+        "context": context,
+    });
+    Ok(vec![
+        write_json(out, "tuning", &value)?,
+        write_text(out, "tuning.csv", &csv)?,
+        "tuning.npz".into(),
+        write_text(out, "tuning.svg", &chart.to_svg())?,
     ])
 }

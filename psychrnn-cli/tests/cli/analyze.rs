@@ -67,6 +67,10 @@ fn analyze_writes_every_analysis_of_a_trained_network() {
         "regression.csv",
         "regression.npz",
         "regression.svg",
+        "tuning.json",
+        "tuning.csv",
+        "tuning.npz",
+        "tuning.svg",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
@@ -119,6 +123,14 @@ fn analyze_writes_every_analysis_of_a_trained_network() {
     let dot = |i: usize, j: usize| (0..20).map(|u| f64::from(v[i * 20 + u]) * f64::from(v[j * 20 + u])).sum::<f64>();
     assert!((dot(0, 0) - 1.0).abs() < 1e-5 && (dot(1, 1) - 1.0).abs() < 1e-5 && dot(0, 1).abs() < 1e-5);
     assert!(r["trials_used"].as_u64().unwrap() > 1000);
+
+    // Tuning to coherence after stimulus onset: a fraction per step, p-values per unit and step.
+    let tuning = json(&out.join("tuning.json"));
+    let fractions: Vec<f64> =
+        tuning["fraction_tuned"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(!fractions.is_empty() && fractions.iter().all(|f| (0.0..=1.0).contains(f)));
+    assert!(fractions.iter().copied().fold(0.0, f64::max) > 0.2, "a trained network carries coherence: {fractions:?}");
+    assert_eq!(read_npz(&out.join("tuning.npz")).unwrap().get("p_values").unwrap().shape, [fractions.len(), 20]);
 
     // Perturbations: the intact network first, then each group with its units; the intact
     // accuracy is the psychometric trials' and silencing a group never adds units.
