@@ -266,15 +266,23 @@ fn csv_number(v: f64) -> String {
     if v.is_finite() { format!("{v}") } else { String::new() }
 }
 
-/// Psychometric points per (group, signed stimulus), from trials with a choice.
-fn psychometric_points(sim: &Simulation, trials: &[TrialBehaviour]) -> Vec<(String, Point)> {
+/// Psychometric points per (group, stimulus), from trials with a choice; the stimulus is the
+/// condition's variable `x` if given, else its signed stimulus.
+fn psychometric_points(sim: &Simulation, trials: &[TrialBehaviour], x: Option<&str>) -> Vec<(String, Point)> {
     let mut points: Vec<(String, Point)> = Vec::new();
     for t in trials.iter().filter(|t| t.choice.is_some()) {
         let c = &sim.conditions[t.condition].condition;
-        let i = match points.iter().position(|(g, p)| *g == c.group && p.stimulus == c.signed_stimulus) {
+        let stimulus = match x {
+            Some(name) => match c.variables.iter().find(|(n, _)| n == name) {
+                Some((_, v)) => *v,
+                None => continue,
+            },
+            None => c.signed_stimulus,
+        };
+        let i = match points.iter().position(|(g, p)| *g == c.group && p.stimulus == stimulus) {
             Some(i) => i,
             None => {
-                points.push((c.group.clone(), Point { stimulus: c.signed_stimulus, n_trials: 0, n_choice1: 0 }));
+                points.push((c.group.clone(), Point { stimulus, n_trials: 0, n_choice1: 0 }));
                 points.len() - 1
             }
         };
@@ -292,56 +300,83 @@ fn write_psychometric(
     context: &serde_json::Value,
 ) -> CliResult<Vec<String>> {
     let trials = sim.behaviour();
-    let points = psychometric_points(sim, &trials);
-    let mut groups: Vec<String> = points.iter().map(|(g, _)| g.clone()).collect();
-    groups.dedup();
-    let mut curves = Vec::new();
-    let mut chart = Chart {
-        y_range: Some((-0.02, 1.02)),
-        h_lines: vec![0.5],
-        legend: Legend::TopLeft,
-        ..Chart::new(
-            format!("Psychometric function ({}, {} trials)", sim.task, trials.len()),
-            sim.behaviour.stimulus_label.clone(),
-            "fraction of choice 1",
-        )
+    let axes: Vec<Option<&str>> = if sim.behaviour.psychometric_variables.is_empty() {
+        vec![None]
+    } else {
+        sim.behaviour.psychometric_variables.iter().map(|v| Some(v.as_str())).collect()
     };
-    let mut csv = String::from("group,signed_stimulus,n_trials,n_choice1,fraction_choice1,fitted_fraction_choice1\n");
-    for (k, group) in groups.iter().enumerate() {
-        let pts: Vec<Point> = points.iter().filter(|(g, _)| g == group).map(|(_, p)| *p).collect();
-        let fit = psychometric::fit(&pts, options)
-            .map_err(|e| format!("psychometric fit of {}: {e}", if group.is_empty() { "the curve" } else { group }))?;
-        for p in &pts {
-            csv.push_str(&format!(
-                "{group},{},{},{},{},{}\n",
-                p.stimulus,
-                p.n_trials,
-                p.n_choice1,
-                csv_number(p.fraction()),
-                csv_number(fit.curve.predict(p.stimulus))
-            ));
-        }
-        let (lo, hi) =
-            pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.stimulus), b.max(p.stimulus)));
-        let line: Vec<(f64, f64)> =
-            (0..=200).map(|i| lo + (hi - lo) * f64::from(i) / 200.0).map(|x| (x, fit.curve.predict(x))).collect();
-        let label = |what: &str| if group.is_empty() { what.to_string() } else { format!("{group}: {what}") };
-        chart = chart
-            .with(Series::points(label("network"), pts.iter().map(|p| (p.stimulus, p.fraction())).collect()).colored(k))
-            .with(
-                Series::line(label(&format!("fit (bias {:.3}, sigma {:.3})", fit.curve.bias, fit.curve.sigma)), line)
-                    .colored(k),
+    let mut curves = Vec::new();
+    let mut files = Vec::new();
+    let mut csv =
+        String::from("x_variable,group,signed_stimulus,n_trials,n_choice1,fraction_choice1,fitted_fraction_choice1\n");
+    for axis in axes {
+        let points = psychometric_points(sim, &trials, axis);
+        let mut groups: Vec<String> = points.iter().map(|(g, _)| g.clone()).collect();
+        groups.dedup();
+        let x_label =
+            axis.map_or_else(|| sim.behaviour.stimulus_label.clone(), |v| format!("signed {v} coherence (%)"));
+        let mut chart = Chart {
+            y_range: Some((-0.02, 1.02)),
+            h_lines: vec![0.5],
+            legend: if groups.len() > 1 { Legend::Outside } else { Legend::TopLeft },
+            ..Chart::new(
+                format!("Psychometric function ({}, {} trials)", sim.task, trials.len()),
+                x_label,
+                "fraction of choice 1",
+            )
+        };
+        for (k, group) in groups.iter().enumerate() {
+            let pts: Vec<Point> = points.iter().filter(|(g, _)| g == group).map(|(_, p)| *p).collect();
+            let what = if group.is_empty() { "the curve".to_string() } else { group.clone() };
+            // A curve that cannot be fitted (e.g. one-sided) is reported, not fatal.
+            let fit = psychometric::fit(&pts, options).map_err(|e| format!("psychometric fit of {what}: {e}"));
+            for p in &pts {
+                let fitted = fit.as_ref().map_or(f64::NAN, |f| f.curve.predict(p.stimulus));
+                csv.push_str(&format!(
+                    "{},{group},{},{},{},{},{}\n",
+                    axis.unwrap_or(""),
+                    p.stimulus,
+                    p.n_trials,
+                    p.n_choice1,
+                    csv_number(p.fraction()),
+                    csv_number(fitted)
+                ));
+            }
+            let label = |what: &str| if group.is_empty() { what.to_string() } else { format!("{group}: {what}") };
+            chart = chart.with(
+                Series::points(label("network"), pts.iter().map(|p| (p.stimulus, p.fraction())).collect()).colored(k),
             );
-        curves.push(json!({
-            "group": group,
-            "points": pts.iter().map(|p| json!({
-                "signed_stimulus": p.stimulus,
-                "n_trials": p.n_trials,
-                "n_choice1": p.n_choice1,
-                "fraction_choice1": p.fraction(),
-            })).collect::<Vec<_>>(),
-            "fit": fit,
-        }));
+            if let Ok(fit) = &fit {
+                let (lo, hi) = pts
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.stimulus), b.max(p.stimulus)));
+                let line: Vec<(f64, f64)> = (0..=200)
+                    .map(|i| lo + (hi - lo) * f64::from(i) / 200.0)
+                    .map(|x| (x, fit.curve.predict(x)))
+                    .collect();
+                chart = chart.with(
+                    Series::line(
+                        label(&format!("fit (bias {:.3}, sigma {:.3})", fit.curve.bias, fit.curve.sigma)),
+                        line,
+                    )
+                    .colored(k),
+                );
+            }
+            curves.push(json!({
+                "x_variable": axis,
+                "group": group,
+                "points": pts.iter().map(|p| json!({
+                    "signed_stimulus": p.stimulus,
+                    "n_trials": p.n_trials,
+                    "n_choice1": p.n_choice1,
+                    "fraction_choice1": p.fraction(),
+                })).collect::<Vec<_>>(),
+                "fit": fit.as_ref().ok(),
+                "fit_error": fit.as_ref().err(),
+            }));
+        }
+        let file = axis.map_or_else(|| "psychometric.svg".to_string(), |v| format!("psychometric_{v}.svg"));
+        files.push(write_text(out, &file, &chart.to_svg())?);
     }
     let no_choice = trials.iter().filter(|t| t.choice.is_none()).count();
     let value = json!({
@@ -354,11 +389,9 @@ fn write_psychometric(
         "context": context,
         "curves": curves,
     });
-    Ok(vec![
-        write_json(out, "psychometric", &value)?,
-        write_text(out, "psychometric.csv", &csv)?,
-        write_text(out, "psychometric.svg", &chart.to_svg())?,
-    ])
+    files.insert(0, write_text(out, "psychometric.csv", &csv)?);
+    files.insert(0, write_json(out, "psychometric", &value)?);
+    Ok(files)
 }
 
 fn write_chronometric(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliResult<Vec<String>> {
@@ -698,7 +731,7 @@ fn write_lesions(
     let groups = psychrnn_analysis::lesions::standard_groups(&d, exc.as_deref(), lesion.fraction, lesion.options.seed);
     let fit_of = |sim: &Simulation| -> CliResult<(f64, Option<psychometric::Fit>, Vec<Point>)> {
         let trials = sim.behaviour();
-        let points: Vec<Point> = psychometric_points(sim, &trials).into_iter().map(|(_, p)| p).collect();
+        let points: Vec<Point> = psychometric_points(sim, &trials, None).into_iter().map(|(_, p)| p).collect();
         // A lesion can leave the network choosing one side only: no curve to fit, not an error.
         let fit = psychometric::fit(&points, fit_options).ok();
         Ok((accuracy(&trials), fit, points))

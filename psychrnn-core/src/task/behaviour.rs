@@ -12,6 +12,10 @@ pub struct Behaviour {
     pub conditions: Vec<Condition>,
     /// What the signed stimulus is, with its unit, for axis labels (e.g. `signed coherence`).
     pub stimulus_label: String,
+    /// Condition variables to draw psychometric curves against, one set of curves (one per
+    /// group) for each (e.g. motion and colour coherence in both contexts, PyCog Fig 4A); empty:
+    /// against the signed stimulus.
+    pub psychometric_variables: Vec<String>,
     /// How a choice is read from a trial's outputs.
     pub readout: Readout,
     /// The trial parameters (ms) giving the stimulus period, for unit selectivity.

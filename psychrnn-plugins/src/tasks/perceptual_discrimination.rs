@@ -159,6 +159,7 @@ impl Task for PerceptualDiscrimination {
         Some(Behaviour {
             conditions,
             stimulus_label: "signed coherence".into(),
+            psychometric_variables: Vec::new(),
             readout: Readout::MaskedMean,
             stimulus_period: Some(StimulusPeriod {
                 onset: "onset_time".into(),

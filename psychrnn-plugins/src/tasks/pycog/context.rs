@@ -9,7 +9,7 @@
 
 use ndarray::ArrayView3;
 use psychrnn_core::registry::{BuildContext, Plugin};
-use psychrnn_core::task::{Timeline, blocks};
+use psychrnn_core::task::{Behaviour, Condition, Readout, StimulusEnd, StimulusPeriod, Timeline, blocks};
 use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,26 @@ pub struct ContextConfig {
     /// Duration of catch trials.
     #[serde(default = "super::default_catch_duration")]
     pub catch_duration: f64,
+    /// Fixed context for every non-catch trial (default: drawn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<ContextCue>,
+    /// Fixed signed motion coherence (%) for every non-catch trial: positive is evidence for
+    /// output 0 (default: drawn from PyCog's, both directions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion: Option<f64>,
+    /// Fixed signed colour coherence (%), likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<f64>,
+}
+
+/// Which feature the context cue makes relevant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextCue {
+    /// Motion decides.
+    Motion,
+    /// Colour decides.
+    Colour,
 }
 
 /// The task.
@@ -83,6 +103,13 @@ impl Context {
             ("catch_duration", c.catch_duration),
         ])?;
         check_probability("catch_probability", c.catch_probability)?;
+        for (field, v) in [("motion", c.motion), ("colour", c.colour)] {
+            if let Some(v) = v
+                && !v.is_finite()
+            {
+                return Err(psychrnn_core::Error::invalid(field, format!("must be finite, got {v}")));
+            }
+        }
         check_fits(&timing, (c.fixation + c.stimulus + c.decision).max(c.catch_duration))?;
         Ok(Context { config, timing })
     }
@@ -106,11 +133,17 @@ impl Task for Context {
         if let Some(catch) = draw_catch(rng, &mut trial, c.catch_probability, N_CONDITIONS, c.catch_duration, dt) {
             return catch;
         }
+        // Draw everything, then apply the fixed values (the draws of training stay the same).
         let motion_context = rng.random::<bool>();
+        let motion_context = c.context.map_or(motion_context, |cue| cue == ContextCue::Motion);
         let mut pick = || COHERENCES[rng.random_range(0..COHERENCES.len())];
         let (coh_m, coh_c) = (pick(), pick());
         let mut direction = || -> i64 { if rng.random::<bool>() { 1 } else { -1 } };
         let (left_right_m, left_right_c) = (direction(), direction());
+        let fixed =
+            |signed: Option<f64>, drawn: (f64, i64)| signed.map_or(drawn, |s| (s.abs(), if s < 0.0 { -1 } else { 1 }));
+        let (coh_m, left_right_m) = fixed(c.motion, (coh_m, left_right_m));
+        let (coh_c, left_right_c) = fixed(c.colour, (coh_c, left_right_c));
         let relevant = if motion_context { left_right_m } else { left_right_c };
         let choice = usize::from(relevant < 0);
         let timeline =
@@ -132,6 +165,50 @@ impl Task for Context {
 
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
         blocks::accuracy_at_end(batch, outputs)
+    }
+
+    /// PyCog's 72 conditions (context x signed motion x signed colour coherence, no catch
+    /// trials), the choice at the trial's end; psychometric curves against motion and against
+    /// colour in each context (PyCog Fig 4A); regression on choice, motion, colour and context.
+    fn behaviour(&self) -> Option<Behaviour> {
+        let signed: Vec<f64> = COHERENCES.iter().rev().map(|c| -c).chain(COHERENCES).collect();
+        let mut conditions = Vec::new();
+        for (cue, name, context_value) in
+            [(ContextCue::Motion, "motion context", 1.0), (ContextCue::Colour, "colour context", -1.0)]
+        {
+            for &m in &signed {
+                for &col in &signed {
+                    let mut config = toml::Table::new();
+                    config
+                        .insert("context".into(), (if cue == ContextCue::Motion { "motion" } else { "colour" }).into());
+                    config.insert("motion".into(), m.into());
+                    config.insert("colour".into(), col.into());
+                    config.insert("catch_probability".into(), 0.0.into());
+                    let relevant = if cue == ContextCue::Motion { m } else { col };
+                    conditions.push(Condition {
+                        config,
+                        signed_stimulus: relevant,
+                        correct_choice: Some(usize::from(relevant < 0.0)),
+                        group: name.into(),
+                        variables: vec![
+                            ("motion".into(), m),
+                            ("colour".into(), col),
+                            ("context".into(), context_value),
+                        ],
+                    });
+                }
+            }
+        }
+        Some(Behaviour {
+            conditions,
+            stimulus_label: "signed coherence of the relevant feature (%)".into(),
+            psychometric_variables: vec!["motion".into(), "colour".into()],
+            readout: Readout::AtEnd,
+            stimulus_period: Some(StimulusPeriod {
+                onset: "stimulus".into(),
+                end: StimulusEnd::TimeParam("decision".into()),
+            }),
+        })
     }
 }
 
@@ -174,5 +251,23 @@ mod tests {
             assert_eq!((batch.targets[[59, b, choice]], batch.targets[[59, b, 1 - choice]]), (HIGH, LOW));
         }
         assert!(seen.len() > 60, "most of the 72 conditions appear ({} did)", seen.len());
+    }
+
+    #[test]
+    fn a_declared_condition_fixes_every_trial() {
+        let task = build(table(
+            "type = \"pycog_context\"\nT = 1200.0\ncontext = \"colour\"\nmotion = -3.0\ncolour = 10.0\ncatch_probability = 0.0",
+        ));
+        let batch = batch(task.as_ref(), 40);
+        for p in &batch.trial_params {
+            assert_eq!((p["context"].as_str(), num(p, "coh_m"), p["left_right_m"].as_i64()), (Some("c"), 3.0, Some(-1)));
+            assert_eq!((num(p, "coh_c"), p["left_right_c"].as_i64(), p["choice"].as_u64()), (10.0, Some(1), Some(0)));
+        }
+        let behaviour = task.behaviour().unwrap();
+        assert_eq!(behaviour.conditions.len(), N_CONDITIONS);
+        let c = &behaviour.conditions[40];
+        assert_eq!(c.group, "colour context");
+        assert_eq!(c.correct_choice, Some(usize::from(c.signed_stimulus < 0.0)));
+        assert_eq!(c.signed_stimulus, c.variables[1].1, "the colour context's relevant feature is colour");
     }
 }

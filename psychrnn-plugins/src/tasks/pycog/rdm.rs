@@ -239,6 +239,7 @@ impl Task for Rdm {
         Some(Behaviour {
             conditions,
             stimulus_label: "signed coherence (%)".into(),
+            psychometric_variables: Vec::new(),
             readout,
             stimulus_period: Some(StimulusPeriod { onset: "stimulus".into(), end }),
         })
