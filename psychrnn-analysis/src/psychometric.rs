@@ -211,6 +211,10 @@ pub struct Fit {
     pub degrees_of_freedom: i64,
     /// Trials over all conditions.
     pub n_trials: u64,
+    /// Whether the bias or sigma ended at its bound (bias within 10 stimulus ranges of the
+    /// stimuli, sigma between 1e-4 and 1e3 ranges): e.g. a flat curve, whose bias and sigma the
+    /// data do not determine (its slope, near 0, is what it shows).
+    pub at_bound: bool,
     /// Bootstrap confidence intervals (`None` without resamples).
     pub intervals: Option<Intervals>,
 }
@@ -281,6 +285,7 @@ pub fn fit(points: &[Point], options: &FitOptions) -> Result<Fit> {
         deviance: curve.deviance(&used),
         degrees_of_freedom: used.len() as i64 - n_params,
         n_trials: used.iter().map(|p| p.n_trials).sum(),
+        at_bound: Bounds::of(&used).touches(&curve),
         intervals,
     })
 }
@@ -296,15 +301,47 @@ fn lapse_parameter(lapse: f64) -> f64 {
     (q / (1.0 - q)).ln()
 }
 
-fn curve_of(theta: &[f64], options: &FitOptions) -> Curve {
+/// Where the bias and sigma may go: within 10 ranges of the stimuli, and 1e-4 to 1e3 ranges.
+#[derive(Clone, Copy, Debug)]
+struct Bounds {
+    bias: (f64, f64),
+    ln_sigma: (f64, f64),
+}
+
+impl Bounds {
+    fn of(points: &[Point]) -> Self {
+        let (lo, hi) = points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.stimulus), hi.max(p.stimulus)));
+        let range = (hi - lo).max(1e-12);
+        Bounds { bias: (lo - 10.0 * range, hi + 10.0 * range), ln_sigma: ((1e-4 * range).ln(), (1e3 * range).ln()) }
+    }
+
+    fn touches(&self, c: &Curve) -> bool {
+        let near = |v: f64, bound: f64| (v - bound).abs() <= 1e-6 * (1.0 + bound.abs());
+        near(c.bias, self.bias.0)
+            || near(c.bias, self.bias.1)
+            || near(c.sigma.ln(), self.ln_sigma.0)
+            || near(c.sigma.ln(), self.ln_sigma.1)
+    }
+}
+
+fn curve_of(theta: &[f64], options: &FitOptions, bounds: &Bounds) -> Curve {
     let (lapse_low, lapse_high) =
         if options.lapses == Lapses::Free { (lapse_of(theta[2]), lapse_of(theta[3])) } else { (0.0, 0.0) };
-    Curve { sigmoid: options.sigmoid, bias: theta[0], sigma: theta[1].exp(), lapse_low, lapse_high }
+    Curve {
+        sigmoid: options.sigmoid,
+        bias: theta[0].clamp(bounds.bias.0, bounds.bias.1),
+        sigma: theta[1].clamp(bounds.ln_sigma.0, bounds.ln_sigma.1).exp(),
+        lapse_low,
+        lapse_high,
+    }
 }
 
 /// The maximum-likelihood curve, from several starting scales (or from `start`).
 fn maximum_likelihood(points: &[Point], options: &FitOptions, start: Option<&Curve>) -> Curve {
-    let nll = |theta: &[f64]| -curve_of(theta, options).log_likelihood(points);
+    let bounds = Bounds::of(points);
+    let nll = |theta: &[f64]| -curve_of(theta, options, &bounds).log_likelihood(points);
     let (lo, hi) =
         points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.stimulus), hi.max(p.stimulus)));
     let starts: Vec<Vec<f64>> = match start {
@@ -326,7 +363,7 @@ fn maximum_likelihood(points: &[Point], options: &FitOptions, start: Option<&Cur
         .min_by(|a, b| a.value.total_cmp(&b.value))
         .map(|m| m.x)
         .unwrap_or_else(|| starts[0][..n].to_vec());
-    curve_of(&best, options)
+    curve_of(&best, options, &bounds)
 }
 
 /// Where the observed fraction crosses 1/2 (linear interpolation), or the trial-weighted mean
@@ -485,6 +522,23 @@ mod tests {
         let one_sided =
             [Point { stimulus: -0.1, n_trials: 5, n_choice1: 0 }, Point { stimulus: 0.2, n_trials: 5, n_choice1: 0 }];
         assert!(fit(&one_sided, &FitOptions::default()).unwrap_err().to_string().contains("all 10 trials chose 2"));
+        // A flat curve: its slope is ~0 and its bias and sigma sit at their bounds, said so.
+        let flat: Vec<Point> =
+            (-3..=3).map(|i| Point { stimulus: f64::from(i), n_trials: 1000, n_choice1: 500 }).collect();
+        let f = fit(&flat, &FitOptions { bootstrap: 0, ..FitOptions::default() }).unwrap();
+        assert!(f.at_bound && f.slope.abs() < 1e-3 && f.curve.sigma <= 6000.0 * (1.0 + 1e-9), "{f:?}");
+        assert!(
+            !fit(
+                &synthetic(
+                    &Curve { sigmoid: Sigmoid::Logistic, bias: 0.0, sigma: 0.1, lapse_low: 0.0, lapse_high: 0.0 },
+                    100,
+                    1
+                ),
+                &FitOptions { bootstrap: 0, ..FitOptions::default() }
+            )
+            .unwrap()
+            .at_bound
+        );
         let nan = [Point { stimulus: f64::NAN, n_trials: 5, n_choice1: 1 }];
         assert!(fit(&nan, &FitOptions::default()).unwrap_err().to_string().starts_with("points[0].stimulus"));
     }

@@ -260,7 +260,10 @@ mod tests {
         ));
         let batch = batch(task.as_ref(), 40);
         for p in &batch.trial_params {
-            assert_eq!((p["context"].as_str(), num(p, "coh_m"), p["left_right_m"].as_i64()), (Some("c"), 3.0, Some(-1)));
+            assert_eq!(
+                (p["context"].as_str(), num(p, "coh_m"), p["left_right_m"].as_i64()),
+                (Some("c"), 3.0, Some(-1))
+            );
             assert_eq!((num(p, "coh_c"), p["left_right_c"].as_i64(), p["choice"].as_u64()), (10.0, Some(1), Some(0)));
         }
         let behaviour = task.behaviour().unwrap();
