@@ -25,11 +25,14 @@ pub struct SimulationOptions {
     pub noise: bool,
     /// Seed of the trials and the noise.
     pub seed: u64,
+    /// Whether the units' rates are kept (behaviour alone needs only the outputs; rates take
+    /// `trials x time x units` floats).
+    pub keep_rates: bool,
 }
 
 impl Default for SimulationOptions {
     fn default() -> Self {
-        SimulationOptions { trials_per_condition: 100, noise: true, seed: 0 }
+        SimulationOptions { trials_per_condition: 100, noise: true, seed: 0, keep_rates: true }
     }
 }
 
@@ -37,9 +40,11 @@ impl Default for SimulationOptions {
 pub struct ConditionTrials {
     /// The condition.
     pub condition: Condition,
-    /// The trials (time-major inputs, targets, mask and trial parameters).
+    /// The trials: their mask, lengths and trial parameters (inputs and targets are dropped
+    /// after the simulation).
     pub batch: TrialBatch,
-    /// The network's outputs and rates, `[time, trials, ·]`.
+    /// The network's outputs and rates, `[time, trials, ·]` (states and the backward cache are
+    /// dropped after the simulation).
     pub trajectory: Trajectory<f32>,
 }
 
@@ -107,6 +112,17 @@ pub fn simulate_conditions(
         let noise = if options.noise { Some(&mut noise) } else { None };
         let _scope = psychrnn_linalg::ComputeScope::enter(exp.training.threads);
         exp.model.forward(params, batch.inputs.view(), noise, &mut trajectory)?;
+        // Keep what the analyses read (outputs, rates, the mask, the trial parameters); the
+        // states, the backward cache, the inputs and targets would double the memory.
+        trajectory.states = Array3::zeros((0, 0, 0));
+        trajectory.cache = Vec::new();
+        if !options.keep_rates {
+            trajectory.rates = Array3::zeros((0, 0, 0));
+        }
+        // Empty, but still [_, trials, _]: TrialBatch::n_trials reads the inputs' shape.
+        let trials = batch.n_trials();
+        let batch =
+            TrialBatch { inputs: Array3::zeros((0, trials, 0)), targets: Array3::zeros((0, trials, 0)), ..batch };
         conditions.push(ConditionTrials { condition: condition.clone(), batch, trajectory });
         progress(c + 1, total);
     }

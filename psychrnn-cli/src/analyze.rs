@@ -133,7 +133,12 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
     }
 
     let needs_simulation = requested.iter().any(|a| *a != "connectivity") || behaviour.is_some();
-    let options = SimulationOptions { trials_per_condition: args.trials, noise: !args.no_noise, seed: args.seed };
+    let options = SimulationOptions {
+        trials_per_condition: args.trials,
+        noise: !args.no_noise,
+        seed: args.seed,
+        keep_rates: true,
+    };
     let registry = crate::registry_with(&exp.plugin_paths)?;
     let base = lock.parent().unwrap_or(Path::new("."));
     let simulation = if needs_simulation {
@@ -746,8 +751,9 @@ fn write_lesions(
     let mut rows = vec![("intact".to_string(), Vec::new(), intact_accuracy, intact_fit.clone(), intact_points)];
     for g in &groups {
         let lesioned = psychrnn_analysis::lesions::silence(params, &g.units)?;
-        let sim =
-            study::simulate_conditions(exp, lesion.registry, lesion.base, &lesioned, lesion.options, &mut |_, _| {})?;
+        // Behaviour alone: the lesioned network's rates are not kept.
+        let options = SimulationOptions { keep_rates: false, ..*lesion.options };
+        let sim = study::simulate_conditions(exp, lesion.registry, lesion.base, &lesioned, &options, &mut |_, _| {})?;
         let (acc, fit, points) = fit_of(&sim)?;
         rows.push((g.name.clone(), g.units.clone(), acc, fit, points));
         if let Some(bar) = &bar {
