@@ -384,8 +384,31 @@ fn write_psychometric(
         files.push(write_text(out, &file, &chart.to_svg())?);
     }
     let no_choice = trials.iter().filter(|t| t.choice.is_none()).count();
+    let cue_combination = sim.behaviour.cue_combination.as_ref().map(|names| {
+        let sigma = |group: &str| {
+            curves
+                .iter()
+                .find(|c| c["group"] == group && c["x_variable"].is_null())
+                .and_then(|c| c["fit"]["sigma"].as_f64())
+        };
+        let [first, second, both] = names;
+        let (s1, s2, s12) = (sigma(first), sigma(second), sigma(both));
+        let optimal = s1.zip(s2).map(|(a, b)| 1.0 / (1.0 / (a * a) + 1.0 / (b * b)).sqrt());
+        json!({
+            "cues": [first, second],
+            "combined": both,
+            "sigma_cue_1": s1,
+            "sigma_cue_2": s2,
+            "sigma_combined": s12,
+            "sigma_optimal": optimal,
+            "combined_over_optimal": s12.zip(optimal).map(|(s, o)| s / o),
+            "combined_below_both_cues": s12.zip(s1.zip(s2)).map(|(s, (a, b))| s < a && s < b),
+            "optimal_rule": "1 / sigma_optimal^2 = 1 / sigma_cue_1^2 + 1 / sigma_cue_2^2",
+        })
+    });
     let value = json!({
         "analysis": "psychometric",
+        "cue_combination": cue_combination,
         "task": sim.task,
         "stimulus": sim.behaviour.stimulus_label,
         "choice_1": "output channel 0",

@@ -134,7 +134,7 @@ impl Chart {
     /// The chart as an SVG document.
     pub fn to_svg(&self) -> String {
         let finite_points = || self.series.iter().flat_map(|s| s.points.iter().copied());
-        let circle = self.circle.map(|r| [-r, r]).unwrap_or_default();
+        let circle: Vec<f64> = self.circle.map(|r| vec![-r, r]).unwrap_or_default();
         let (x0, x1) = self.x_range.unwrap_or_else(|| {
             bounds(finite_points().map(|p| p.0).chain(self.markers.iter().copied()).chain(circle.iter().copied()))
         });
@@ -511,6 +511,9 @@ mod tests {
         // Degenerate data (one point, constant) still gives finite coordinates.
         let flat = line_chart("t", "x", "y", &[Series::line("c", vec![(1.0, 1.0)])], &[]);
         assert!(!flat.contains("NaN") && !flat.contains("inf"));
+        // Without a circle the origin is not pulled into the ranges.
+        let far = Chart::new("t", "x", "y").with(Series::points("p", vec![(9.0, 5.0), (16.0, 6.0)])).to_svg();
+        assert!(!far.contains(">0<"), "no tick at 0 for data in 9..16: {far}");
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub struct Behaviour {
     pub readout: Readout,
     /// The trial parameters (ms) giving the stimulus period, for unit selectivity.
     pub stimulus_period: Option<StimulusPeriod>,
+    /// Groups to compare with optimal cue combination (two single cues, then both; e.g.
+    /// visual, auditory, multisensory): the psychometric analysis then reports the combined
+    /// sigma against `1 / sigma^2 = 1 / sigma_1^2 + 1 / sigma_2^2` (PyCog Fig 6).
+    pub cue_combination: Option<[String; 3]>,
 }
 
 /// One condition of the grid.

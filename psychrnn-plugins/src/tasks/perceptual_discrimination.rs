@@ -165,6 +165,7 @@ impl Task for PerceptualDiscrimination {
                 onset: "onset_time".into(),
                 end: StimulusEnd::DurationParam("stim_duration".into()),
             }),
+            cue_combination: None,
         })
     }
 }

@@ -208,6 +208,7 @@ impl Task for Context {
                 onset: "stimulus".into(),
                 end: StimulusEnd::TimeParam("decision".into()),
             }),
+            cue_combination: None,
         })
     }
 }

@@ -174,13 +174,20 @@ pub(crate) mod test_support {
 
     /// Builds `tag` from a TOML table with `[task]`-style keys (timing included).
     pub fn build(table: toml::Table) -> Box<dyn Task> {
+        try_build(table).unwrap()
+    }
+
+    /// As [`build`], with the error as text.
+    pub fn try_build(table: toml::Table) -> Result<Box<dyn Task>, String> {
         let registry = crate::registry().unwrap();
         let mut t = table;
         for (k, v) in [("dt", 20.0), ("tau", 100.0)] {
             t.entry(k).or_insert(toml::Value::Float(v));
         }
         t.entry("N_batch").or_insert(toml::Value::Integer(16));
-        psychrnn_train::experiment::task_from_table(&t, &registry, std::path::Path::new(".")).unwrap().0
+        psychrnn_train::experiment::task_from_table(&t, &registry, std::path::Path::new("."))
+            .map(|(task, _)| task)
+            .map_err(|e| e.to_string())
     }
 
     /// A batch of `n` trials (seeded).

@@ -11,7 +11,7 @@
 
 use ndarray::ArrayView3;
 use psychrnn_core::registry::{BuildContext, Plugin};
-use psychrnn_core::task::{Timeline, blocks};
+use psychrnn_core::task::{Behaviour, Condition, Readout, StimulusEnd, StimulusPeriod, Timeline, blocks};
 use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -58,6 +58,13 @@ pub struct MultisensoryConfig {
     /// Duration of catch trials.
     #[serde(default = "super::default_catch_duration")]
     pub catch_duration: f64,
+    /// Fixed modality for every non-catch trial: `v`, `a` or `va` (default: drawn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modality: Option<String>,
+    /// Fixed event rate for every non-catch trial (default: drawn from `rates`, whose range
+    /// still sets the input tuning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
 }
 
 /// The task.
@@ -86,6 +93,16 @@ impl Multisensory {
     /// [`Error::Invalid`] for fewer than two distinct rates, a non-positive duration, a
     /// probability outside [0, 1], or a `T` shorter than the longest trial.
     pub fn new(config: MultisensoryConfig, timing: TaskTiming) -> Result<Self> {
+        if let Some(m) = &config.modality
+            && !MODALITIES.contains(&m.as_str())
+        {
+            return Err(Error::invalid("modality", format!("must be one of v, a, va; got `{m}`")));
+        }
+        if let Some(r) = config.rate
+            && !r.is_finite()
+        {
+            return Err(Error::invalid("rate", format!("must be finite, got {r}")));
+        }
         let c = &config;
         check_durations(&[
             ("fixation", c.fixation),
@@ -132,8 +149,10 @@ impl Task for Multisensory {
         if let Some(catch) = draw_catch(rng, &mut trial, c.catch_probability, 3 * 8, c.catch_duration, dt) {
             return catch;
         }
-        let modality = MODALITIES[rng.random_range(0..MODALITIES.len())];
+        let drawn = MODALITIES[rng.random_range(0..MODALITIES.len())];
+        let modality = c.modality.as_deref().unwrap_or(drawn);
         let rate = c.rates[rng.random_range(0..c.rates.len())];
+        let rate = c.rate.unwrap_or(rate);
         let choice = usize::from(rate <= c.boundary);
         let timeline =
             Timeline::sequential(0.0, &[("fixation", c.fixation), ("stimulus", c.stimulus), ("decision", c.decision)]);
@@ -152,6 +171,39 @@ impl Task for Multisensory {
 
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
         blocks::accuracy_at_end(batch, outputs)
+    }
+
+    /// The experiment's 9-16 events/s in each modality (visual, auditory, both; no catch
+    /// trials), the choice at the end ("high" is output 0), curves per modality and the
+    /// multisensory threshold against optimal cue combination (PyCog Fig 6B).
+    fn behaviour(&self) -> Option<Behaviour> {
+        let mut conditions = Vec::new();
+        for (modality, group) in [("v", "visual"), ("a", "auditory"), ("va", "multisensory")] {
+            for rate in (9..=16).map(f64::from) {
+                let mut config = toml::Table::new();
+                config.insert("modality".into(), modality.into());
+                config.insert("rate".into(), rate.into());
+                config.insert("catch_probability".into(), 0.0.into());
+                conditions.push(Condition {
+                    config,
+                    signed_stimulus: rate,
+                    correct_choice: Some(usize::from(rate <= self.config.boundary)),
+                    group: group.into(),
+                    variables: vec![("rate".into(), rate - self.config.boundary)],
+                });
+            }
+        }
+        Some(Behaviour {
+            conditions,
+            stimulus_label: "event rate (events/s)".into(),
+            psychometric_variables: Vec::new(),
+            readout: Readout::AtEnd,
+            stimulus_period: Some(StimulusPeriod {
+                onset: "stimulus".into(),
+                end: StimulusEnd::TimeParam("decision".into()),
+            }),
+            cue_combination: Some(["visual".into(), "auditory".into(), "multisensory".into()]),
+        })
     }
 }
 
@@ -181,5 +233,22 @@ mod tests {
             modalities.insert(modality);
         }
         assert_eq!(modalities.len(), 3);
+    }
+
+    #[test]
+    fn a_declared_condition_fixes_modality_and_rate() {
+        let task = build(table(
+            "type = \"pycog_multisensory\"\nT = 1400.0\nmodality = \"a\"\nrate = 11.0\ncatch_probability = 0.0",
+        ));
+        let batch = batch(task.as_ref(), 30);
+        for p in &batch.trial_params {
+            assert_eq!((p["modality"].as_str(), num(p, "freq"), p["choice"].as_u64()), (Some("a"), 11.0, Some(1)));
+        }
+        let behaviour = task.behaviour().unwrap();
+        assert_eq!(behaviour.conditions.len(), 24);
+        assert_eq!(behaviour.cue_combination.as_ref().map(|c| c[2].as_str()), Some("multisensory"));
+        let bad =
+            super::super::test_support::try_build(table("type = \"pycog_multisensory\"\nT = 1400.0\nmodality = \"x\""));
+        assert!(bad.err().unwrap().contains("modality: must be one of v, a, va"));
     }
 }

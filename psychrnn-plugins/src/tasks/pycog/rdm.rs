@@ -242,6 +242,7 @@ impl Task for Rdm {
             psychometric_variables: Vec::new(),
             readout,
             stimulus_period: Some(StimulusPeriod { onset: "stimulus".into(), end }),
+            cue_combination: None,
         })
     }
 }
