@@ -406,8 +406,40 @@ fn write_psychometric(
             "optimal_rule": "1 / sigma_optimal^2 = 1 / sigma_cue_1^2 + 1 / sigma_cue_2^2",
         })
     });
+    // Accuracy per condition (e.g. per f1/f2 pair, PyCog Fig 7A).
+    let mut by_condition =
+        String::from("condition,group,signed_stimulus,variables,n_trials,n_decided,n_correct,fraction_correct\n");
+    let mut per_condition = Vec::new();
+    for (c, ct) in sim.conditions.iter().enumerate() {
+        let mine: Vec<&TrialBehaviour> = trials.iter().filter(|t| t.condition == c).collect();
+        let decided = mine.iter().filter(|t| t.choice.is_some()).count();
+        let judged: Vec<bool> = mine.iter().filter_map(|t| t.correct).collect();
+        let correct = judged.iter().filter(|&&x| x).count();
+        let fraction = if judged.is_empty() { f64::NAN } else { correct as f64 / judged.len() as f64 };
+        let variables: Vec<String> = ct.condition.variables.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        by_condition.push_str(&format!(
+            "{c},{},{},{},{},{decided},{correct},{}\n",
+            ct.condition.group,
+            ct.condition.signed_stimulus,
+            variables.join(" "),
+            mine.len(),
+            csv_number(fraction)
+        ));
+        per_condition.push(json!({
+            "condition": c,
+            "group": ct.condition.group,
+            "signed_stimulus": ct.condition.signed_stimulus,
+            "variables": ct.condition.variables.iter().map(|(n, v)| (n.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "n_trials": mine.len(),
+            "n_decided": decided,
+            "n_correct": correct,
+            "fraction_correct": if fraction.is_finite() { json!(fraction) } else { json!(null) },
+        }));
+    }
+    files.push(write_text(out, "psychometric_conditions.csv", &by_condition)?);
     let value = json!({
         "analysis": "psychometric",
+        "conditions": per_condition,
         "cue_combination": cue_combination,
         "task": sim.task,
         "stimulus": sim.behaviour.stimulus_label,

@@ -10,7 +10,7 @@
 
 use ndarray::ArrayView3;
 use psychrnn_core::registry::{BuildContext, Plugin};
-use psychrnn_core::task::{Timeline, blocks};
+use psychrnn_core::task::{Behaviour, Condition, Readout, StimulusEnd, StimulusPeriod, Timeline, blocks};
 use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,13 @@ pub struct RomoConfig {
     /// Duration of catch trials.
     #[serde(default = "catch_duration")]
     pub catch_duration: f64,
+    /// Fixed f1 for every non-catch trial (with `f2`; default: drawn from `pairs`, whose range
+    /// still sets the input tuning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub f1: Option<f64>,
+    /// Fixed f2, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub f2: Option<f64>,
 }
 
 /// The task.
@@ -92,6 +99,13 @@ impl Romo {
     /// delay_min`, a non-positive duration, a probability outside [0, 1], or a `T` shorter than
     /// the longest trial.
     pub fn new(config: RomoConfig, timing: TaskTiming) -> Result<Self> {
+        for (field, v) in [("f1", config.f1), ("f2", config.f2)] {
+            if let Some(v) = v
+                && !v.is_finite()
+            {
+                return Err(Error::invalid(field, format!("must be finite, got {v}")));
+            }
+        }
         let c = &config;
         check_durations(&[
             ("fixation", c.fixation),
@@ -148,6 +162,7 @@ impl Task for Romo {
         let [high, low] = c.pairs[rng.random_range(0..c.pairs.len())];
         let greater = rng.random::<bool>();
         let (f1, f2) = if greater { (high, low) } else { (low, high) };
+        let (f1, f2) = (c.f1.unwrap_or(f1), c.f2.unwrap_or(f2));
         let choice = usize::from(f1 < f2);
         let delay = if c.delay_max > c.delay_min { uniform(rng, dt, c.delay_min, c.delay_max) } else { c.delay_min };
         let timeline = Timeline::sequential(
@@ -174,6 +189,38 @@ impl Task for Romo {
 
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
         blocks::min_condition_accuracy(batch, outputs, &["f1", "f2"])
+    }
+
+    /// PyCog's 10 conditions (each pair in both orders, no catch trials), the choice at the end;
+    /// tuning to f1 from its onset through the delay (PyCog Fig 7).
+    fn behaviour(&self) -> Option<Behaviour> {
+        let mut conditions = Vec::new();
+        for &[high, low] in &self.config.pairs {
+            for (f1, f2) in [(high, low), (low, high)] {
+                let mut config = toml::Table::new();
+                config.insert("f1".into(), f1.into());
+                config.insert("f2".into(), f2.into());
+                config.insert("catch_probability".into(), 0.0.into());
+                conditions.push(Condition {
+                    config,
+                    signed_stimulus: f1 - f2,
+                    correct_choice: (f1 != f2).then_some(usize::from(f1 < f2)),
+                    group: String::new(),
+                    variables: vec![("f1".into(), f1), ("f2".into(), f2)],
+                });
+            }
+        }
+        Some(Behaviour {
+            conditions,
+            stimulus_label: "f1 - f2 (Hz)".into(),
+            psychometric_variables: Vec::new(),
+            readout: Readout::AtEnd,
+            stimulus_period: Some(StimulusPeriod {
+                onset: "stimulus_1".into(),
+                end: StimulusEnd::TimeParam("delay".into()),
+            }),
+            cue_combination: None,
+        })
     }
 }
 
@@ -202,5 +249,17 @@ mod tests {
         }
         assert!(delays.len() > 10);
         assert!(batch.n_steps() <= 245);
+    }
+
+    #[test]
+    fn a_declared_condition_fixes_the_pair() {
+        let task = build(table("type = \"pycog_romo\"\nT = 5500.0\nf1 = 14.0\nf2 = 22.0\ncatch_probability = 0.0"));
+        let batch = batch(task.as_ref(), 20);
+        for p in &batch.trial_params {
+            assert_eq!((num(p, "f1"), num(p, "f2"), p["choice"].as_u64()), (14.0, 22.0, Some(1)));
+        }
+        let behaviour = task.behaviour().unwrap();
+        assert_eq!(behaviour.conditions.len(), 10);
+        assert!(behaviour.conditions.iter().all(|c| c.signed_stimulus.abs() == 8.0 && c.variables[0].0 == "f1"));
     }
 }
