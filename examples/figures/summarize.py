@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Summarises `psychrnn analyze` results of several seeds per paradigm (examples/figures).
+
+    python3 examples/figures/summarize.py runs/figures
+
+prints, per paradigm found under the directory, a Markdown table with one row per seed and the
+mean and standard deviation over seeds of the numbers PyCog's figures report. Standard library
+only.
+"""
+import json
+import math
+import pathlib
+import statistics
+import sys
+
+
+def load(run, name):
+    path = run / "analysis" / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def curve(psychometric, group="", variable=None):
+    for c in psychometric["curves"]:
+        if c["group"] == group and c.get("x_variable") == variable:
+            return c
+    return None
+
+
+def rdm(run):
+    p = load(run, "psychometric")
+    fit = curve(p, "")["fit"]
+    row = {"bias (%)": fit["bias"], "sigma (%)": fit["sigma"], "deviance / df": fit["deviance"] / max(fit["degrees_of_freedom"], 1)}
+    c = load(run, "chronometric")
+    if c:
+        pairs = [(q["mean_rt_correct"], q["mean_rt_error"]) for q in c["points"]
+                 if q["stimulus"] > 0 and q["n_correct"] >= 5 and q["n_error"] >= 5]
+        row["RT correct, 1-4% (ms)"] = statistics.mean(q["mean_rt_correct"] for q in c["points"] if 0 < q["stimulus"] <= 4 and q["mean_rt_correct"] is not None)
+        row["RT correct, 16% (ms)"] = next(q["mean_rt_correct"] for q in c["points"] if q["stimulus"] == 16)
+        row["error slower than correct (coherences)"] = f"{sum(e > k for k, e in pairs)}/{len(pairs)}" if pairs else "n/a"
+    return row
+
+
+def context(run):
+    p = load(run, "psychometric")
+    row = {}
+    for ctx in ("motion", "colour"):
+        other = "colour" if ctx == "motion" else "motion"
+        row[f"{ctx} ctx: relevant slope (/%)"] = curve(p, f"{ctx} context", ctx)["fit"]["slope"]
+        irrelevant = curve(p, f"{ctx} context", other)
+        row[f"{ctx} ctx: irrelevant slope (/%)"] = irrelevant["fit"]["slope"] if irrelevant["fit"] else 0.0
+    return row
+
+
+def multisensory(run):
+    cue = load(run, "psychometric")["cue_combination"]
+    return {
+        "sigma visual": cue["sigma_cue_1"],
+        "sigma auditory": cue["sigma_cue_2"],
+        "sigma multisensory": cue["sigma_combined"],
+        "sigma optimal": cue["sigma_optimal"],
+        "multisensory / optimal": cue["combined_over_optimal"],
+        "below both cues": "yes" if cue["combined_below_both_cues"] else "no",
+    }
+
+
+SUMMARIES = {"rdm_rt": rdm, "rdm_varstim": rdm, "context": context, "multisensory": multisensory}
+
+
+def fmt(v):
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def main(root):
+    root = pathlib.Path(root)
+    for paradigm, summarize in SUMMARIES.items():
+        runs = sorted((root / paradigm).glob("seed*"), key=lambda p: int(p.name[4:]))
+        rows = []
+        for run in runs:
+            if not (run / "analysis" / "psychometric.json").exists():
+                continue
+            summary = json.loads((run / "summary.json").read_text())
+            row = {"seed": run.name[4:], "accuracy": summary["final_accuracy"], "trials trained": summary["trials"]}
+            row.update(summarize(run))
+            rows.append(row)
+        if not rows:
+            continue
+        keys = list(rows[0])
+        print(f"### {paradigm} ({len(rows)} networks)\n")
+        print("| " + " | ".join(keys) + " |")
+        print("|" + "---|" * len(keys))
+        for row in rows:
+            print("| " + " | ".join(fmt(row.get(k, "")) for k in keys) + " |")
+        stats = ["mean ± sd"]
+        for k in keys[1:]:
+            values = [r[k] for r in rows if isinstance(r.get(k), (int, float)) and math.isfinite(r[k])]
+            stats.append(f"{statistics.mean(values):.3g} ± {statistics.stdev(values):.2g}" if len(values) > 1 else "")
+        print("| " + " | ".join(stats) + " |\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "runs/figures")
