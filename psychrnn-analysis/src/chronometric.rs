@@ -144,6 +144,58 @@ pub fn chronometric(outcomes: &[Outcome]) -> Vec<ChronometricPoint> {
         .collect()
 }
 
+/// Fraction correct in one bin of stimulus durations at one stimulus value (PyCog Fig 2E).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DurationPoint {
+    /// The stimulus value (e.g. unsigned coherence).
+    pub stimulus: f64,
+    /// The bin's shortest and longest stimulus duration, ms.
+    pub duration_range_ms: (f64, f64),
+    /// The mean stimulus duration of its trials, ms.
+    pub mean_duration_ms: f64,
+    /// Trials with a decision and a correct answer in the bin.
+    pub n_trials: usize,
+    /// Of those, correct.
+    pub n_correct: usize,
+    /// Fraction correct.
+    pub accuracy: f64,
+}
+
+/// Accuracy against stimulus duration: the trials' durations are cut into `bins` bins of equal
+/// counts (over all trials), then per stimulus value (ascending) and bin the fraction correct of
+/// trials with a decision and a correct answer. `trials` are `(stimulus, duration_ms, correct)`.
+pub fn accuracy_by_duration(trials: &[(f64, f64, Option<bool>)], bins: usize) -> Vec<DurationPoint> {
+    let mut durations: Vec<f64> = trials.iter().map(|t| t.1).filter(|d| d.is_finite()).collect();
+    durations.sort_by(f64::total_cmp);
+    let bins = bins.max(1);
+    let edges: Vec<f64> =
+        (0..=bins).map(|k| crate::psychometric::quantile(&durations, k as f64 / bins as f64)).collect();
+    let bin_of = |d: f64| edges[1..bins].iter().take_while(|&&e| d > e).count();
+    let mut stimuli: Vec<f64> = trials.iter().map(|t| t.0).filter(|s| s.is_finite()).collect();
+    stimuli.sort_by(f64::total_cmp);
+    stimuli.dedup();
+    let mut out = Vec::new();
+    for s in stimuli {
+        for b in 0..bins {
+            let inside: Vec<&(f64, f64, Option<bool>)> =
+                trials.iter().filter(|t| t.0 == s && t.1.is_finite() && bin_of(t.1) == b && t.2.is_some()).collect();
+            if inside.is_empty() {
+                continue;
+            }
+            let n_correct = inside.iter().filter(|t| t.2 == Some(true)).count();
+            out.push(DurationPoint {
+                stimulus: s,
+                duration_range_ms: (edges[b], edges[b + 1]),
+                mean_duration_ms: inside.iter().map(|t| t.1).sum::<f64>() / inside.len() as f64,
+                n_trials: inside.len(),
+                n_correct,
+                accuracy: n_correct as f64 / inside.len() as f64,
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +242,22 @@ mod tests {
         assert_eq!((curve[2].stimulus, curve[2].mean_rt_correct, curve[2].accuracy), (0.5, 310.0, 1.0));
         let signed = chronometric(&[o(-0.2, None, None), o(0.1, None, None), o(-1.0, None, None)]);
         assert_eq!(signed.iter().map(|p| p.stimulus).collect::<Vec<_>>(), vec![-1.0, -0.2, 0.1]);
+    }
+
+    #[test]
+    fn accuracy_is_binned_by_duration_per_stimulus() {
+        // Durations 100..=800 in steps of 100 (8 trials per stimulus), 2 bins: 100-400 and 500-800.
+        let mut trials = Vec::new();
+        for (k, d) in (1..=8).map(|k| (k, f64::from(k) * 100.0)) {
+            trials.push((0.1, d, Some(k > 4)));
+            trials.push((0.5, d, Some(true)));
+            trials.push((0.5, d, None));
+        }
+        let points = accuracy_by_duration(&trials, 2);
+        assert_eq!(points.len(), 4);
+        assert_eq!((points[0].stimulus, points[0].n_trials, points[0].accuracy), (0.1, 4, 0.0));
+        assert_eq!((points[1].n_trials, points[1].accuracy, points[1].mean_duration_ms), (4, 1.0, 650.0));
+        assert_eq!(points[0].duration_range_ms.0, 100.0);
+        assert!(points[2..].iter().all(|p| p.stimulus == 0.5 && p.accuracy == 1.0 && p.n_trials == 4));
     }
 }

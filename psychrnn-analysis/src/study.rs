@@ -171,6 +171,12 @@ impl Simulation {
         out
     }
 
+    /// Trial `b`'s stimulus duration in ms, if the task declares a stimulus period.
+    pub fn stimulus_duration_ms(&self, ct: &ConditionTrials, b: usize) -> Option<f64> {
+        let period = self.behaviour.stimulus_period.as_ref()?;
+        period.of(ct.batch.trial_params.get(b)?).map(|(onset, end)| end - onset)
+    }
+
     /// Trial `b`'s stimulus onset in ms (0 without a declared stimulus period).
     fn onset_ms(&self, ct: &ConditionTrials, b: usize) -> f64 {
         let period = self.behaviour.stimulus_period.as_ref();

@@ -22,8 +22,17 @@ use serde_json::json;
 use crate::CliResult;
 
 /// The analyses `psychrnn analyze` runs, in this order when none is named.
-pub const ANALYSES: [&str; 8] =
-    ["psychometric", "chronometric", "selectivity", "tuning", "connectivity", "pca", "regression", "lesions"];
+pub const ANALYSES: [&str; 9] = [
+    "psychometric",
+    "chronometric",
+    "duration",
+    "selectivity",
+    "tuning",
+    "connectivity",
+    "pca",
+    "regression",
+    "lesions",
+];
 
 /// Arguments of `psychrnn analyze`.
 #[derive(Args)]
@@ -31,7 +40,7 @@ pub struct AnalyzeArgs {
     /// The run directory (its manifest.lock.toml and weights.npz).
     run_dir: PathBuf,
     /// Analyses to run (default: every one the task supports): psychometric, chronometric,
-    /// selectivity, tuning, connectivity, pca, regression, lesions.
+    /// duration, selectivity, tuning, connectivity, pca, regression, lesions.
     analyses: Vec<String>,
     /// Trials per condition.
     #[arg(long, default_value_t = 200)]
@@ -203,6 +212,13 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
             ("pca", Some(sim)) => write_pca(&out, sim, &context)?,
             ("regression", Some(sim)) => write_regression(&out, sim, &context)?,
             ("tuning", Some(sim)) => write_tuning(&out, sim, &context)?,
+            ("duration", Some(sim)) => {
+                // Run by default only where stimulus durations vary; asked for, it explains.
+                if args.analyses.is_empty() && !durations_vary(sim) {
+                    continue;
+                }
+                write_duration(&out, sim, &context)?
+            }
             (other, Some(_)) => return Err(format!("unknown analysis `{other}`").into()),
         };
         if !args.quiet {
@@ -1107,5 +1123,92 @@ fn write_tuning(out: &Path, sim: &Simulation, context: &serde_json::Value) -> Cl
         write_text(out, "tuning.csv", &csv)?,
         "tuning.npz".into(),
         write_text(out, "tuning.svg", &chart.to_svg())?,
+    ])
+}
+
+/// Whether the trials' stimulus durations differ.
+fn durations_vary(sim: &Simulation) -> bool {
+    let mut durations =
+        sim.conditions.iter().flat_map(|ct| (0..ct.batch.n_trials()).filter_map(|b| sim.stimulus_duration_ms(ct, b)));
+    let first = durations.next();
+    first.is_some_and(|f| durations.any(|d| d != f))
+}
+
+/// Bins of stimulus duration in the accuracy-by-duration analysis.
+const DURATION_BINS: usize = 6;
+
+fn write_duration(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliResult<Vec<String>> {
+    if sim.behaviour.stimulus_period.is_none() {
+        return Err(format!("duration: `{}` declares no stimulus period", sim.task).into());
+    }
+    let behaviour = sim.behaviour();
+    let mut trials = Vec::new();
+    let mut row = 0;
+    for ct in &sim.conditions {
+        for b in 0..ct.batch.n_trials() {
+            let t = behaviour[row];
+            row += 1;
+            let s = ct.condition.signed_stimulus.abs();
+            if let (Some(d), true) = (sim.stimulus_duration_ms(ct, b), s > 0.0) {
+                trials.push((s, d, t.correct));
+            }
+        }
+    }
+    let (shortest, longest) =
+        trials.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), t| (a.min(t.1), b.max(t.1)));
+    if !(longest > shortest) {
+        return Err(format!(
+            "duration: every trial of `{}` has the same stimulus duration ({shortest} ms); accuracy against duration needs variable durations (e.g. pycog_rdm's variable-stimulus version)",
+            sim.task
+        )
+        .into());
+    }
+    let points = chronometric::accuracy_by_duration(&trials, DURATION_BINS);
+    let mut stimuli: Vec<f64> = points.iter().map(|p| p.stimulus).collect();
+    stimuli.dedup();
+    let mut chart = Chart {
+        y_range: Some((0.45, 1.02)),
+        legend: Legend::Outside,
+        ..Chart::new(
+            format!("Accuracy against stimulus duration ({})", sim.task),
+            "stimulus duration (ms)",
+            "fraction correct",
+        )
+    };
+    for (k, s) in stimuli.iter().enumerate() {
+        let line: Vec<(f64, f64)> =
+            points.iter().filter(|p| p.stimulus == *s).map(|p| (p.mean_duration_ms, p.accuracy)).collect();
+        chart = chart.with(
+            Series::points(format!("{} {s}", sim.behaviour.stimulus_label.replace("signed ", "")), line)
+                .styled(Style::LinePoints)
+                .colored(k),
+        );
+    }
+    let mut csv =
+        String::from("stimulus,duration_from_ms,duration_to_ms,mean_duration_ms,n_trials,n_correct,accuracy\n");
+    for p in &points {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            p.stimulus,
+            p.duration_range_ms.0,
+            p.duration_range_ms.1,
+            p.mean_duration_ms,
+            p.n_trials,
+            p.n_correct,
+            p.accuracy
+        ));
+    }
+    let value = json!({
+        "analysis": "duration",
+        "task": sim.task,
+        "method": "trials with a decision and a correct answer at each nonzero unsigned stimulus, their stimulus durations cut into equal-count bins over all trials (PyCog Fig 2E)",
+        "bins": DURATION_BINS,
+        "context": context,
+        "points": points,
+    });
+    Ok(vec![
+        write_json(out, "duration", &value)?,
+        write_text(out, "duration.csv", &csv)?,
+        write_text(out, "duration.svg", &chart.to_svg())?,
     ])
 }

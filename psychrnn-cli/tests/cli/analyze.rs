@@ -71,6 +71,9 @@ fn analyze_writes_every_analysis_of_a_trained_network() {
         "tuning.csv",
         "tuning.npz",
         "tuning.svg",
+        "duration.json",
+        "duration.csv",
+        "duration.svg",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
@@ -131,6 +134,11 @@ fn analyze_writes_every_analysis_of_a_trained_network() {
     assert!(!fractions.is_empty() && fractions.iter().all(|f| (0.0..=1.0).contains(f)));
     assert!(fractions.iter().copied().fold(0.0, f64::max) > 0.2, "a trained network carries coherence: {fractions:?}");
     assert_eq!(read_npz(&out.join("tuning.npz")).unwrap().get("p_values").unwrap().shape, [fractions.len(), 20]);
+
+    // Accuracy against stimulus duration (PyCog Fig 2E): 6 bins per nonzero coherence.
+    let dur = json(&out.join("duration.json"));
+    let dpoints = dur["points"].as_array().unwrap();
+    assert!(dpoints.len() > 30 && dpoints.iter().all(|p| p["accuracy"].as_f64().unwrap() <= 1.0), "{dur}");
 
     // Perturbations: the intact network first, then each group with its units; the intact
     // accuracy is the psychometric trials' and silencing a group never adds units.
@@ -205,6 +213,9 @@ test_batch_size = 20
     assert!(o.status.success(), "{}", stderr(&o));
     let o = psychrnn(&["analyze", "run", "chronometric", "--trials", "15", "-q"], &dir);
     assert!(o.status.success(), "{}", stderr(&o));
+    // The reaction-time version's stimulus always lasts 1000 ms: no duration analysis.
+    let o = psychrnn(&["analyze", "run", "duration", "--trials", "5", "-q"], &dir);
+    assert!(stderr(&o).contains("the same stimulus duration (1000 ms)"), "{}", stderr(&o));
     let c = json(&dir.join("run/analysis/chronometric.json"));
     let points = c["points"].as_array().unwrap();
     let stimuli: Vec<f64> = points.iter().map(|p| p["stimulus"].as_f64().unwrap()).collect();
