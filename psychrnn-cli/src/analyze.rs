@@ -1156,7 +1156,12 @@ fn write_duration(out: &Path, sim: &Simulation, context: &serde_json::Value) -> 
     }
     let (shortest, longest) =
         trials.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), t| (a.min(t.1), b.max(t.1)));
-    if !(longest > shortest) {
+    if trials.is_empty() {
+        return Err(
+            format!("duration: `{}` has no trial with a nonzero stimulus and a stimulus period", sim.task).into()
+        );
+    }
+    if longest <= shortest {
         return Err(format!(
             "duration: every trial of `{}` has the same stimulus duration ({shortest} ms); accuracy against duration needs variable durations (e.g. pycog_rdm's variable-stimulus version)",
             sim.task
