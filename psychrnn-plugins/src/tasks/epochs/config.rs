@@ -95,4 +95,47 @@ pub struct EpochsConfig {
     /// How performance is measured.
     #[serde(default)]
     pub accuracy: Accuracy,
+    /// How `psychrnn analyze` sweeps the task (none: behavioural analyses are refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisConfig>,
+}
+
+/// `[task.analysis]`: the condition grid and choice readout of a declared task for
+/// `psychrnn analyze`. Expressions read the conditions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// Values of conditions to sweep (every combination); conditions left out keep their draws.
+    pub grid: BTreeMap<String, Vec<f64>>,
+    /// The signed stimulus of psychometric curves (positive: evidence for the first output).
+    pub signed_stimulus: String,
+    /// The correct output channel's index (a negative value: no choice is correct).
+    pub correct_choice: String,
+    /// What the signed stimulus is, for axis labels.
+    #[serde(default = "default_stimulus_label")]
+    pub stimulus_label: String,
+    /// The epoch during which the stimulus is on (selectivity, PCA, regression, tuning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stimulus_epoch: Option<String>,
+    /// How a choice is read: `masked_mean` (PsychRNN's), `at_end` (PyCog's variable
+    /// stimulus), or `{ threshold = 1.0 }` (reaction times).
+    #[serde(default)]
+    pub readout: ReadoutConfig,
+}
+
+fn default_stimulus_label() -> String {
+    "signed stimulus".into()
+}
+
+/// How a choice is read from the outputs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadoutConfig {
+    /// The output with the largest mean over the masked steps.
+    #[default]
+    MaskedMean,
+    /// The largest output at the trial's last step.
+    AtEnd,
+    /// The first output to reach the threshold after stimulus onset, with its reaction time.
+    Threshold(f64),
 }

@@ -33,11 +33,13 @@ use psychrnn_core::task::blocks::{
 };
 use psychrnn_core::task::duration::{Duration, round_down};
 use psychrnn_core::task::expr::Expr;
-use psychrnn_core::task::{Timeline, TrialBatch};
+use psychrnn_core::task::{
+    Behaviour, Condition as GridCondition, Readout, StimulusEnd, StimulusPeriod, Timeline, TrialBatch,
+};
 use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialMut, TrialParams};
 use rand::RngExt;
 
-pub use config::{Accuracy, Condition, EpochConfig, EpochsConfig, Value};
+pub use config::{Accuracy, AnalysisConfig, Condition, EpochConfig, EpochsConfig, ReadoutConfig, Value};
 
 /// The registry tag.
 pub const TAG: &str = "epochs";
@@ -112,6 +114,48 @@ fn compile(field: &str, value: &Value, variables: &[&str]) -> Result<Expr> {
     }
 }
 
+/// Checks `[task.analysis]`: grid conditions exist, expressions compile, the epoch exists.
+fn check_analysis(a: &AnalysisConfig, config: &EpochsConfig, epochs: &[String]) -> Result<()> {
+    for (name, values) in &a.grid {
+        if !config.conditions.contains_key(name) {
+            return Err(Error::invalid(format!("analysis.grid.{name}"), "is not a condition of the task"));
+        }
+        if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
+            return Err(Error::invalid(format!("analysis.grid.{name}"), "list one or more finite values"));
+        }
+    }
+    let variables: Vec<&str> = config.conditions.keys().map(String::as_str).collect();
+    Expr::compile("analysis.signed_stimulus", &a.signed_stimulus, &variables)?;
+    Expr::compile("analysis.correct_choice", &a.correct_choice, &variables)?;
+    if let Some(e) = &a.stimulus_epoch
+        && !epochs.contains(e)
+    {
+        return Err(Error::invalid(
+            "analysis.stimulus_epoch",
+            format!("no epoch is named `{e}`; epochs: {}", epochs.join(", ")),
+        ));
+    }
+    if let ReadoutConfig::Threshold(t) = a.readout
+        && !t.is_finite()
+    {
+        return Err(Error::invalid("analysis.readout", format!("threshold must be finite, got {t}")));
+    }
+    Ok(())
+}
+
+/// The conditions of the grid: every combination of the grid's values (condition names in
+/// order), each with the values of the conditions it fixes.
+fn grid_points(grid: &std::collections::BTreeMap<String, Vec<f64>>) -> Vec<Vec<(String, f64)>> {
+    let mut points: Vec<Vec<(String, f64)>> = vec![Vec::new()];
+    for (name, values) in grid {
+        points = points
+            .into_iter()
+            .flat_map(|p| values.iter().map(move |&v| p.iter().cloned().chain([(name.clone(), v)]).collect::<Vec<_>>()))
+            .collect();
+    }
+    points
+}
+
 impl Epochs {
     /// Checks and compiles the declaration.
     ///
@@ -184,6 +228,9 @@ impl Epochs {
                 format!("the epochs can last up to {longest} ms, longer than T = {} ms", timing.duration),
             ));
         }
+        if let Some(a) = &config.analysis {
+            check_analysis(a, &config, &names)?;
+        }
         Ok(Epochs { config, timing, epochs })
     }
 
@@ -207,6 +254,68 @@ impl Epochs {
 }
 
 impl Task for Epochs {
+    /// The grid of `[task.analysis]`, each condition fixed by a single-value list and without
+    /// catch trials.
+    fn behaviour(&self) -> Option<Behaviour> {
+        let a = self.config.analysis.as_ref()?;
+        let variables: Vec<&str> = self.config.conditions.keys().map(String::as_str).collect();
+        let signed = Expr::compile("analysis.signed_stimulus", &a.signed_stimulus, &variables).ok()?;
+        let correct = Expr::compile("analysis.correct_choice", &a.correct_choice, &variables).ok()?;
+        let mut conditions = Vec::new();
+        for point in grid_points(&a.grid) {
+            // Conditions outside the grid enter the expressions at their first listed value
+            // (or their range's lower end).
+            let values: Vec<f64> = self
+                .config
+                .conditions
+                .iter()
+                .map(|(name, c)| {
+                    point.iter().find(|(n, _)| n == name).map(|(_, v)| *v).unwrap_or(match c {
+                        Condition::Values(v) => v.first().copied().unwrap_or(0.0),
+                        Condition::Uniform { uniform } => uniform[0],
+                    })
+                })
+                .collect();
+            let mut fixed = toml::Table::new();
+            for (name, c) in &self.config.conditions {
+                let value = point.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+                let entry = match (value, c) {
+                    (Some(v), _) => toml::Value::Array(vec![v.into()]),
+                    (None, c) => toml::Value::try_from(c).ok()?,
+                };
+                fixed.insert(name.clone(), entry);
+            }
+            let mut config = toml::Table::new();
+            config.insert("conditions".into(), toml::Value::Table(fixed));
+            config.insert("catch_probability".into(), 0.0.into());
+            let choice = correct.eval(&values);
+            conditions.push(GridCondition {
+                config,
+                signed_stimulus: signed.eval(&values),
+                correct_choice: (choice >= 0.0).then_some(choice.round() as usize),
+                group: String::new(),
+                variables: point,
+            });
+        }
+        let stimulus_period = a.stimulus_epoch.as_ref().map(|e| {
+            let index = self.config.epoch.iter().position(|x| &x.name == e).unwrap_or(0);
+            let end = self.config.epoch.get(index + 1).map_or_else(|| "end".to_string(), |next| next.name.clone());
+            StimulusPeriod { onset: e.clone(), end: StimulusEnd::TimeParam(end) }
+        });
+        Some(Behaviour {
+            conditions,
+            stimulus_label: a.stimulus_label.clone(),
+            psychometric_variables: Vec::new(),
+            readout: match a.readout {
+                ReadoutConfig::MaskedMean => Readout::MaskedMean,
+                ReadoutConfig::AtEnd => Readout::AtEnd,
+                ReadoutConfig::Threshold(threshold) => Readout::Threshold { threshold },
+            },
+            stimulus_period,
+            cue_combination: None,
+        })
+    }
+
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }

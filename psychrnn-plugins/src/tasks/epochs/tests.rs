@@ -221,3 +221,41 @@ fn mistakes_in_the_declaration_name_the_field() {
         err(&pd.replace("outputs = [\"left\", \"right\"]", "outputs = []")).starts_with("outputs: name at least one")
     );
 }
+
+/// The declared perceptual discrimination with an analysis grid.
+fn with_analysis(extra: &str) -> String {
+    format!(
+        "{PERCEPTUAL_DISCRIMINATION}\n[analysis]\ngrid = {{ coherence = [0.1, 0.5], direction = [0, 1] }}\n\
+         signed_stimulus = \"coherence * (1 - 2 * direction)\"\ncorrect_choice = \"direction\"\n{extra}"
+    )
+}
+
+#[test]
+fn an_analysis_grid_declares_conditions_that_fix_the_draws() {
+    let task = declared(&with_analysis("stimulus_epoch = \"stimulus\""), timing()).unwrap();
+    let b = task.behaviour().unwrap();
+    assert_eq!(b.conditions.len(), 4);
+    let signed: Vec<f64> = b.conditions.iter().map(|c| c.signed_stimulus).collect();
+    assert_eq!(signed, vec![0.1, -0.1, 0.5, -0.5]);
+    assert_eq!(b.conditions[1].correct_choice, Some(1));
+    assert_eq!(b.readout, Readout::MaskedMean);
+    let period = b.stimulus_period.unwrap();
+    assert_eq!((period.onset.as_str(), period.end), ("stimulus", StimulusEnd::TimeParam("wait".into())));
+    // The condition's configuration, merged into the task's, fixes its trials.
+    let mut table: toml::Table = with_analysis("").parse().unwrap();
+    table.extend(b.conditions[3].config.clone());
+    let fixed = Epochs::new(parse_config(&table).unwrap(), timing()).unwrap();
+    let batch = fixed.generate_batch(20, &mut stream(1, Purpose::User, 0));
+    assert!(batch.trial_params.iter().all(|p| p["coherence"] == 0.5 && p["direction"] == 1.0));
+    // Bad declarations are named.
+    for (extra, field) in [
+        ("stimulus_epoch = \"nope\"", "analysis.stimulus_epoch"),
+        ("readout = { threshold = nan }", "analysis.readout"),
+    ] {
+        let e = declared(&with_analysis(extra), timing()).err().unwrap().to_string();
+        assert!(e.starts_with(field), "{e}");
+    }
+    let bad_grid = with_analysis("").replace("grid = { coherence = [0.1, 0.5], direction", "grid = { coherence = [0.1, 0.5], side");
+    assert!(declared(&bad_grid, timing()).err().unwrap().to_string().starts_with("analysis.grid.side"));
+    assert!(declared(PERCEPTUAL_DISCRIMINATION, timing()).unwrap().behaviour().is_none());
+}
