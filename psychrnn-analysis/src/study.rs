@@ -152,6 +152,7 @@ impl Simulation {
                 let z = outputs.index_axis(Axis(1), b);
                 let length = ct.batch.lengths.get(b).copied().unwrap_or(z.nrows()).min(z.nrows());
                 let (choice, reaction_time) = match self.behaviour.readout {
+                    Readout::NoChoice => (None, None),
                     Readout::MaskedMean => (masked_mean_choice(z, ct.batch.mask.index_axis(Axis(1), b)), None),
                     Readout::AtEnd => (choice_at(z, length.saturating_sub(1)), None),
                     Readout::Threshold { threshold } => {

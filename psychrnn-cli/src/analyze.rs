@@ -112,12 +112,24 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
             .filter(|a| match *a {
                 "connectivity" => true,
                 "chronometric" => behaviour.as_ref().is_some_and(|b| matches!(b.readout, Readout::Threshold { .. })),
-                _ => behaviour.is_some(),
+                "pca" => behaviour.is_some(),
+                "tuning" => behaviour.as_ref().is_some_and(|b| b.conditions.iter().any(|c| !c.variables.is_empty())),
+                _ => behaviour.as_ref().is_some_and(|b| b.readout != Readout::NoChoice),
             })
             .collect()
     } else {
         args.analyses.iter().map(String::as_str).collect()
     };
+    if let Some(b) = &behaviour
+        && b.readout == Readout::NoChoice
+        && let Some(a) = requested.iter().find(|a| !["connectivity", "pca", "tuning"].contains(a))
+    {
+        return Err(format!(
+            "{a}: `{}` asks for no choice (its outputs are a trajectory), so there are no choices to analyse; analyses it supports: connectivity, pca, tuning",
+            exp.configs.task.get("type").and_then(|t| t.as_str()).unwrap_or("the task"),
+        )
+        .into());
+    }
     if let Some(b) = &behaviour
         && requested.contains(&"chronometric")
         && b.readout == Readout::MaskedMean
@@ -598,10 +610,12 @@ fn write_connectivity(
         .clone();
     let n = w_rec.nrows();
     let exc = excitatory(exp, &w_rec);
-    let d = match sim {
-        Some(sim) => Some(selectivity::choice_selectivity(sim.stimulus_activity()?.view(), &choices(sim))?),
-        None => None,
-    };
+    // Sorted by selectivity where it exists (choices of both kinds, a stimulus period); by unit
+    // index otherwise (a trajectory task, a network that always chooses one side).
+    let d = sim.and_then(|sim| {
+        let activity = sim.stimulus_activity().ok()?;
+        selectivity::choice_selectivity(activity.view(), &choices(sim)).ok()
+    });
     let key: Vec<f64> = d.clone().unwrap_or_else(|| vec![0.0; n]);
     let n_exc = exc.as_ref().map_or(n, |e| e.iter().filter(|&&x| x).count());
     let order = connectivity::units_by_selectivity(&key, exc.as_deref(), [n_exc, n - n_exc])?;
@@ -711,7 +725,15 @@ fn write_pca(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliRe
         )
     };
     let mut named = [false; 3];
+    // Without choices (a trajectory task), each condition is its own curve.
+    let by_condition = sim.behaviour.readout == Readout::NoChoice;
     for (c, ct) in sim.conditions.iter().enumerate() {
+        let points: Vec<(f64, f64)> =
+            (0..steps).map(|t| (projected[[c * steps + t, 0]], projected[[c * steps + t, 1.min(k - 1)]])).collect();
+        if by_condition {
+            chart = chart.with(Series::line(ct.condition.group.clone(), points).colored(c));
+            continue;
+        }
         let s = ct.condition.signed_stimulus;
         let (slot, color, label) = if s > 0.0 {
             (0, 0, "evidence for choice 1")
@@ -722,8 +744,6 @@ fn write_pca(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliRe
         };
         let name = if named[slot] { String::new() } else { label.to_string() };
         named[slot] = true;
-        let points =
-            (0..steps).map(|t| (projected[[c * steps + t, 0]], projected[[c * steps + t, 1.min(k - 1)]])).collect();
         chart = chart.with(Series::line(name, points).colored(color).styled(if s == 0.0 {
             Style::Dashed
         } else {

@@ -231,3 +231,37 @@ test_batch_size = 20
     }
     assert!(dir.join("run/analysis/chronometric.svg").is_file() && dir.join("run/analysis/chronometric.csv").is_file());
 }
+
+#[test]
+fn a_trajectory_task_gets_population_analyses_and_no_choices() {
+    let dir = scratch("analyze-sequence");
+    let manifest = r#"
+name = "seq"
+preset = "pycog"
+seed = 3
+[task]
+type = "pycog_sequence"
+tau = 50
+T = 3500
+N_batch = 1
+[model]
+N_rec = 16
+[metric]
+type = "rmse"
+[training]
+continuous = true
+training_iters = 20
+test_batch_size = 8
+"#;
+    let o = train(&dir, manifest, "run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = psychrnn(&["analyze", "run", "--trials", "4", "-q"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.join("run/analysis");
+    assert!(out.join("pca.json").is_file() && out.join("connectivity.json").is_file());
+    assert!(!out.join("psychometric.json").exists() && !out.join("tuning.json").exists());
+    let pca = json(&out.join("pca.json"));
+    assert_eq!(pca["conditions"].as_array().unwrap().len(), 8, "one trajectory per sequence");
+    let o = psychrnn(&["analyze", "run", "psychometric", "--force"], &dir);
+    assert!(stderr(&o).contains("asks for no choice"), "{}", stderr(&o));
+}

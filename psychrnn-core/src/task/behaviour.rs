@@ -46,6 +46,9 @@ pub struct Condition {
 /// How a choice is read from one trial's outputs `[time, outputs]`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Readout {
+    /// The task asks for no choice (e.g. it produces a trajectory): the analyses of choices
+    /// are refused, those of population activity run.
+    NoChoice,
     /// PsychRNN's: the output with the largest mean over the steps where the loss mask is on.
     /// No reaction time.
     MaskedMean,

@@ -255,7 +255,8 @@ fn an_analysis_grid_declares_conditions_that_fix_the_draws() {
         let e = declared(&with_analysis(extra), timing()).err().unwrap().to_string();
         assert!(e.starts_with(field), "{e}");
     }
-    let bad_grid = with_analysis("").replace("grid = { coherence = [0.1, 0.5], direction", "grid = { coherence = [0.1, 0.5], side");
+    let bad_grid = with_analysis("")
+        .replace("grid = { coherence = [0.1, 0.5], direction", "grid = { coherence = [0.1, 0.5], side");
     assert!(declared(&bad_grid, timing()).err().unwrap().to_string().starts_with("analysis.grid.side"));
     assert!(declared(PERCEPTUAL_DISCRIMINATION, timing()).unwrap().behaviour().is_none());
 }

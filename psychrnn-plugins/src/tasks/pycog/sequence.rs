@@ -12,7 +12,7 @@
 
 use ndarray::ArrayView3;
 use psychrnn_core::registry::{BuildContext, Plugin};
-use psychrnn_core::task::{Timeline, blocks};
+use psychrnn_core::task::{Behaviour, Condition, Readout, StimulusEnd, StimulusPeriod, Timeline, blocks};
 use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -69,6 +69,9 @@ pub struct SequenceConfig {
     /// A trial counts as correct when its RMSE is at most this (PyCog's target: 0.05).
     #[serde(default = "tolerance")]
     pub tolerance: f64,
+    /// Fixed sequence (0-7) for every trial (default: drawn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<usize>,
 }
 
 /// The task.
@@ -104,11 +107,42 @@ impl Sequence {
             ("tolerance", c.tolerance),
         ])?;
         check_fits(&timing, c.iti + c.fixation + 3.0 * c.movement)?;
+        if let Some(k) = c.sequence
+            && k >= SEQUENCES.len()
+        {
+            return Err(psychrnn_core::Error::invalid("sequence", format!("must be 0 to 7, got {k}")));
+        }
         Ok(Sequence { config, timing })
     }
 }
 
 impl Task for Sequence {
+    /// The 8 sequences, one condition each; no choice (the outputs are the eye's path):
+    /// population analyses over the movements, from the first movement on (PyCog Fig 8).
+    fn behaviour(&self) -> Option<Behaviour> {
+        let conditions = (0..SEQUENCES.len())
+            .map(|k| {
+                let mut config = toml::Table::new();
+                config.insert("sequence".into(), (k as i64).into());
+                Condition {
+                    config,
+                    signed_stimulus: 0.0,
+                    correct_choice: None,
+                    group: format!("sequence {k} ({:?})", SEQUENCES[k]),
+                    variables: Vec::new(),
+                }
+            })
+            .collect();
+        Some(Behaviour {
+            conditions,
+            stimulus_label: "sequence".into(),
+            psychometric_variables: Vec::new(),
+            readout: Readout::NoChoice,
+            stimulus_period: Some(StimulusPeriod { onset: "M1".into(), end: StimulusEnd::TimeParam("end".into()) }),
+            cue_combination: None,
+        })
+    }
+
     fn timing(&self) -> &TaskTiming {
         &self.timing
     }
@@ -124,6 +158,7 @@ impl Task for Sequence {
     fn generate_trial(&self, rng: &mut Rng, trial: TrialMut<'_>) -> TrialParams {
         let (c, dt) = (&self.config, self.timing.dt);
         let seq = rng.random_range(0..SEQUENCES.len());
+        let seq = c.sequence.unwrap_or(seq);
         let path = [4, SEQUENCES[seq][0], SEQUENCES[seq][1], SEQUENCES[seq][2]];
         let timeline = Timeline::sequential(
             0.0,
@@ -207,5 +242,21 @@ mod tests {
         // Perfect outputs are within tolerance; constant ones are not.
         assert_eq!(task.accuracy(&batch, batch.targets.view()), 1.0);
         assert_eq!(task.accuracy(&batch, ndarray::Array3::zeros(batch.targets.raw_dim()).view()), 0.0);
+    }
+
+    #[test]
+    fn a_declared_condition_fixes_the_sequence() {
+        let task = build(table("type = \"pycog_sequence\"\nT = 3500.0\nsequence = 6"));
+        let batch = batch(task.as_ref(), 10);
+        assert!(
+            batch.trial_params.iter().all(|p| p["seq"].as_u64() == Some(7) && p.contains_key("M1")),
+            "PyCog numbers sequences from 1"
+        );
+        let behaviour = task.behaviour().unwrap();
+        assert_eq!((behaviour.conditions.len(), behaviour.readout), (8, Readout::NoChoice));
+        assert!(
+            super::super::test_support::try_build(table("type = \"pycog_sequence\"\nT = 3500.0\nsequence = 8"))
+                .is_err()
+        );
     }
 }
