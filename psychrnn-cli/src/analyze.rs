@@ -699,37 +699,21 @@ fn write_connectivity(
     ])
 }
 
-fn write_pca(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliResult<Vec<String>> {
-    let steps = sim.common_stimulus_steps();
-    if steps < 2 {
-        return Err("pca: the trials' common stimulus period is shorter than 2 steps".into());
-    }
-    let averages = sim.condition_averages(steps);
-    let (n_cond, _, units) = averages.dim();
-    let stacked = averages.to_shape((n_cond * steps, units)).map_err(|e| e.to_string())?.to_owned();
-    let k = units.min(10);
-    let fitted = pca::pca(stacked.view(), k)?;
-    let projected = fitted.project(stacked.view())?;
-    let mut chart = Chart {
-        legend: Legend::Outside,
-        ..Chart::new(
-            format!(
-                "Condition-averaged trajectories, stimulus period ({} ms from onset)",
-                (steps as f64 * sim.dt).round()
-            ),
-            format!("PC 1 ({:.1}% of variance)", 100.0 * fitted.explained_variance_ratio[0]),
-            format!(
-                "PC 2 ({:.1}% of variance)",
-                100.0 * fitted.explained_variance_ratio.get(1).copied().unwrap_or(0.0)
-            ),
-        )
-    };
+/// `chart` with each condition's trajectory through columns `(x, y)` of `projected`
+/// (`[conditions x steps, components]`): coloured by the sign of the evidence, one legend entry
+/// per sign (zero evidence dashed); for a task without choices, one coloured curve per condition.
+fn with_trajectories(
+    mut chart: Chart,
+    sim: &Simulation,
+    projected: &Array2<f64>,
+    steps: usize,
+    (x, y): (usize, usize),
+) -> Chart {
     let mut named = [false; 3];
-    // Without choices (a trajectory task), each condition is its own curve.
     let by_condition = sim.behaviour.readout == Readout::NoChoice;
     for (c, ct) in sim.conditions.iter().enumerate() {
         let points: Vec<(f64, f64)> =
-            (0..steps).map(|t| (projected[[c * steps + t, 0]], projected[[c * steps + t, 1.min(k - 1)]])).collect();
+            (0..steps).map(|t| (projected[[c * steps + t, x]], projected[[c * steps + t, y]])).collect();
         if by_condition {
             chart = chart.with(Series::line(ct.condition.group.clone(), points).colored(c));
             continue;
@@ -744,12 +728,38 @@ fn write_pca(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliRe
         };
         let name = if named[slot] { String::new() } else { label.to_string() };
         named[slot] = true;
-        chart = chart.with(Series::line(name, points).colored(color).styled(if s == 0.0 {
-            Style::Dashed
-        } else {
-            Style::Line
-        }));
+        let style = if s == 0.0 { Style::Dashed } else { Style::Line };
+        chart = chart.with(Series::line(name, points).colored(color).styled(style));
     }
+    chart
+}
+
+fn write_pca(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliResult<Vec<String>> {
+    let steps = sim.common_stimulus_steps();
+    if steps < 2 {
+        return Err("pca: the trials' common stimulus period is shorter than 2 steps".into());
+    }
+    let averages = sim.condition_averages(steps);
+    let (n_cond, _, units) = averages.dim();
+    let stacked = averages.to_shape((n_cond * steps, units)).map_err(|e| e.to_string())?.to_owned();
+    let k = units.min(10);
+    let fitted = pca::pca(stacked.view(), k)?;
+    let projected = fitted.project(stacked.view())?;
+    let chart = Chart {
+        legend: Legend::Outside,
+        ..Chart::new(
+            format!(
+                "Condition-averaged trajectories, stimulus period ({} ms from onset)",
+                (steps as f64 * sim.dt).round()
+            ),
+            format!("PC 1 ({:.1}% of variance)", 100.0 * fitted.explained_variance_ratio[0]),
+            format!(
+                "PC 2 ({:.1}% of variance)",
+                100.0 * fitted.explained_variance_ratio.get(1).copied().unwrap_or(0.0)
+            ),
+        )
+    };
+    let chart = with_trajectories(chart, sim, &projected, steps, (0, 1.min(k - 1)));
     let projections = projected.to_shape((n_cond, steps, k)).map_err(|e| e.to_string())?.to_owned();
     write_npz(
         &out.join("pca.npz"),
@@ -1001,25 +1011,7 @@ fn write_regression(out: &Path, sim: &Simulation, context: &serde_json::Value) -
             format!("{} axis (z-scored rate, a.u.)", names[second]),
         )
     };
-    let mut named = [false; 3];
-    for (c, ct) in sim.conditions.iter().enumerate() {
-        let s = ct.condition.signed_stimulus;
-        let (slot, color, label) = if s > 0.0 {
-            (0, 0, "evidence for choice 1")
-        } else if s < 0.0 {
-            (1, 1, "evidence for choice 2")
-        } else {
-            (2, 6, "zero evidence")
-        };
-        let name = if named[slot] { String::new() } else { label.to_string() };
-        named[slot] = true;
-        let points = (0..steps).map(|t| (projected[[c * steps + t, 0]], projected[[c * steps + t, second]])).collect();
-        chart = chart.with(Series::line(name, points).colored(color).styled(if s == 0.0 {
-            Style::Dashed
-        } else {
-            Style::Line
-        }));
-    }
+    chart = with_trajectories(chart, sim, &projected, steps, (0, second));
     let mut csv = String::from("time_from_onset_ms");
     for n in &names {
         csv.push_str(&format!(",{n}_coefficient_norm"));
