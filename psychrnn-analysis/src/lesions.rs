@@ -44,12 +44,20 @@ pub fn silence(params: &ParamSet<f32>, units: &[usize]) -> Result<ParamSet<f32>>
     Ok(out)
 }
 
-/// The standard lesion groups of `n` units: the `fraction` most selective units (by |d'|), the
-/// most selective for choice 1 and for choice 2 (that many each), as many random units (the
-/// control: any lesion of that size), and with Dale's principle every inhibitory unit.
-/// Groups that would be empty are left out.
-pub fn standard_groups(selectivity: &[f64], excitatory: Option<&[bool]>, fraction: f64, seed: u64) -> Vec<LesionGroup> {
-    let n = selectivity.len();
+/// The standard lesion groups of `n` units: with a selectivity per unit, the `fraction` most
+/// selective units (by |d'|) and the most selective for choice 1 and for choice 2 (that many
+/// each); as many random units (the control: any lesion of that size); with Dale's principle
+/// every inhibitory unit. Groups that would be empty are left out.
+pub fn standard_groups(
+    n: usize,
+    selectivity: Option<&[f64]>,
+    excitatory: Option<&[bool]>,
+    fraction: f64,
+    seed: u64,
+) -> Vec<LesionGroup> {
+    let zeros = vec![0.0; n];
+    let has_selectivity = selectivity.is_some_and(|d| d.len() == n);
+    let selectivity = selectivity.filter(|d| d.len() == n).unwrap_or(&zeros);
     let k = ((fraction * n as f64).round() as usize).clamp(1, n.max(1));
     let key = |u: usize| if selectivity[u].is_finite() { selectivity[u] } else { 0.0 };
     let top = |score: &dyn Fn(usize) -> f64| -> Vec<usize> {
@@ -63,12 +71,13 @@ pub fn standard_groups(selectivity: &[f64], excitatory: Option<&[bool]>, fractio
     random.shuffle(&mut stream(seed, Purpose::User, 1 << 41));
     random.truncate(k);
     random.sort_unstable();
-    let mut groups = vec![
-        LesionGroup { name: "most_selective".into(), units: top(&|u| key(u).abs()) },
-        LesionGroup { name: "most_selective_choice1".into(), units: top(&|u| key(u)) },
-        LesionGroup { name: "most_selective_choice2".into(), units: top(&|u| -key(u)) },
-        LesionGroup { name: "random".into(), units: random },
-    ];
+    let mut groups = Vec::new();
+    if has_selectivity {
+        groups.push(LesionGroup { name: "most_selective".into(), units: top(&|u| key(u).abs()) });
+        groups.push(LesionGroup { name: "most_selective_choice1".into(), units: top(&|u| key(u)) });
+        groups.push(LesionGroup { name: "most_selective_choice2".into(), units: top(&|u| -key(u)) });
+    }
+    groups.push(LesionGroup { name: "random".into(), units: random });
     if let Some(e) = excitatory {
         groups.push(LesionGroup { name: "inhibitory".into(), units: (0..n).filter(|&u| !e[u]).collect() });
     }
@@ -86,14 +95,16 @@ mod tests {
     fn groups_pick_by_selectivity_with_a_random_control() {
         let d = [0.1, -2.0, 3.0, 0.5, -0.4, 1.5, f64::NAN, -3.5, 0.0, 0.2];
         let e = [true, true, true, true, true, true, true, true, false, false];
-        let g = standard_groups(&d, Some(&e), 0.2, 1);
+        let g = standard_groups(10, Some(&d), Some(&e), 0.2, 1);
         let by = |name: &str| g.iter().find(|x| x.name == name).unwrap().units.clone();
         assert_eq!(by("most_selective"), vec![2, 7]);
         assert_eq!(by("most_selective_choice1"), vec![2, 5]);
         assert_eq!(by("most_selective_choice2"), vec![1, 7]);
         assert_eq!(by("inhibitory"), vec![8, 9]);
         assert_eq!(by("random").len(), 2);
-        assert!(standard_groups(&d, None, 0.2, 1).iter().all(|x| x.name != "inhibitory"));
+        assert!(standard_groups(10, Some(&d), None, 0.2, 1).iter().all(|x| x.name != "inhibitory"));
+        let without: Vec<String> = standard_groups(10, None, Some(&e), 0.2, 1).into_iter().map(|g| g.name).collect();
+        assert_eq!(without, ["random", "inhibitory"], "no selectivity: no selectivity groups");
     }
 
     #[test]

@@ -808,6 +808,25 @@ struct Lesioning<'a> {
     quiet: bool,
 }
 
+/// One lesion group per area of a multi-area network (`[model.areas]`): its excitatory and
+/// inhibitory units.
+fn area_groups(exp: &Experiment) -> CliResult<Vec<psychrnn_analysis::lesions::LesionGroup>> {
+    let Some(areas) = exp.configs.model.get("areas") else { return Ok(Vec::new()) };
+    let layout: psychrnn_rate::areas::AreaLayout = areas.clone().try_into().map_err(|e| format!("model.areas: {e}"))?;
+    let Some(ratio) = exp.model.dale_ratio() else { return Ok(Vec::new()) };
+    let masks = layout.build(exp.model.n_rec(), exp.task.n_in(), exp.task.n_out(), ratio)?;
+    Ok(layout
+        .area
+        .iter()
+        .zip(masks.units)
+        .map(|(area, (exc, inh))| {
+            let mut units: Vec<usize> = exc.into_iter().chain(inh).collect();
+            units.sort_unstable();
+            psychrnn_analysis::lesions::LesionGroup { name: format!("area {}", area.name), units }
+        })
+        .collect())
+}
+
 /// Fraction correct over trials with a decision and a correct answer.
 fn accuracy(trials: &[TrialBehaviour]) -> f64 {
     let judged: Vec<bool> = trials.iter().filter_map(|t| t.correct).collect();
@@ -826,7 +845,11 @@ fn write_lesions(
     if !(lesion.fraction > 0.0 && lesion.fraction <= 1.0) {
         return Err(format!("--lesion-fraction must lie in (0, 1], got {}", lesion.fraction).into());
     }
-    let d = selectivity::choice_selectivity(intact.stimulus_activity()?.view(), &choices(intact))?;
+    // Without selectivity (e.g. a network that always chooses one side), no selectivity groups.
+    let d = intact
+        .stimulus_activity()
+        .ok()
+        .and_then(|activity| selectivity::choice_selectivity(activity.view(), &choices(intact)).ok());
     let w_rec = exp
         .model
         .effective_weights(params)?
@@ -834,7 +857,15 @@ fn write_lesions(
         .map_err(|_| "lesions: the model has no `W_rec`: lesions silence rate units")?
         .clone();
     let exc = excitatory(exp, &w_rec);
-    let groups = psychrnn_analysis::lesions::standard_groups(&d, exc.as_deref(), lesion.fraction, lesion.options.seed);
+    let n = w_rec.ncols();
+    let mut groups = psychrnn_analysis::lesions::standard_groups(
+        n,
+        d.as_deref(),
+        exc.as_deref(),
+        lesion.fraction,
+        lesion.options.seed,
+    );
+    groups.extend(area_groups(exp)?);
     let fit_of = |sim: &Simulation| -> CliResult<(f64, Option<psychometric::Fit>, Vec<Point>)> {
         let trials = sim.behaviour();
         let points: Vec<Point> = psychometric_points(sim, &trials, None).into_iter().map(|(_, p)| p).collect();
@@ -874,9 +905,8 @@ fn write_lesions(
         legend: Legend::Outside,
         ..Chart::new(
             format!(
-                "Psychometric functions under lesions ({}% of {} units per group)",
-                (100.0 * lesion.fraction).round(),
-                d.len()
+                "Psychometric functions under lesions ({}% of {n} units per group)",
+                (100.0 * lesion.fraction).round()
             ),
             intact.behaviour.stimulus_label.clone(),
             "fraction of choice 1",
@@ -927,7 +957,7 @@ fn write_lesions(
     let value = json!({
         "analysis": "lesions",
         "task": intact.task,
-        "method": "units silenced by removing their outgoing weights (columns of W_rec and W_out) for the whole trial; groups chosen by choice selectivity d' of the intact network, a random control of the same size, and all inhibitory units",
+        "method": "units silenced by removing their outgoing weights (columns of W_rec and W_out) for the whole trial; groups chosen by choice selectivity d' of the intact network, a random control of the same size, all inhibitory units, and each area of a multi-area network",
         "fraction": lesion.fraction,
         "context": context,
         "groups": entries,

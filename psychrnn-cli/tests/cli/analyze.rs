@@ -265,3 +265,43 @@ test_batch_size = 8
     let o = psychrnn(&["analyze", "run", "psychometric", "--force"], &dir);
     assert!(stderr(&o).contains("asks for no choice"), "{}", stderr(&o));
 }
+
+#[test]
+fn each_area_of_a_multi_area_network_is_a_lesion_group() {
+    let dir = scratch("analyze-areas");
+    let manifest = r#"
+name = "areas"
+seed = 4
+[task]
+type = "perceptual_discrimination"
+dt = 10
+tau = 100
+T = 500
+N_batch = 16
+[model]
+type = "basic_rnn"
+N_rec = 10
+dale_ratio = 0.8
+[model.areas]
+inputs = ["sensory"]
+outputs = ["motor"]
+area = [{ name = "sensory", size = 5 }, { name = "motor", size = 5 }]
+projection = [{ from = "sensory", to = "motor", density = 1.0 }, { from = "motor", to = "sensory", density = 0.5 }]
+[training]
+training_iters = 160
+test_batch_size = 16
+"#;
+    let o = train(&dir, manifest, "run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = psychrnn(&["analyze", "run", "lesions", "--trials", "10", "--bootstrap", "0", "-q"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let l = json(&dir.join("run/analysis/lesions.json"));
+    let groups = l["groups"].as_array().unwrap();
+    let units = |name: &str| -> Vec<u64> {
+        let g = groups.iter().find(|g| g["group"] == name).unwrap_or_else(|| panic!("no group {name}: {l}"));
+        g["units"].as_array().unwrap().iter().map(|u| u.as_u64().unwrap()).collect()
+    };
+    // 8 excitatory units (0-7) and 2 inhibitory (8, 9), shared out area by area.
+    assert_eq!(units("area sensory"), vec![0, 1, 2, 3, 8]);
+    assert_eq!(units("area motor"), vec![4, 5, 6, 7, 9]);
+}
