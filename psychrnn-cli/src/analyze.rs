@@ -680,6 +680,7 @@ fn write_connectivity(
         "ei_balance": balance,
         "ei_balance_definition": "per unit: sum of excitatory minus sum of |inhibitory| incoming effective recurrent weights",
         "mean_ei_balance": balance.as_ref().map(|b| b.iter().sum::<f64>() / b.len().max(1) as f64),
+        "clustering": clustering(&w_rec, exc.as_deref(), d.as_deref()),
     });
     let mut csv = String::from("unit,excitatory,d_prime,ei_balance\n");
     for u in 0..n {
@@ -732,6 +733,31 @@ fn with_trajectories(
         chart = chart.with(Series::line(name, points).colored(color).styled(style));
     }
     chart
+}
+
+/// PyCog Fig 3's clustering in numbers: the mean effective weight between excitatory units
+/// preferring the same choice (d' of one sign) and between those preferring opposite choices.
+fn clustering(w_rec: &Array2<f32>, excitatory: Option<&[bool]>, d: Option<&[f64]>) -> serde_json::Value {
+    let (Some(exc), Some(d)) = (excitatory, d) else { return serde_json::Value::Null };
+    let side = |u: usize| -> Option<bool> { (exc[u] && d[u].is_finite() && d[u] != 0.0).then(|| d[u] > 0.0) };
+    let (mut same, mut opposite) = ((0.0, 0usize), (0.0, 0usize));
+    for post in 0..w_rec.nrows() {
+        for pre in (0..w_rec.ncols()).filter(|&pre| pre != post) {
+            if let (Some(a), Some(b)) = (side(post), side(pre)) {
+                let slot = if a == b { &mut same } else { &mut opposite };
+                slot.0 += f64::from(w_rec[[post, pre]]);
+                slot.1 += 1;
+            }
+        }
+    }
+    let mean = |(sum, n): (f64, usize)| if n > 0 { Some(sum / n as f64) } else { None };
+    json!({
+        "definition": "mean effective W_rec from excitatory units to excitatory units (no self-connections), between units whose d' has the same sign and between units whose d' has opposite signs",
+        "excitatory_same_preference": mean(same),
+        "excitatory_opposite_preference": mean(opposite),
+        "pairs_same": same.1,
+        "pairs_opposite": opposite.1,
+    })
 }
 
 fn write_pca(out: &Path, sim: &Simulation, context: &serde_json::Value) -> CliResult<Vec<String>> {

@@ -107,6 +107,9 @@ fn analyze_writes_every_analysis_of_a_trained_network() {
     assert!(order[..16].iter().all(|&u| u < 16), "excitatory units first: {order:?}");
     let w = read_npz(&dir.join("run/weights.npz")).unwrap();
     let radius = c["spectral_radius"].as_f64().unwrap();
+    let clustering = &c["clustering"];
+    let (same, opposite) = (clustering["pairs_same"].as_u64().unwrap(), clustering["pairs_opposite"].as_u64().unwrap());
+    assert!(same + opposite > 0 && same + opposite <= 16 * 15, "{clustering}");
     assert!(radius > 0.0 && w.get("W_rec").is_some());
 
     // Population: the variance explained adds up to at most 1 and falls.
