@@ -37,6 +37,17 @@ def rdm(run):
         row["RT correct, 1-4% (ms)"] = statistics.mean(q["mean_rt_correct"] for q in c["points"] if 0 < q["stimulus"] <= 4 and q["mean_rt_correct"] is not None)
         row["RT correct, 16% (ms)"] = next(q["mean_rt_correct"] for q in c["points"] if q["stimulus"] == 16)
         row["error slower than correct (coherences)"] = f"{sum(e > k for k, e in pairs)}/{len(pairs)}" if pairs else "n/a"
+    d = load(run, "duration")
+    if d:
+        # Fig 2E: accuracy in the shortest and the longest duration bin, at 2 % coherence.
+        bins = sorted((p["mean_duration_ms"], p["accuracy"]) for p in d["points"] if p["stimulus"] == 2)
+        if bins:
+            row["accuracy at 2 %, shortest -> longest stimulus"] = f"{bins[0][1]:.2f} -> {bins[-1][1]:.2f}"
+    k = load(run, "connectivity")
+    if k and k.get("clustering"):
+        c = k["clustering"]
+        if c["excitatory_same_preference"] is not None and c["excitatory_opposite_preference"]:
+            row["E->E weight, same / opposite preference"] = c["excitatory_same_preference"] / c["excitatory_opposite_preference"]
     return row
 
 
