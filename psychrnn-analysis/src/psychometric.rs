@@ -301,6 +301,11 @@ fn lapse_parameter(lapse: f64) -> f64 {
     (q / (1.0 - q)).ln()
 }
 
+/// The smallest and the largest stimulus of `points`.
+pub fn stimulus_range(points: &[Point]) -> (f64, f64) {
+    points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.stimulus), hi.max(p.stimulus)))
+}
+
 /// Where the bias and sigma may go: within 10 ranges of the stimuli, and 1e-4 to 1e3 ranges.
 #[derive(Clone, Copy, Debug)]
 struct Bounds {
@@ -310,9 +315,7 @@ struct Bounds {
 
 impl Bounds {
     fn of(points: &[Point]) -> Self {
-        let (lo, hi) = points
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.stimulus), hi.max(p.stimulus)));
+        let (lo, hi) = stimulus_range(points);
         let range = (hi - lo).max(1e-12);
         Bounds { bias: (lo - 10.0 * range, hi + 10.0 * range), ln_sigma: ((1e-4 * range).ln(), (1e3 * range).ln()) }
     }
@@ -342,8 +345,7 @@ fn curve_of(theta: &[f64], options: &FitOptions, bounds: &Bounds) -> Curve {
 fn maximum_likelihood(points: &[Point], options: &FitOptions, start: Option<&Curve>) -> Curve {
     let bounds = Bounds::of(points);
     let nll = |theta: &[f64]| -curve_of(theta, options, &bounds).log_likelihood(points);
-    let (lo, hi) =
-        points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.stimulus), hi.max(p.stimulus)));
+    let (lo, hi) = stimulus_range(points);
     let starts: Vec<Vec<f64>> = match start {
         Some(c) => vec![vec![c.bias, c.sigma.ln(), lapse_parameter(c.lapse_low), lapse_parameter(c.lapse_high)]],
         None => {

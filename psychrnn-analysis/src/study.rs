@@ -58,6 +58,8 @@ pub struct Simulation {
     pub dt: f64,
     /// The trials of each condition, in the declaration's order.
     pub conditions: Vec<ConditionTrials>,
+    /// Every trial's behaviour, read once from the outputs ([`Simulation::behaviour`]).
+    trials: Vec<TrialBehaviour>,
 }
 
 /// The task's declaration for behavioural analyses.
@@ -74,7 +76,8 @@ pub fn behaviour_of(exp: &Experiment) -> Result<Behaviour> {
     })
 }
 
-fn task_tag(exp: &Experiment) -> String {
+/// The tag of the experiment's task, as its lock records it.
+pub fn task_tag(exp: &Experiment) -> String {
     exp.configs.task.get("type").and_then(|t| t.as_str()).unwrap_or("task").to_string()
 }
 
@@ -126,7 +129,10 @@ pub fn simulate_conditions(
         conditions.push(ConditionTrials { condition: condition.clone(), batch, trajectory });
         progress(c + 1, total);
     }
-    Ok(Simulation { behaviour, task: task_tag(exp), dt: exp.task.timing().dt, conditions })
+    let mut simulation =
+        Simulation { behaviour, task: task_tag(exp), dt: exp.task.timing().dt, conditions, trials: Vec::new() };
+    simulation.trials = simulation.read_behaviour();
+    Ok(simulation)
 }
 
 /// One trial's behaviour.
@@ -143,8 +149,14 @@ pub struct TrialBehaviour {
 }
 
 impl Simulation {
-    /// Every trial's choice, correctness and reaction time, condition by condition.
-    pub fn behaviour(&self) -> Vec<TrialBehaviour> {
+    /// Every trial's choice, correctness and reaction time, condition by condition (the order
+    /// of [`Simulation::trials`]).
+    pub fn behaviour(&self) -> &[TrialBehaviour] {
+        &self.trials
+    }
+
+    /// Reads every trial's behaviour from its outputs.
+    fn read_behaviour(&self) -> Vec<TrialBehaviour> {
         let mut out = Vec::new();
         for (c, ct) in self.conditions.iter().enumerate() {
             let outputs = &ct.trajectory.outputs;
@@ -156,7 +168,7 @@ impl Simulation {
                     Readout::MaskedMean => (masked_mean_choice(z, ct.batch.mask.index_axis(Axis(1), b)), None),
                     Readout::AtEnd => (choice_at(z, length.saturating_sub(1)), None),
                     Readout::Threshold { threshold } => {
-                        let onset_ms = self.onset_ms(ct, b);
+                        let onset_ms = self.stimulus_ms(ct, b).map_or(0.0, |(onset, _)| onset);
                         let onset = (onset_ms / self.dt).round().max(0.0) as usize;
                         // Output step t is at time (t + 1) dt (PyCog's clock).
                         match threshold_crossing(z, threshold as f32, onset, length) {
@@ -172,25 +184,26 @@ impl Simulation {
         out
     }
 
-    /// Trial `b`'s stimulus duration in ms, if the task declares a stimulus period.
-    pub fn stimulus_duration_ms(&self, ct: &ConditionTrials, b: usize) -> Option<f64> {
-        let period = self.behaviour.stimulus_period.as_ref()?;
-        period.of(ct.batch.trial_params.get(b)?).map(|(onset, end)| end - onset)
+    /// Every trial as `(its condition's trials, its index there)`, in [`Simulation::behaviour`]'s
+    /// order.
+    pub fn trials(&self) -> impl Iterator<Item = (&ConditionTrials, usize)> {
+        self.conditions.iter().flat_map(|ct| (0..ct.batch.n_trials()).map(move |b| (ct, b)))
     }
 
-    /// Trial `b`'s stimulus onset in ms (0 without a declared stimulus period).
-    fn onset_ms(&self, ct: &ConditionTrials, b: usize) -> f64 {
-        let period = self.behaviour.stimulus_period.as_ref();
-        period
-            .and_then(|p| ct.batch.trial_params.get(b).and_then(|params| p.of(params)))
-            .map_or(0.0, |(onset, _)| onset)
+    /// Trial `b` of `ct`'s stimulus period `(onset, end)` in ms, if the task declares one.
+    fn stimulus_ms(&self, ct: &ConditionTrials, b: usize) -> Option<(f64, f64)> {
+        self.behaviour.stimulus_period.as_ref()?.of(ct.batch.trial_params.get(b)?)
+    }
+
+    /// Trial `b`'s stimulus duration in ms, if the task declares a stimulus period.
+    pub fn stimulus_duration_ms(&self, ct: &ConditionTrials, b: usize) -> Option<f64> {
+        self.stimulus_ms(ct, b).map(|(onset, end)| end - onset)
     }
 
     /// Trial `b` of `ct`'s stimulus period as steps `(start, end)` (end exclusive, clipped to
     /// the trial), if the task declares one.
     pub fn stimulus_steps(&self, ct: &ConditionTrials, b: usize) -> Option<(usize, usize)> {
-        let period = self.behaviour.stimulus_period.as_ref()?;
-        let (onset, end) = period.of(ct.batch.trial_params.get(b)?)?;
+        let (onset, end) = self.stimulus_ms(ct, b)?;
         let steps = ct.trajectory.rates.len_of(Axis(0));
         // Step s is at time s dt (TaskTiming::time_of); it is in the stimulus when
         // onset <= s dt < end.
@@ -209,17 +222,12 @@ impl Simulation {
             return Err(Error::invalid("task", format!("`{}` declares no stimulus period for selectivity", self.task)));
         }
         let units = self.conditions.first().map_or(0, |c| c.trajectory.rates.len_of(Axis(2)));
-        let trials: usize = self.conditions.iter().map(|c| c.batch.n_trials()).sum();
-        let mut activity = Array2::zeros((trials, units));
-        let mut row = 0;
-        for ct in &self.conditions {
-            for b in 0..ct.batch.n_trials() {
-                let (start, end) = self.stimulus_steps(ct, b).unwrap_or((0, 0));
-                for t in start..end {
-                    let r = ct.trajectory.rates.index_axis(Axis(0), t);
-                    activity.row_mut(row).zip_mut_with(&r.row(b), |a, &v| *a += f64::from(v));
-                }
-                row += 1;
+        let mut activity = Array2::zeros((self.trials().count(), units));
+        for (row, (ct, b)) in self.trials().enumerate() {
+            let (start, end) = self.stimulus_steps(ct, b).unwrap_or((0, 0));
+            for t in start..end {
+                let r = ct.trajectory.rates.index_axis(Axis(0), t);
+                activity.row_mut(row).zip_mut_with(&r.row(b), |a, &v| *a += f64::from(v));
             }
         }
         Ok(activity)
@@ -257,30 +265,25 @@ impl Simulation {
     /// The steps every trial has from its stimulus onset to its end (the shortest such stretch;
     /// from the trial's start without a declared stimulus period).
     pub fn common_steps_after_onset(&self) -> usize {
-        let mut shortest = usize::MAX;
-        for ct in &self.conditions {
-            for b in 0..ct.batch.n_trials() {
+        self.trials()
+            .map(|(ct, b)| {
                 let start = self.stimulus_steps(ct, b).map_or(0, |(s, _)| s);
                 let length = ct.batch.lengths.get(b).copied().unwrap_or(0).min(ct.trajectory.rates.len_of(Axis(0)));
-                shortest = shortest.min(length.saturating_sub(start));
-            }
-        }
-        if shortest == usize::MAX { 0 } else { shortest }
+                length.saturating_sub(start)
+            })
+            .min()
+            .unwrap_or(0)
     }
 
     /// The shortest stimulus period over all trials, in steps (the window every trial fills when
     /// aligned at onset); the shortest trial without a declared stimulus period.
     pub fn common_stimulus_steps(&self) -> usize {
-        let mut shortest = usize::MAX;
-        for ct in &self.conditions {
-            for b in 0..ct.batch.n_trials() {
-                let n = match self.stimulus_steps(ct, b) {
-                    Some((s, e)) => e - s,
-                    None => ct.batch.lengths.get(b).copied().unwrap_or(0),
-                };
-                shortest = shortest.min(n);
-            }
-        }
-        if shortest == usize::MAX { 0 } else { shortest }
+        self.trials()
+            .map(|(ct, b)| match self.stimulus_steps(ct, b) {
+                Some((s, e)) => e - s,
+                None => ct.batch.lengths.get(b).copied().unwrap_or(0),
+            })
+            .min()
+            .unwrap_or(0)
     }
 }

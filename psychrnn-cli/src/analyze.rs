@@ -10,11 +10,9 @@ use ndarray::Array2;
 use psychrnn_analysis::psychometric::{self, FitOptions, Lapses, Point, Sigmoid};
 use psychrnn_analysis::study::{self, Simulation, SimulationOptions, TrialBehaviour};
 use psychrnn_analysis::{chronometric, connectivity, pca, selectivity};
+use psychrnn_core::ParamSet;
 use psychrnn_core::npz::{NpyArray, write_atomically, write_npz};
-use psychrnn_core::rng::{Purpose, stream};
 use psychrnn_core::task::Readout;
-use psychrnn_core::{BuildContext, InitContext, ParamRole, ParamSet, WeightInitializer};
-use psychrnn_plugins::init::from_file::{FromFile, FromFileConfig};
 use psychrnn_train::Experiment;
 use psychrnn_train::plot::{Chart, Heatmap, Legend, Series, Style, heatmaps};
 use serde_json::json;
@@ -103,7 +101,7 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
         }
     }
     let exp = crate::load_experiment(&lock, &[])?;
-    let params = load_params(&exp, &weights, args.seed)?;
+    let params = crate::trained_params(&exp, &weights, args.seed)?;
     let behaviour = exp.task.behaviour();
     let requested: Vec<&str> = if args.analyses.is_empty() {
         ANALYSES
@@ -126,17 +124,22 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
     {
         return Err(format!(
             "{a}: `{}` asks for no choice (its outputs are a trajectory), so there are no choices to analyse; analyses it supports: connectivity, pca, tuning",
-            exp.configs.task.get("type").and_then(|t| t.as_str()).unwrap_or("the task"),
+            study::task_tag(&exp),
         )
         .into());
     }
     if let Some(b) = &behaviour
         && requested.contains(&"chronometric")
-        && b.readout == Readout::MaskedMean
+        && !matches!(b.readout, Readout::Threshold { .. })
     {
+        let how = if b.readout == Readout::AtEnd {
+            "as the larger output at the trial's end"
+        } else {
+            "as PsychRNN's mean over the response window"
+        };
         return Err(format!(
-            "chronometric: `{}` reads choices as PsychRNN's mean over the response window, so it has no reaction times (tasks declaring a threshold readout have them); analyses it supports: {}",
-            exp.configs.task.get("type").and_then(|t| t.as_str()).unwrap_or("the task"),
+            "chronometric: `{}` reads choices {how}, so it has no reaction times (tasks declaring a threshold readout have them); analyses it supports: {}",
+            study::task_tag(&exp),
             ANALYSES.iter().filter(|a| **a != "chronometric").copied().collect::<Vec<_>>().join(", ")
         )
         .into());
@@ -178,10 +181,7 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
         let sim = match study::simulate_conditions(&exp, &registry, base, &params, &options, &mut progress) {
             Ok(sim) => Some(sim),
             // Connectivity alone does not need the task's conditions.
-            Err(e) if requested == ["connectivity"] => {
-                let _ = e;
-                None
-            }
+            Err(_) if requested == ["connectivity"] => None,
             Err(e) => return Err(e.into()),
         };
         if let Some(bar) = bar {
@@ -207,7 +207,8 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
     for name in requested {
         let written = match (name, &simulation) {
             ("connectivity", sim) => write_connectivity(&out, &exp, &params, sim.as_ref(), &context)?,
-            (_, None) => unreachable_without_behaviour(&exp)?,
+            // Every analysis but connectivity stopped above if the simulation failed.
+            (_, None) => return Err(format!("{name}: the task's conditions were not simulated").into()),
             ("psychometric", Some(sim)) => write_psychometric(&out, sim, &fit_options, &context)?,
             ("lesions", Some(sim)) => {
                 let lesion = Lesioning {
@@ -238,48 +239,6 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
         }
     }
     Ok(())
-}
-
-/// The error for an analysis that needs the task's conditions when it declares none.
-fn unreachable_without_behaviour(exp: &Experiment) -> CliResult<Vec<String>> {
-    Err(study::behaviour_of(exp)
-        .err()
-        .map_or_else(|| "the task declares no conditions".into(), |e| e.to_string())
-        .into())
-}
-
-/// The run's raw parameters from its weights. The file holds effective weights; they are raw
-/// weights that reproduce themselves when the constraint is idempotent (`|W o M| D`), but a
-/// rectifying constraint (`max(W, 0) o M` under Dale's principle) would zero the inhibitory
-/// columns, so their magnitudes are used then. Checked: the parameters must give back the
-/// file's effective weights.
-fn load_params(exp: &Experiment, weights: &Path, seed: u64) -> CliResult<ParamSet<f32>> {
-    let init = FromFile::read(FromFileConfig { path: weights.to_path_buf() }, &BuildContext::default())?;
-    let ctx = InitContext { specs: exp.model.param_specs(), dale_ratio: exp.model.dale_ratio() };
-    let saved = init.initialize(&ctx, &mut stream(seed, Purpose::Init, 0))?;
-    let reproduces = |raw: &ParamSet<f32>| -> CliResult<bool> {
-        let effective = exp.model.effective_weights(raw)?;
-        Ok(effective.iter().all(|(name, w)| {
-            saved.get(name).is_none_or(|s| s.iter().zip(w.iter()).all(|(a, b)| (a - b).abs() <= 1e-6 * (1.0 + a.abs())))
-        }))
-    };
-    if reproduces(&saved)? {
-        return Ok(saved);
-    }
-    let mut magnitudes = saved.clone();
-    for spec in exp.model.param_specs() {
-        if matches!(spec.role, ParamRole::InputWeights | ParamRole::RecurrentWeights | ParamRole::OutputWeights) {
-            magnitudes.require_mut(&spec.name)?.mapv_inplace(f32::abs);
-        }
-    }
-    if reproduces(&magnitudes)? {
-        return Ok(magnitudes);
-    }
-    Err(format!(
-        "{}: its weights are not the effective weights of this run's model (masks or Dale's principle differ)",
-        weights.display()
-    )
-    .into())
 }
 
 fn write_json(out: &Path, name: &str, value: &serde_json::Value) -> CliResult<String> {
@@ -343,7 +302,7 @@ fn write_psychometric(
     let mut csv =
         String::from("x_variable,group,signed_stimulus,n_trials,n_choice1,fraction_choice1,fitted_fraction_choice1\n");
     for axis in axes {
-        let points = psychometric_points(sim, &trials, axis);
+        let points = psychometric_points(sim, trials, axis);
         let mut groups: Vec<String> = points.iter().map(|(g, _)| g.clone()).collect();
         groups.dedup();
         let x_label =
@@ -380,13 +339,7 @@ fn write_psychometric(
                 Series::points(label("network"), pts.iter().map(|p| (p.stimulus, p.fraction())).collect()).colored(k),
             );
             if let Ok(fit) = &fit {
-                let (lo, hi) = pts
-                    .iter()
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.stimulus), b.max(p.stimulus)));
-                let line: Vec<(f64, f64)> = (0..=200)
-                    .map(|i| lo + (hi - lo) * f64::from(i) / 200.0)
-                    .map(|x| (x, fit.curve.predict(x)))
-                    .collect();
+                let line = fitted_line(&fit.curve, &pts);
                 chart = chart.with(
                     Series::line(
                         label(&format!("fit (bias {:.3}, sigma {:.3})", fit.curve.bias, fit.curve.sigma)),
@@ -537,6 +490,12 @@ fn write_chronometric(out: &Path, sim: &Simulation, context: &serde_json::Value)
 /// Each trial's choice, in [`Simulation::behaviour`]'s order.
 fn choices(sim: &Simulation) -> Vec<Option<usize>> {
     sim.behaviour().iter().map(|t| t.choice).collect()
+}
+
+/// The fitted curve over the stimuli of `points`, at 201 values, for plotting.
+fn fitted_line(curve: &psychometric::Curve, points: &[Point]) -> Vec<(f64, f64)> {
+    let (lo, hi) = psychometric::stimulus_range(points);
+    (0..=200).map(|i| lo + (hi - lo) * f64::from(i) / 200.0).map(|x| (x, curve.predict(x))).collect()
 }
 
 /// Excitatory flags of the units (Dale's principle: the sign of each unit's outgoing weights;
@@ -894,10 +853,10 @@ fn write_lesions(
     groups.extend(area_groups(exp)?);
     let fit_of = |sim: &Simulation| -> CliResult<(f64, Option<psychometric::Fit>, Vec<Point>)> {
         let trials = sim.behaviour();
-        let points: Vec<Point> = psychometric_points(sim, &trials, None).into_iter().map(|(_, p)| p).collect();
+        let points: Vec<Point> = psychometric_points(sim, trials, None).into_iter().map(|(_, p)| p).collect();
         // A lesion can leave the network choosing one side only: no curve to fit, not an error.
         let fit = psychometric::fit(&points, fit_options).ok();
-        Ok((accuracy(&trials), fit, points))
+        Ok((accuracy(trials), fit, points))
     };
     let (intact_accuracy, intact_fit, intact_points) = fit_of(intact)?;
     let bar = (!lesion.quiet).then(|| {
@@ -965,11 +924,7 @@ fn write_lesions(
         }));
         let label = format!("{name} (accuracy {:.2})", acc);
         if let Some(f) = fit {
-            let (lo, hi) = points
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.stimulus), b.max(p.stimulus)));
-            let line =
-                (0..=200).map(|i| lo + (hi - lo) * f64::from(i) / 200.0).map(|x| (x, f.curve.predict(x))).collect();
+            let line = fitted_line(&f.curve, points);
             chart = chart.with(Series::line(label, line).colored(k));
         } else {
             chart = chart.with(
@@ -1027,27 +982,21 @@ fn write_regression(out: &Path, sim: &Simulation, context: &serde_json::Value) -
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let units = sim.conditions.first().map_or(0, |c| c.trajectory.rates.len_of(ndarray::Axis(2)));
     let mut reg = psychrnn_analysis::regression::Regression::new(&refs, steps, units)?;
-    let behaviour = sim.behaviour();
-    let mut row = 0;
     let mut used = 0usize;
-    for ct in &sim.conditions {
-        for b in 0..ct.batch.n_trials() {
-            let t = behaviour[row];
-            row += 1;
-            let Some(choice) = t.choice.filter(|&c| c < 2) else { continue };
-            let Some((start, _)) = sim.stimulus_steps(ct, b) else { continue };
-            if start + steps > ct.trajectory.rates.len_of(ndarray::Axis(0)) {
-                continue;
-            }
-            let mut values = vec![if choice == 0 { 1.0 } else { -1.0 }];
-            for (k, name) in names.iter().enumerate().skip(1) {
-                let v = ct.condition.variables.iter().find(|(n, _)| n == name).map_or(0.0, |(_, x)| *x);
-                values.push(v / scale[k]);
-            }
-            let rates = ct.trajectory.rates.slice(ndarray::s![start..start + steps, b, ..]);
-            reg.add_trial(&values, rates)?;
-            used += 1;
+    for ((ct, b), t) in sim.trials().zip(sim.behaviour()) {
+        let Some(choice) = t.choice.filter(|&c| c < 2) else { continue };
+        let Some((start, _)) = sim.stimulus_steps(ct, b) else { continue };
+        if start + steps > ct.trajectory.rates.len_of(ndarray::Axis(0)) {
+            continue;
         }
+        let mut values = vec![if choice == 0 { 1.0 } else { -1.0 }];
+        for (k, name) in names.iter().enumerate().skip(1) {
+            let v = ct.condition.variables.iter().find(|(n, _)| n == name).map_or(0.0, |(_, x)| *x);
+            values.push(v / scale[k]);
+        }
+        let rates = ct.trajectory.rates.slice(ndarray::s![start..start + steps, b, ..]);
+        reg.add_trial(&values, rates)?;
+        used += 1;
     }
     let averages = sim.condition_averages(steps);
     let axes = reg.finish(averages.view(), REGRESSION_PCS)?;
@@ -1196,8 +1145,7 @@ fn write_tuning(out: &Path, sim: &Simulation, context: &serde_json::Value) -> Cl
 
 /// Whether the trials' stimulus durations differ.
 fn durations_vary(sim: &Simulation) -> bool {
-    let mut durations =
-        sim.conditions.iter().flat_map(|ct| (0..ct.batch.n_trials()).filter_map(|b| sim.stimulus_duration_ms(ct, b)));
+    let mut durations = sim.trials().filter_map(|(ct, b)| sim.stimulus_duration_ms(ct, b));
     let first = durations.next();
     first.is_some_and(|f| durations.any(|d| d != f))
 }
@@ -1209,17 +1157,11 @@ fn write_duration(out: &Path, sim: &Simulation, context: &serde_json::Value) -> 
     if sim.behaviour.stimulus_period.is_none() {
         return Err(format!("duration: `{}` declares no stimulus period", sim.task).into());
     }
-    let behaviour = sim.behaviour();
     let mut trials = Vec::new();
-    let mut row = 0;
-    for ct in &sim.conditions {
-        for b in 0..ct.batch.n_trials() {
-            let t = behaviour[row];
-            row += 1;
-            let s = ct.condition.signed_stimulus.abs();
-            if let (Some(d), true) = (sim.stimulus_duration_ms(ct, b), s > 0.0) {
-                trials.push((s, d, t.correct));
-            }
+    for ((ct, b), t) in sim.trials().zip(sim.behaviour()) {
+        let s = ct.condition.signed_stimulus.abs();
+        if let (Some(d), true) = (sim.stimulus_duration_ms(ct, b), s > 0.0) {
+            trials.push((s, d, t.correct));
         }
     }
     let (shortest, longest) =

@@ -16,11 +16,14 @@ pub mod observer;
 pub mod run;
 pub mod simulate;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use psychrnn_core::Registry;
+use psychrnn_core::rng::{Purpose, stream};
+use psychrnn_core::{BuildContext, InitContext, ParamRole, ParamSet, Registry, WeightInitializer};
+use psychrnn_plugins::init::from_file::{FromFile, FromFileConfig};
+use psychrnn_train::Experiment;
 
 /// Train recurrent neural networks on cognitive tasks (PsychRNN/PyCog in Rust).
 #[derive(Parser)]
@@ -130,6 +133,41 @@ fn load_experiment(
 ) -> psychrnn_core::Result<psychrnn_train::Experiment> {
     let cli = CLI_PLUGINS.get().map_or(&[][..], Vec::as_slice);
     psychrnn_train::Experiment::load_with(manifest, overrides, cli, &registry_with)
+}
+
+/// A run's raw parameters from its weight file (`analyze`, and `simulate` for models other
+/// than `basic_rnn`). The file holds effective weights; they are raw
+/// weights that reproduce themselves when the constraint is idempotent (`|W o M| D`), but a
+/// rectifying constraint (`max(W, 0) o M` under Dale's principle) would zero the inhibitory
+/// columns, so their magnitudes are used then. Checked: the parameters must give back the
+/// file's effective weights.
+pub(crate) fn trained_params(exp: &Experiment, weights: &Path, seed: u64) -> CliResult<ParamSet<f32>> {
+    let init = FromFile::read(FromFileConfig { path: weights.to_path_buf() }, &BuildContext::default())?;
+    let ctx = InitContext { specs: exp.model.param_specs(), dale_ratio: exp.model.dale_ratio() };
+    let saved = init.initialize(&ctx, &mut stream(seed, Purpose::Init, 0))?;
+    let reproduces = |raw: &ParamSet<f32>| -> CliResult<bool> {
+        let effective = exp.model.effective_weights(raw)?;
+        Ok(effective.iter().all(|(name, w)| {
+            saved.get(name).is_none_or(|s| s.iter().zip(w.iter()).all(|(a, b)| (a - b).abs() <= 1e-6 * (1.0 + a.abs())))
+        }))
+    };
+    if reproduces(&saved)? {
+        return Ok(saved);
+    }
+    let mut magnitudes = saved.clone();
+    for spec in exp.model.param_specs() {
+        if matches!(spec.role, ParamRole::InputWeights | ParamRole::RecurrentWeights | ParamRole::OutputWeights) {
+            magnitudes.require_mut(&spec.name)?.mapv_inplace(f32::abs);
+        }
+    }
+    if reproduces(&magnitudes)? {
+        return Ok(magnitudes);
+    }
+    Err(format!(
+        "{}: its weights are not the effective weights of this run's model (masks or Dale's principle differ)",
+        weights.display()
+    )
+    .into())
 }
 
 /// `psychrnn list`: the registered plugin tags of `kind` (every kind when `None`).

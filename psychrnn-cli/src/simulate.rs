@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use psychrnn_core::npz::{NpyArray, NpyData, read_npz, write_npz};
 use psychrnn_core::rng::{Purpose, stream};
-use psychrnn_core::{
-    BuildContext, InitContext, Manifest, Model, ParamSet, Task, Trajectory, TrialBatch, WeightInitializer,
-};
-use psychrnn_plugins::init::from_file::{FromFile, FromFileConfig};
+use psychrnn_core::{Manifest, Model, ParamSet, Task, Trajectory, TrialBatch};
 use psychrnn_rate::Simulator;
 use psychrnn_rate::dynamics::{Lesion, Perturbation, Pulse};
 
@@ -182,10 +179,7 @@ fn network(args: &SimulateArgs, run_dir: Option<&Path>, weights: &Path, task: Op
         if manifest.model.get("type").and_then(|t| t.as_str()) != Some("basic_rnn") {
             // Rebuild the run's model and load its weights, whatever the model is.
             let exp = crate::load_experiment(&lock, &[])?;
-            let config = FromFileConfig { path: weights.to_path_buf() };
-            let init = FromFile::read(config, &BuildContext::default())?;
-            let ctx = InitContext { specs: exp.model.param_specs(), dale_ratio: exp.model.dale_ratio() };
-            let params = init.initialize(&ctx, &mut stream(args.seed, Purpose::Init, 0))?;
+            let params = crate::trained_params(&exp, weights, args.seed)?;
             return Ok(Network::Model(exp.model, params));
         }
     }
