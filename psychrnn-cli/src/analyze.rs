@@ -889,10 +889,7 @@ fn write_lesions(
         h_lines: vec![0.5],
         legend: Legend::Outside,
         ..Chart::new(
-            format!(
-                "Psychometric functions under lesions ({}% of {n} units per group)",
-                (100.0 * lesion.fraction).round()
-            ),
+            format!("Psychometric functions under lesions ({n} units)"),
             intact.behaviour.stimulus_label.clone(),
             "fraction of choice 1",
         )
@@ -922,7 +919,12 @@ fn write_lesions(
             "sigma_ratio": ratio,
             "points": points.iter().map(|p| json!({"signed_stimulus": p.stimulus, "n_trials": p.n_trials, "n_choice1": p.n_choice1})).collect::<Vec<_>>(),
         }));
-        let label = format!("{name} (accuracy {:.2})", acc);
+        let lesioned = if units.is_empty() { String::new() } else { format!(", {} units silenced", units.len()) };
+        let label = if acc.is_finite() {
+            format!("{name}{lesioned}: accuracy {acc:.2}")
+        } else {
+            format!("{name}{lesioned}: no judged decision")
+        };
         if let Some(f) = fit {
             let line = fitted_line(&f.curve, points);
             chart = chart.with(Series::line(label, line).colored(k));
@@ -1006,7 +1008,7 @@ fn write_regression(out: &Path, sim: &Simulation, context: &serde_json::Value) -
     let n_axes = names.len();
     let second = 1.min(n_axes - 1);
     let mut chart = Chart {
-        legend: Legend::TopRight,
+        legend: Legend::Outside,
         ..Chart::new(
             format!(
                 "Condition averages on the task axes (regression, {} ms from stimulus onset)",
