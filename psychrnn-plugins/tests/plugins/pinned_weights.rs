@@ -71,7 +71,7 @@ const PINNED: &[(&str, &str)] = &[
     ("pycog/context.toml", "ca1227d580bf89dc5b5ab6b1a7d845b9f6c2da22e76b5448221cea899a57b5b8"),
     ("pycog/context_areas.toml", "f820eb7544fb5f9b0361618c35c5a855fa3651119c0a681706070afd51142af0"),
     ("pycog/multisensory.toml", "30e9e2365d92147719a5d64589b89708d5f20b89449f0810588109683ef32ad1"),
-    ("pycog/rdm_rt.toml", "1bca6dc64285d8082f7bbc808b21bd787413a01662720b6c5bc9b06af8f1ba71"),
+    ("pycog/rdm_rt.toml", "3c409e5be7b14d82acad5d392415225d4e8ed04b2eb38756a2b2e83b06f051fe"),
     ("pycog/rdm_varstim.toml", "b564b5552c015ea5271d567c73052f96d953f70d6e61c4578dfe03c6f5c1af21"),
     ("pycog/romo.toml", "1dc2c0fa9faa737c882665564a803e6fc6d4973f4ddfac1e6ea5d4d76c1dc800"),
     ("pycog/sequence.toml", "b0c3c924cdf231e0888695261ed7dd3ee09aa0b1190fe576acf65cc0876f2269"),

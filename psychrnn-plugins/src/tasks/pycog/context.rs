@@ -14,7 +14,9 @@ use psychrnn_core::{Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialPa
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::{check_durations, check_fits, check_probability, coherence_input, draw_catch, finish_choice, set_input};
+use super::{
+    HIGH, check_durations, check_fits, check_probability, coherence_input, draw_catch, finish_choice, set_input,
+};
 
 /// The registry tag.
 pub const TAG: &str = "pycog_context";
@@ -160,7 +162,7 @@ impl Task for Context {
         params.insert("left_right_m".into(), left_right_m.into());
         params.insert("coh_c".into(), coh_c.into());
         params.insert("left_right_c".into(), left_right_c.into());
-        finish_choice(&mut trial, &timeline, dt, choice, params)
+        finish_choice(&mut trial, &timeline, dt, choice, HIGH, params)
     }
 
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {

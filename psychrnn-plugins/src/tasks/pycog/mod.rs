@@ -124,7 +124,7 @@ fn write_catch(trial: &mut TrialMut<'_>, duration: f64, dt: f64) {
     }
 }
 
-/// Finishes a choice trial: its targets and mask (low on every output during `fixation`, high
+/// Finishes a choice trial: its targets and mask (low on every output during `fixation`, `high`
 /// on `choice` and low elsewhere during `decision`, masked in those two epochs only), its length
 /// (to the end of the timeline), and `params` with the choice and the epochs' start times.
 pub fn finish_choice(
@@ -132,6 +132,7 @@ pub fn finish_choice(
     timeline: &Timeline,
     dt: f64,
     choice: usize,
+    high: f32,
     mut params: TrialParams,
 ) -> TrialParams {
     *trial.length = n_steps(timeline.end(), dt).min(trial.targets.nrows());
@@ -142,7 +143,7 @@ pub fn finish_choice(
     for s in timeline.steps("decision", dt) {
         let mut row = trial.targets.row_mut(s);
         row.fill(LOW);
-        row[choice] = HIGH;
+        row[choice] = high;
         trial.mask.row_mut(s).fill(1.0);
     }
     params.insert("choice".into(), choice.into());

@@ -16,7 +16,7 @@ use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, 
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::{check_durations, check_fits, check_probability, draw_catch, finish_choice, set_input};
+use super::{HIGH, check_durations, check_fits, check_probability, draw_catch, finish_choice, set_input};
 
 /// The registry tag.
 pub const TAG: &str = "pycog_multisensory";
@@ -166,7 +166,7 @@ impl Task for Multisensory {
         let mut params = TrialParams::new();
         params.insert("modality".into(), modality.into());
         params.insert("freq".into(), rate.into());
-        finish_choice(&mut trial, &timeline, dt, choice, params)
+        finish_choice(&mut trial, &timeline, dt, choice, HIGH, params)
     }
 
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {

@@ -11,7 +11,9 @@
 //! - `reaction_time` (Roitman & Shadlen 2002): fixation 100 ms, then the stimulus until the
 //!   end (1000 ms); the decision epoch starts 300 ms after stimulus onset, so the network may
 //!   answer early. The reaction time is when an output first crosses a threshold
-//!   ([`reaction_times`]).
+//!   ([`reaction_times`]). As in PyCog's `rdm_rt.py`, the chosen output's target is 1.2
+//!   (`high`), so that a trained network crosses the analysis threshold of 1 (the paper's
+//!   text of Fig 2); the variable-stimulus version's target is PyCog's usual 1.0.
 
 use ndarray::ArrayView3;
 use psychrnn_core::registry::{BuildContext, Plugin};
@@ -95,7 +97,25 @@ pub struct RdmConfig {
     /// output 1) (default: drawn).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_out: Option<i64>,
+    /// Target of the chosen output during the decision epoch (default: PyCog's, 1.0 for the
+    /// variable-stimulus version and 1.2 for the reaction-time version, whose reaction time
+    /// is the first crossing of 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
 }
+
+impl RdmConfig {
+    /// The chosen output's target: `high`, else PyCog's default for the version.
+    pub fn high_target(&self) -> f64 {
+        self.high.unwrap_or(match self.version {
+            Version::VariableStimulus => f64::from(super::HIGH),
+            Version::ReactionTime => RT_HIGH,
+        })
+    }
+}
+
+/// PyCog's target of the chosen output in the reaction-time version (`rdm_rt.py`: `hi = 1.2`).
+pub const RT_HIGH: f64 = 1.2;
 
 /// The task.
 pub struct Rdm {
@@ -142,6 +162,14 @@ impl Rdm {
             && !coh.is_finite()
         {
             return Err(psychrnn_core::Error::invalid("coherence", format!("must be finite, got {coh}")));
+        }
+        if let Some(high) = c.high
+            && !(high.is_finite() && high > f64::from(super::LOW))
+        {
+            return Err(psychrnn_core::Error::invalid(
+                "high",
+                format!("must be a finite target above the low target {}, got {high}", super::LOW),
+            ));
         }
         let longest = match c.version {
             Version::VariableStimulus => c.fixation + c.stimulus_max + c.decision,
@@ -201,7 +229,7 @@ impl Task for Rdm {
         let mut params = TrialParams::new();
         params.insert("coh".into(), coherence.into());
         params.insert("in_out".into(), in_out.into());
-        finish_choice(&mut trial, &timeline, dt, choice, params)
+        finish_choice(&mut trial, &timeline, dt, choice, c.high_target() as f32, params)
     }
 
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
@@ -333,12 +361,35 @@ mod tests {
         assert!(m.iter().take(5).all(|&v| v == 1.0) && m.iter().skip(5).take(15).all(|&v| v == 0.0));
         assert!(m.iter().skip(20).all(|&v| v == 1.0));
         assert!(batch.inputs.slice(ndarray::s![5.., b, 2]).iter().all(|&v| v == 1.0), "cue to the end");
+        let choice = usize::from(p["in_out"] == -1);
+        let decision = batch.targets.slice(ndarray::s![20.., b, ..]);
+        assert!(decision.rows().into_iter().all(|y| y[choice] == 1.2 && y[1 - choice] == LOW), "rdm_rt.py: hi = 1.2");
         // An output crossing 1 at step 14 (t = 300 ms) gives a reaction time of 200 ms.
         let mut out = ndarray::Array3::<f32>::zeros(batch.targets.raw_dim());
         out[[14, b, 1]] = 1.0;
         let rts = reaction_times(&batch, out.view(), 20.0, 1.0);
         assert_eq!(rts[b], Some(200.0));
         assert!((0..50).filter(|&c| is_catch(&batch, c)).all(|c| rts[c].is_none()));
+    }
+
+    #[test]
+    fn the_high_target_can_be_set_and_is_checked() {
+        let task = build(table("type = \"pycog_rdm\"\nversion = \"reaction_time\"\nT = 1100.0\nhigh = 1.5"));
+        let rt_batch = batch(task.as_ref(), 50);
+        let b = (0..50).find(|&b| !is_catch(&rt_batch, b)).unwrap();
+        let choice = usize::from(rt_batch.trial_params[b]["in_out"] == -1);
+        assert_eq!(rt_batch.targets[[30, b, choice]], 1.5);
+        let variable = build(table("type = \"pycog_rdm\"\nT = 1900.0"));
+        let variable_batch = batch(variable.as_ref(), 50);
+        assert_eq!(variable_batch.targets.iter().fold(0.0f32, |a, &v| a.max(v)), HIGH, "variable stimulus keeps 1.0");
+        let registry = crate::registry().unwrap();
+        for bad in ["0.1", "nan"] {
+            let t =
+                table(&format!("type = \"pycog_rdm\"\ndt = 20.0\ntau = 100.0\nN_batch = 4\nT = 1900.0\nhigh = {bad}"));
+            let err =
+                psychrnn_train::experiment::task_from_table(&t, &registry, std::path::Path::new(".")).err().unwrap();
+            assert!(err.to_string().contains("high"), "{err}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use psychrnn_core::{Error, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, 
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::{check_durations, check_fits, check_probability, draw_catch, finish_choice, set_input, uniform};
+use super::{HIGH, check_durations, check_fits, check_probability, draw_catch, finish_choice, set_input, uniform};
 
 /// The registry tag.
 pub const TAG: &str = "pycog_romo";
@@ -184,7 +184,7 @@ impl Task for Romo {
         params.insert("f1".into(), f1.into());
         params.insert("f2".into(), f2.into());
         params.insert("delay_duration".into(), delay.into());
-        finish_choice(&mut trial, &timeline, dt, choice, params)
+        finish_choice(&mut trial, &timeline, dt, choice, HIGH, params)
     }
 
     fn accuracy(&self, batch: &TrialBatch, outputs: ArrayView3<'_, f32>) -> f64 {
