@@ -62,6 +62,68 @@ def context(run):
     return row
 
 
+def slope(xs, ys):
+    """Least-squares slope of ys against xs."""
+    mx, my = statistics.mean(xs), statistics.mean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx > 0 else float("nan")
+
+
+def context_axes(run):
+    """Fig 4B, D (Mante et al. 2013): the end points of the condition averages on the task axes.
+    Per context, the slope of the choice-axis projection against the relevant and the irrelevant
+    coherence (the choice follows the relevant feature only), and of the motion (colour) axis
+    projection against motion (colour) coherence (each feature stays represented in both
+    contexts)."""
+    r = load(run, "regression")
+    if not r or "conditions" not in r:
+        return {}
+    row = {}
+    for ctx, other in (("motion", "colour"), ("colour", "motion")):
+        cs = [c for c in r["conditions"] if c["group"] == f"{ctx} context"]
+        end = lambda c, axis: c["projection_at_end"][axis]
+        rel = slope([c["variables"][ctx] for c in cs], [end(c, "choice") for c in cs])
+        irr = slope([c["variables"][other] for c in cs], [end(c, "choice") for c in cs])
+        row[f"{ctx} ctx: choice axis, relevant / irrelevant slope"] = abs(rel / irr) if irr else float("inf")
+        for feature in ("motion", "colour"):
+            row[f"{ctx} ctx: {feature} axis slope (/%)"] = slope(
+                [c["variables"][feature] for c in cs], [end(c, feature) for c in cs])
+    return row
+
+
+def context_all(run):
+    row = context(run)
+    row.update(context_axes(run))
+    return row
+
+
+def romo(run):
+    """Fig 7: percent correct per f1/f2 pair, and units tuned to f1 through the 3 s delay."""
+    p = load(run, "psychometric")
+    row = {}
+    fractions = [c["fraction_correct"] for c in p["conditions"] if c["fraction_correct"] is not None]
+    row["worst pair correct"] = min(fractions)
+    row["mean correct"] = statistics.mean(fractions)
+    t = load(run, "tuning")
+    if t and t.get("stimulus_end_ms") is not None:
+        end = t["stimulus_end_ms"]
+        delay = [f for time, f in zip(t["time_from_onset_ms"], t["fraction_tuned"]) if end <= time < end + 3000]
+        early = [f for time, f in zip(t["time_from_onset_ms"], t["fraction_tuned"]) if end <= time < end + 500]
+        late = [f for time, f in zip(t["time_from_onset_ms"], t["fraction_tuned"]) if end + 2500 <= time < end + 3000]
+        row["tuned to f1: first 500 ms of delay"] = statistics.mean(early)
+        row["tuned to f1: last 500 ms of delay"] = statistics.mean(late)
+        row["tuned to f1: whole delay"] = statistics.mean(delay)
+    return row
+
+
+def sequence(run):
+    """Fig 8C: the trajectories in two principal components."""
+    p = load(run, "pca")
+    ratios = p["explained_variance_ratio"]
+    return {"RMSE": json.loads((run / "summary.json").read_text()).get("final_metric", float("nan")),
+            "PC 1 variance": ratios[0], "PC 1+2 variance": ratios[0] + ratios[1]}
+
+
 def multisensory(run):
     cue = load(run, "psychometric")["cue_combination"]
     return {
@@ -74,7 +136,8 @@ def multisensory(run):
     }
 
 
-SUMMARIES = {"rdm_rt": rdm, "rdm_varstim": rdm, "context": context, "multisensory": multisensory}
+SUMMARIES = {"rdm_rt": rdm, "rdm_varstim": rdm, "context": context_all, "multisensory": multisensory,
+             "romo": romo, "sequence": sequence}
 
 
 def fmt(v):
@@ -87,7 +150,7 @@ def main(root):
         runs = sorted((root / paradigm).glob("seed*"), key=lambda p: int(p.name[4:]))
         rows = []
         for run in runs:
-            if not (run / "analysis" / "psychometric.json").exists():
+            if not any((run / "analysis" / f).exists() for f in ("psychometric.json", "pca.json")):
                 continue
             summary = json.loads((run / "summary.json").read_text())
             row = {"seed": run.name[4:], "accuracy": summary["final_accuracy"], "trials trained": summary["trials"]}

@@ -13,7 +13,7 @@
 //! - Perturbations: [`lesions`] (silence groups of units: the most selective, a random
 //!   control, the inhibitory units).
 //! - A trained network's trials over its task's condition grid: [`study`] (what the analyses of
-//!   `psychrnn analyze` start from).
+//!   `psychrnn analyze` start from), or over a [`selection`] of it.
 //! - Support: a derivative-free minimiser ([`optimize`]).
 
 // No unwrap/expect on anything a user supplies: library code returns errors instead.
@@ -26,6 +26,7 @@ pub mod optimize;
 pub mod pca;
 pub mod psychometric;
 pub mod regression;
+pub mod selection;
 pub mod selectivity;
 pub mod study;
 pub mod tuning;

@@ -15,9 +15,10 @@ use psychrnn_core::{Error, ParamSet, Registry, Result, Trajectory, TrialBatch};
 use psychrnn_train::Experiment;
 
 use crate::chronometric::{choice_at, masked_mean_choice, threshold_crossing};
+use crate::selection::{Selection, select};
 
 /// Options of [`simulate_conditions`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SimulationOptions {
     /// Trials generated per condition.
     pub trials_per_condition: usize,
@@ -28,11 +29,13 @@ pub struct SimulationOptions {
     /// Whether the units' rates are kept (behaviour alone needs only the outputs; rates take
     /// `trials x time x units` floats).
     pub keep_rates: bool,
+    /// Only the conditions these selections accept (default: the task's whole grid).
+    pub selections: Vec<Selection>,
 }
 
 impl Default for SimulationOptions {
     fn default() -> Self {
-        SimulationOptions { trials_per_condition: 100, noise: true, seed: 0, keep_rates: true }
+        SimulationOptions { trials_per_condition: 100, noise: true, seed: 0, keep_rates: true, selections: Vec::new() }
     }
 }
 
@@ -99,7 +102,7 @@ pub fn simulate_conditions(
     if options.trials_per_condition == 0 {
         return Err(Error::invalid("trials", "must be at least 1 per condition"));
     }
-    let behaviour = behaviour_of(exp)?;
+    let behaviour = select(behaviour_of(exp)?, &options.selections)?;
     params.check_against(exp.model.param_specs())?;
     let total = behaviour.conditions.len();
     let mut conditions = Vec::with_capacity(total);

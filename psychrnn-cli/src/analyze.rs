@@ -43,6 +43,11 @@ pub struct AnalyzeArgs {
     /// Trials per condition.
     #[arg(long, default_value_t = 200)]
     trials: usize,
+    /// Only some of the task's conditions: NAME=V1,V2 keeps those whose task variable (e.g.
+    /// `motion`, `f1`), `stimulus` (the signed stimulus) or `group` takes one of the values;
+    /// repeat to combine (e.g. `--conditions group=visual --conditions rate=9,16`).
+    #[arg(long = "conditions", value_name = "NAME=VALUES")]
+    conditions: Vec<String>,
     /// Where to write (default: <run_dir>/analysis).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -162,6 +167,11 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
         noise: !args.no_noise,
         seed: args.seed,
         keep_rates: true,
+        selections: args
+            .conditions
+            .iter()
+            .map(|spec| psychrnn_analysis::selection::Selection::parse(spec))
+            .collect::<psychrnn_core::Result<_>>()?,
     };
     let registry = crate::registry_with(&exp.plugin_paths)?;
     let base = lock.parent().unwrap_or(Path::new("."));
@@ -196,6 +206,7 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
         "trials_per_condition": args.trials,
         "noise": !args.no_noise,
         "seed": args.seed,
+        "conditions": args.conditions,
     });
     let fit_options = FitOptions {
         sigmoid,
@@ -869,7 +880,7 @@ fn write_lesions(
     for g in &groups {
         let lesioned = psychrnn_analysis::lesions::silence(params, &g.units)?;
         // Behaviour alone: the lesioned network's rates are not kept.
-        let options = SimulationOptions { keep_rates: false, ..*lesion.options };
+        let options = SimulationOptions { keep_rates: false, ..lesion.options.clone() };
         let sim = study::simulate_conditions(exp, lesion.registry, lesion.base, &lesioned, &options, &mut |_, _| {})?;
         let (acc, fit, points) = fit_of(&sim)?;
         rows.push((g.name.clone(), g.units.clone(), acc, fit, points));
@@ -1032,6 +1043,27 @@ fn write_regression(out: &Path, sim: &Simulation, context: &serde_json::Value) -
         csv.push('\n');
     }
     let projections = projected.to_shape((n_cond, steps, n_axes)).map_err(|e| e.to_string())?.to_owned();
+    let per_condition: Vec<serde_json::Value> = sim
+        .conditions
+        .iter()
+        .enumerate()
+        .map(|(c, ct)| {
+            let at_end: serde_json::Map<String, serde_json::Value> =
+                names.iter().enumerate().map(|(v, n)| (n.clone(), json!(projections[[c, steps - 1, v]]))).collect();
+            let variables: serde_json::Map<String, serde_json::Value> =
+                ct.condition.variables.iter().map(|(n, x)| (n.clone(), json!(x))).collect();
+            json!({
+                "group": ct.condition.group,
+                "signed_stimulus": ct.condition.signed_stimulus,
+                "variables": variables,
+                "projection_at_end": at_end,
+            })
+        })
+        .collect();
+    let mut files = Vec::new();
+    if let Some(svg) = regression_panels(sim, &names, &projections) {
+        files.push(write_text(out, "regression_contexts.svg", &svg)?);
+    }
     write_npz(
         &out.join("regression.npz"),
         &[
@@ -1058,14 +1090,79 @@ fn write_regression(out: &Path, sim: &Simulation, context: &serde_json::Value) -
         "steps": steps,
         "dt_ms": sim.dt,
         "t_max_ms": axes.t_max.iter().map(|&t| t as f64 * sim.dt).collect::<Vec<_>>(),
+        "conditions": per_condition,
+        "projection_at_end_definition": "each condition average's projection on each axis at the last step of the common stimulus period",
         "context": context,
     });
-    Ok(vec![
+    files.extend([
         write_json(out, "regression", &value)?,
         write_text(out, "regression.csv", &csv)?,
         "regression.npz".into(),
         write_text(out, "regression.svg", &chart.to_svg())?,
-    ])
+    ]);
+    Ok(files)
+}
+
+/// Mante et al. 2013's Fig 2 (PyCog Fig 4B, D): for each group of conditions (e.g. a context)
+/// and each task variable that varies within it, the trajectories on the choice axis (x) and
+/// that variable's axis (y), averaged over the group's conditions sharing a value of the
+/// variable. `None` for a task with fewer than two groups.
+fn regression_panels(sim: &Simulation, names: &[String], projections: &ndarray::Array3<f64>) -> Option<String> {
+    let mut groups: Vec<&str> = Vec::new();
+    for ct in &sim.conditions {
+        if !ct.condition.group.is_empty() && !groups.contains(&ct.condition.group.as_str()) {
+            groups.push(&ct.condition.group);
+        }
+    }
+    if groups.len() < 2 {
+        return None;
+    }
+    let steps = projections.len_of(ndarray::Axis(1));
+    let value_of =
+        |c: usize, name: &str| sim.conditions[c].condition.variables.iter().find(|(n, _)| n == name).map(|(_, x)| *x);
+    let mut charts = Vec::new();
+    for group in &groups {
+        let members: Vec<usize> =
+            (0..sim.conditions.len()).filter(|&c| sim.conditions[c].condition.group == *group).collect();
+        for (v, name) in names.iter().enumerate().skip(1) {
+            let mut values: Vec<f64> = members.iter().filter_map(|&c| value_of(c, name)).collect();
+            values.sort_by(f64::total_cmp);
+            values.dedup();
+            if values.len() < 2 {
+                continue;
+            }
+            let mut chart = Chart {
+                legend: Legend::Outside,
+                ..Chart::new(
+                    format!("{group}: sorted by {name}"),
+                    format!("{} axis (z-scored rate, a.u.)", names[0]),
+                    format!("{name} axis (z-scored rate, a.u.)"),
+                )
+            };
+            for (k, &x) in values.iter().enumerate() {
+                let same: Vec<usize> = members.iter().copied().filter(|&c| value_of(c, name) == Some(x)).collect();
+                let points: Vec<(f64, f64)> = (0..steps)
+                    .map(|t| {
+                        let mean = |axis: usize| {
+                            same.iter().map(|&c| projections[[c, t, axis]]).sum::<f64>() / same.len() as f64
+                        };
+                        (mean(0), mean(v))
+                    })
+                    .collect();
+                chart = chart.with(Series::line(format!("{name} {x}"), points).colored(k));
+            }
+            charts.push(chart);
+        }
+    }
+    if charts.is_empty() {
+        return None;
+    }
+    let columns = charts.len() / groups.len();
+    Some(psychrnn_train::plot::panels(
+        "Condition averages on the task axes in each group (Mante et al. 2013, Fig 2)",
+        &charts,
+        columns.max(1),
+    ))
 }
 
 /// The significance level of the tuning analysis's t-tests.
@@ -1094,10 +1191,18 @@ fn write_tuning(out: &Path, sim: &Simulation, context: &serde_json::Value) -> Cl
     }
     let curves = tuning.finish(TUNING_ALPHA)?;
     let times: Vec<f64> = (0..steps).map(|t| t as f64 * sim.dt).collect();
+    // The stimulus's end, where every trial's is the same (e.g. f1's offset, the delay's start).
+    let stimulus_end =
+        if durations_vary(sim) { None } else { sim.trials().find_map(|(ct, b)| sim.stimulus_duration_ms(ct, b)) };
     let chart = Chart {
         y_range: Some((0.0, 1.0)),
+        markers: stimulus_end.into_iter().collect(),
         ..Chart::new(
-            format!("Units tuned to {variable} ({} trials, p < {TUNING_ALPHA})", curves.trials),
+            format!(
+                "Units tuned to {variable} ({} trials, p < {TUNING_ALPHA}{})",
+                curves.trials,
+                if stimulus_end.is_some() { "; dashed: stimulus end" } else { "" }
+            ),
             "time from stimulus onset (ms)",
             "fraction of units tuned",
         )
@@ -1135,6 +1240,7 @@ fn write_tuning(out: &Path, sim: &Simulation, context: &serde_json::Value) -> Cl
         "trials": curves.trials,
         "time_from_onset_ms": times,
         "fraction_tuned": curves.fraction_tuned,
+        "stimulus_end_ms": stimulus_end,
         "context": context,
     });
     Ok(vec![

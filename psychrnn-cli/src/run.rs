@@ -40,11 +40,12 @@ pub fn run(exp: Experiment, dir: &Path, resume: Option<TrainingState>, quiet: bo
     let (outcome, test) = train_into(dir, &exp, resume, &mut observer)?;
     if !quiet {
         eprintln!(
-            "{} updates ({} trials) in {:.1} s; test accuracy {:.3} on {} fresh trials; run directory {}",
+            "{} updates ({} trials) in {:.1} s; test {} {:.3} on {} fresh trials; run directory {}",
             outcome.iterations,
             outcome.trials,
             outcome.training_seconds,
-            test.accuracy,
+            exp.metric_name(),
+            test.metric,
             test.batch.n_trials(),
             dir.display()
         );

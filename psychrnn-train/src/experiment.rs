@@ -26,6 +26,11 @@ pub const DEFAULT_OPTIMIZER: &str = "adam";
 /// Metric used when a manifest has no `[metric]` (PsychRNN's `default_metric`).
 pub const DEFAULT_METRIC: &str = "accuracy";
 
+/// The tag of `[metric]`'s type (the default metric's where the manifest has none).
+fn metric_tag(metric: &toml::Table) -> String {
+    metric.get("type").and_then(|t| t.as_str()).unwrap_or(DEFAULT_METRIC).to_string()
+}
+
 /// One curriculum stage, built.
 pub struct Stage {
     /// The stage's task.
@@ -215,6 +220,11 @@ fn default_table(tag: &str) -> toml::Table {
 }
 
 impl Experiment {
+    /// The tag of the experiment's metric (e.g. `accuracy`, `rmse`).
+    pub fn metric_name(&self) -> String {
+        metric_tag(&self.configs.metric)
+    }
+
     /// Resolves and validates `manifest`; `default_name` names the run if the manifest does
     /// not, and relative paths in it start at `base_dir` (the manifest's directory).
     ///

@@ -221,6 +221,36 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series], 
     Chart { series: series.to_vec(), markers: markers.to_vec(), ..Chart::new(title, x_label, y_label) }.to_svg()
 }
 
+/// Several charts in one SVG document, `columns` to a row, under a common title (e.g. one
+/// panel per context, as in a paper's figure).
+pub fn panels(title: &str, charts: &[Chart], columns: usize) -> String {
+    let columns = columns.clamp(1, charts.len().max(1));
+    let width = |c: &Chart| if c.legend == Legend::Outside { W + 20.0 + legend_width(&c.series) } else { W };
+    let cell = charts.iter().map(width).fold(W, f64::max);
+    let rows = charts.len().div_ceil(columns);
+    let head = 36.0;
+    let (total_w, total_h) = (cell * columns as f64, head + H * rows as f64);
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="17">{}</text>"#,
+        total_w / 2.0,
+        escape(title)
+    );
+    for (i, chart) in charts.iter().enumerate() {
+        let (x, y) = ((i % columns) as f64 * cell, head + (i / columns) as f64 * H);
+        let inner = chart.to_svg().replacen("<svg ", &format!(r#"<svg x="{x}" y="{y}" "#), 1);
+        svg.push_str(&inner);
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
 /// The ranges widened (around their centres) so a unit is as long on both axes.
 fn equalise((x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> ((f64, f64), (f64, f64)) {
     let (w, h) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
@@ -541,5 +571,17 @@ mod tests {
         let t = ticks(0.0, 1.0);
         assert!(t.len() == 6 && t.iter().enumerate().all(|(k, v)| (v - 0.2 * k as f64).abs() < 1e-12), "{t:?}");
         assert_eq!(ticks(-0.37, 0.41), vec![-0.2, 0.0, 0.2, 0.4]);
+    }
+
+    #[test]
+    fn panels_place_each_chart_in_its_cell_under_one_title() {
+        let chart =
+            |t: &str| Chart::new(t, "x (a.u.)", "y (a.u.)").with(Series::line("s", vec![(0.0, 0.0), (1.0, 1.0)]));
+        let svg = panels("Figure & more", &[chart("A"), chart("B"), chart("C")], 2);
+        assert_eq!(svg.matches("<svg").count(), 4, "the document and three panels");
+        assert!(svg.contains(r#"<svg x="0" y="36" "#) && svg.contains(&format!(r#"<svg x="{W}" y="36" "#)));
+        assert!(svg.contains(&format!(r#"<svg x="0" y="{}" "#, 36.0 + H)), "the third panel starts the second row");
+        assert!(svg.contains(&format!(r#"width="{}" height="{}""#, 2.0 * W, 36.0 + 2.0 * H)));
+        assert!(svg.contains("Figure &amp; more") && svg.trim_end().ends_with("</svg>"));
     }
 }

@@ -6,7 +6,7 @@
 //! metrics.csv          iteration, trials, loss, regularization, accuracy, stage, wall_seconds
 //! curriculum.csv       iteration, trials, stage, value of each curriculum check (with a curriculum)
 //! plots/               loss.svg, accuracy.svg (with curriculum checks and stage changes)
-//! summary.json         stop reason, final test accuracy and loss, timings, versions
+//! summary.json         stop reason, final test accuracy, metric and loss, timings, versions
 //! test_trials.npz      the final test batch: x, y, mask, outputs, states ([B, T, N], PsychRNN's layout)
 //! checkpoint/          checkpoint.npz: the latest resumable state (`psychrnn resume`)
 //! test_trials.json     the conditions of each test trial
@@ -40,6 +40,12 @@ pub struct RunSummary {
     pub trials: u64,
     /// Accuracy on a fresh test batch (the task's accuracy function).
     pub final_accuracy: f64,
+    /// The experiment's metric (`[metric]`'s type: `accuracy`, `rmse`, ...), which
+    /// `performance_cutoff` and curricula compare against.
+    pub metric: String,
+    /// That metric on the same test batch: the run's score (RMSE for trajectory tasks, whose
+    /// accuracy means nothing).
+    pub final_metric: f64,
     /// Loss on that batch.
     pub final_loss: f64,
     /// Trials in the test batch.
@@ -190,6 +196,8 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
         iterations: outcome.iterations,
         trials: outcome.trials,
         final_accuracy: test.accuracy,
+        metric: exp.metric_name(),
+        final_metric: test.metric,
         final_loss: test.loss,
         test_trials: test.batch.n_trials(),
         final_stage: outcome.stage,

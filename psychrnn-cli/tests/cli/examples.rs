@@ -156,6 +156,59 @@ fn every_pycog_paradigm_trains_a_few_updates_at_reduced_size() {
         assert!(dir.join(name).join("validation.csv").exists(), "{name}: no validation checks written");
         let (shape, w) = f32s(&dir.join(name).join("weights.npz"), "W_rec");
         assert!(w.iter().all(|v| v.is_finite()) && shape[0] == shape[1]);
+        // The score is the manifest's metric: RMSE for the trajectory tasks, accuracy otherwise.
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(name).join("summary.json")).unwrap()).unwrap();
+        let metric = if ["sequence", "sine"].contains(&name) { "rmse" } else { "accuracy" };
+        assert_eq!(summary["metric"], metric, "{name}");
+        let score = summary["final_metric"].as_f64().unwrap();
+        if metric == "accuracy" {
+            assert_eq!(score, summary["final_accuracy"].as_f64().unwrap(), "{name}");
+        } else {
+            assert!(score.is_finite() && score > 0.0, "{name}: RMSE {score}");
+        }
+        if name == "sine" {
+            continue;
+        }
+        // Every paradigm's default analyses run on the (barely) trained network.
+        let noise: &[&str] = if name == "sequence" { &["--no-noise"] } else { &[] };
+        let o = psychrnn(&[&["analyze", name, "--trials", "3", "--bootstrap", "5", "-q"], noise].concat(), &dir);
+        assert!(o.status.success(), "{name}: analyze failed: {}", String::from_utf8_lossy(&o.stderr));
+        let analysis = dir.join(name).join("analysis");
+        for file in ["connectivity.json", "pca.json", "pca.svg"] {
+            assert!(analysis.join(file).exists(), "{name}: analyze wrote no {file}");
+        }
+        if name == "context" {
+            // Mante's panels: each context sorted by motion and by colour, the end points per
+            // condition in the JSON.
+            let svg = std::fs::read_to_string(analysis.join("regression_contexts.svg")).unwrap();
+            for title in ["motion context: sorted by motion", "colour context: sorted by colour"] {
+                assert!(svg.contains(title), "no panel `{title}`");
+            }
+            let r: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(analysis.join("regression.json")).unwrap()).unwrap();
+            let conditions = r["conditions"].as_array().unwrap();
+            assert_eq!(conditions.len(), 72);
+            assert!(conditions.iter().all(|c| c["projection_at_end"]["choice"].is_f64()));
+            // A subset of the grid: one context only.
+            let o = psychrnn(
+                &["analyze", name, "psychometric", "--conditions", "group=colour context", "--trials", "3"]
+                    .into_iter()
+                    .chain(["--bootstrap", "5", "--out", "colour_only", "-q"])
+                    .collect::<Vec<_>>(),
+                &dir,
+            );
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let p = std::fs::read_to_string(dir.join("colour_only/psychometric.json")).unwrap();
+            assert!(p.contains("colour context") && !p.contains("motion context"), "{p}");
+            let o = Command::new(env!("CARGO_BIN_EXE_psychrnn"))
+                .args(["analyze", name, "psychometric", "--conditions", "group=both", "--out", "x"])
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(!o.status.success() && err.contains("no condition has group = both"), "{err}");
+        }
         if name == "context_areas" {
             // E sensory 0..60, E motor 60..120, I sensory 120..135, I motor 135..150: no
             // inhibitory weight leaves its area, and the inputs reach the sensory area only.

@@ -30,10 +30,12 @@ pub fn evaluate(
     let streams = (Purpose::TestTrials, Purpose::TestNoise, index);
     let (batch, value) = held_out_pass(exp, task, params, n_trials, streams, start, &mut buffers)?;
     let accuracy = task.accuracy(&batch, buffers.trajectory.outputs.view());
+    let loss = f64::from(value.loss);
+    let metric = exp.metric.score(task, &batch, buffers.trajectory.outputs.view(), loss);
     if let Some(e) = exp.plugin_failure() {
         return Err(e);
     }
-    Ok(Evaluation { batch, trajectory: buffers.trajectory, loss: f64::from(value.loss), accuracy })
+    Ok(Evaluation { batch, trajectory: buffers.trajectory, loss, accuracy, metric })
 }
 
 /// A forward pass without gradients on a fresh batch of `n_trials` trials of `task`, its trials

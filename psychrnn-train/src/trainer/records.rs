@@ -153,4 +153,6 @@ pub struct Evaluation {
     pub loss: f64,
     /// The task's accuracy.
     pub accuracy: f64,
+    /// The experiment's metric (`[metric]`, e.g. accuracy or RMSE), the score training stops on.
+    pub metric: f64,
 }

@@ -29,6 +29,11 @@ fn delay_min() -> f64 {
 fn delay_max() -> f64 {
     3500.0
 }
+/// Fixation of PyCog's test trials, which the analyses simulate.
+const TEST_FIXATION: f64 = 500.0;
+/// Delay of PyCog's test trials.
+const TEST_DELAY: f64 = 3000.0;
+
 fn catch_duration() -> f64 {
     2000.0
 }
@@ -201,6 +206,10 @@ impl Task for Romo {
                 config.insert("f1".into(), f1.into());
                 config.insert("f2".into(), f2.into());
                 config.insert("catch_probability".into(), 0.0.into());
+                // PyCog's test trials (romo.py, mode "test"): 500 ms fixation, a 3 s delay.
+                config.insert("fixation".into(), TEST_FIXATION.into());
+                config.insert("delay_min".into(), TEST_DELAY.into());
+                config.insert("delay_max".into(), TEST_DELAY.into());
                 conditions.push(Condition {
                     config,
                     signed_stimulus: f1 - f2,
