@@ -59,6 +59,10 @@ pub struct SimulateArgs {
     rec_multiplier: Option<String>,
 }
 
+/// No unit index reaches this (a network of a million units would not fit in memory), so a typo
+/// in a range cannot ask for billions of indices; the simulator names indices beyond the network.
+const MAX_UNIT: usize = 1_000_000;
+
 /// Parses `0-3,7` into unit indices.
 fn parse_units(text: &str) -> Result<Vec<usize>, String> {
     let mut units = Vec::new();
@@ -71,9 +75,18 @@ fn parse_units(text: &str) -> Result<Vec<usize>, String> {
                 if a > b {
                     return Err(bad());
                 }
+                if b >= MAX_UNIT {
+                    return Err(format!("`{part}`: unit {b} is beyond any network (indices stop below {MAX_UNIT})"));
+                }
                 units.extend(a..=b);
             }
-            None => units.push(part.trim().parse().map_err(|_| bad())?),
+            None => {
+                let unit: usize = part.trim().parse().map_err(|_| bad())?;
+                if unit >= MAX_UNIT {
+                    return Err(format!("`{part}`: unit {unit} is beyond any network (indices stop below {MAX_UNIT})"));
+                }
+                units.push(unit);
+            }
         }
     }
     if units.is_empty() {
@@ -104,6 +117,9 @@ pub fn parse_pulse(text: &str, dt: f64) -> Result<Pulse, String> {
     let (window, amplitude) = rest.split_once(':').ok_or_else(usage)?;
     let (start, end) = window.split_once('-').ok_or_else(usage)?;
     let amplitude: f64 = amplitude.trim().parse().map_err(|_| usage())?;
+    if !amplitude.is_finite() {
+        return Err(format!("--pulse {text}: the amplitude must be a finite number, got {amplitude}"));
+    }
     Ok(Pulse { units: parse_units(units)?, start_step: step_of(start, dt)?, end_step: step_of(end, dt)?, amplitude })
 }
 
@@ -143,6 +159,15 @@ fn read_inputs(path: &Path) -> CliResult<ndarray::Array3<f32>> {
     let [b, t, n] = x.shape[..] else {
         return Err(format!("{}: `x` must be [trials, time, N_in], got {:?}", path.display(), x.shape).into());
     };
+    if b == 0 || t == 0 {
+        return Err(format!(
+            "{}: `x` [trials, time, N_in] = {:?} holds no {}; at least one trial of one step is needed",
+            path.display(),
+            x.shape,
+            if b == 0 { "trials" } else { "time steps" }
+        )
+        .into());
+    }
     Ok(ndarray::Array3::from_shape_vec((b, t, n), v.clone())?.permuted_axes([1, 0, 2]).as_standard_layout().to_owned())
 }
 
@@ -205,10 +230,53 @@ fn network(args: &SimulateArgs, run_dir: Option<&Path>, weights: &Path, task: Op
     Ok(Network::Rate(Box::new(sim)))
 }
 
+/// Refuses arguments out of range before anything is built, naming the argument.
+fn check_args(args: &SimulateArgs) -> CliResult<()> {
+    if args.trials == 0 {
+        return Err("--trials must be at least 1, got 0".into());
+    }
+    if !(args.dt.is_finite() && args.dt > 0.0) {
+        return Err(format!("--dt must be a positive number of ms, got {}", args.dt).into());
+    }
+    if let Some(a) = args.alpha.filter(|a| !(a.is_finite() && *a > 0.0 && *a <= 1.0)) {
+        return Err(format!("--alpha (dt / tau) must lie in (0, 1], got {a}").into());
+    }
+    if let Some(w) = args.w_min.filter(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err(format!("--w-min must be a finite number >= 0, got {w}").into());
+    }
+    Ok(())
+}
+
+/// Refuses an output path that is one of the run's own inputs (weights, lock, inputs).
+fn check_out(out: &Path, inputs: &[&Path]) -> CliResult<()> {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    match inputs.iter().find(|input| same(out, input)) {
+        Some(input) => Err(format!(
+            "--out {} is an input of this simulation ({}); it would be overwritten: choose another file",
+            out.display(),
+            input.display()
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
 /// Runs `psychrnn simulate`.
 pub fn run(args: &SimulateArgs) -> CliResult<()> {
+    check_args(args)?;
     let run_dir = args.source.is_dir().then_some(args.source.as_path());
     let weights = run_dir.map_or_else(|| args.source.clone(), |d| d.join("weights.npz"));
+    let lock = run_dir.map(|d| d.join("manifest.lock.toml"));
+    if let Some(out) = &args.out {
+        let mut inputs = vec![weights.as_path()];
+        inputs.extend(lock.as_deref());
+        inputs.extend(args.inputs.as_deref());
+        inputs.extend(args.task.as_deref().map(Path::new));
+        check_out(out, &inputs)?;
+    }
     let task = task(args, run_dir)?;
     let network = network(args, run_dir, &weights, task.as_deref())?;
     let batch: Option<TrialBatch> =

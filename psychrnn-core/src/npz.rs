@@ -108,16 +108,24 @@ impl NpyArray {
     }
 }
 
-/// CRC-32 (IEEE 802.3, as zip uses).
+/// CRC-32 (IEEE 802.3, as zip uses), one table lookup per byte.
 fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut crc = i as u32;
+            let mut bit = 0;
+            while bit < 8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                bit += 1;
+            }
+            table[i] = crc;
+            i += 1;
         }
-    }
-    !crc
+        table
+    };
+    !data.iter().fold(!0u32, |crc, &byte| TABLE[((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8))
 }
 
 /// The bytes of an `.npz` archive holding `arrays` (stored, uncompressed, fixed timestamps).
@@ -336,7 +344,7 @@ fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> 
 ///
 /// # Errors
 /// [`Error::Read`] if the file cannot be read; [`Error::Invalid`] naming the file if it is not a
-/// zip archive.
+/// zip archive or a member's bytes do not match its CRC-32 (a damaged file is never used).
 pub fn read_npz(path: &Path) -> Result<NpzContents> {
     let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
     let bad = |why: &str| Error::invalid(path.display().to_string(), format!("not a readable .npz file: {why}"));
@@ -355,6 +363,7 @@ pub fn read_npz(path: &Path) -> Result<NpzContents> {
         }
         let field = |off| u16_at(&bytes, at + off).map(usize::from).ok_or_else(|| bad("truncated"));
         let method = field(10)?;
+        let stored_crc = u32_at(&bytes, at + 16).ok_or_else(|| bad("truncated"))?;
         let size = u32_at(&bytes, at + 20).ok_or_else(|| bad("truncated"))? as usize;
         let (name_len, extra_len, comment_len) = (field(28)?, field(30)?, field(32)?);
         let local = u32_at(&bytes, at + 42).ok_or_else(|| bad("truncated"))? as usize;
@@ -371,6 +380,14 @@ pub fn read_npz(path: &Path) -> Result<NpzContents> {
             + u16_at(&bytes, local + 26).map(usize::from).unwrap_or(0)
             + u16_at(&bytes, local + 28).map(usize::from).unwrap_or(0);
         match bytes.get(data_start..data_start + size) {
+            Some(member) if crc32(member) != stored_crc => {
+                return Err(Error::invalid(
+                    path.display().to_string(),
+                    format!(
+                        "member '{name}' is corrupted (its CRC-32 does not match the zip directory); the file was damaged after it was written"
+                    ),
+                ));
+            }
             Some(member) => match parse_npy(&key, member) {
                 Ok(a) => contents.arrays.push(a),
                 Err(why) => contents.skipped.push((key, why)),
@@ -404,6 +421,15 @@ mod read_tests {
         let err = read_npz(&dir.join("bad.npz")).unwrap_err().to_string();
         assert!(err.contains("bad.npz") && err.contains("not a readable .npz"), "{err}");
         assert!(matches!(read_npz(&dir.join("missing.npz")), Err(Error::Read { .. })));
+        let mut flipped = std::fs::read(&path).unwrap();
+        let at = flipped.windows(4).position(|w| w == 1.0f32.to_le_bytes()).unwrap();
+        flipped[at] ^= 0x40;
+        std::fs::write(dir.join("flipped.npz"), &flipped).unwrap();
+        let err = read_npz(&dir.join("flipped.npz")).unwrap_err().to_string();
+        assert!(
+            err.contains("flipped.npz") && err.contains("'W_rec.npy' is corrupted") && err.contains("CRC-32"),
+            "{err}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -181,8 +181,12 @@ impl Simulator {
         perturbation: Option<&Perturbation>,
         traj: &mut Trajectory<f32>,
     ) -> Result<()> {
-        if inputs.shape()[2] != self.n_in() {
-            return Err(Error::shape("inputs", format!("[T, B, {}]", self.n_in()), format!("{:?}", inputs.shape())));
+        if inputs.shape()[2] != self.n_in() || inputs.shape()[0] == 0 || inputs.shape()[1] == 0 {
+            return Err(Error::shape(
+                "inputs",
+                format!("[T >= 1, B >= 1, {}]", self.n_in()),
+                format!("{:?}", inputs.shape()),
+            ));
         }
         let weights = RateWeights {
             w_in: &self.w_in,

@@ -355,6 +355,9 @@ impl Experiment {
             fixed_weights.insert(name.clone(), spec.resolve_mask(&field, p.rows, p.cols, &p.name)?);
         }
 
+        if let Some(name) = &manifest.name {
+            check_run_name(name)?;
+        }
         Ok(Experiment {
             name: manifest.name.clone().unwrap_or_else(|| default_name.to_string()),
             seed: manifest.seed,
@@ -529,5 +532,48 @@ impl Experiment {
                 overrides: self.overrides.clone(),
             }),
         }
+    }
+}
+
+/// `name` names the default run directory `runs/<name>`, so it must be one plain path component.
+fn check_run_name(name: &str) -> Result<()> {
+    let plain = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0'])
+        && !name.chars().any(char::is_control);
+    if plain {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "name",
+            format!(
+                "{name:?} must be a plain, non-empty file name (no '/' or '\\', not '.' or '..'); the run goes to runs/<name> (use --out for another place)"
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_name_must_be_one_plain_path_component() {
+        let registry = psychrnn_plugins::registry().unwrap();
+        for bad in ["", ".", "..", "../x", "/abs/dir", "a/b", "a\\b"] {
+            let text = format!(
+                "name = {bad:?}\n{}",
+                EXAMPLE.lines().filter(|l| !l.starts_with("name")).collect::<Vec<_>>().join("\n")
+            );
+            let Err(err) = Experiment::from_toml(&text, &registry) else { panic!("{bad:?} was accepted") };
+            let err = err.to_string();
+            assert!(err.contains("name") && err.contains("plain, non-empty file name"), "{bad:?}: {err}");
+        }
+        let text = format!(
+            "name = \"seed-3_run.v2\"\n{}",
+            EXAMPLE.lines().filter(|l| !l.starts_with("name")).collect::<Vec<_>>().join("\n")
+        );
+        assert_eq!(Experiment::from_toml(&text, &registry).map(|e| e.name).ok().as_deref(), Some("seed-3_run.v2"));
     }
 }

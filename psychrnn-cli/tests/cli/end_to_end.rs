@@ -293,12 +293,32 @@ fn simulate_runs_saved_weights_on_any_batch_with_perturbations() {
         (vec!["simulate", "run", "--pulse", "3@10"], "expected UNITS@START-END:AMPLITUDE"),
         (vec!["simulate", "nowhere.npz", "--task", "perceptual_discrimination"], "cannot read nowhere.npz"),
         (vec!["simulate", "run/weights.npz"], "nothing to simulate"),
+        (vec!["simulate", "run", "--trials", "0"], "--trials must be at least 1"),
+        (vec!["simulate", "run", "--lesion", "0-4000000000@0"], "is beyond any network"),
+        (vec!["simulate", "run", "--pulse", "0@10-20:nan"], "amplitude must be a finite number"),
+        (vec!["simulate", "run", "--pulse", "0@10-20:inf"], "amplitude must be a finite number"),
+        (vec!["simulate", "run", "--w-min", "nan"], "--w-min must be a finite number"),
+        (vec!["simulate", "run", "--alpha", "0"], "--alpha (dt / tau) must lie in (0, 1]"),
+        (vec!["simulate", "run", "--task", "perceptual_discrimination", "--T", "1e15"], "at most 1e6"),
+        (vec!["simulate", "run", "--out", "run/weights.npz"], "is an input of this simulation"),
+        (vec!["simulate", "run", "--out", "run/manifest.lock.toml"], "is an input of this simulation"),
     ] {
         let o = psychrnn(&args, &dir);
         assert!(!o.status.success(), "{args:?} succeeded");
         assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
         assert!(!stderr(&o).contains("panicked"));
     }
+    assert!(read_npz(&dir.join("run/weights.npz")).is_ok(), "a refused --out left the weights unreadable");
+    let mut damaged = std::fs::read(dir.join("run/weights.npz")).unwrap();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x10;
+    std::fs::write(dir.join("damaged.npz"), &damaged).unwrap();
+    let o = psychrnn(&["simulate", "damaged.npz", "--task", "perceptual_discrimination"], &dir);
+    assert!(
+        !o.status.success() && stderr(&o).contains("damaged.npz") && stderr(&o).contains("is corrupted"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -39,6 +39,11 @@ fn is_zero(v: &f64) -> bool {
     *v == 0.0
 }
 
+/// The most time steps a trial may have (`ceil(T / dt)`): a million steps is over 16 minutes of
+/// trial at dt = 1 ms, far beyond any cognitive task, and bounds what a typo in `T` or `dt`
+/// would ask to allocate.
+pub const MAX_STEPS: f64 = 1e6;
+
 impl TaskTiming {
     /// Timing without input conditioning.
     pub fn new(dt: f64, tau: f64, duration: f64, n_batch: usize) -> Self {
@@ -49,7 +54,8 @@ impl TaskTiming {
     pub const KEYS: [&'static str; 8] =
         ["dt", "tau", "T", "N_batch", "baseline_in", "sigma_in", "tau_in", "rectify_inputs"];
 
-    /// Checks the ranges: `dt > 0`, `tau > 0`, `T >= dt`, `N_batch >= 1`, all finite.
+    /// Checks the ranges: `dt > 0`, `tau > 0`, `T >= dt`, `T / dt <=` [`MAX_STEPS`],
+    /// `N_batch >= 1`, all finite.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming the field (`dt`, `tau`, `T` or `N_batch`) and its value.
@@ -62,6 +68,17 @@ impl TaskTiming {
         }
         if !(self.duration.is_finite() && self.duration >= self.dt) {
             return Err(Error::invalid("T", format!("must be at least dt ({}) ms, got {}", self.dt, self.duration)));
+        }
+        if (self.duration / self.dt).ceil() > MAX_STEPS {
+            return Err(Error::invalid(
+                "T",
+                format!(
+                    "T / dt = {} / {} gives {:.3e} time steps per trial; at most {MAX_STEPS:.0e} are allowed (is a unit off? both are in ms)",
+                    self.duration,
+                    self.dt,
+                    (self.duration / self.dt).ceil()
+                ),
+            ));
         }
         if self.n_batch == 0 {
             return Err(Error::invalid("N_batch", "must be at least 1, got 0"));
@@ -130,6 +147,9 @@ mod tests {
         assert!(msg(timing(10.0, 100.0, 5.0, 1)).starts_with("T: must be at least dt"));
         assert!(msg(timing(10.0, 100.0, 2000.0, 0)).starts_with("N_batch: "));
         assert!(timing(10.0, 100.0, 10.0, 1).validate().is_ok());
+        assert!(msg(timing(1e-300, 100.0, 2000.0, 1)).contains("time steps per trial; at most 1e6"));
+        assert!(msg(timing(10.0, 100.0, 1e300, 1)).starts_with("T: T / dt"));
+        assert!(timing(1.0, 100.0, 1e6, 1).validate().is_ok());
         assert!(msg(TaskTiming { sigma_in: -0.1, ..timing(10.0, 100.0, 20.0, 1) }).starts_with("sigma_in: "));
         assert!(msg(TaskTiming { tau_in: Some(0.0), ..timing(10.0, 100.0, 20.0, 1) }).starts_with("tau_in: "));
     }
