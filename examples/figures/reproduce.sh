@@ -14,7 +14,7 @@
 # network is trained to the manifest's target, then analysed over --trials trials per condition
 # (default 200). Set TRIALS to change it, PSYCHRNN to use another binary, FIRST_SEED to start
 # at another seed (the second argument is the last seed). Arguments after the last seed go to
-# `psychrnn train`.
+# `psychrnn train`. A run interrupted part way (a checkpoint, no weights) is resumed.
 set -eu
 paradigm=$1
 seeds=${2:-5}
@@ -25,13 +25,19 @@ psychrnn=${PSYCHRNN:-target/release/psychrnn}
 manifest=examples/pycog/$paradigm.toml
 [ -f "$manifest" ] || { echo "no manifest $manifest" >&2; exit 1; }
 seed=${FIRST_SEED:-1}
+# Sequence generation is judged on its trajectories (Fig 8C), which PyCog plots without noise.
+analyze_args=""
+[ "$paradigm" = sequence ] && analyze_args="--no-noise"
 while [ "$seed" -le "$seeds" ]; do
     out=runs/figures/$paradigm/seed$seed
-    if [ ! -f "$out/weights.npz" ]; then
-        rm -rf "$out"
-        "$psychrnn" train "$manifest" --out "$out" --set seed="$seed" --quiet "$@"
+    if [ -f "$out/weights.npz" ]; then
+        :   # trained already
+    elif [ -f "$out/checkpoint/checkpoint.npz" ]; then
+        "$psychrnn" resume "$out" --quiet   # an interrupted run continues where it stopped
+    else
+        "$psychrnn" train "$manifest" --out "$out" --set seed="$seed" --force --quiet "$@"
     fi
-    "$psychrnn" analyze "$out" --trials "$trials" --seed "$seed" --force --quiet
+    "$psychrnn" analyze "$out" --trials "$trials" --seed "$seed" --force --quiet $analyze_args
     echo "$paradigm seed $seed: $(grep -o '"final_accuracy": [0-9.]*' "$out/summary.json")"
     seed=$((seed + 1))
 done

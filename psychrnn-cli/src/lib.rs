@@ -53,6 +53,9 @@ pub enum Command {
         /// Override a manifest value: key.path=value (e.g. model.N_rec=100). Repeatable; recorded in the lock.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        /// Train even if the run directory holds an old run: its files are deleted first.
+        #[arg(long)]
+        force: bool,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -75,6 +78,9 @@ pub enum Command {
         /// Replay even if psychrnn's or a plugin's version differs from the lock.
         #[arg(long)]
         allow_mismatch: bool,
+        /// Replay even if the output directory holds an old replay: its files are deleted first.
+        #[arg(long)]
+        force: bool,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -214,9 +220,13 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
     let cli = Cli::parse_from(args);
     let _ = CLI_PLUGINS.set(cli.plugins.clone());
     let result = match cli.command {
-        Command::Train { manifest, out, overrides, quiet } => run::train(&manifest, out, &overrides, quiet),
+        Command::Train { manifest, out, overrides, force, quiet } => {
+            run::train(&manifest, out, &overrides, force, quiet)
+        }
         Command::Resume { run_dir, quiet } => run::resume(&run_dir, quiet),
-        Command::Replay { lock, out, allow_mismatch, quiet } => run::replay(&lock, out, allow_mismatch, quiet),
+        Command::Replay { lock, out, allow_mismatch, force, quiet } => {
+            run::replay(&lock, out, allow_mismatch, force, quiet)
+        }
         Command::Simulate(args) => simulate::run(&args),
         Command::Analyze(args) => analyze::run(&args),
         Command::List { kind } => list(kind.as_deref()),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use psychrnn_core::Manifest;
 use psychrnn_train::checkpoint::read_checkpoint;
-use psychrnn_train::run_dir::{checkpoint_path, train_into};
+use psychrnn_train::run_dir::{self, checkpoint_path, train_into};
 use psychrnn_train::{Experiment, StopReason, TrainingState};
 
 use crate::observer::Progress;
@@ -65,11 +65,29 @@ pub fn run(exp: Experiment, dir: &Path, resume: Option<TrainingState>, quiet: bo
     }
 }
 
-/// `psychrnn train`.
-pub fn train(manifest: &Path, out: Option<PathBuf>, overrides: &[String], quiet: bool) -> CliResult<()> {
+/// `psychrnn train`: into a new (or empty) directory, or over an old run with `force`.
+pub fn train(manifest: &Path, out: Option<PathBuf>, overrides: &[String], force: bool, quiet: bool) -> CliResult<()> {
     let exp = crate::load_experiment(manifest, overrides)?;
     let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    make_room(&dir, force)?;
     run(exp, &dir, None, quiet).map(|_| ())
+}
+
+/// Refuses to train into a directory that holds anything unless `force`, which first empties an
+/// old run directory so nothing of the old run remains.
+fn make_room(dir: &Path, force: bool) -> CliResult<()> {
+    if !run_dir::is_occupied(dir) {
+        return Ok(());
+    }
+    if !force {
+        return Err(format!(
+            "{} already exists and is not empty; a new run would mix with its files. Choose another --out, `psychrnn resume {}` to continue it, or --force to delete it and train anew",
+            dir.display(),
+            dir.display()
+        )
+        .into());
+    }
+    Ok(run_dir::clear_run(dir)?)
 }
 
 /// `psychrnn resume`: continues a run from its latest checkpoint, in place.
@@ -87,7 +105,7 @@ pub fn resume(dir: &Path, quiet: bool) -> CliResult<()> {
 }
 
 /// `psychrnn replay`: trains a lock manifest again and checks that it reproduces its run.
-pub fn replay(lock_path: &Path, out: Option<PathBuf>, allow_mismatch: bool, quiet: bool) -> CliResult<()> {
+pub fn replay(lock_path: &Path, out: Option<PathBuf>, allow_mismatch: bool, force: bool, quiet: bool) -> CliResult<()> {
     let manifest = Manifest::load(lock_path)?;
     let lock = manifest.lock.clone().ok_or_else(|| {
         format!("{} is not a lock manifest (no [lock] section): train it with `psychrnn train`", lock_path.display())
@@ -106,6 +124,7 @@ pub fn replay(lock_path: &Path, out: Option<PathBuf>, allow_mismatch: bool, quie
     }
     let original_dir = lock_path.parent().unwrap_or(Path::new("."));
     let dir = out.unwrap_or_else(|| original_dir.join("replay"));
+    make_room(&dir, force)?;
     let weights = run(exp, &dir, None, quiet)?;
     let original = original_dir.join("weights.npz");
     if original.is_file() {

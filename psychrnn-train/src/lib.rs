@@ -13,6 +13,7 @@
 //!   set only while a computation runs and restored after it.
 //! - [`checkpoint`]: resumable training state on disk.
 //! - [`run_dir`]: the run directory (lock, weights, metrics, summary, plots): [`write_run`].
+//! - [`run_lock`]: a run directory held by the one process writing it.
 //! - [`plot`]: the SVG line charts of a run.
 
 // No unwrap/expect on anything a user supplies: library code returns errors instead.
@@ -22,6 +23,7 @@ pub mod checkpoint;
 pub mod experiment;
 pub mod plot;
 pub mod run_dir;
+pub mod run_lock;
 pub mod trainer;
 
 pub use experiment::Experiment;

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::experiment::Experiment;
 use crate::plot::{Series, line_chart};
+use crate::run_lock::RunLock;
 use crate::trainer::{Evaluation, StopReason, TrainingOutcome};
 use psychrnn_core::error::{Error, Result};
 use psychrnn_core::npz::{NpyArray, write_atomically, write_npz};
@@ -74,17 +75,20 @@ pub fn write_lock(dir: &Path, exp: &Experiment) -> Result<()> {
     write_atomically(&dir.join("manifest.lock.toml"), format!("{header}{lock}").as_bytes())
 }
 
-/// A whole run into `dir`: the lock first (so a killed run can resume), training (from `resume`
-/// if given), the test batch on the task reached, and every output file.
+/// A whole run into `dir`, held by this process throughout ([`RunLock`]): the lock manifest
+/// first (so a killed run can resume), training (from `resume` if given), the test batch on the
+/// task reached, and every output file.
 ///
 /// # Errors
-/// As [`crate::train_from`], [`crate::evaluate`] and [`write_run`].
+/// As [`RunLock::acquire`] (another process is writing `dir`), [`crate::train_from`],
+/// [`crate::evaluate`] and [`write_run`].
 pub fn train_into(
     dir: &Path,
     exp: &Experiment,
     resume: Option<crate::TrainingState>,
     observer: &mut dyn crate::TrainingObserver,
 ) -> Result<(TrainingOutcome, Evaluation)> {
+    let _held = RunLock::acquire(dir)?;
     write_lock(dir, exp)?;
     let outcome = crate::train_from(exp, resume, observer)?;
     let test = crate::evaluate(
@@ -97,6 +101,38 @@ pub fn train_into(
     )?;
     write_run(dir, exp, &outcome, &test)?;
     Ok((outcome, test))
+}
+
+/// Empties the run directory `dir` for a new run (`train --force`): every file of the old run
+/// goes, so nothing stale (a curriculum table, periodic weights, analyses) remains. Refuses a
+/// directory that is not a run directory (no `manifest.lock.toml`) or that another process holds.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `dir` as described; [`Error::Write`] if a file cannot be removed.
+pub fn clear_run(dir: &Path) -> Result<()> {
+    if !dir.join("manifest.lock.toml").is_file() {
+        return Err(Error::invalid(
+            dir.display().to_string(),
+            "is not a run directory (it has no manifest.lock.toml), so --force will not delete it: choose another --out",
+        ));
+    }
+    let held = RunLock::acquire(dir)?;
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
+    for entry in entries {
+        let path = entry.map_err(|source| Error::Write { path: dir.to_path_buf(), source })?.path();
+        if path.file_name().is_some_and(|n| n == crate::run_lock::LOCK_FILE) {
+            continue;
+        }
+        let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        removed.map_err(|source| Error::Write { path, source })?;
+    }
+    drop(held);
+    Ok(())
+}
+
+/// Whether `dir` exists and holds anything (a new run refuses to write into it unasked).
+pub fn is_occupied(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
 }
 
 /// Where a run keeps its latest checkpoint.

@@ -446,8 +446,8 @@ fn long_manifest() -> String {
         .replace("loss_epoch = 10", "loss_epoch = 100")
 }
 
-/// Starts training, waits for the first checkpoint, sends `signal`, and waits for the end.
-fn train_and_signal(dir: &Path, signal: &str) -> std::process::ExitStatus {
+/// Starts a long training into `dir/run` and returns once it has written its first checkpoint.
+fn start_long_training(dir: &Path) -> std::process::Child {
     std::fs::write(dir.join("m.toml"), long_manifest()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_psychrnn"))
         .args(["train", "m.toml", "--out", "run", "--quiet"])
@@ -463,9 +463,49 @@ fn train_and_signal(dir: &Path, signal: &str) -> std::process::ExitStatus {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     std::thread::sleep(std::time::Duration::from_millis(30));
+    child
+}
+
+/// Starts training, waits for the first checkpoint, sends `signal`, and waits for the end.
+fn train_and_signal(dir: &Path, signal: &str) -> std::process::ExitStatus {
+    let mut child = start_long_training(dir);
     let killed = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     child.wait().unwrap()
+}
+
+#[test]
+fn a_run_directory_is_never_overwritten_unasked_nor_written_by_two_processes() {
+    let dir = scratch("occupied");
+    let mut first = start_long_training(&dir);
+    let holder = format!("in use by process {}", first.id());
+    for args in [
+        vec!["train", "m.toml", "--out", "run", "--force"],
+        vec!["resume", "run"],
+        vec!["replay", "run/manifest.lock.toml", "--out", "run", "--force"],
+    ] {
+        let o = psychrnn(&args, &dir);
+        assert!(!o.status.success() && stderr(&o).contains(&holder), "{args:?}: {}", stderr(&o));
+    }
+    Command::new("kill").args(["-KILL", &first.id().to_string()]).status().unwrap();
+    first.wait().unwrap();
+
+    // Without --force an old run is kept; with it, none of its files remain.
+    std::fs::write(dir.join("small.toml"), SMALL).unwrap();
+    std::fs::write(dir.join("run/stale.csv"), "old").unwrap();
+    let o = psychrnn(&["train", "small.toml", "--out", "run"], &dir);
+    assert!(!o.status.success() && stderr(&o).contains("already exists and is not empty"), "{}", stderr(&o));
+    assert!(dir.join("run/checkpoint/checkpoint.npz").is_file(), "a refused train touched the old run");
+    let o = psychrnn(&["train", "small.toml", "--out", "run", "--force", "--quiet"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!dir.join("run/stale.csv").exists() && dir.join("run/weights.npz").is_file());
+    assert!(!dir.join("run/.psychrnn.lock").exists(), "the lock outlived the run");
+    // --force deletes run directories only.
+    std::fs::create_dir_all(dir.join("notes")).unwrap();
+    std::fs::write(dir.join("notes/a.txt"), "mine").unwrap();
+    let o = psychrnn(&["train", "small.toml", "--out", "notes", "--force"], &dir);
+    assert!(!o.status.success() && stderr(&o).contains("is not a run directory"), "{}", stderr(&o));
+    assert!(dir.join("notes/a.txt").is_file());
 }
 
 #[test]

@@ -24,14 +24,15 @@ fn psychrnn(args: &[&str], cwd: &Path) -> Output {
     o
 }
 
-/// Writes the example manifest, cut down, into `dir` and trains it into `dir/run`.
+/// Writes the example manifest, cut down, into `dir` and trains it into `dir/run` (over the
+/// previous example's run: `--force`).
 fn train_small(example: &str, dir: &Path, updates: u64) -> PathBuf {
     let source = examples().join(example);
     let mut manifest = Manifest::load(&source).unwrap();
     psychrnn_core::testing::shrink_for_smoke_test(&mut manifest, updates);
     let path = dir.join(source.file_name().unwrap());
     std::fs::write(&path, manifest.to_toml().unwrap()).unwrap();
-    psychrnn(&["train", path.to_str().unwrap(), "--out", "run"], dir);
+    psychrnn(&["train", path.to_str().unwrap(), "--out", "run", "--force"], dir);
     dir.join("run")
 }
 
