@@ -246,7 +246,7 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
             (other, Some(_)) => return Err(format!("unknown analysis `{other}`").into()),
         };
         if !args.quiet {
-            println!("{name}: {}", written.join(", "));
+            out!("{name}: {}", written.join(", "));
         }
     }
     Ok(())

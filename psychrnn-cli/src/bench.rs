@@ -195,8 +195,8 @@ fn median(v: &mut [f64]) -> f64 {
 pub fn run(args: &BenchArgs) -> CliResult<()> {
     let mut rows = Vec::new();
     let peak = psychrnn_linalg::gemm_peak_gflops_f32(1024, args.threads, args.seconds.min(1.0));
-    println!("f32 GEMM peak of this machine on {} thread(s): {peak:.1} GFLOP/s (1024^3 product)", args.threads);
-    println!(
+    out!("f32 GEMM peak of this machine on {} thread(s): {peak:.1} GFLOP/s (1024^3 product)", args.threads);
+    out!(
         "{:>5} {:>5} {:>3}  {:>10} {:>10} {:>10}  {:>9} {:>9} {:>9}  {:>7} {:>7} {:>6}  {:>7}",
         "N_rec",
         "var",
@@ -235,7 +235,7 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
                 percent_of_gemm_peak: 100.0 * gflop / med / peak,
                 peak_memory_mb: peak_memory_mb(),
             };
-            println!(
+            out!(
                 "{:>5} {:>5} {:>3}  {:>10.0} {:>10.0} {:>10.0}  {:>9.5} {:>9.5} {:>9.5}  {:>7.3} {:>7.1} {:>6.1}  {:>7.1}",
                 row.n_rec,
                 row.variant,
@@ -256,7 +256,7 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
     }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
-        eprintln!("wrote {}", path.display());
+        say!("wrote {}", path.display());
     }
     Ok(())
 }

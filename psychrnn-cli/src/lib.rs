@@ -8,7 +8,27 @@
 //! - [`simulate`]: `simulate`.  - [`analyze`]: `analyze`.  - [`bench`]: `bench`.  - [`observer`]: progress and files while training.
 //! - [`list`], [`describe`]: the registry.
 //!
-//! Errors print their whole cause chain and exit non-zero.
+//! Errors print their whole cause chain and exit non-zero. Everything the commands print goes
+//! through [`say!`] and [`out!`], which never fail: a closed pipe (`psychrnn train m.toml | head`)
+//! or terminal does not stop a run.
+
+/// `eprintln!` that ignores a closed or failing stderr (training goes on; files are the record).
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `println!` that ignores a closed or failing stdout.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 pub mod analyze;
 pub mod bench;
@@ -190,9 +210,9 @@ pub fn list(kind: Option<&str>) -> CliResult<()> {
         return Err(format!("unknown plugin kind `{k}`; kinds: {}", kinds.join(", ")).into());
     }
     for (name, entries) in listing.iter().filter(|(name, _)| kind.is_none_or(|k| k == *name)) {
-        println!("{name}:");
+        out!("{name}:");
         for (tag, doc) in entries {
-            println!("  {tag:<28} {doc}");
+            out!("  {tag:<28} {doc}");
         }
     }
     Ok(())
@@ -209,7 +229,7 @@ pub fn describe(tag: &str) -> CliResult<()> {
         return Err(format!("no plugin has the tag `{tag}`; known tags: {}", registry.all_tags().join(", ")).into());
     }
     for d in found {
-        println!("{}", d.to_toml());
+        out!("{}", d.to_toml());
     }
     Ok(())
 }
@@ -237,10 +257,10 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(CliError::Interrupted(message)) = e.downcast_ref::<CliError>() {
-                eprintln!("{message}");
+                say!("{message}");
                 return ExitCode::from(130);
             }
-            eprintln!("error: {e}");
+            say!("error: {e}");
             // Causes whose text the message already shows (e.g. the TOML parser's) are not
             // repeated; the others (I/O, the dynamic loader) say why.
             let mut shown = e.to_string();
@@ -248,7 +268,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
             while let Some(s) = source {
                 let text = s.to_string();
                 if !shown.contains(text.trim_end()) {
-                    eprintln!("  caused by: {text}");
+                    say!("  caused by: {text}");
                     shown.push_str(&text);
                 }
                 source = s.source();

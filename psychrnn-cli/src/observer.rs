@@ -56,7 +56,7 @@ impl TrainingObserver for Progress {
         if let Some(bar) = &self.bar {
             bar.set_length(total_updates);
         } else if self.verbose {
-            eprintln!("training: {total_updates} updates");
+            say!("training: {total_updates} updates");
         }
     }
 
@@ -76,7 +76,7 @@ impl TrainingObserver for Progress {
         if let Some(bar) = &self.bar {
             bar.set_message(line);
         } else if self.verbose {
-            eprintln!("{line}");
+            say!("{line}");
         }
     }
 
@@ -106,7 +106,7 @@ impl TrainingObserver for Progress {
         if let Some(bar) = &self.bar {
             bar.println(line);
         } else if self.verbose {
-            eprintln!("{line}");
+            say!("{line}");
         }
     }
 
@@ -115,7 +115,7 @@ impl TrainingObserver for Progress {
             bar.finish();
         }
         if self.verbose {
-            eprintln!("Optimization finished: {reason}");
+            say!("Optimization finished: {reason}");
         }
     }
 }

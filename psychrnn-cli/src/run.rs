@@ -24,7 +24,7 @@ fn interrupt_flag() -> Arc<AtomicBool> {
         }
     });
     if let Err(e) = installed {
-        eprintln!("warning: Ctrl-C will not stop training cleanly: {e}");
+        say!("warning: Ctrl-C will not stop training cleanly: {e}");
     }
     flag
 }
@@ -33,13 +33,13 @@ fn interrupt_flag() -> Arc<AtomicBool> {
 /// training, then the run's files.
 pub fn run(exp: Experiment, dir: &Path, resume: Option<TrainingState>, quiet: bool) -> CliResult<PathBuf> {
     for w in &exp.warnings {
-        eprintln!("warning: {w}");
+        say!("warning: {w}");
     }
     let verbose = exp.training.verbosity && !quiet;
     let mut observer = Progress::new(verbose, dir, interrupt_flag(), exp.curriculum.is_some());
     let (outcome, test) = train_into(dir, &exp, resume, &mut observer)?;
     if !quiet {
-        eprintln!(
+        say!(
             "{} updates ({} trials) in {:.1} s; test {} {:.3} on {} fresh trials; run directory {}",
             outcome.iterations,
             outcome.trials,
@@ -99,7 +99,7 @@ pub fn resume(dir: &Path, quiet: bool) -> CliResult<()> {
         format!("cannot resume {}: {e} (checkpoints are written every checkpoint_epoch updates)", dir.display())
     })?;
     if !quiet {
-        eprintln!("resuming {} after update {}", dir.display(), state.iteration);
+        say!("resuming {} after update {}", dir.display(), state.iteration);
     }
     run(exp, dir, Some(state), quiet).map(|_| ())
 }
@@ -120,7 +120,7 @@ pub fn replay(lock_path: &Path, out: Option<PathBuf>, allow_mismatch: bool, forc
             )
             .into());
         }
-        eprintln!("warning: replaying despite differences from the lock:\n  {list}");
+        say!("warning: replaying despite differences from the lock:\n  {list}");
     }
     let original_dir = lock_path.parent().unwrap_or(Path::new("."));
     let dir = out.unwrap_or_else(|| original_dir.join("replay"));
@@ -132,7 +132,7 @@ pub fn replay(lock_path: &Path, out: Option<PathBuf>, allow_mismatch: bool, forc
         if !same {
             return Err(CliError::Failed(format!("the replay's weights differ from {}", original.display())).into());
         }
-        eprintln!("replay reproduces {} byte for byte", original.display());
+        say!("replay reproduces {} byte for byte", original.display());
     }
     Ok(())
 }

@@ -133,7 +133,7 @@ fn task(args: &SimulateArgs, run_dir: Option<&Path>) -> CliResult<Option<Box<dyn
             &registry,
             path.parent().unwrap_or(Path::new(".")),
         )?;
-        warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+        warnings.iter().for_each(|w| say!("warning: {w}"));
         Ok(task)
     };
     match (&args.task, run_dir) {
@@ -222,10 +222,10 @@ fn network(args: &SimulateArgs, run_dir: Option<&Path>, weights: &Path, task: Op
     if let Some(a) = args.alpha {
         sim.alpha = vec![a];
     }
-    warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+    warnings.iter().for_each(|w| say!("warning: {w}"));
     if let Some(w_min) = args.w_min {
         let removed = sim.prune(w_min);
-        eprintln!("pruned {removed} weights with |w| < {w_min}");
+        say!("pruned {removed} weights with |w| < {w_min}");
     }
     Ok(Network::Rate(Box::new(sim)))
 }
@@ -325,7 +325,7 @@ pub fn run(args: &SimulateArgs) -> CliResult<()> {
         run_dir.map_or_else(|| weights.with_file_name("simulation.npz"), |d| d.join("simulation.npz"))
     });
     write_npz(&out, &arrays)?;
-    eprintln!("{summary}; wrote {}", out.display());
+    say!("{summary}; wrote {}", out.display());
     Ok(())
 }
 

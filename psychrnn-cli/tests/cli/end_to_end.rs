@@ -572,3 +572,22 @@ fn bench_measures_every_configuration_it_is_asked_for() {
     let o = psychrnn(&["bench", "--variant", "fast"], &dir);
     assert!(!o.status.success() && stderr(&o).contains("unknown variant `fast`"));
 }
+
+#[test]
+fn a_closed_output_pipe_does_not_stop_training() {
+    let dir = scratch("closed-pipe");
+    std::fs::write(dir.join("m.toml"), SMALL).unwrap();
+    // What `psychrnn train m.toml 2>&1 | head -0` does: both outputs lead into a closed pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_psychrnn"))
+        .args(["train", "m.toml", "--out", "run"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "training into a closed pipe exited with {status}");
+    assert!(dir.join("run/weights.npz").is_file() && dir.join("run/summary.json").is_file());
+}
