@@ -16,6 +16,8 @@ use crate::optim::ClipMode;
 pub const DEFAULT_OMEGA_LAMBDA: f64 = 2.0;
 /// PyCog's default Omega `bound` (`[training.omega] bound`).
 pub const DEFAULT_OMEGA_BOUND: f64 = 1e-20;
+/// Default `[training] test_states_mb`: the unit states a run directory keeps of its test trials.
+pub const DEFAULT_TEST_STATES_MB: f64 = 64.0;
 /// Default master seed when a manifest gives none.
 pub const DEFAULT_SEED: u64 = 1;
 
@@ -86,6 +88,11 @@ pub struct TrainingConfig {
     pub clip_norm: f64,
     /// Trials in the fresh test batch scored at the end of training.
     pub test_batch_size: usize,
+    /// At most this many megabytes (1e6 bytes) of unit states in `test_trials.npz`: the states
+    /// of the first test trials that fit (at least one) are saved; inputs, targets, mask and
+    /// outputs always cover every test trial. Keeps large networks' run directories small
+    /// (PyCog's Romo network would write over 500 MB); `psychrnn simulate` gives any trials' states.
+    pub test_states_mb: f64,
     /// Print progress.
     pub verbosity: bool,
     /// Elementwise freeze masks by parameter name (1 = frozen, 0 = plastic).
@@ -187,6 +194,7 @@ impl Default for TrainingConfig {
             clip_mode: ClipMode::PerTensor,
             clip_norm: 1.0,
             test_batch_size: 256,
+            test_states_mb: DEFAULT_TEST_STATES_MB,
             verbosity: true,
             fixed_weights: BTreeMap::new(),
             psychrnn_1_0_compat: false,
@@ -238,6 +246,12 @@ impl TrainingConfig {
         }
         if self.threads == 0 {
             return Err(Error::invalid("training.threads", "must be at least 1, got 0"));
+        }
+        if !(self.test_states_mb.is_finite() && self.test_states_mb >= 0.0) {
+            return Err(Error::invalid(
+                "training.test_states_mb",
+                format!("must be a number of megabytes >= 0, got {}", self.test_states_mb),
+            ));
         }
         if self.test_batch_size == 0 {
             return Err(Error::invalid("training.test_batch_size", "must be at least 1, got 0"));

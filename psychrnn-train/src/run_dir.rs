@@ -7,7 +7,8 @@
 //! curriculum.csv       iteration, trials, stage, value of each curriculum check (with a curriculum)
 //! plots/               loss.svg, accuracy.svg (with curriculum checks and stage changes)
 //! summary.json         stop reason, final test accuracy, metric and loss, timings, versions
-//! test_trials.npz      the final test batch: x, y, mask, outputs, states ([B, T, N], PsychRNN's layout)
+//! test_trials.npz      the final test batch: x, y, mask, outputs, states ([B, T, N], PsychRNN's layout;
+//!                      states of the first trials within `test_states_mb`)
 //! checkpoint/          checkpoint.npz: the latest resumable state (`psychrnn resume`)
 //! test_trials.json     the conditions of each test trial
 //! ```
@@ -51,6 +52,9 @@ pub struct RunSummary {
     pub final_loss: f64,
     /// Trials in the test batch.
     pub test_trials: usize,
+    /// The first this-many test trials have their unit states in `test_trials.npz`
+    /// (`[training] test_states_mb`).
+    pub test_states_trials: usize,
     /// Curriculum stage reached (equal to `curriculum_stages` when complete).
     pub final_stage: usize,
     /// Number of curriculum stages (0 without a curriculum).
@@ -135,6 +139,14 @@ pub fn is_occupied(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
 }
 
+/// How many of the trials of a `[T, B, N]` state array fit in `megabytes` (float32; at least
+/// one trial, at most all).
+fn trials_of_states_kept(shape: &[usize], megabytes: f64) -> usize {
+    let [steps, trials, units] = shape[..] else { return 0 };
+    let per_trial = (steps * units * 4).max(1) as f64;
+    ((megabytes * 1e6 / per_trial).floor() as usize).clamp(trials.min(1), trials)
+}
+
 /// Where a run keeps its latest checkpoint.
 pub fn checkpoint_path(dir: &Path) -> std::path::PathBuf {
     dir.join("checkpoint").join("checkpoint.npz")
@@ -210,6 +222,8 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
     write_plots(&dir.join("plots"), outcome)?;
 
     let t = &test.trajectory;
+    let states_trials = trials_of_states_kept(t.states.shape(), exp.training.test_states_mb);
+    let states = t.states.slice(ndarray::s![.., ..states_trials, ..]).to_owned();
     write_npz(
         &dir.join("test_trials.npz"),
         &[
@@ -217,7 +231,7 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
             NpyArray::from_time_major("y", &test.batch.targets),
             NpyArray::from_time_major("mask", &test.batch.mask),
             NpyArray::from_time_major("outputs", &t.outputs),
-            NpyArray::from_time_major("states", &t.states),
+            NpyArray::from_time_major("states", &states),
         ],
     )?;
     let params = serde_json::to_string_pretty(&test.batch.trial_params)
@@ -236,6 +250,7 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
         final_metric: test.metric,
         final_loss: test.loss,
         test_trials: test.batch.n_trials(),
+        test_states_trials: states_trials,
         final_stage: outcome.stage,
         curriculum_stages: exp.stages.len(),
         init_seconds: outcome.init_seconds,
@@ -244,4 +259,20 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
     };
     let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::invalid("summary.json", e.to_string()))?;
     write_atomically(&dir.join("summary.json"), json.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_states_are_kept_for_the_trials_that_fit_and_at_least_one() {
+        // 100 steps x 50 units x 4 bytes = 20 kB per trial.
+        assert_eq!(trials_of_states_kept(&[100, 64, 50], 64.0), 64);
+        assert_eq!(trials_of_states_kept(&[100, 64, 50], 0.1), 5);
+        assert_eq!(trials_of_states_kept(&[100, 64, 50], 0.0), 1);
+        assert_eq!(trials_of_states_kept(&[100, 0, 50], 1.0), 0);
+        // PyCog's Romo network: 245 steps x 1100 trials x 500 units would be 539 MB.
+        assert_eq!(trials_of_states_kept(&[245, 1100, 500], 64.0), 130);
+    }
 }

@@ -68,6 +68,7 @@ fn train_writes_the_run_directory() {
     assert_eq!(summary["iterations"], 30);
     assert_eq!(summary["trials"], 480);
     assert_eq!(summary["test_trials"], 32);
+    assert_eq!(summary["test_states_trials"], 32);
     let acc = summary["final_accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc));
     assert!(summary["training_seconds"].as_f64().unwrap() > 0.0);
