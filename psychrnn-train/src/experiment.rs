@@ -191,6 +191,14 @@ fn build_task(
     }
     let timing: TaskTiming = parse_config(&timing_table).map_err(|e| e.in_section(section))?;
     timing.validate().map_err(|e| e.in_section(section))?;
+    if timing.alpha() > 1.0 {
+        build.warn(format!(
+            "{section}.tau = {} is shorter than dt = {}: alpha = dt / tau = {:.3} > 1 overshoots every step (the discretisation is unstable); tau should be several dt",
+            timing.tau,
+            timing.dt,
+            timing.alpha()
+        ));
+    }
     let mut built = (entry.ctor)(&rest, &timing, build).map_err(|e| e.in_section(section))?;
     if let Ok(timing) = toml::Table::try_from(&timing) {
         built.config.extend(timing);
@@ -575,5 +583,23 @@ mod tests {
             EXAMPLE.lines().filter(|l| !l.starts_with("name")).collect::<Vec<_>>().join("\n")
         );
         assert_eq!(Experiment::from_toml(&text, &registry).map(|e| e.name).ok().as_deref(), Some("seed-3_run.v2"));
+    }
+
+    #[test]
+    fn settings_that_are_almost_surely_mistakes_warn_naming_the_field() {
+        let registry = psychrnn_plugins::registry().unwrap();
+        let warnings = |text: &str| Experiment::from_toml(text, &registry).map(|e| e.warnings).ok().unwrap_or_default();
+        assert!(warnings(EXAMPLE).is_empty(), "{:?}", warnings(EXAMPLE));
+        let fast = warnings(&EXAMPLE.replace("tau = 100", "tau = 5"));
+        assert!(fast.iter().any(|w| w.starts_with("task.tau = 5 is shorter than dt = 10")), "{fast:?}");
+        let no_exc = warnings(&EXAMPLE.replace("dale_ratio = 0.8", "dale_ratio = 0.01"));
+        assert!(
+            no_exc.iter().any(|w| w.starts_with("model.dale_ratio = 0.01 gives no excitatory units")),
+            "{no_exc:?}"
+        );
+        let no_rec = warnings(
+            &EXAMPLE.replace("dale_ratio = 0.8", "dale_ratio = 0.8\nrec_connectivity = { fill = 0.0, blocks = [] }"),
+        );
+        assert!(no_rec.iter().any(|w| w.starts_with("model.rec_connectivity allows no connection")), "{no_rec:?}");
     }
 }

@@ -72,8 +72,27 @@ impl Plugin for BasicRnn<f32> {
         Ok(())
     }
 
-    fn build(config: BasicRnnConfig, ctx: &ModelContext, _: &BuildContext) -> Result<Box<dyn Model<f32>>> {
-        Ok(Box::new(BasicRnn::<f32>::new(config, ctx)?))
+    fn build(config: BasicRnnConfig, ctx: &ModelContext, build: &BuildContext) -> Result<Box<dyn Model<f32>>> {
+        if let Some(r) = config.dale_ratio.filter(|&r| r > 0.0) {
+            let n_exc = (r * config.N_rec as f64) as usize;
+            if n_exc == 0 {
+                build.warn(format!(
+                    "model.dale_ratio = {r} gives no excitatory units among N_rec = {} (every unit inhibits): is that meant?",
+                    config.N_rec
+                ));
+            }
+        }
+        let model = BasicRnn::<f32>::new(config, ctx)?;
+        for (field, c) in [
+            ("input_connectivity", &model.w_in),
+            ("rec_connectivity", &model.w_rec),
+            ("output_connectivity", &model.w_out),
+        ] {
+            if c.mask.iter().all(|&v| v == 0.0) {
+                build.warn(format!("model.{field} allows no connection at all (the mask is all zero): is that meant?"));
+            }
+        }
+        Ok(Box::new(model))
     }
 }
 
