@@ -73,7 +73,7 @@ fn default_seed() -> u64 {
 }
 
 /// Options of the training loop (PsychRNN's `train_params`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainingConfig {
     /// Number of training trials; the loop runs `ceil(training_iters / N_batch)` updates.
@@ -134,7 +134,7 @@ pub struct TrainingConfig {
 }
 
 /// `[training.omega]`: the multiplier and bound of PyCog's Omega regulariser.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OmegaConfig {
     /// `lambda_Omega` (PyCog: 2).
@@ -162,7 +162,7 @@ fn default_threshold() -> f64 {
 }
 
 /// `[curriculum]`: PsychRNN's `Curriculum`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CurriculumConfig {
     /// Score the current stage every this many updates.
@@ -173,7 +173,7 @@ pub struct CurriculumConfig {
 }
 
 /// One curriculum stage.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageConfig {
     /// Advance when the metric passes this value (in the metric's better direction).
@@ -182,6 +182,7 @@ pub struct StageConfig {
     /// Keys merged over `[task]` for this stage (e.g. `{ coherence = 0.7 }`, or a whole other
     /// task with the same inputs and outputs).
     #[serde(default)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub task: toml::Table,
 }
 

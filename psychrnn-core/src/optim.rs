@@ -57,7 +57,7 @@ impl OptimizerState {
 }
 
 /// How gradients are clipped before the optimizer step.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClipMode {
     /// Each tensor separately to L2 norm <= `clip_norm` (PsychRNN's `clip_by_norm`).

@@ -436,6 +436,48 @@ impl<K: ?Sized + Kind> Catalog<K> {
     }
 }
 
+/// The [`Description::kind`] of a manifest section (not a plugin: no `type` key).
+pub const SECTION: &str = "manifest section";
+
+/// The sections of a manifest that are not plugins, described from their own types.
+pub fn section_descriptions() -> Vec<Description> {
+    use crate::manifest::{CurriculumConfig, OmegaConfig, StageConfig, TrainingConfig};
+    let section = |tag: &str, header: &str, doc: &str, params: Vec<ParamDoc>| Description {
+        kind: SECTION,
+        section: header.to_string(),
+        tag: tag.to_string(),
+        doc: doc.to_string(),
+        source: format!("psychrnn-core {}", env!("CARGO_PKG_VERSION")),
+        params,
+    };
+    vec![
+        section(
+            "training",
+            "[training]",
+            "options of the training loop (PsychRNN's train_params)",
+            params_of::<TrainingConfig>(),
+        ),
+        section(
+            "training.omega",
+            "[training.omega]",
+            "PyCog's vanishing-gradient regulariser Omega",
+            params_of::<OmegaConfig>(),
+        ),
+        section(
+            "curriculum",
+            "[curriculum]",
+            "closed-loop task shaping (PsychRNN's Curriculum): stages trained until their threshold is passed",
+            params_of::<CurriculumConfig>(),
+        ),
+        section(
+            "curriculum.stages",
+            "[[curriculum.stages]]",
+            "one curriculum stage: its task keys merged over [task], and the metric threshold that ends it",
+            params_of::<StageConfig>(),
+        ),
+    ]
+}
+
 /// Everything `psychrnn describe` says about a tag.
 #[derive(Clone, Debug)]
 pub struct Description {
@@ -457,10 +499,11 @@ impl Description {
     /// The description as a TOML snippet to paste into a manifest: keys with defaults are
     /// written out, the others commented with their type (and "required").
     pub fn to_toml(&self) -> String {
-        let mut out = format!(
-            "# {} ({}): {}\n# from {}\n{}\ntype = \"{}\"\n",
-            self.tag, self.kind, self.doc, self.source, self.section, self.tag
-        );
+        let mut out =
+            format!("# {} ({}): {}\n# from {}\n{}\n", self.tag, self.kind, self.doc, self.source, self.section);
+        if self.kind != SECTION {
+            out.push_str(&format!("type = \"{}\"\n", self.tag));
+        }
         for p in &self.params {
             let note = if p.doc.is_empty() { p.kind.clone() } else { format!("{}: {}", p.kind, p.doc) };
             match (&p.default, p.required) {
@@ -506,8 +549,12 @@ impl Registry {
         <P::Kind as Kind>::catalog(self).register(Entry::of::<P>(source, construct::<P>))
     }
 
-    /// Descriptions of `tag` in every kind that has it (usually one).
+    /// Descriptions of `tag` in every kind that has it (usually one), or of the manifest
+    /// section of that name (`training`, `training.omega`, `curriculum`, `curriculum.stages`).
     pub fn describe(&self, tag: &str) -> Vec<Description> {
+        if let Some(d) = section_descriptions().into_iter().find(|d| d.tag == tag) {
+            return vec![d];
+        }
         let mut found: Vec<Description> = [
             self.tasks.describe(tag),
             self.models.describe(tag),
@@ -528,10 +575,12 @@ impl Registry {
         found
     }
 
-    /// Every registered tag of every kind, sorted (for "did you mean" lists).
+    /// Every registered tag of every kind and the manifest sections `describe` knows, sorted
+    /// (for "did you mean" lists).
     pub fn all_tags(&self) -> Vec<&str> {
         let mut tags: Vec<&str> =
             self.listing().into_iter().flat_map(|(_, entries)| entries.into_iter().map(|(t, _)| t)).collect();
+        tags.extend(["training", "training.omega", "curriculum", "curriculum.stages"]);
         tags.sort_unstable();
         tags.dedup();
         tags

@@ -389,6 +389,32 @@ fn describe_prints_every_parameter_as_toml() {
     assert!(text.contains("# dt = ...  # REQUIRED number") && text.contains("stim_noise = 0.1"), "{text}");
     let o = psychrnn(&["describe", "basic_rn"], &dir);
     assert!(!o.status.success() && stderr(&o).contains("no plugin has the tag `basic_rn`; known tags: accuracy, adam"));
+
+    // The manifest's own sections, from their types; each snippet parses as a manifest section.
+    for (section, keys) in [
+        (
+            "training",
+            &["[training]", "training_iters = 50000", "test_states_mb = 64.0", "# performance_cutoff = ..."][..],
+        ),
+        ("training.omega", &["[training.omega]", "lambda = 2.0"][..]),
+        ("curriculum", &["[curriculum]", "metric_epoch = 10"][..]),
+        ("curriculum.stages", &["[[curriculum.stages]]", "threshold = 0.9", "task = {}"][..]),
+    ] {
+        let o = psychrnn(&["describe", section], &dir);
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(o.status.success() && !text.contains("type = "), "{section}: {text}");
+        for key in keys {
+            assert!(text.contains(key), "describe {section} lacks `{key}`:\n{text}");
+        }
+    }
+    let training = String::from_utf8_lossy(&psychrnn(&["describe", "training"], &dir).stdout).to_string();
+    let parsed: psychrnn_core::manifest::TrainingConfig =
+        toml::from_str::<toml::Table>(&training).unwrap()["training"].clone().try_into().unwrap();
+    assert_eq!(
+        parsed,
+        psychrnn_core::manifest::TrainingConfig::default(),
+        "describe training's defaults are not the defaults"
+    );
 }
 
 #[test]
