@@ -71,8 +71,8 @@ def slope(xs, ys):
 
 def context_axes(run):
     """Fig 4B, D (Mante et al. 2013): the end points of the condition averages on the task axes.
-    Per context, the slope of the choice-axis projection against the relevant and the irrelevant
-    coherence (the choice follows the relevant feature only), and of the motion (colour) axis
+    Per context, the slope of the choice-axis projection against the irrelevant coherence as a
+    fraction of that against the relevant one (near 0: the choice follows the relevant feature), and of the motion (colour) axis
     projection against motion (colour) coherence (each feature stays represented in both
     contexts)."""
     r = load(run, "regression")
@@ -84,7 +84,7 @@ def context_axes(run):
         end = lambda c, axis: c["projection_at_end"][axis]
         rel = slope([c["variables"][ctx] for c in cs], [end(c, "choice") for c in cs])
         irr = slope([c["variables"][other] for c in cs], [end(c, "choice") for c in cs])
-        row[f"{ctx} ctx: choice axis, relevant / irrelevant slope"] = abs(rel / irr) if irr else float("inf")
+        row[f"{ctx} ctx: choice axis, irrelevant / relevant slope"] = abs(irr / rel) if rel else float("inf")
         for feature in ("motion", "colour"):
             row[f"{ctx} ctx: {feature} axis slope (/%)"] = slope(
                 [c["variables"][feature] for c in cs], [end(c, feature) for c in cs])

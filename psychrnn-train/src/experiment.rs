@@ -254,6 +254,22 @@ impl Experiment {
         let timing = task.timing().clone();
 
         let (model_entry, model_table) = lookup(&registry.models, "model", &manifest.model, &mut plugins)?;
+        // Before the model allocates anything: would the run fit? (Models without `N_rec` are
+        // not estimated.)
+        if let (Some(n_rec), Some(available)) = (
+            model_table.get("N_rec").and_then(toml::Value::as_integer).and_then(|n| usize::try_from(n).ok()),
+            crate::memory::available_bytes(),
+        ) {
+            let size = crate::memory::RunSize {
+                n_rec,
+                n_in: task.n_in(),
+                n_out: task.n_out(),
+                n_steps: timing.n_steps(),
+                n_batch: timing.n_batch,
+                test_batch: manifest.training.test_batch_size,
+            };
+            size.check_fits(available)?;
+        }
         let ctx = ModelContext {
             n_in: task.n_in(),
             n_out: task.n_out(),

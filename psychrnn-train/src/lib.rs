@@ -12,6 +12,8 @@
 //!   given inputs; [`evaluate`] on fresh trials. Process settings (flush-to-zero, threads) are
 //!   set only while a computation runs and restored after it.
 //! - [`checkpoint`]: resumable training state on disk.
+//! - [`memory`]: the memory a run needs, checked against what the process may use before
+//!   anything is allocated.
 //! - [`run_dir`]: the run directory (lock, weights, metrics, summary, plots): [`write_run`].
 //! - [`run_lock`]: a run directory held by the one process writing it.
 //! - [`plot`]: the SVG line charts of a run.
@@ -21,6 +23,7 @@
 
 pub mod checkpoint;
 pub mod experiment;
+pub mod memory;
 pub mod plot;
 pub mod run_dir;
 pub mod run_lock;

@@ -618,3 +618,19 @@ fn a_closed_output_pipe_does_not_stop_training() {
     assert!(status.success(), "training into a closed pipe exited with {status}");
     assert!(dir.join("run/weights.npz").is_file() && dir.join("run/summary.json").is_file());
 }
+
+#[test]
+fn a_run_too_large_for_memory_is_refused_before_anything_is_allocated_or_written() {
+    let dir = scratch("too-large");
+    std::fs::write(dir.join("m.toml"), SMALL).unwrap();
+    for (set, field) in [
+        ("model.N_rec=1000000", "model.N_rec: this run needs about"),
+        ("task.N_batch=100000000", "task.N_batch: this run needs about"),
+        ("task.dt=1e-300", "T / dt"),
+    ] {
+        let o = psychrnn(&["train", "m.toml", "--out", "run", "--set", set], &dir);
+        assert!(!o.status.success() && stderr(&o).contains(field), "{set}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked") && !stderr(&o).contains("memory allocation"));
+        assert!(!dir.join("run").exists(), "{set} left a run directory");
+    }
+}
