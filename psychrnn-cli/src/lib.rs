@@ -226,7 +226,14 @@ pub fn describe(tag: &str) -> CliResult<()> {
     let registry = registry()?;
     let found = registry.describe(tag);
     if found.is_empty() {
-        return Err(format!("no plugin has the tag `{tag}`; known tags: {}", registry.all_tags().join(", ")).into());
+        let sections: Vec<String> =
+            psychrnn_core::registry::section_descriptions().into_iter().map(|d| d.tag).collect();
+        return Err(format!(
+            "no plugin has the tag `{tag}`; known tags: {}; manifest sections: {}",
+            registry.all_tags().join(", "),
+            sections.join(", ")
+        )
+        .into());
     }
     for d in found {
         out!("{}", d.to_toml());

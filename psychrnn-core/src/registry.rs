@@ -575,12 +575,10 @@ impl Registry {
         found
     }
 
-    /// Every registered tag of every kind and the manifest sections `describe` knows, sorted
-    /// (for "did you mean" lists).
+    /// Every registered tag of every kind, sorted (for "did you mean" lists).
     pub fn all_tags(&self) -> Vec<&str> {
         let mut tags: Vec<&str> =
             self.listing().into_iter().flat_map(|(_, entries)| entries.into_iter().map(|(t, _)| t)).collect();
-        tags.extend(["training", "training.omega", "curriculum", "curriculum.stages"]);
         tags.sort_unstable();
         tags.dedup();
         tags

@@ -389,6 +389,7 @@ fn describe_prints_every_parameter_as_toml() {
     assert!(text.contains("# dt = ...  # REQUIRED number") && text.contains("stim_noise = 0.1"), "{text}");
     let o = psychrnn(&["describe", "basic_rn"], &dir);
     assert!(!o.status.success() && stderr(&o).contains("no plugin has the tag `basic_rn`; known tags: accuracy, adam"));
+    assert!(stderr(&o).contains("manifest sections: training, training.omega, curriculum, curriculum.stages"));
 
     // The manifest's own sections, from their types; each snippet parses as a manifest section.
     for (section, keys) in [
