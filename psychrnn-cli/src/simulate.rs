@@ -20,7 +20,8 @@ pub struct SimulateArgs {
     /// The task: a manifest (its [task] section) or a task tag (with --dt and --T).
     #[arg(long)]
     task: Option<String>,
-    /// Inputs instead of a task: an .npz with `x` [trials, time, N_in] (PsychRNN's layout).
+    /// Inputs instead of a task: an .npz with `x` [trials, time, N_in] (PsychRNN's layout),
+    /// float32 or float64 (rounded to float32).
     #[arg(long, conflicts_with = "task")]
     inputs: Option<PathBuf>,
     /// Number of trials to generate (any batch size).
@@ -155,7 +156,11 @@ fn task(args: &SimulateArgs, run_dir: Option<&Path>) -> CliResult<Option<Box<dyn
 fn read_inputs(path: &Path) -> CliResult<ndarray::Array3<f32>> {
     let c = read_npz(path)?;
     let x = c.get("x").ok_or_else(|| format!("{} has no array `x` (inputs [trials, time, N_in])", path.display()))?;
-    let NpyData::F32(v) = &x.data else { return Err(format!("{}: `x` must be float32", path.display()).into()) };
+    // float64 (NumPy's default) is rounded to float32, the precision the network runs in.
+    let v = match &x.data {
+        NpyData::F32(_) | NpyData::F64(_) => x.to_f32().unwrap_or_default(),
+        _ => return Err(format!("{}: `x` must be float32 or float64", path.display()).into()),
+    };
     let [b, t, n] = x.shape[..] else {
         return Err(format!("{}: `x` must be [trials, time, N_in], got {:?}", path.display(), x.shape).into());
     };
@@ -168,7 +173,7 @@ fn read_inputs(path: &Path) -> CliResult<ndarray::Array3<f32>> {
         )
         .into());
     }
-    Ok(ndarray::Array3::from_shape_vec((b, t, n), v.clone())?.permuted_axes([1, 0, 2]).as_standard_layout().to_owned())
+    Ok(ndarray::Array3::from_shape_vec((b, t, n), v)?.permuted_axes([1, 0, 2]).as_standard_layout().to_owned())
 }
 
 fn read_multiplier(spec: &str) -> CliResult<ndarray::Array3<f32>> {

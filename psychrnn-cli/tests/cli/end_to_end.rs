@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use psychrnn_core::npz::{NpyData, read_npz};
+use psychrnn_core::npz::{NpyArray, NpyData, read_npz, write_npz};
 
 const SMALL: &str = r#"
 name = "small"
@@ -288,6 +288,24 @@ fn simulate_runs_saved_weights_on_any_batch_with_perturbations() {
     assert_eq!(lesioned.get("outputs").unwrap().shape, [32, 40, 2]);
     let NpyData::F32(states) = &lesioned.get("states").unwrap().data else { panic!() };
     assert!(states.iter().all(|&v| v == 0.0));
+
+    // float64 inputs (NumPy's default) give what their float32 rounding gives; empty ones are named.
+    let x = read_npz(&dir.join("run/test_trials.npz")).unwrap().get("x").unwrap().clone();
+    let x64 = NpyArray::f64("x", &x.shape, x.to_f64().unwrap());
+    write_npz(&dir.join("x64.npz"), &[x64]).unwrap();
+    let o = psychrnn(&["simulate", "run/weights.npz", "--inputs", "x64.npz", "--out", "sim64.npz"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = psychrnn(&["simulate", "run/weights.npz", "--inputs", "run/test_trials.npz", "--out", "sim32.npz"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let outputs = |f: &str| read_npz(&dir.join(f)).unwrap().get("outputs").unwrap().clone();
+    assert_eq!(outputs("sim64.npz"), outputs("sim32.npz"));
+    write_npz(&dir.join("empty.npz"), &[NpyArray::f32("x", &[0, 40, 2], vec![])]).unwrap();
+    let o = psychrnn(&["simulate", "run/weights.npz", "--inputs", "empty.npz"], &dir);
+    assert!(
+        !o.status.success() && stderr(&o).contains("[trials, time, N_in] = [0, 40, 2] holds no trials"),
+        "{}",
+        stderr(&o)
+    );
 
     for (args, expected) in [
         (vec!["simulate", "run", "--lesion", "0-99@0"], "lesion: unit 12 does not exist"),
