@@ -32,31 +32,35 @@ const TRAJECTORY_COPIES: f64 = 6.0;
 const TEST_COPIES: f64 = 2.0;
 
 impl RunSize {
-    /// The estimated peak bytes of a training run of this size (a lower bound within a small
-    /// factor: what the weights, the trajectories of one update and the test batch need).
-    pub fn estimated_bytes(&self) -> f64 {
+    /// Float32 values of the weights, of one update's trajectories and of the test batch.
+    fn terms(&self) -> [f64; 3] {
         let f = |n: usize| n as f64;
         let weights = f(self.n_rec) * (f(self.n_rec) + f(self.n_in) + f(self.n_out) + 2.0);
         let per_trial = f(self.n_steps) * (f(self.n_rec) + f(self.n_in) + 2.0 * f(self.n_out));
-        4.0 * (WEIGHT_COPIES * weights
-            + TRAJECTORY_COPIES * per_trial * f(self.n_batch)
-            + TEST_COPIES * per_trial * f(self.test_batch))
+        [
+            WEIGHT_COPIES * weights,
+            TRAJECTORY_COPIES * per_trial * f(self.n_batch),
+            TEST_COPIES * per_trial * f(self.test_batch),
+        ]
+    }
+
+    /// The estimated peak bytes of a training run of this size (a lower bound within a small
+    /// factor: what the weights, the trajectories of one update and the test batch need).
+    pub fn estimated_bytes(&self) -> f64 {
+        4.0 * self.terms().iter().sum::<f64>()
     }
 
     /// Refuses a run that cannot fit in `available` bytes, naming the fields and the estimate.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for `model.N_rec`, `task.N_batch`, `training.test_batch_size` or
-    /// `task.T` (whichever term dominates) with the estimate and the memory available.
+    /// [`Error::Invalid`] for `model.N_rec`, `task.N_batch` or `training.test_batch_size`
+    /// (whichever term dominates) with the estimate and the memory available.
     pub fn check_fits(&self, available: f64) -> Result<()> {
         let need = self.estimated_bytes();
         if need <= available {
             return Ok(());
         }
-        let f = |n: usize| n as f64;
-        let weights = WEIGHT_COPIES * f(self.n_rec) * f(self.n_rec);
-        let training = TRAJECTORY_COPIES * f(self.n_steps) * f(self.n_rec) * f(self.n_batch);
-        let test = TEST_COPIES * f(self.n_steps) * f(self.n_rec) * f(self.test_batch);
+        let [weights, training, test] = self.terms();
         let field = if weights >= training.max(test) {
             "model.N_rec"
         } else if training >= test {
