@@ -255,7 +255,7 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
         }
     }
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
+        psychrnn_core::npz::write_atomically(path, serde_json::to_string_pretty(&rows)?.as_bytes())?;
         say!("wrote {}", path.display());
     }
     Ok(())

@@ -49,7 +49,7 @@ pub use manifest::{CurriculumConfig, Manifest, StageConfig, TrainingConfig};
 pub use matrix::MatrixSpec;
 pub use metric::CurriculumMetric;
 pub use model::{BackwardSeeds, Model, ModelContext, OmegaRequest, Trajectory, TransferFunction};
-pub use objective::{BatchView, ObjectiveBuffers, ObjectiveValue, evaluate_objective};
+pub use objective::{BatchView, Chunks, ObjectiveBuffers, ObjectiveValue, evaluate_in_chunks, evaluate_objective};
 pub use optim::{ClipMode, Optimizer, OptimizerState};
 pub use params::{DefaultInit, ParamRole, ParamSet, ParamSpec};
 pub use real::Real;

@@ -54,7 +54,10 @@ impl NpyArray {
     }
 
     /// A time-major `[T, B, N]` array (the internal layout) in PsychRNN's `[B, T, N]` layout.
-    pub fn from_time_major(name: impl Into<String>, a: &ndarray::Array3<f32>) -> Self {
+    pub fn from_time_major<S: ndarray::Data<Elem = f32>>(
+        name: impl Into<String>,
+        a: &ndarray::ArrayBase<S, ndarray::Ix3>,
+    ) -> Self {
         let v = a.view().permuted_axes([1, 0, 2]);
         NpyArray::f32(name, v.shape(), v.iter().copied().collect())
     }
@@ -79,16 +82,13 @@ impl NpyArray {
         }
     }
 
-    /// The `.npy` bytes: magic, version 1.0, header padded to a multiple of 64, data.
-    pub fn to_npy_bytes(&self) -> Vec<u8> {
-        let (descr, payload): (String, Vec<u8>) = match &self.data {
-            NpyData::F32(v) => ("<f4".into(), v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            NpyData::F64(v) => ("<f8".into(), v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            NpyData::I64(v) => ("<i8".into(), v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            NpyData::Str(s) => (
-                format!("<U{}", s.chars().count().max(1)),
-                if s.is_empty() { vec![0; 4] } else { s.chars().flat_map(|c| (c as u32).to_le_bytes()).collect() },
-            ),
+    /// The `.npy` header: magic, version 1.0, the header dictionary padded to a multiple of 64.
+    fn npy_header(&self) -> Vec<u8> {
+        let descr = match &self.data {
+            NpyData::F32(_) => "<f4".to_string(),
+            NpyData::F64(_) => "<f8".to_string(),
+            NpyData::I64(_) => "<i8".to_string(),
+            NpyData::Str(s) => format!("<U{}", s.chars().count().max(1)),
         };
         let shape = match self.shape.as_slice() {
             [] => "()".to_string(),
@@ -99,17 +99,64 @@ impl NpyArray {
         let unpadded = 10 + header.len() + 1;
         header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
         header.push('\n');
-        let mut out = Vec::with_capacity(10 + header.len() + payload.len());
+        let mut out = Vec::with_capacity(10 + header.len());
         out.extend_from_slice(b"\x93NUMPY\x01\x00");
         out.extend_from_slice(&(header.len() as u16).to_le_bytes());
         out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// Bytes of the data after the header.
+    fn payload_len(&self) -> usize {
+        match &self.data {
+            NpyData::F32(v) => 4 * v.len(),
+            NpyData::F64(v) => 8 * v.len(),
+            NpyData::I64(v) => 8 * v.len(),
+            NpyData::Str(s) => 4 * s.chars().count().max(1),
+        }
+    }
+
+    /// Hands the data's little-endian bytes to `sink` a block at a time (no copy of the whole
+    /// array is made).
+    fn write_payload(&self, sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        const BLOCK: usize = 8192;
+        fn blocks<T: Copy, const N: usize>(
+            values: &[T],
+            bytes: fn(T) -> [u8; N],
+            sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        ) -> std::io::Result<()> {
+            let mut buf = Vec::with_capacity(BLOCK * N);
+            for chunk in values.chunks(BLOCK) {
+                buf.clear();
+                buf.extend(chunk.iter().flat_map(|&x| bytes(x)));
+                sink(&buf)?;
+            }
+            Ok(())
+        }
+        match &self.data {
+            NpyData::F32(v) => blocks(v, f32::to_le_bytes, sink),
+            NpyData::F64(v) => blocks(v, f64::to_le_bytes, sink),
+            NpyData::I64(v) => blocks(v, i64::to_le_bytes, sink),
+            NpyData::Str(s) if s.is_empty() => sink(&[0; 4]),
+            NpyData::Str(s) => blocks(&s.chars().map(|c| c as u32).collect::<Vec<_>>(), u32::to_le_bytes, sink),
+        }
+    }
+
+    /// The `.npy` bytes: magic, version 1.0, header padded to a multiple of 64, data.
+    pub fn to_npy_bytes(&self) -> Vec<u8> {
+        let mut out = self.npy_header();
+        out.reserve(self.payload_len());
+        let _ = self.write_payload(&mut |b| {
+            out.extend_from_slice(b);
+            Ok(())
+        });
         out
     }
 }
 
-/// CRC-32 (IEEE 802.3, as zip uses), one table lookup per byte.
-fn crc32(data: &[u8]) -> u32 {
+/// CRC-32 (IEEE 802.3, as zip uses), one table lookup per byte, continued from `crc` (0 to
+/// start).
+fn crc32_update(crc: u32, data: &[u8]) -> u32 {
     const TABLE: [u32; 256] = {
         let mut table = [0u32; 256];
         let mut i = 0;
@@ -125,28 +172,53 @@ fn crc32(data: &[u8]) -> u32 {
         }
         table
     };
-    !data.iter().fold(!0u32, |crc, &byte| TABLE[((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8))
+    !data.iter().fold(!crc, |crc, &byte| TABLE[((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8))
 }
 
-/// The bytes of an `.npz` archive holding `arrays` (stored, uncompressed, fixed timestamps).
-///
-/// # Errors
-/// [`Error::Invalid`] if two arrays share a name or a member would exceed 4 GiB.
-pub fn npz_bytes(arrays: &[NpyArray]) -> Result<Vec<u8>> {
-    const DOS_DATE_1980_01_01: u16 = 0x0021;
-    let mut out = Vec::new();
-    let mut central = Vec::new();
+/// CRC-32 of `data`.
+fn crc32(data: &[u8]) -> u32 {
+    crc32_update(0, data)
+}
+
+/// Refuses what an archive cannot hold: two arrays of one name, more than 65,535 members, a
+/// member or an archive beyond 4 GiB (no zip64).
+fn check_archive(arrays: &[NpyArray]) -> Result<()> {
+    if arrays.len() > usize::from(u16::MAX) {
+        return Err(Error::invalid("npz", format!("{} arrays: an .npz file holds at most 65535", arrays.len())));
+    }
+    let mut total = 22usize;
     for (i, a) in arrays.iter().enumerate() {
         if arrays[..i].iter().any(|b| b.name == a.name) {
             return Err(Error::invalid(&a.name, "two arrays with this name in one .npz file"));
         }
+        let size = a.npy_header().len() + a.payload_len();
+        if u32::try_from(size).is_err() {
+            return Err(Error::invalid(&a.name, "array larger than 4 GiB cannot be stored"));
+        }
+        total += size + 2 * (46 + a.name.len() + 4);
+        if u32::try_from(total).is_err() {
+            return Err(Error::invalid(&a.name, ".npz file larger than 4 GiB cannot be written"));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the archive of `arrays` (already passed by [`check_archive`]) to `out`: each
+/// member's CRC-32 is computed in a first pass over its data, then its local header and data
+/// are written, a block at a time, so no copy of the whole archive is made.
+fn write_archive(out: &mut dyn Write, arrays: &[NpyArray]) -> std::io::Result<()> {
+    const DOS_DATE_1980_01_01: u16 = 0x0021;
+    let mut central = Vec::new();
+    let mut offset = 0u32;
+    for a in arrays {
         let name = format!("{}.npy", a.name);
-        let data = a.to_npy_bytes();
-        let size = u32::try_from(data.len())
-            .map_err(|_| Error::invalid(&a.name, "array larger than 4 GiB cannot be stored"))?;
-        let offset = u32::try_from(out.len())
-            .map_err(|_| Error::invalid(&a.name, ".npz file larger than 4 GiB cannot be written"))?;
-        let crc = crc32(&data);
+        let header = a.npy_header();
+        let size = (header.len() + a.payload_len()) as u32;
+        let mut crc = crc32(&header);
+        a.write_payload(&mut |b| {
+            crc = crc32_update(crc, b);
+            Ok(())
+        })?;
         let common = |buf: &mut Vec<u8>| {
             buf.extend_from_slice(&20u16.to_le_bytes()); // version needed
             buf.extend_from_slice(&0u16.to_le_bytes()); // flags
@@ -159,10 +231,12 @@ pub fn npz_bytes(arrays: &[NpyArray]) -> Result<Vec<u8>> {
             buf.extend_from_slice(&(name.len() as u16).to_le_bytes());
             buf.extend_from_slice(&0u16.to_le_bytes()); // extra length
         };
-        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        common(&mut out);
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(&data);
+        let mut local = 0x0403_4b50u32.to_le_bytes().to_vec();
+        common(&mut local);
+        local.extend_from_slice(name.as_bytes());
+        local.extend_from_slice(&header);
+        out.write_all(&local)?;
+        a.write_payload(&mut |b| out.write_all(b))?;
 
         central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
         central.extend_from_slice(&20u16.to_le_bytes()); // version made by
@@ -173,29 +247,43 @@ pub fn npz_bytes(arrays: &[NpyArray]) -> Result<Vec<u8>> {
         central.extend_from_slice(&0u32.to_le_bytes()); // external attributes
         central.extend_from_slice(&offset.to_le_bytes());
         central.extend_from_slice(name.as_bytes());
+        offset += (30 + name.len()) as u32 + size;
     }
-    let cd_offset = out.len() as u32;
     let cd_size = central.len() as u32;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&(arrays.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(arrays.len() as u16).to_le_bytes());
-    out.extend_from_slice(&cd_size.to_le_bytes());
-    out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
+    central.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    central.extend_from_slice(&0u16.to_le_bytes());
+    central.extend_from_slice(&0u16.to_le_bytes());
+    central.extend_from_slice(&(arrays.len() as u16).to_le_bytes());
+    central.extend_from_slice(&(arrays.len() as u16).to_le_bytes());
+    central.extend_from_slice(&cd_size.to_le_bytes());
+    central.extend_from_slice(&offset.to_le_bytes());
+    central.extend_from_slice(&0u16.to_le_bytes());
+    out.write_all(&central)
+}
+
+/// The bytes of an `.npz` archive holding `arrays` (stored, uncompressed, fixed timestamps).
+///
+/// # Errors
+/// [`Error::Invalid`] if two arrays share a name or a member would exceed 4 GiB.
+pub fn npz_bytes(arrays: &[NpyArray]) -> Result<Vec<u8>> {
+    check_archive(arrays)?;
+    let mut out = Vec::new();
+    write_archive(&mut out, arrays).map_err(|e| Error::invalid("npz", e.to_string()))?;
     Ok(out)
 }
 
-/// Writes `arrays` to `path` as an `.npz` file (through a temporary file and a rename, so a
-/// reader never sees half a file).
+/// Writes `arrays` to `path` as an `.npz` file, streamed (no copy of the archive in memory)
+/// through a temporary file and a rename, so a reader never sees half a file.
 ///
 /// # Errors
 /// [`Error::Write`] naming the path, or as [`npz_bytes`].
 pub fn write_npz(path: &Path, arrays: &[NpyArray]) -> Result<()> {
-    let bytes = npz_bytes(arrays)?;
-    write_atomically(path, &bytes)
+    check_archive(arrays)?;
+    write_atomically_with(path, &mut |file| {
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, file);
+        write_archive(&mut buffered, arrays)?;
+        buffered.flush()
+    })
 }
 
 /// Writes `bytes` to `path` through `path.tmp` and a rename.
@@ -203,13 +291,30 @@ pub fn write_npz(path: &Path, arrays: &[NpyArray]) -> Result<()> {
 /// # Errors
 /// [`Error::Write`] naming the path.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically_with(path, &mut |file| file.write_all(bytes))
+}
+
+/// Writes `path` with `write` through `path.tmp`, synced and renamed, so that `path` is either
+/// its old self or complete; a failed write leaves no temporary file.
+///
+/// # Errors
+/// [`Error::Write`] naming the path.
+pub fn write_atomically_with(
+    path: &Path,
+    write: &mut dyn FnMut(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
     let err = |source| Error::Write { path: path.to_path_buf(), source };
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp);
-    let mut f = std::fs::File::create(&tmp).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        write(&mut f)?;
+        f.sync_all()
+    });
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(source));
+    }
     std::fs::rename(&tmp, path).map_err(err)
 }
 
@@ -266,16 +371,115 @@ impl NpzContents {
     }
 }
 
+/// The element types the reader takes, and how each becomes an [`NpyData`]: floats of 16 or 32
+/// bits become `float32` (exactly), 64-bit floats `float64`, booleans and integers `int64`
+/// (exactly; a `uint64` above `i64::MAX` is an error), either byte order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dtype {
+    Float(usize),
+    Int(usize),
+    Uint(usize),
+    Bool,
+}
+
+impl Dtype {
+    /// Parses a descriptor such as `<f4`, `>i2`, `|b1`, `|u1`; `None` if unsupported. The flag
+    /// says whether the bytes are big-endian.
+    fn parse(descr: &str) -> Option<(Dtype, bool)> {
+        let (order, rest) = descr.split_at_checked(1)?;
+        let big = match order {
+            "<" | "|" | "=" => false,
+            ">" => true,
+            _ => return None,
+        };
+        let (kind, width) = rest.split_at_checked(1)?;
+        let width: usize = width.parse().ok()?;
+        let dtype = match (kind, width) {
+            ("f", 2 | 4 | 8) => Dtype::Float(width),
+            ("i", 1 | 2 | 4 | 8) => Dtype::Int(width),
+            ("u", 1 | 2 | 4 | 8) => Dtype::Uint(width),
+            ("b", 1) => Dtype::Bool,
+            _ => return None,
+        };
+        Some((dtype, big))
+    }
+
+    fn width(self) -> usize {
+        match self {
+            Dtype::Float(w) | Dtype::Int(w) | Dtype::Uint(w) => w,
+            Dtype::Bool => 1,
+        }
+    }
+
+    /// The values of `count` elements of this type in `data` (checked to hold them).
+    fn decode(self, big: bool, data: &[u8], count: usize) -> std::result::Result<NpyData, String> {
+        let w = self.width();
+        let word = |c: &[u8]| {
+            let mut b = [0u8; 8];
+            if big {
+                for (i, &x) in c.iter().rev().enumerate() {
+                    b[i] = x;
+                }
+            } else {
+                b[..w].copy_from_slice(c);
+            }
+            u64::from_le_bytes(b)
+        };
+        let words = data.chunks_exact(w).take(count).map(word);
+        Ok(match self {
+            Dtype::Float(2) => NpyData::F32(words.map(|h| f16_to_f32(h as u16)).collect()),
+            Dtype::Float(4) => NpyData::F32(words.map(|b| f32::from_bits(b as u32)).collect()),
+            Dtype::Float(_) => NpyData::F64(words.map(f64::from_bits).collect()),
+            Dtype::Int(_) => {
+                let shift = 64 - 8 * w as u32;
+                NpyData::I64(words.map(|b| ((b << shift) as i64) >> shift).collect())
+            }
+            Dtype::Uint(_) => NpyData::I64(
+                words
+                    .map(|b| i64::try_from(b).map_err(|_| format!("uint64 value {b} does not fit in int64")))
+                    .collect::<std::result::Result<_, _>>()?,
+            ),
+            Dtype::Bool => NpyData::I64(words.map(|b| i64::from(b != 0)).collect()),
+        })
+    }
+}
+
+/// An IEEE half-precision value as `f32` (exact: every `float16` is an `f32`).
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exponent = u32::from((h >> 10) & 0x1f);
+    let mantissa = u32::from(h & 0x3ff);
+    let bits = match (exponent, mantissa) {
+        (0, 0) => sign,
+        (0, m) => {
+            // Subnormal: m * 2^-24.
+            let value = m as f32 * f32::from_bits(0x3380_0000);
+            return if sign != 0 { -value } else { value };
+        }
+        (0x1f, m) => sign | 0x7f80_0000 | (m << 13),
+        (e, m) => sign | ((e + 127 - 15) << 23) | (m << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// Reorders `data`, the elements of an array of `shape` in Fortran (column-major) order, into C
+/// order.
+fn fortran_to_c<T: Clone>(shape: &[usize], data: Vec<T>) -> std::result::Result<Vec<T>, String> {
+    use ndarray::ShapeBuilder;
+    let array = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape).f(), data).map_err(|e| e.to_string())?;
+    Ok(array.iter().cloned().collect())
+}
+
 fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("not an .npy member".into());
     }
-    let (header_len, start) = match bytes[6] {
+    let (header_len, start): (usize, usize) = match bytes[6] {
         1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
         2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
         v => return Err(format!("unsupported .npy version {v}")),
     };
-    let header = bytes.get(start..start + header_len).ok_or("truncated header")?;
+    let header = bytes.get(start..start.saturating_add(header_len)).ok_or("truncated header")?;
     let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
     let field = |key: &str| -> std::result::Result<&str, String> {
         let at = header.find(&format!("'{key}':")).ok_or(format!("header lacks '{key}'"))?;
@@ -283,9 +487,7 @@ fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> 
     };
     let descr = field("descr")?;
     let descr = descr.trim_start_matches('\'').split('\'').next().unwrap_or_default().to_string();
-    if field("fortran_order")?.starts_with("True") {
-        return Err("Fortran-ordered arrays are not supported".into());
-    }
+    let fortran = field("fortran_order")?.starts_with("True");
     let shape_text = field("shape")?;
     let shape_text = shape_text
         .strip_prefix('(')
@@ -297,50 +499,65 @@ fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> 
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>().map_err(|_| format!("malformed shape ({shape_text})")))
         .collect::<std::result::Result<_, _>>()?;
-    let count: usize = shape.iter().product();
+    let count = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| format!("shape ({shape_text}) has too many elements"))?;
     let data = &bytes[start + header_len..];
-    let need = |width: usize| {
-        if data.len() < count * width {
-            Err(format!("truncated data: {} bytes for {count} values", data.len()))
-        } else {
-            Ok(())
-        }
+    let need = |width: usize| match count.checked_mul(width) {
+        Some(n) if n <= data.len() => Ok(()),
+        _ => Err(format!("truncated data: {} bytes for {count} values of {width} bytes", data.len())),
     };
-    let data = match descr.as_str() {
-        "<f4" => {
-            need(4)?;
-            NpyData::F32(
-                data.chunks_exact(4).take(count).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            )
+    let data = if let Some((dtype, big)) = Dtype::parse(&descr) {
+        need(dtype.width())?;
+        let values = dtype.decode(big, data, count)?;
+        match (fortran && shape.len() > 1, values) {
+            (false, v) => v,
+            (true, NpyData::F32(v)) => NpyData::F32(fortran_to_c(&shape, v)?),
+            (true, NpyData::F64(v)) => NpyData::F64(fortran_to_c(&shape, v)?),
+            (true, NpyData::I64(v)) => NpyData::I64(fortran_to_c(&shape, v)?),
+            (true, NpyData::Str(s)) => NpyData::Str(s),
         }
-        "<f8" => {
-            need(8)?;
-            NpyData::F64(
-                data.chunks_exact(8).take(count).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
-            )
-        }
-        "<i8" => {
-            need(8)?;
-            NpyData::I64(
-                data.chunks_exact(8).take(count).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
-            )
-        }
-        d if d.starts_with("<U") && shape.is_empty() => {
-            let s: String = data
-                .chunks_exact(4)
-                .filter_map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
-                .take_while(|&c| c != '\0')
-                .collect();
-            NpyData::Str(s)
-        }
-        "|O" => return Err("a pickled Python object array (not read without Python)".into()),
-        other => return Err(format!("unsupported dtype {other}")),
+    } else if descr.starts_with("<U") && shape.is_empty() {
+        let s: String = data
+            .chunks_exact(4)
+            .filter_map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+            .take_while(|&c| c != '\0')
+            .collect();
+        NpyData::Str(s)
+    } else if descr == "|O" {
+        return Err("a pickled Python object array (not read without Python)".into());
+    } else if descr.contains('c') {
+        return Err(format!("complex numbers ({descr}) are not supported"));
+    } else {
+        return Err(format!("unsupported dtype {descr} (supported: float16/32/64, int8-64, uint8-64, bool, 0-d text)"));
     };
     Ok(NpyArray { name: name.to_string(), shape, data })
 }
 
-/// Reads an uncompressed `.npz` file (as `np.savez` writes). Members it cannot read (pickled
-/// objects, other dtypes, compressed entries) are listed in [`NpzContents::skipped`].
+/// The `size` bytes a deflated (`np.savez_compressed`) member inflates to, into a buffer
+/// allocated fallibly once (a bad size is an error, not an abort).
+fn inflate_member(compressed: &[u8], size: usize) -> std::result::Result<Vec<u8>, String> {
+    use miniz_oxide::inflate::TINFLStatus;
+    use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
+    let mut out = Vec::new();
+    out.try_reserve_exact(size).map_err(|_| format!("cannot allocate the {size} bytes it inflates to"))?;
+    out.resize(size, 0);
+    let mut state = Box::<DecompressorOxide>::default();
+    let (status, _, written) =
+        decompress(&mut state, compressed, &mut out, 0, inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF);
+    match status {
+        TINFLStatus::Done if written == size => Ok(out),
+        TINFLStatus::Done => Err(format!("inflates to {written} bytes, not the {size} the zip directory says")),
+        TINFLStatus::HasMoreOutput => Err(format!("inflates to more than the {size} bytes the zip directory says")),
+        other => Err(format!("its compressed data are damaged ({other:?})")),
+    }
+}
+
+/// Reads an `.npz` file as `np.savez` or `np.savez_compressed` writes it (stored or deflated
+/// members; float16/32/64, integer and boolean arrays in either byte order and C or Fortran
+/// order, 0-d text). Members it cannot read (pickled objects, complex numbers) are listed in
+/// [`NpzContents::skipped`] with the reason.
 ///
 /// # Errors
 /// [`Error::Read`] if the file cannot be read; [`Error::Invalid`] naming the file if it is not a
@@ -365,34 +582,45 @@ pub fn read_npz(path: &Path) -> Result<NpzContents> {
         let method = field(10)?;
         let stored_crc = u32_at(&bytes, at + 16).ok_or_else(|| bad("truncated"))?;
         let size = u32_at(&bytes, at + 20).ok_or_else(|| bad("truncated"))? as usize;
+        let inflated_size = u32_at(&bytes, at + 24).ok_or_else(|| bad("truncated"))? as usize;
         let (name_len, extra_len, comment_len) = (field(28)?, field(30)?, field(32)?);
         let local = u32_at(&bytes, at + 42).ok_or_else(|| bad("truncated"))? as usize;
         let name = String::from_utf8_lossy(bytes.get(at + 46..at + 46 + name_len).ok_or_else(|| bad("truncated"))?)
             .to_string();
         at += 46 + name_len + extra_len + comment_len;
         let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
-        if method != 0 {
-            contents.skipped.push((key, "compressed member (np.savez_compressed) is not supported".into()));
+        if method != 0 && method != 8 {
+            contents
+                .skipped
+                .push((key, format!("zip compression method {method} (only stored and deflated members are read)")));
             continue;
         }
         let data_start = local
             + 30
             + u16_at(&bytes, local + 26).map(usize::from).unwrap_or(0)
             + u16_at(&bytes, local + 28).map(usize::from).unwrap_or(0);
-        match bytes.get(data_start..data_start + size) {
-            Some(member) if crc32(member) != stored_crc => {
-                return Err(Error::invalid(
-                    path.display().to_string(),
-                    format!(
-                        "member '{name}' is corrupted (its CRC-32 does not match the zip directory); the file was damaged after it was written"
-                    ),
-                ));
-            }
-            Some(member) => match parse_npy(&key, member) {
-                Ok(a) => contents.arrays.push(a),
-                Err(why) => contents.skipped.push((key, why)),
-            },
-            None => return Err(bad("member extends past the end of the file")),
+        let Some(raw) = bytes.get(data_start..data_start.saturating_add(size)) else {
+            return Err(bad("member extends past the end of the file"));
+        };
+        let inflated;
+        let member = if method == 8 {
+            inflated = inflate_member(raw, inflated_size)
+                .map_err(|why| Error::invalid(path.display().to_string(), format!("member '{name}': {why}")))?;
+            &inflated[..]
+        } else {
+            raw
+        };
+        if crc32(member) != stored_crc {
+            return Err(Error::invalid(
+                path.display().to_string(),
+                format!(
+                    "member '{name}' is corrupted (its CRC-32 does not match the zip directory); the file was damaged after it was written"
+                ),
+            ));
+        }
+        match parse_npy(&key, member) {
+            Ok(a) => contents.arrays.push(a),
+            Err(why) => contents.skipped.push((key, why)),
         }
     }
     Ok(contents)
@@ -448,6 +676,68 @@ mod read_tests {
         }
         assert!(parse_npy("a", b"\x93NUMPY\x01\x00\xff\xff").is_err());
         assert!(parse_npy("a", b"short").is_err());
+    }
+
+    /// The arrays `tests/fixtures/make_numpy_fixtures.py` has NumPy write, read value by value,
+    /// from `np.savez` and from `np.savez_compressed`.
+    #[test]
+    fn what_numpy_writes_is_read_exactly() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let a = [-0.5, -0.25, 0.0, 0.25, 0.5, 0.75];
+        for file in ["numpy_dtypes.npz", "numpy_compressed.npz"] {
+            let got = read_npz(&dir.join(file)).unwrap();
+            let array =
+                |name: &str| got.get(name).unwrap_or_else(|| panic!("{file}: {name} missing: {:?}", got.skipped));
+            for name in ["f16", "f32", "f32_big", "fortran"] {
+                assert_eq!(array(name).shape, [2, 3], "{file} {name}");
+                assert_eq!(array(name).data, NpyData::F32(a.map(|x| x as f32).to_vec()), "{file} {name}");
+            }
+            assert_eq!(array("f64").data, NpyData::F64(a.to_vec()));
+            let ints = |name: &str| match &array(name).data {
+                NpyData::I64(v) => v.clone(),
+                other => panic!("{file} {name}: {other:?}"),
+            };
+            assert_eq!(ints("i8"), [-128, 0, 127]);
+            assert_eq!(ints("i16"), [-32768, 1, 32767]);
+            assert_eq!(ints("i32"), [-(1 << 31), 2, (1 << 31) - 1]);
+            assert_eq!(ints("i64"), [i64::MIN, 3, i64::MAX]);
+            assert_eq!(ints("u8"), [0, 1, 255]);
+            assert_eq!(ints("u16_big"), [0, 1, 65535]);
+            assert_eq!((ints("mask"), array("mask").shape.clone()), (vec![1, 0, 1, 0, 1, 1], vec![2, 3]));
+            let NpyData::F32(special) = &array("f16_special").data else { panic!("f16_special") };
+            assert_eq!(special[..2], [f32::INFINITY, f32::NEG_INFINITY]);
+            assert_eq!(special[2], f32::from_bits(0x3380_0000)); // 6e-8 as float16: 2^-24, subnormal
+            assert_eq!(special[3], 65504.0);
+            assert!(special[4] == 0.0 && special[4].is_sign_negative());
+            let (name, why) = got.skipped.iter().find(|(n, _)| n == "complex").expect("complex is skipped");
+            assert!(why.contains("complex numbers") && why.contains("<c16"), "{name}: {why}");
+        }
+    }
+
+    #[test]
+    fn damaged_compressed_members_are_errors_naming_the_member() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut bytes = std::fs::read(dir.join("numpy_compressed.npz")).unwrap();
+        // Flip a byte inside the first member's deflated data (after its 30-byte header, name
+        // and extra field).
+        let name_len = usize::from(u16::from_le_bytes([bytes[26], bytes[27]]));
+        let extra_len = usize::from(u16::from_le_bytes([bytes[28], bytes[29]]));
+        bytes[30 + name_len + extra_len + 10] ^= 0x55;
+        let tmp = std::env::temp_dir().join(format!("psychrnn-npz-deflate-{}.npz", std::process::id()));
+        std::fs::write(&tmp, &bytes).unwrap();
+        let err = read_npz(&tmp).unwrap_err().to_string();
+        std::fs::remove_file(&tmp).unwrap();
+        assert!(err.contains("member 'f16.npy'"), "{err}");
+    }
+
+    #[test]
+    fn a_shape_whose_size_overflows_is_an_error() {
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551615, 4), }";
+        let mut member = b"\x93NUMPY\x01\x00".to_vec();
+        member.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        member.extend_from_slice(header.as_bytes());
+        let why = parse_npy("a", &member).unwrap_err();
+        assert!(why.contains("too many elements"), "{why}");
     }
 
     #[test]

@@ -563,7 +563,8 @@ pub fn load(path: &std::path::Path, registry: &mut crate::Registry) -> Result<Lo
 
     let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
     let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    let name = path.display().to_string();
+    // The file name and hash identify the library wherever it lies (the lock stays portable).
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
     let fail = |source: PluginLoadError| Error::PluginLoad { path: path.to_path_buf(), source };
 
     // SAFETY: loading a library runs its initialisers. The user named this file as a psychrnn

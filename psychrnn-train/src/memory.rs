@@ -19,6 +19,10 @@ pub struct RunSize {
     pub n_batch: usize,
     /// Trials in the final test batch.
     pub test_batch: usize,
+    /// Trials in each validation batch (0 without validation checks).
+    pub validation_batch: usize,
+    /// Megabytes of test-trial states kept (`training.test_states_mb`).
+    pub test_states_mb: f64,
 }
 
 /// Float32 copies of each weight a training run keeps: the raw parameter, masks and fixed
@@ -28,19 +32,26 @@ const WEIGHT_COPIES: f64 = 10.0;
 /// Float32 arrays of `[T, B, N_rec]` a training update keeps for backpropagation through time:
 /// states, pre-activations, their gradients, and the noise, on two halves of the batch.
 const TRAJECTORY_COPIES: f64 = 6.0;
-/// `[T, B, N_rec]` arrays of the test batch: its states and the copy written to disk.
-const TEST_COPIES: f64 = 2.0;
+/// `[T, N_rec]` arrays kept per test trial within `test_states_mb`: states, rates and the copy
+/// written to disk.
+const TEST_STATE_COPIES: f64 = 3.0;
 
 impl RunSize {
-    /// Float32 values of the weights, of one update's trajectories and of the test batch.
+    /// Float32 values of the weights, of one update's trajectories and of the held-out batches
+    /// (test and validation: their inputs, targets, masks and outputs, one chunk of states
+    /// ([`crate::trainer::HELD_OUT_CHUNK_BYTES`]) and the test states kept).
     fn terms(&self) -> [f64; 3] {
         let f = |n: usize| n as f64;
         let weights = f(self.n_rec) * (f(self.n_rec) + f(self.n_in) + f(self.n_out) + 2.0);
         let per_trial = f(self.n_steps) * (f(self.n_rec) + f(self.n_in) + 2.0 * f(self.n_out));
+        let held_out_io = f(self.n_steps) * (f(self.n_in) + 4.0 * f(self.n_out));
+        let states_kept = (self.test_states_mb * 1e6 / 4.0).min(f(self.n_steps) * f(self.n_rec) * f(self.test_batch));
         [
             WEIGHT_COPIES * weights,
             TRAJECTORY_COPIES * per_trial * f(self.n_batch),
-            TEST_COPIES * per_trial * f(self.test_batch),
+            held_out_io * f(self.test_batch.max(self.validation_batch))
+                + f(crate::trainer::HELD_OUT_CHUNK_BYTES) / 4.0
+                + TEST_STATE_COPIES * states_kept,
         ]
     }
 
@@ -53,30 +64,34 @@ impl RunSize {
     /// Refuses a run that cannot fit in `available` bytes, naming the fields and the estimate.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for `model.N_rec`, `task.N_batch` or `training.test_batch_size`
-    /// (whichever term dominates) with the estimate and the memory available.
+    /// [`Error::Invalid`] for `model.N_rec`, `task.N_batch` or `training.test_batch_size` /
+    /// `training.validation_batch_size` (whichever term dominates) with the estimate and the
+    /// memory available.
     pub fn check_fits(&self, available: f64) -> Result<()> {
         let need = self.estimated_bytes();
         if need <= available {
             return Ok(());
         }
-        let [weights, training, test] = self.terms();
-        let field = if weights >= training.max(test) {
+        let [weights, training, held_out] = self.terms();
+        let field = if weights >= training.max(held_out) {
             "model.N_rec"
-        } else if training >= test {
+        } else if training >= held_out {
             "task.N_batch"
-        } else {
+        } else if self.test_batch >= self.validation_batch {
             "training.test_batch_size"
+        } else {
+            "training.validation_batch_size"
         };
         Err(Error::invalid(
             field,
             format!(
-                "this run needs about {} (N_rec = {}, {} steps per trial from task.T / task.dt, N_batch = {}, test_batch_size = {}) but {} is available to this process; make it smaller",
+                "this run needs about {} (N_rec = {}, {} steps per trial from task.T / task.dt, N_batch = {}, test_batch_size = {}, validation_batch_size = {}) but {} is available to this process; make it smaller",
                 gigabytes(need),
                 self.n_rec,
                 self.n_steps,
                 self.n_batch,
                 self.test_batch,
+                self.validation_batch,
                 gigabytes(available)
             ),
         ))
@@ -115,20 +130,31 @@ mod tests {
     use super::*;
 
     fn size(n_rec: usize, n_steps: usize, n_batch: usize) -> RunSize {
-        RunSize { n_rec, n_in: 2, n_out: 2, n_steps, n_batch, test_batch: 256 }
+        RunSize {
+            n_rec,
+            n_in: 2,
+            n_out: 2,
+            n_steps,
+            n_batch,
+            test_batch: 256,
+            validation_batch: 0,
+            test_states_mb: 64.0,
+        }
     }
 
     #[test]
-    fn the_estimate_counts_weights_trajectories_and_the_test_batch() {
+    fn the_estimate_counts_weights_trajectories_and_the_held_out_batches() {
         let s = size(50, 200, 64);
         let weights = 50.0 * (50.0 + 2.0 + 2.0 + 2.0);
         let per_trial = 200.0 * (50.0 + 2.0 + 4.0);
-        let expected = 4.0 * (10.0 * weights + 6.0 * per_trial * 64.0 + 2.0 * per_trial * 256.0);
+        let held_out = 200.0 * (2.0 + 8.0) * 256.0 + (64 << 20) as f64 / 4.0 + 3.0 * 200.0 * 50.0 * 256.0;
+        let expected = 4.0 * (10.0 * weights + 6.0 * per_trial * 64.0 + held_out);
         assert_eq!(s.estimated_bytes(), expected);
-        // PyCog's Romo network (500 units, 245 steps, batch 20, test 1100): its 1,100 test
-        // trials' states dominate (1.1 GB); it trains within 3 GB on this machine.
-        let romo = RunSize { n_rec: 500, n_in: 4, n_out: 2, n_steps: 245, n_batch: 20, test_batch: 1100 };
-        assert!((1e9..3e9).contains(&romo.estimated_bytes()), "{}", romo.estimated_bytes());
+        // PyCog's Romo network (500 units, 245 steps, batch 20, validation 1000, test 1100):
+        // the held-out batches run in chunks, their kept states are bounded by test_states_mb,
+        // and it trains in about 440 MB.
+        let romo = RunSize { n_in: 4, n_rec: 500, validation_batch: 1000, test_batch: 1100, ..size(500, 245, 20) };
+        assert!((2e8..5e8).contains(&romo.estimated_bytes()), "{}", romo.estimated_bytes());
     }
 
     #[test]
@@ -136,12 +162,15 @@ mod tests {
         let free = 8e9;
         assert!(size(50, 200, 64).check_fits(free).is_ok());
         let err = size(1_000_000, 200, 64).check_fits(free).unwrap_err().to_string();
-        assert!(err.starts_with("model.N_rec: this run needs about 407") && err.contains("N_rec = 1000000"), "{err}");
+        assert!(err.starts_with("model.N_rec: this run needs about 403") && err.contains("N_rec = 1000000"), "{err}");
         assert!(err.contains("8.0 GB is available"), "{err}");
         let err = size(50, 200, 10_000_000).check_fits(free).unwrap_err().to_string();
         assert!(err.starts_with("task.N_batch:"), "{err}");
         let err = RunSize { test_batch: 100_000_000, ..size(50, 200, 64) }.check_fits(free).unwrap_err().to_string();
         assert!(err.starts_with("training.test_batch_size:"), "{err}");
+        let err =
+            RunSize { validation_batch: 100_000_000, ..size(50, 200, 64) }.check_fits(free).unwrap_err().to_string();
+        assert!(err.starts_with("training.validation_batch_size:"), "{err}");
     }
 
     #[test]

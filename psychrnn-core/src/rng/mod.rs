@@ -53,6 +53,8 @@ pub use normal::fill_standard_normal;
 #[derive(Clone, Debug)]
 pub struct Noise {
     base: Rng,
+    /// The batch trial that `trials[0]` is (non-zero after [`Noise::advance_trials`]).
+    first: usize,
     trials: Vec<TrialNoise>,
 }
 
@@ -61,18 +63,28 @@ const TRIAL_WORDS_LOG2: u32 = 40;
 
 impl From<Rng> for Noise {
     fn from(rng: Rng) -> Self {
-        Noise { base: rng, trials: Vec::new() }
+        Noise { base: rng, first: 0, trials: Vec::new() }
     }
 }
 
 impl Noise {
-    /// The noise of trials `0..n_trials`, each where its last draw left it.
+    /// The noise of the batch's next `n_trials` trials (`0..n_trials` unless
+    /// [`Noise::advance_trials`] moved on), each where its last draw left it.
     pub fn trials(&mut self, n_trials: usize) -> &mut [TrialNoise] {
         while self.trials.len() < n_trials {
-            let lanes = lanes::Lanes::at(&self.base, (self.trials.len() as u128) << TRIAL_WORDS_LOG2);
+            let trial = (self.first + self.trials.len()) as u128;
+            let lanes = lanes::Lanes::at(&self.base, trial << TRIAL_WORDS_LOG2);
             self.trials.push(TrialNoise { lanes, block: Box::new([0.0; TRIAL_BLOCK]), next: TRIAL_BLOCK });
         }
         &mut self.trials[..n_trials]
+    }
+
+    /// Moves on by `n` trials: the next [`Noise::trials`] starts at the batch's trial `first +
+    /// n`, each trial's noise the same as in one pass over the whole batch. A batch run in
+    /// chunks of trials calls this after each chunk.
+    pub fn advance_trials(&mut self, n: usize) {
+        self.trials.drain(..n.min(self.trials.len()));
+        self.first += n;
     }
 }
 

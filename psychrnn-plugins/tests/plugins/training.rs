@@ -356,3 +356,47 @@ fn continuous_training_starts_each_update_where_the_last_trials_ended() {
     let reset = experiment(&SMALL.replace("training_iters = 160", "training_iters = 16")).unwrap();
     assert!(train(&reset, &mut Silent).unwrap().carry.is_none());
 }
+
+#[test]
+fn a_batch_run_in_chunks_gives_the_outputs_loss_and_states_of_one_pass() {
+    use psychrnn_core::objective::{BatchView, Chunks, ObjectiveBuffers, evaluate_in_chunks, evaluate_objective};
+    use psychrnn_core::rng::{Noise, Purpose, stream};
+    let regularized = format!(
+        "{SMALL}[[regularizers]]\ntype = \"l2_firing_rate\"\ncoefficient = 0.3\n[[regularizers]]\ntype = \"l2_weights\"\nW_rec = 0.1\n"
+    );
+    let exp = experiment(&regularized).unwrap();
+    let params = initial_params(&exp).unwrap();
+    let batch = exp.task.generate_batch(10, &mut stream(7, Purpose::TestTrials, 0));
+    let view = BatchView { inputs: batch.inputs.view(), targets: batch.targets.view(), mask: batch.mask.view() };
+    let start = ndarray::Array2::from_shape_fn((10, 8), |(b, j)| (b as f32 - j as f32) * 0.1);
+    let (model, loss) = (exp.model.as_ref(), exp.loss.as_ref());
+    let pass = |chunks: Option<Chunks>| {
+        let mut buffers = ObjectiveBuffers::default();
+        buffers.trajectory.start = Some(start.clone());
+        let mut noise = Noise::from(stream(7, Purpose::TestNoise, 0));
+        let value = match chunks {
+            None => {
+                evaluate_objective(model, loss, &exp.regularizers, &params, view, Some(&mut noise), &mut buffers, false)
+            }
+            Some(c) => {
+                evaluate_in_chunks(model, loss, &exp.regularizers, &params, view, Some(&mut noise), c, &mut buffers)
+            }
+        }
+        .unwrap();
+        (value, buffers.trajectory)
+    };
+    let (whole, one) = pass(None);
+    let per_trial = 2 * batch.n_steps() * 8 * 4;
+    // Three trials per chunk (the last chunk has one), states kept for the first four trials.
+    let (chunked, parts) = pass(Some(Chunks { max_bytes: 3 * per_trial + 1, keep_states: 4 }));
+    assert_eq!(parts.outputs, one.outputs, "every trial's outputs, noise included");
+    assert_eq!(parts.initial, one.initial);
+    assert_eq!(parts.states, one.states.slice(ndarray::s![.., ..4, ..]));
+    assert_eq!(parts.rates, one.rates.slice(ndarray::s![.., ..4, ..]));
+    assert_eq!(chunked.loss, whole.loss);
+    let relative = (chunked.regularization - whole.regularization).abs() / whole.regularization;
+    assert!(whole.regularization > 0.0 && relative < 1e-5, "{chunked:?} vs {whole:?}");
+    // A batch that fits in one chunk is one pass, states and all.
+    let (single, all) = pass(Some(Chunks { max_bytes: 10 * per_trial, keep_states: 0 }));
+    assert_eq!((single, all.states), (whole, one.states));
+}

@@ -28,7 +28,7 @@ use psychrnn_linalg::ComputeScope;
 use crate::experiment::Experiment;
 
 use held_out::validation_score;
-pub use held_out::{continue_from, evaluate};
+pub use held_out::{HELD_OUT_CHUNK_BYTES, continue_from, evaluate, states_kept};
 pub use observer::{Observers, Silent, TrainingObserver};
 pub use records::{Evaluation, MetricRecord, MetricsRow, StopReason, TrainingOutcome, TrainingState};
 
