@@ -152,6 +152,19 @@ fn registry_with(paths: &[PathBuf]) -> psychrnn_core::Result<Registry> {
     Ok(r)
 }
 
+/// The bundled plugins, the `--plugin` libraries and the libraries `manifest`'s `[plugins]`
+/// names (relative to `dir`, the manifest's directory): the registry every command that reads
+/// a manifest or a run's lock resolves its tags in.
+fn registry_for(manifest: &psychrnn_core::Manifest, dir: &Path) -> psychrnn_core::Result<Registry> {
+    let mut paths = CLI_PLUGINS.get().cloned().unwrap_or_default();
+    for p in manifest.plugin_paths(dir) {
+        if !paths.iter().any(|q| std::path::absolute(q).is_ok_and(|q| q == p)) {
+            paths.push(p);
+        }
+    }
+    registry_with(&paths)
+}
+
 /// Loads a manifest with its `[plugins]`, the `--plugin` libraries and `--set` overrides.
 fn load_experiment(
     manifest: &std::path::Path,

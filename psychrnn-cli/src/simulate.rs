@@ -126,14 +126,11 @@ pub fn parse_pulse(text: &str, dt: f64) -> Result<Pulse, String> {
 
 /// The task to simulate, if any: from `--task` (manifest or tag) or the run's lock manifest.
 fn task(args: &SimulateArgs, run_dir: Option<&Path>) -> CliResult<Option<Box<dyn Task>>> {
-    let registry = crate::registry()?;
     let from_manifest = |path: &Path| -> CliResult<Box<dyn Task>> {
         let manifest = Manifest::load(path)?;
-        let (task, warnings) = psychrnn_train::experiment::task_from_table(
-            &manifest.task,
-            &registry,
-            path.parent().unwrap_or(Path::new(".")),
-        )?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let registry = crate::registry_for(&manifest, dir)?;
+        let (task, warnings) = psychrnn_train::experiment::task_from_table(&manifest.task, &registry, dir)?;
         warnings.iter().for_each(|w| say!("warning: {w}"));
         Ok(task)
     };
@@ -146,7 +143,7 @@ fn task(args: &SimulateArgs, run_dir: Option<&Path>) -> CliResult<Option<Box<dyn
             table.insert("tau".into(), (args.dt / args.alpha.unwrap_or(0.1)).into());
             table.insert("T".into(), args.duration.into());
             table.insert("N_batch".into(), (args.trials as i64).into());
-            Ok(Some(psychrnn_train::experiment::task_from_table(&table, &registry, Path::new("."))?.0))
+            Ok(Some(psychrnn_train::experiment::task_from_table(&table, &crate::registry()?, Path::new("."))?.0))
         }
         (None, Some(dir)) if args.inputs.is_none() => Ok(Some(from_manifest(&dir.join("manifest.lock.toml"))?)),
         _ => Ok(None),

@@ -267,6 +267,12 @@ impl Experiment {
                 n_steps: timing.n_steps(),
                 n_batch: timing.n_batch,
                 test_batch: manifest.training.test_batch_size,
+                validation_batch: if manifest.training.performance_cutoff.is_some() || manifest.curriculum.is_some() {
+                    manifest.training.validation_batch_size.unwrap_or(timing.n_batch)
+                } else {
+                    0
+                },
+                test_states_mb: manifest.training.test_states_mb,
             };
             size.check_fits(available)?;
         }
@@ -557,6 +563,45 @@ impl Experiment {
             }),
         }
     }
+
+    /// [`Experiment::lock_manifest`] as written into the directory `dir`: its plugin libraries'
+    /// paths relative to `dir` (where a manifest's relative paths start), so a run directory
+    /// moved together with its libraries (a project copied whole, or a cluster's other mount
+    /// point) still loads them; the lock's plugin records (file name and SHA-256) check that
+    /// they are the same files.
+    pub fn lock_manifest_in(&self, dir: &Path) -> Manifest {
+        let mut lock = self.lock_manifest();
+        if let Some(plugins) = lock.plugins.as_mut() {
+            plugins.paths = plugins.paths.iter().map(|p| relative_to(p, dir)).collect();
+        }
+        lock
+    }
+}
+
+/// `target` as a path relative to the directory `from` (both made absolute first): `../lib/x.so`
+/// rather than `/home/lab/project/lib/x.so`, so that a lock keeps working when the project is
+/// moved or copied whole. `target` itself when they share no root.
+fn relative_to(target: &Path, from: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let (Ok(target_abs), Ok(from_abs)) = (std::path::absolute(target), std::path::absolute(from)) else {
+        return target.to_path_buf();
+    };
+    fn normal(p: &Path) -> Vec<Component<'_>> {
+        p.components().filter(|c| *c != Component::CurDir).collect()
+    }
+    let (t, f) = (normal(&target_abs), normal(&from_abs));
+    if t.first() != f.first() || t.iter().chain(&f).any(|c| *c == Component::ParentDir) {
+        return target_abs;
+    }
+    let common = t.iter().zip(&f).take_while(|(a, b)| a == b).count();
+    let mut out = std::path::PathBuf::new();
+    for _ in common..f.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c);
+    }
+    out
 }
 
 /// `name` names the default run directory `runs/<name>`, so it must be one plain path component.
@@ -581,6 +626,16 @@ fn check_run_name(name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plugin_paths_are_made_relative_to_the_run_directory() {
+        let p = |s: &str| Path::new(s);
+        assert_eq!(relative_to(p("/a/b/lib.so"), p("/a/runs/x")), p("../../b/lib.so"));
+        assert_eq!(relative_to(p("/a/runs/x/lib.so"), p("/a/runs/x")), p("lib.so"));
+        assert_eq!(relative_to(p("/a/b/../lib.so"), p("/a/runs")), p("/a/b/../lib.so"));
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(relative_to(&here.join("target/lib.so"), p("runs/x")), p("../../target/lib.so"));
+    }
 
     #[test]
     fn a_run_name_must_be_one_plain_path_component() {

@@ -74,7 +74,7 @@ pub struct RunSummary {
 /// [`Error::Write`] naming the directory or file.
 pub fn write_lock(dir: &Path, exp: &Experiment) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
-    let lock = exp.lock_manifest().to_toml()?;
+    let lock = exp.lock_manifest_in(dir).to_toml()?;
     let header = "# Resolved by psychrnn: every default is written out. `psychrnn replay` (or `train`) on this file reproduces the run.\n";
     write_atomically(&dir.join("manifest.lock.toml"), format!("{header}{lock}").as_bytes())
 }
@@ -139,14 +139,6 @@ pub fn is_occupied(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
 }
 
-/// How many of the trials of a `[T, B, N]` state array fit in `megabytes` (float32; at least
-/// one trial, at most all).
-fn trials_of_states_kept(shape: &[usize], megabytes: f64) -> usize {
-    let [steps, trials, units] = shape[..] else { return 0 };
-    let per_trial = (steps * units * 4).max(1) as f64;
-    ((megabytes * 1e6 / per_trial).floor() as usize).clamp(trials.min(1), trials)
-}
-
 /// Where a run keeps its latest checkpoint.
 pub fn checkpoint_path(dir: &Path) -> std::path::PathBuf {
     dir.join("checkpoint").join("checkpoint.npz")
@@ -194,7 +186,7 @@ fn write_plots(dir: &Path, outcome: &TrainingOutcome) -> Result<()> {
 pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: &Evaluation) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
 
-    let lock = exp.lock_manifest().to_toml()?;
+    let lock = exp.lock_manifest_in(dir).to_toml()?;
     let header =
         "# Resolved by psychrnn: every default is written out. `psychrnn train` on this file replays the run.\n";
     write_atomically(&dir.join("manifest.lock.toml"), format!("{header}{lock}").as_bytes())?;
@@ -222,8 +214,9 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
     write_plots(&dir.join("plots"), outcome)?;
 
     let t = &test.trajectory;
-    let states_trials = trials_of_states_kept(t.states.shape(), exp.training.test_states_mb);
-    let states = t.states.slice(ndarray::s![.., ..states_trials, ..]).to_owned();
+    let (steps, kept, units) = t.states.dim();
+    let states_trials = crate::trainer::states_kept(steps, kept, units, exp.training.test_states_mb);
+    let states = t.states.slice(ndarray::s![.., ..states_trials, ..]);
     write_npz(
         &dir.join("test_trials.npz"),
         &[
@@ -259,20 +252,4 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
     };
     let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::invalid("summary.json", e.to_string()))?;
     write_atomically(&dir.join("summary.json"), json.as_bytes())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_states_are_kept_for_the_trials_that_fit_and_at_least_one() {
-        // 100 steps x 50 units x 4 bytes = 20 kB per trial.
-        assert_eq!(trials_of_states_kept(&[100, 64, 50], 64.0), 64);
-        assert_eq!(trials_of_states_kept(&[100, 64, 50], 0.1), 5);
-        assert_eq!(trials_of_states_kept(&[100, 64, 50], 0.0), 1);
-        assert_eq!(trials_of_states_kept(&[100, 0, 50], 1.0), 0);
-        // PyCog's Romo network: 245 steps x 1100 trials x 500 units would be 539 MB.
-        assert_eq!(trials_of_states_kept(&[245, 1100, 500], 64.0), 130);
-    }
 }

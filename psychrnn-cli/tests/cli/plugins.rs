@@ -145,3 +145,36 @@ fn files_that_are_not_plugins_are_refused_clearly() {
     let o = psychrnn(&["--plugin", so, "--plugin", so, "list"], &dir);
     assert!(stderr(&o).contains("duplicate task type `go_no_go`"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_run_directory_moved_with_its_library_still_loads_it_in_every_command() {
+    let dir = scratch("portable");
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::copy(plugin(), dir.join("lib/lab.so")).unwrap();
+    std::fs::write(dir.join("m.toml"), manifest(Path::new("lib/lab.so"), "")).unwrap();
+    let o = psychrnn(&["train", "m.toml", "--out", "runs/a", "--quiet"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lock = std::fs::read_to_string(dir.join("runs/a/manifest.lock.toml")).unwrap();
+    // The lock names the library relative to the run directory and by file name and hash:
+    // nothing in it is an absolute path.
+    assert!(lock.contains("paths = [\"../../lib/lab.so\"]"), "{lock}");
+    assert!(lock.contains("source = \"lab.so (sha256 ") && !lock.contains(dir.to_str().unwrap()), "{lock}");
+
+    // The project moves (another machine, another mount point): every command finds the library.
+    let moved = dir.with_file_name(format!("{}-moved", dir.file_name().unwrap().to_string_lossy()));
+    let _ = std::fs::remove_dir_all(&moved);
+    std::fs::rename(&dir, &moved).unwrap();
+    let o = psychrnn(&["simulate", "runs/a", "--trials", "4", "--out", "runs/a/sim.npz"], &moved);
+    assert!(o.status.success(), "simulate: {}", stderr(&o));
+    // resume builds the run's experiment (plugins from the lock) before it looks for the
+    // checkpoint, which a finished run no longer has.
+    let o = psychrnn(&["resume", "runs/a", "--quiet"], &moved);
+    assert!(stderr(&o).contains("checkpoint.npz") && !stderr(&o).contains("unknown"), "resume: {}", stderr(&o));
+    let o = psychrnn(&["replay", "runs/a/manifest.lock.toml", "--out", "runs/b", "--quiet"], &moved);
+    assert!(o.status.success(), "replay: {}", stderr(&o));
+    assert!(stderr(&o).contains("byte for byte"), "{}", stderr(&o));
+    // A bare file name given to --plugin resolves the same way in every command.
+    let o = psychrnn(&["--plugin", "lab.so", "list", "task"], &moved.join("lib"));
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("go_no_go"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&moved).unwrap();
+}
