@@ -488,7 +488,10 @@ fn set_overrides_apply_and_are_recorded_in_the_lock_which_replays_byte_for_byte(
 /// A run long enough to stop in the middle, checkpointing every 25 updates.
 fn long_manifest() -> String {
     SMALL
-        .replace("training_iters = 480", "training_iters = 48000\ncheckpoint_epoch = 25")
+        .replace(
+            "training_iters = 480",
+            "training_iters = 48000\ncheckpoint_epoch = 25\nperformance_cutoff = 1.5\nperformance_epoch = 40",
+        )
         .replace("loss_epoch = 10", "loss_epoch = 100")
 }
 
@@ -554,6 +557,59 @@ fn a_run_directory_is_never_overwritten_unasked_nor_written_by_two_processes() {
     assert!(dir.join("notes/a.txt").is_file());
 }
 
+/// A resumed run's files are those of the uninterrupted run byte for byte, but for the
+/// wall-clock fields (`wall_seconds` in metrics.csv, `init_seconds` and `training_seconds` in
+/// summary.json), which continue from the interrupted part rather than restart.
+fn same_outputs_but_the_clock(reference: &Path, resumed: &Path) {
+    let files = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .chain(std::fs::read_dir(dir.join("plots")).unwrap())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(files(resumed), files(reference));
+    for name in files(reference) {
+        let (a, b) = (std::fs::read(reference.join(&name)).unwrap(), std::fs::read(resumed.join(&name)).unwrap());
+        match name.as_str() {
+            "metrics.csv" => {
+                let rows = |bytes: &[u8]| -> Vec<(String, f64)> {
+                    String::from_utf8_lossy(bytes)
+                        .lines()
+                        .skip(1)
+                        .map(|l| {
+                            let (rest, wall) = l.rsplit_once(',').unwrap();
+                            (rest.to_string(), wall.parse().unwrap())
+                        })
+                        .collect()
+                };
+                let (a, b) = (rows(&a), rows(&b));
+                let strip = |r: &[(String, f64)]| r.iter().map(|(x, _)| x.clone()).collect::<Vec<_>>();
+                assert_eq!(strip(&b), strip(&a), "metrics.csv");
+                assert!(b.windows(2).all(|w| w[1].1 >= w[0].1), "wall_seconds must continue: {b:?}");
+            }
+            "summary.json" => {
+                let fields = |bytes: &[u8]| {
+                    let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+                    let o = v.as_object_mut().unwrap();
+                    let clock = (o.remove("init_seconds").unwrap(), o.remove("training_seconds").unwrap());
+                    (v, clock)
+                };
+                let ((a, _), (b, (_, training))) = (fields(&a), fields(&b));
+                assert_eq!(b, a, "summary.json");
+                let metrics = std::fs::read_to_string(resumed.join("metrics.csv")).unwrap();
+                let last_wall: f64 = metrics.lines().last().unwrap().rsplit_once(',').unwrap().1.parse().unwrap();
+                assert!(training.as_f64().unwrap() >= last_wall, "training_seconds counts both parts");
+            }
+            _ => assert!(a == b, "{name} differs after resume"),
+        }
+    }
+}
+
 #[test]
 fn a_run_killed_mid_training_resumes_to_the_same_weights() {
     let reference = scratch("uninterrupted");
@@ -569,6 +625,7 @@ fn a_run_killed_mid_training_resumes_to_the_same_weights() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("resuming run after update"), "{}", stderr(&o));
     assert_eq!(std::fs::read(dir.join("run/weights.npz")).unwrap(), expected, "resumed weights differ");
+    same_outputs_but_the_clock(&reference.join("run"), &dir.join("run"));
 
     let dir = scratch("sigint");
     let status = train_and_signal(&dir, "-INT");
@@ -579,6 +636,7 @@ fn a_run_killed_mid_training_resumes_to_the_same_weights() {
     let o = psychrnn(&["resume", "run", "--quiet"], &dir);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read(dir.join("run/weights.npz")).unwrap(), expected, "weights after Ctrl-C and resume differ");
+    same_outputs_but_the_clock(&reference.join("run"), &dir.join("run"));
 
     let o = psychrnn(&["resume", "nowhere"], &dir);
     assert!(!o.status.success() && stderr(&o).contains("cannot read nowhere/manifest.lock.toml"), "{}", stderr(&o));
