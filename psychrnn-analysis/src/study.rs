@@ -105,6 +105,15 @@ pub fn simulate_conditions(
     let behaviour = select(behaviour_of(exp)?, &options.selections)?;
     params.check_against(exp.model.param_specs())?;
     let total = behaviour.conditions.len();
+    psychrnn_train::memory::SimulationSize {
+        trials: options.trials_per_condition,
+        conditions: total,
+        n_steps: exp.task.timing().n_steps(),
+        n_rec: exp.model.n_rec(),
+        n_in: exp.task.n_in(),
+        n_out: exp.task.n_out(),
+    }
+    .check("trials")?;
     let mut conditions = Vec::with_capacity(total);
     for (c, condition) in behaviour.conditions.iter().enumerate() {
         let mut table = exp.configs.task.clone();

@@ -254,10 +254,26 @@ pub fn describe(tag: &str) -> CliResult<()> {
     Ok(())
 }
 
-/// Parses `args` (the program name first) as `psychrnn`'s command line, runs the command, prints
-/// any error with its causes, and returns the exit code (130 after Ctrl-C).
-pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
-    let cli = Cli::parse_from(args);
+/// Parses `args` (the program name first) as `psychrnn`'s command line and runs it ([`run`]); a
+/// command line that does not parse prints clap's message (or the help asked for) and returns
+/// clap's exit code (2 for a usage error).
+pub fn main<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    match Cli::try_parse_from(args) {
+        Ok(cli) => run(cli),
+        Err(e) => {
+            let _ = e.print();
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+        }
+    }
+}
+
+/// Runs a parsed command line, prints any error with its causes, and returns the exit code (130
+/// after Ctrl-C).
+pub fn run(cli: Cli) -> ExitCode {
     let _ = CLI_PLUGINS.set(cli.plugins.clone());
     let result = match cli.command {
         Command::Train { manifest, out, overrides, force, quiet } => {

@@ -9,6 +9,7 @@ use psychrnn_core::rng::{Purpose, stream};
 use psychrnn_core::{Manifest, Model, ParamSet, Task, Trajectory, TrialBatch};
 use psychrnn_rate::Simulator;
 use psychrnn_rate::dynamics::{Lesion, Perturbation, Pulse};
+use psychrnn_train::memory::SimulationSize;
 
 use crate::CliResult;
 
@@ -281,11 +282,24 @@ pub fn run(args: &SimulateArgs) -> CliResult<()> {
     }
     let task = task(args, run_dir)?;
     let network = network(args, run_dir, &weights, task.as_deref())?;
+    let n_rec = match &network {
+        Network::Rate(sim) => sim.n_rec(),
+        Network::Model(model, _) => model.n_rec(),
+    };
+    if let Some(t) = &task {
+        let (n_steps, n_in, n_out) = (t.timing().n_steps(), t.n_in(), t.n_out());
+        SimulationSize { trials: args.trials, conditions: 1, n_steps, n_rec, n_in, n_out }.check("--trials")?;
+    }
     let batch: Option<TrialBatch> =
         task.as_ref().map(|t| t.generate_batch(args.trials, &mut stream(args.seed, Purpose::User, 0)));
     let inputs = match (&batch, &args.inputs) {
         (Some(b), _) => b.inputs.clone(),
-        (None, Some(path)) => read_inputs(path)?,
+        (None, Some(path)) => {
+            let x = read_inputs(path)?;
+            let (n_steps, trials, n_in) = x.dim();
+            SimulationSize { trials, conditions: 1, n_steps, n_rec, n_in, n_out: n_in }.check("--inputs")?;
+            x
+        }
         (None, None) => return Err("nothing to simulate: give --task, --inputs, or a run directory".into()),
     };
     let dt = task.as_ref().map_or(args.dt, |t| t.timing().dt);

@@ -470,7 +470,12 @@ fn fortran_to_c<T: Clone>(shape: &[usize], data: Vec<T>) -> std::result::Result<
     Ok(array.iter().cloned().collect())
 }
 
-fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> {
+/// Parses the bytes of one `.npy` array (what [`read_npy`] reads; also the members of an
+/// `.npz`), calling it `name`.
+///
+/// # Errors
+/// Why the bytes are not a readable array.
+pub fn npy_from_bytes(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("not an .npy member".into());
     }
@@ -540,6 +545,14 @@ fn parse_npy(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray, String> 
 fn inflate_member(compressed: &[u8], size: usize) -> std::result::Result<Vec<u8>, String> {
     use miniz_oxide::inflate::TINFLStatus;
     use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
+    // Deflate expands at most 1032-fold: a larger size is a damaged directory (or a bomb), refused
+    // before anything is allocated.
+    if size > compressed.len().saturating_mul(1032).saturating_add(64) {
+        return Err(format!(
+            "the zip directory says {} compressed bytes inflate to {size}, more than deflate can",
+            compressed.len()
+        ));
+    }
     let mut out = Vec::new();
     out.try_reserve_exact(size).map_err(|_| format!("cannot allocate the {size} bytes it inflates to"))?;
     out.resize(size, 0);
@@ -564,27 +577,47 @@ fn inflate_member(compressed: &[u8], size: usize) -> std::result::Result<Vec<u8>
 /// zip archive or a member's bytes do not match its CRC-32 (a damaged file is never used).
 pub fn read_npz(path: &Path) -> Result<NpzContents> {
     let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    npz_from_bytes(&bytes, path)
+}
+
+/// Reads a standalone `.npy` file (as `np.save` writes), with the dtypes and orders of
+/// [`read_npz`]; the array is named after the file stem.
+///
+/// # Errors
+/// [`Error::Read`] if the file cannot be read; [`Error::Invalid`] naming the file with the
+/// reason it cannot be read.
+pub fn read_npy(path: &Path) -> Result<NpyArray> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let name = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    npy_from_bytes(&name, &bytes).map_err(|why| Error::invalid(path.display().to_string(), why))
+}
+
+/// Parses the bytes of an `.npz` archive as [`read_npz`] does; `path` names it in errors.
+///
+/// # Errors
+/// As [`read_npz`].
+pub fn npz_from_bytes(bytes: &[u8], path: &Path) -> Result<NpzContents> {
     let bad = |why: &str| Error::invalid(path.display().to_string(), format!("not a readable .npz file: {why}"));
     let u16_at = |b: &[u8], i: usize| b.get(i..i + 2).map(|s| u16::from_le_bytes([s[0], s[1]]));
     let u32_at = |b: &[u8], i: usize| b.get(i..i + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
     let eocd = (0..bytes.len().saturating_sub(21))
         .rev()
-        .find(|&i| u32_at(&bytes, i) == Some(0x0605_4b50))
+        .find(|&i| u32_at(bytes, i) == Some(0x0605_4b50))
         .ok_or_else(|| bad("no zip directory"))?;
-    let entries = u16_at(&bytes, eocd + 10).ok_or_else(|| bad("truncated"))?;
-    let mut at = u32_at(&bytes, eocd + 16).ok_or_else(|| bad("truncated"))? as usize;
+    let entries = u16_at(bytes, eocd + 10).ok_or_else(|| bad("truncated"))?;
+    let mut at = u32_at(bytes, eocd + 16).ok_or_else(|| bad("truncated"))? as usize;
     let mut contents = NpzContents::default();
     for _ in 0..entries {
-        if u32_at(&bytes, at) != Some(0x0201_4b50) {
+        if u32_at(bytes, at) != Some(0x0201_4b50) {
             return Err(bad("corrupt zip directory"));
         }
-        let field = |off| u16_at(&bytes, at + off).map(usize::from).ok_or_else(|| bad("truncated"));
+        let field = |off| u16_at(bytes, at + off).map(usize::from).ok_or_else(|| bad("truncated"));
         let method = field(10)?;
-        let stored_crc = u32_at(&bytes, at + 16).ok_or_else(|| bad("truncated"))?;
-        let size = u32_at(&bytes, at + 20).ok_or_else(|| bad("truncated"))? as usize;
-        let inflated_size = u32_at(&bytes, at + 24).ok_or_else(|| bad("truncated"))? as usize;
+        let stored_crc = u32_at(bytes, at + 16).ok_or_else(|| bad("truncated"))?;
+        let size = u32_at(bytes, at + 20).ok_or_else(|| bad("truncated"))? as usize;
+        let inflated_size = u32_at(bytes, at + 24).ok_or_else(|| bad("truncated"))? as usize;
         let (name_len, extra_len, comment_len) = (field(28)?, field(30)?, field(32)?);
-        let local = u32_at(&bytes, at + 42).ok_or_else(|| bad("truncated"))? as usize;
+        let local = u32_at(bytes, at + 42).ok_or_else(|| bad("truncated"))? as usize;
         let name = String::from_utf8_lossy(bytes.get(at + 46..at + 46 + name_len).ok_or_else(|| bad("truncated"))?)
             .to_string();
         at += 46 + name_len + extra_len + comment_len;
@@ -597,8 +630,8 @@ pub fn read_npz(path: &Path) -> Result<NpzContents> {
         }
         let data_start = local
             + 30
-            + u16_at(&bytes, local + 26).map(usize::from).unwrap_or(0)
-            + u16_at(&bytes, local + 28).map(usize::from).unwrap_or(0);
+            + u16_at(bytes, local + 26).map(usize::from).unwrap_or(0)
+            + u16_at(bytes, local + 28).map(usize::from).unwrap_or(0);
         let Some(raw) = bytes.get(data_start..data_start.saturating_add(size)) else {
             return Err(bad("member extends past the end of the file"));
         };
@@ -618,7 +651,7 @@ pub fn read_npz(path: &Path) -> Result<NpzContents> {
                 ),
             ));
         }
-        match parse_npy(&key, member) {
+        match npy_from_bytes(&key, member) {
             Ok(a) => contents.arrays.push(a),
             Err(why) => contents.skipped.push((key, why)),
         }
@@ -672,10 +705,10 @@ mod read_tests {
             let mut member = b"\x93NUMPY\x01\x00".to_vec();
             member.extend_from_slice(&(header.len() as u16).to_le_bytes());
             member.extend_from_slice(header.as_bytes());
-            assert!(parse_npy("a", &member).is_err(), "{header}");
+            assert!(npy_from_bytes("a", &member).is_err(), "{header}");
         }
-        assert!(parse_npy("a", b"\x93NUMPY\x01\x00\xff\xff").is_err());
-        assert!(parse_npy("a", b"short").is_err());
+        assert!(npy_from_bytes("a", b"\x93NUMPY\x01\x00\xff\xff").is_err());
+        assert!(npy_from_bytes("a", b"short").is_err());
     }
 
     /// The arrays `tests/fixtures/make_numpy_fixtures.py` has NumPy write, read value by value,
@@ -728,6 +761,14 @@ mod read_tests {
         let err = read_npz(&tmp).unwrap_err().to_string();
         std::fs::remove_file(&tmp).unwrap();
         assert!(err.contains("member 'f16.npy'"), "{err}");
+        // A directory claiming a size deflate cannot reach is refused before allocating it.
+        let mut bytes = std::fs::read(dir.join("numpy_compressed.npz")).unwrap();
+        let central = bytes.windows(4).position(|w| w == 0x0201_4b50u32.to_le_bytes()).unwrap();
+        bytes[central + 24..central + 28].copy_from_slice(&u32::MAX.to_le_bytes());
+        std::fs::write(&tmp, &bytes).unwrap();
+        let err = read_npz(&tmp).unwrap_err().to_string();
+        std::fs::remove_file(&tmp).unwrap();
+        assert!(err.contains("member 'f16.npy'") && err.contains("more than deflate can"), "{err}");
     }
 
     #[test]
@@ -736,7 +777,7 @@ mod read_tests {
         let mut member = b"\x93NUMPY\x01\x00".to_vec();
         member.extend_from_slice(&(header.len() as u16).to_le_bytes());
         member.extend_from_slice(header.as_bytes());
-        let why = parse_npy("a", &member).unwrap_err();
+        let why = npy_from_bytes("a", &member).unwrap_err();
         assert!(why.contains("too many elements"), "{why}");
     }
 
@@ -746,7 +787,7 @@ mod read_tests {
         let header = "{'descr': '|O', 'fortran_order': False, 'shape': (), }";
         member.extend_from_slice(&(header.len() as u16).to_le_bytes());
         member.extend_from_slice(header.as_bytes());
-        let why = parse_npy("transfer_function", &member).unwrap_err();
+        let why = npy_from_bytes("transfer_function", &member).unwrap_err();
         assert!(why.contains("pickled"), "{why}");
     }
 }

@@ -629,7 +629,9 @@ mod tests {
 
     #[test]
     fn plugin_paths_are_made_relative_to_the_run_directory() {
-        let p = |s: &str| Path::new(s);
+        fn p(s: &str) -> &Path {
+            Path::new(s)
+        }
         assert_eq!(relative_to(p("/a/b/lib.so"), p("/a/runs/x")), p("../../b/lib.so"));
         assert_eq!(relative_to(p("/a/runs/x/lib.so"), p("/a/runs/x")), p("lib.so"));
         assert_eq!(relative_to(p("/a/b/../lib.so"), p("/a/runs")), p("/a/b/../lib.so"));

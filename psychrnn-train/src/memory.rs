@@ -98,14 +98,97 @@ impl RunSize {
     }
 }
 
+/// The sizes that drive a simulation's memory (`simulate`, the analyses' trials).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SimulationSize {
+    /// Trials simulated per condition.
+    pub trials: usize,
+    /// Conditions (1 for a plain batch).
+    pub conditions: usize,
+    /// Time steps per trial.
+    pub n_steps: usize,
+    /// Recurrent units.
+    pub n_rec: usize,
+    /// Input channels.
+    pub n_in: usize,
+    /// Output channels.
+    pub n_out: usize,
+}
+
+impl SimulationSize {
+    /// Estimated peak bytes: float32 inputs (and their copy), targets, mask and outputs, and
+    /// states, rates and the copy written to disk, for every trial.
+    pub fn estimated_bytes(&self) -> f64 {
+        let f = |n: usize| n as f64;
+        4.0 * f(self.trials)
+            * f(self.conditions)
+            * f(self.n_steps)
+            * (2.0 * f(self.n_in) + 3.0 * f(self.n_out) + 3.0 * f(self.n_rec))
+    }
+
+    /// Refuses a simulation that cannot fit in `available` bytes, naming `field` (the argument
+    /// that sets the number of trials).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for `field` with the estimate and the memory available.
+    pub fn check_fits(&self, field: &str, available: f64) -> Result<()> {
+        let need = self.estimated_bytes();
+        if need <= available {
+            return Ok(());
+        }
+        let trials = if self.conditions == 1 {
+            format!("{} trials", self.trials)
+        } else {
+            format!("{} trials per condition x {} conditions", self.trials, self.conditions)
+        };
+        Err(Error::invalid(
+            field,
+            format!(
+                "{trials} of {} steps through {} units need about {} but {} is available to this process; simulate fewer trials",
+                self.n_steps,
+                self.n_rec,
+                gigabytes(need),
+                gigabytes(available)
+            ),
+        ))
+    }
+
+    /// [`SimulationSize::check_fits`] against [`available_bytes`] (nothing is refused where it
+    /// is unknown).
+    ///
+    /// # Errors
+    /// As [`SimulationSize::check_fits`].
+    pub fn check(&self, field: &str) -> Result<()> {
+        available_bytes().map_or(Ok(()), |available| self.check_fits(field, available))
+    }
+}
+
 fn gigabytes(bytes: f64) -> String {
     if bytes >= 1e9 { format!("{:.1} GB", bytes / 1e9) } else { format!("{:.0} MB", bytes / 1e6) }
 }
 
-/// Bytes this process may allocate: the lesser of the free physical memory (`MemAvailable`)
-/// and the process's address-space limit (`ulimit -v`); `None` where neither can be read
-/// (outside Linux), and then nothing is refused.
+/// The cap set by [`limit_to`] (bytes; `u64::MAX` for none).
+static LIMIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+
+/// Caps what [`available_bytes`] reports at `bytes` for the rest of this process: a scheduler's
+/// allocation smaller than the machine, or a fuzzer's or a test's bound.
+pub fn limit_to(bytes: u64) {
+    LIMIT.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Bytes this process may allocate: the least of the free physical memory (`MemAvailable`),
+/// the process's address-space limit (`ulimit -v`) and the cap of [`limit_to`]; `None` where
+/// none is known (outside Linux, no cap), and then nothing is refused.
 pub fn available_bytes() -> Option<f64> {
+    let cap = match LIMIT.load(std::sync::atomic::Ordering::Relaxed) {
+        u64::MAX => None,
+        bytes => Some(bytes as f64),
+    };
+    [system_bytes(), cap].into_iter().flatten().reduce(f64::min)
+}
+
+/// The lesser of `MemAvailable` and `ulimit -v`, where they can be read.
+fn system_bytes() -> Option<f64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok();
     let free = meminfo.as_deref().and_then(|m| kib_field(m, "MemAvailable:")).map(|k| k * 1024.0);
     let limits = std::fs::read_to_string("/proc/self/limits").ok();
@@ -171,6 +254,28 @@ mod tests {
         let err =
             RunSize { validation_batch: 100_000_000, ..size(50, 200, 64) }.check_fits(free).unwrap_err().to_string();
         assert!(err.starts_with("training.validation_batch_size:"), "{err}");
+    }
+
+    #[test]
+    fn a_simulation_that_cannot_fit_names_its_argument() {
+        let size = SimulationSize { trials: 1000, conditions: 1, n_steps: 100, n_rec: 50, n_in: 2, n_out: 2 };
+        assert_eq!(size.estimated_bytes(), 4.0 * 1000.0 * 100.0 * (4.0 + 6.0 + 150.0));
+        assert!(size.check_fits("--trials", 1e9).is_ok());
+        let huge = SimulationSize { trials: 4_000_000_000, ..size };
+        let err = huge.check_fits("--trials", 8e9).unwrap_err().to_string();
+        assert!(err.starts_with("--trials: 4000000000 trials of 100 steps through 50 units need about"), "{err}");
+        assert!(err.contains("8.0 GB is available"), "{err}");
+        let per_condition = SimulationSize { trials: 100_000_000, conditions: 20, ..size };
+        let err = per_condition.check_fits("trials", 8e9).unwrap_err().to_string();
+        assert!(err.starts_with("trials: 100000000 trials per condition x 20 conditions of 100 steps"), "{err}");
+    }
+
+    #[test]
+    fn a_cap_lowers_the_memory_available() {
+        // Other tests of this binary read available_bytes; a cap above any machine changes none.
+        limit_to(u64::MAX - 1);
+        assert!(available_bytes().is_some_and(|b| b <= (u64::MAX - 1) as f64));
+        limit_to(u64::MAX);
     }
 
     #[test]

@@ -314,6 +314,9 @@ fn simulate_runs_saved_weights_on_any_batch_with_perturbations() {
         (vec!["simulate", "run/weights.npz"], "nothing to simulate"),
         (vec!["simulate", "run", "--trials", "0"], "--trials must be at least 1"),
         (vec!["simulate", "run", "--lesion", "0-4000000000@0"], "is beyond any network"),
+        // Found by psychrnn-fuzz: these aborted on a failed allocation.
+        (vec!["simulate", "run", "--trials", "4000000000"], "--trials: 4000000000 trials of"),
+        (vec!["analyze", "run", "psychometric", "--trials", "1000000000"], "trials: 1000000000 trials per condition"),
         (vec!["simulate", "run", "--pulse", "0@10-20:nan"], "amplitude must be a finite number"),
         (vec!["simulate", "run", "--pulse", "0@10-20:inf"], "amplitude must be a finite number"),
         (vec!["simulate", "run", "--w-min", "nan"], "--w-min must be a finite number"),
