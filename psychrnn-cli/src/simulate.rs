@@ -21,8 +21,8 @@ pub struct SimulateArgs {
     /// The task: a manifest (its [task] section) or a task tag (with --dt and --T).
     #[arg(long)]
     task: Option<String>,
-    /// Inputs instead of a task: an .npz with `x` [trials, time, N_in] (PsychRNN's layout),
-    /// float32 or float64 (rounded to float32).
+    /// Inputs instead of a task: an .npz with `x` [trials, time, N_in] (PsychRNN's layout), or
+    /// an .npy file of that array; float32 or float64 (rounded to float32).
     #[arg(long, conflicts_with = "task")]
     inputs: Option<PathBuf>,
     /// Number of trials to generate (any batch size).
@@ -151,13 +151,22 @@ fn task(args: &SimulateArgs, run_dir: Option<&Path>) -> CliResult<Option<Box<dyn
     }
 }
 
+/// The inputs `[time, trials, N_in]` of `--inputs`: an `.npz` with `x`, or an `.npy` file (as
+/// `np.save` writes), `[trials, time, N_in]`, float32 or float64 (or float16, integers, bool).
 fn read_inputs(path: &Path) -> CliResult<ndarray::Array3<f32>> {
-    let c = read_npz(path)?;
-    let x = c.get("x").ok_or_else(|| format!("{} has no array `x` (inputs [trials, time, N_in])", path.display()))?;
+    let from_npy;
+    let from_npz;
+    let x = if path.extension().is_some_and(|e| e == "npy") {
+        from_npy = psychrnn_core::npz::read_npy(path)?;
+        &from_npy
+    } else {
+        from_npz = read_npz(path)?;
+        from_npz.get("x").ok_or_else(|| format!("{} has no array `x` (inputs [trials, time, N_in])", path.display()))?
+    };
     // float64 (NumPy's default) is rounded to float32, the precision the network runs in.
     let v = match &x.data {
-        NpyData::F32(_) | NpyData::F64(_) => x.to_f32().unwrap_or_default(),
-        _ => return Err(format!("{}: `x` must be float32 or float64", path.display()).into()),
+        NpyData::Str(_) => return Err(format!("{}: `x` must hold numbers, not text", path.display()).into()),
+        _ => x.to_f32().unwrap_or_default(),
     };
     let [b, t, n] = x.shape[..] else {
         return Err(format!("{}: `x` must be [trials, time, N_in], got {:?}", path.display(), x.shape).into());

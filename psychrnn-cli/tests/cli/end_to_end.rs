@@ -299,6 +299,11 @@ fn simulate_runs_saved_weights_on_any_batch_with_perturbations() {
     assert!(o.status.success(), "{}", stderr(&o));
     let outputs = |f: &str| read_npz(&dir.join(f)).unwrap().get("outputs").unwrap().clone();
     assert_eq!(outputs("sim64.npz"), outputs("sim32.npz"));
+    // A standalone .npy (np.save) of the same array runs the same.
+    std::fs::write(dir.join("x.npy"), NpyArray::f64("x", &x.shape, x.to_f64().unwrap()).to_npy_bytes()).unwrap();
+    let o = psychrnn(&["simulate", "run/weights.npz", "--inputs", "x.npy", "--out", "sim_npy.npz"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(outputs("sim_npy.npz"), outputs("sim32.npz"));
     write_npz(&dir.join("empty.npz"), &[NpyArray::f32("x", &[0, 40, 2], vec![])]).unwrap();
     let o = psychrnn(&["simulate", "run/weights.npz", "--inputs", "empty.npz"], &dir);
     assert!(
