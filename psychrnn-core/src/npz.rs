@@ -576,8 +576,22 @@ fn inflate_member(compressed: &[u8], size: usize) -> std::result::Result<Vec<u8>
 /// [`Error::Read`] if the file cannot be read; [`Error::Invalid`] naming the file if it is not a
 /// zip archive or a member's bytes do not match its CRC-32 (a damaged file is never used).
 pub fn read_npz(path: &Path) -> Result<NpzContents> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-    npz_from_bytes(&bytes, path)
+    npz_from_bytes(&read_file(path)?, path)
+}
+
+/// The bytes of the file at `path`, its memory reserved fallibly (a file too large for memory is
+/// an error naming it, not an abort).
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let read_error = |source| Error::Read { path: path.to_path_buf(), source };
+    let mut file = std::fs::File::open(path).map_err(read_error)?;
+    let len = file.metadata().map_or(0, |m| m.len());
+    let mut bytes = Vec::new();
+    usize::try_from(len).ok().and_then(|n| bytes.try_reserve_exact(n).ok()).ok_or_else(|| {
+        Error::invalid(path.display().to_string(), format!("{len} bytes: too large to read into memory"))
+    })?;
+    file.read_to_end(&mut bytes).map_err(read_error)?;
+    Ok(bytes)
 }
 
 /// Reads a standalone `.npy` file (as `np.save` writes), with the dtypes and orders of
@@ -587,7 +601,7 @@ pub fn read_npz(path: &Path) -> Result<NpzContents> {
 /// [`Error::Read`] if the file cannot be read; [`Error::Invalid`] naming the file with the
 /// reason it cannot be read.
 pub fn read_npy(path: &Path) -> Result<NpyArray> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let bytes = read_file(path)?;
     let name = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
     npy_from_bytes(&name, &bytes).map_err(|why| Error::invalid(path.display().to_string(), why))
 }

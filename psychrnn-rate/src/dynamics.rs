@@ -179,7 +179,7 @@ pub fn rate_forward<F: KernelReal>(
     if let Some(p) = perturbation {
         p.validate(t_steps, n)?;
     }
-    traj.resize(t_steps, batch, n, n_out);
+    traj.resize(t_steps, batch, n, n_out)?;
     match &traj.start {
         Some(start) if start.dim() != (batch, n) => {
             return Err(Error::shape(

@@ -57,15 +57,24 @@ pub struct Trajectory<F> {
 impl<F: Real> Trajectory<F> {
     /// Makes the buffers `[n_steps, n_batch, n_rec]` / `[n_steps, n_batch, n_out]`, reusing
     /// the allocations when the shapes already match.
-    pub fn resize(&mut self, n_steps: usize, n_batch: usize, n_rec: usize, n_out: usize) {
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] naming the buffer if its memory cannot be allocated
+    /// ([`crate::array::try_zeros`]; never an abort).
+    pub fn resize(&mut self, n_steps: usize, n_batch: usize, n_rec: usize, n_out: usize) -> Result<()> {
+        use crate::array::try_zeros;
         if self.states.shape() != [n_steps, n_batch, n_rec] {
-            self.initial = Array2::zeros((n_batch, n_rec));
-            self.states = Array3::zeros((n_steps, n_batch, n_rec));
-            self.rates = Array3::zeros((n_steps, n_batch, n_rec));
+            // The old buffers go first, so the new ones do not have to fit beside them.
+            *self = Trajectory { start: self.start.take(), ..Trajectory::default() };
+            self.initial = try_zeros("trajectory.initial", (n_batch, n_rec))?;
+            self.states = try_zeros("trajectory.states", (n_steps, n_batch, n_rec))?;
+            self.rates = try_zeros("trajectory.rates", (n_steps, n_batch, n_rec))?;
         }
         if self.outputs.shape() != [n_steps, n_batch, n_out] {
-            self.outputs = Array3::zeros((n_steps, n_batch, n_out));
+            self.outputs = Array3::default((0, 0, 0));
+            self.outputs = try_zeros("trajectory.outputs", (n_steps, n_batch, n_out))?;
         }
+        Ok(())
     }
 }
 

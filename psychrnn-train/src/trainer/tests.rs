@@ -35,7 +35,7 @@ impl Model<f32> for Linear {
     ) -> Result<()> {
         let w = params.require("W")?;
         let (steps, batch, _) = inputs.dim();
-        traj.resize(steps, batch, 1, w.nrows());
+        traj.resize(steps, batch, 1, w.nrows())?;
         for (t, u) in inputs.axis_iter(Axis(0)).enumerate() {
             traj.outputs.index_axis_mut(Axis(0), t).assign(&u.dot(&w.t()));
         }

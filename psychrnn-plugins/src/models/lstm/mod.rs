@@ -159,7 +159,7 @@ impl<F: KernelReal> Model<F> for Lstm<F> {
         let (w, b) = self.fused(params)?;
         let w_hidden = w.slice(s![..n, ..]).to_owned();
         let w_input = w.slice(s![n.., ..]).to_owned();
-        traj.resize(t_steps, batch, n, n_out);
+        traj.resize(t_steps, batch, n, n_out)?;
         traj.initial = self.initial(params, "init_hidden", batch)?;
         // cache: [cells, gates (f, i, g, o fused)], and the initial cell state in row 0 of cell0.
         traj.cache = vec![
