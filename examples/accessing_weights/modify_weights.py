@@ -1,6 +1,7 @@
 """Silence a block of recurrent weights and save the result (needs NumPy).
 
-    python modify_weights.py runs/hello_world/weights.npz examples/accessing_weights/modified_weights.npz
+    python3 examples/accessing_weights/modify_weights.py runs/accessing_weights/original/weights.npz \
+        runs/accessing_weights/modified_weights.npz
 """
 import sys
 

@@ -95,12 +95,27 @@ fn curriculum_and_its_baseline_run() {
     assert!(run.join("summary.json").is_file());
 }
 
+/// `examples/<example>` shrunk to `updates` updates, copied to the same path under `root` (a
+/// scratch project root, so the manifest's relative paths mean what they mean in the repository).
+fn copy_shrunk(example: &str, root: &Path, updates: u64) -> PathBuf {
+    let mut manifest = Manifest::load(&examples().join(example)).unwrap();
+    psychrnn_core::testing::shrink_for_smoke_test(&mut manifest, updates);
+    let path = root.join("examples").join(example);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, manifest.to_toml().unwrap()).unwrap();
+    path
+}
+
 #[test]
 fn accessing_weights_silence_simulate_and_retrain() {
+    // The README's commands, from a scratch project root; every output lands under runs/.
     let dir = scratch("weights");
-    let run = train_small("hello_world/manifest.toml", &dir, 2);
+    copy_shrunk("hello_world/manifest.toml", &dir, 2);
+    copy_shrunk("accessing_weights/retrain.toml", &dir, 2);
+    let out = "runs/accessing_weights/original";
+    psychrnn(&["train", "examples/hello_world/manifest.toml", "--out", out, "--quiet"], &dir);
     // What modify_weights.py does, without NumPy: zero W_rec[0:10, 0:10] and save.
-    let mut arrays = read_npz(&run.join("weights.npz")).unwrap().arrays;
+    let mut arrays = read_npz(&dir.join(out).join("weights.npz")).unwrap().arrays;
     let w_rec: &mut NpyArray = arrays.iter_mut().find(|a| a.name == "W_rec").unwrap();
     let NpyData::F32(v) = &mut w_rec.data else { panic!() };
     for i in 0..10 {
@@ -108,16 +123,27 @@ fn accessing_weights_silence_simulate_and_retrain() {
             v[i * 50 + j] = 0.0;
         }
     }
-    write_npz(&dir.join("modified_weights.npz"), &arrays).unwrap();
-    let task = examples().join("hello_world/manifest.toml");
+    write_npz(&dir.join("runs/accessing_weights/modified_weights.npz"), &arrays).unwrap();
     psychrnn(
-        &["simulate", "modified_weights.npz", "--task", task.to_str().unwrap(), "--trials", "16", "--out", "sim.npz"],
+        &[
+            "simulate",
+            "runs/accessing_weights/modified_weights.npz",
+            "--task",
+            "examples/hello_world/manifest.toml",
+            "--trials",
+            "16",
+        ],
         &dir,
     );
-    assert_eq!(read_npz(&dir.join("sim.npz")).unwrap().get("outputs").unwrap().shape, [16, 200, 2]);
-    let retrained = train_small("accessing_weights/retrain.toml", &dir, 2);
-    let (_, w) = f32s(&retrained.join("weights.npz"), "W_rec");
+    let sim = dir.join("runs/accessing_weights/simulation.npz");
+    assert_eq!(read_npz(&sim).unwrap().get("outputs").unwrap().shape, [16, 200, 2]);
+    psychrnn(&["train", "examples/accessing_weights/retrain.toml", "--quiet"], &dir);
+    let (_, w) = f32s(&dir.join("runs/retrained/weights.npz"), "W_rec");
     assert!((0..10).all(|i| (0..10).all(|j| w[i * 50 + j] == 0.0)), "the silenced block must stay silent");
+    // Nothing was written beside the tutorials' manifests.
+    let mut written: Vec<_> = std::fs::read_dir(dir.join("examples/accessing_weights")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    written.sort();
+    assert_eq!(written, ["retrain.toml"]);
 }
 
 #[test]

@@ -35,11 +35,13 @@ fn train_example(example: &str) -> (Experiment, ParamSet<f32>) {
         manifest.training.validation_batch_size = Some(8);
     }
     // Relative paths in a manifest (weight files) resolve against its folder; the retraining
-    // tutorial reads the weights its first step wrote (hello_world's, with W_rec[0:10, 0:10]
-    // silenced), made here in a scratch folder.
+    // tutorial reads the weights its first steps wrote (hello_world's, with W_rec[0:10, 0:10]
+    // silenced) from runs/accessing_weights/, made here under a scratch project root.
     let scratch = std::env::temp_dir().join(format!("psychrnn-pinned-{}", std::process::id()));
+    let manifest_dir = scratch.join("examples/accessing_weights");
     let dir = if example == "accessing_weights/retrain.toml" {
-        std::fs::create_dir_all(&scratch).unwrap();
+        std::fs::create_dir_all(&manifest_dir).unwrap();
+        std::fs::create_dir_all(scratch.join("runs/accessing_weights")).unwrap();
         let (exp, params) = train_example("hello_world/manifest.toml");
         let mut arrays = exp.model.export(&params).unwrap();
         let w_rec = arrays.iter_mut().find(|a| a.name == "W_rec").unwrap();
@@ -47,8 +49,8 @@ fn train_example(example: &str) -> (Experiment, ParamSet<f32>) {
         for i in 0..10 {
             v[i * 50..i * 50 + 10].fill(0.0);
         }
-        write_npz(&scratch.join("modified_weights.npz"), &arrays).unwrap();
-        scratch.as_path()
+        write_npz(&scratch.join("runs/accessing_weights/modified_weights.npz"), &arrays).unwrap();
+        manifest_dir.as_path()
     } else {
         path.parent().unwrap()
     };
