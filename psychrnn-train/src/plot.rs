@@ -100,6 +100,9 @@ pub struct Chart {
     pub circle: Option<f64>,
     /// One unit on the x axis as long as one on the y axis (the ranges are widened to fit).
     pub equal_aspect: bool,
+    /// A logarithmic y axis (e.g. a loss falling over decades); values <= 0 are not drawn, nor
+    /// are error bars.
+    pub log_y: bool,
     /// Where the legend goes.
     pub legend: Legend,
 }
@@ -114,6 +117,10 @@ pub enum Legend {
     TopLeft,
     /// Bottom right.
     BottomRight,
+    /// Bottom left.
+    BottomLeft,
+    /// Whichever corner of the frame covers the fewest drawn points and lines.
+    Best,
     /// Right of the frame, outside it (the canvas grows to fit): for many series.
     Outside,
 }
@@ -133,6 +140,32 @@ impl Chart {
 
     /// The chart as an SVG document.
     pub fn to_svg(&self) -> String {
+        if self.log_y {
+            // Drawn as a linear chart of log10(y), with the ticks labelled in y.
+            let log = |y: f64| if y > 0.0 { y.log10() } else { f64::NAN };
+            let series = self
+                .series
+                .iter()
+                .map(|s| Series {
+                    points: s.points.iter().map(|&(x, y)| (x, log(y))).collect(),
+                    errors: Vec::new(),
+                    ..s.clone()
+                })
+                .collect();
+            let linear = Chart {
+                series,
+                h_lines: self.h_lines.iter().map(|&y| log(y)).collect(),
+                y_range: self.y_range.map(|(a, b)| (log(a), log(b))),
+                log_y: false,
+                ..self.clone()
+            };
+            return linear.svg(true);
+        }
+        self.svg(false)
+    }
+
+    /// The SVG of the chart, its y values already log10 when `log_y_ticks`.
+    fn svg(&self, log_y_ticks: bool) -> String {
         let finite_points = || self.series.iter().flat_map(|s| s.points.iter().copied());
         let circle: Vec<f64> = self.circle.map(|r| vec![-r, r]).unwrap_or_default();
         let (x0, x1) = self.x_range.unwrap_or_else(|| {
@@ -151,7 +184,7 @@ impl Chart {
         let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
         let py = |y: f64| H - BOTTOM - (y - y0) / (y1 - y0) * (H - TOP - BOTTOM);
         let canvas = if self.legend == Legend::Outside { W + 20.0 + legend_width(&self.series) } else { W };
-        let mut svg = frame(&self.title, &self.x_label, &self.y_label, (x0, x1), (y0, y1), canvas);
+        let mut svg = frame(&self.title, &self.x_label, &self.y_label, (x0, x1), (y0, y1), canvas, log_y_ticks);
         for m in &self.markers {
             let _ = writeln!(
                 svg,
@@ -203,13 +236,37 @@ impl Chart {
                     );
                 }
             }
-            if matches!(s.style, Style::Points | Style::LinePoints) {
+            // A line of one point draws nothing: such a series shows its point.
+            if matches!(s.style, Style::Points | Style::LinePoints) || inside.len() == 1 {
                 for &(x, y) in &inside {
                     let _ = writeln!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{color}"/>"#, px(x), py(y));
                 }
             }
         }
-        legend(&mut svg, &self.series, self.legend);
+        let corner = if self.legend == Legend::Best {
+            let mut drawn = Vec::new();
+            for s in &self.series {
+                let inside: Vec<(f64, f64)> = s
+                    .points
+                    .iter()
+                    .filter(|p| p.0.is_finite() && p.1.is_finite())
+                    .map(|&(x, y)| (px(x), py(y)))
+                    .collect();
+                drawn.extend(&inside);
+                if s.style != Style::Points {
+                    for w in inside.windows(2) {
+                        drawn.extend((1..16).map(|k| {
+                            let t = f64::from(k) / 16.0;
+                            (w[0].0 + t * (w[1].0 - w[0].0), w[0].1 + t * (w[1].1 - w[0].1))
+                        }));
+                    }
+                }
+            }
+            best_corner(&self.series, &drawn)
+        } else {
+            self.legend
+        };
+        legend(&mut svg, &self.series, corner);
         svg.push_str("</svg>\n");
         svg
     }
@@ -277,7 +334,15 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// The document head, title, axes, ticks, grid and axis labels.
-fn frame(title: &str, x_label: &str, y_label: &str, (x0, x1): (f64, f64), (y0, y1): (f64, f64), canvas: f64) -> String {
+fn frame(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    canvas: f64,
+    log_y: bool,
+) -> String {
     let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
     let py = |y: f64| H - BOTTOM - (y - y0) / (y1 - y0) * (H - TOP - BOTTOM);
     let mut svg = String::new();
@@ -312,14 +377,10 @@ fn frame(title: &str, x_label: &str, y_label: &str, (x0, x1): (f64, f64), (y0, y
             H - BOTTOM + 4.0
         );
     }
-    for y in ticks(y0, y1) {
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
-            LEFT - 6.0,
-            py(y) + 4.0,
-            format_tick(y)
-        );
+    let y_ticks = if log_y { log_ticks(y0, y1) } else { ticks(y0, y1) };
+    for y in y_ticks {
+        let label = if log_y { format_tick(10f64.powf(y)) } else { format_tick(y) };
+        let _ = writeln!(svg, r#"<text x="{}" y="{:.1}" text-anchor="end">{label}</text>"#, LEFT - 6.0, py(y) + 4.0);
         let _ = writeln!(
             svg,
             r##"<line x1="{LEFT}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#e4e4e4"/>"##,
@@ -357,6 +418,28 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     (first..=last).map(|k| k as f64 * step).map(|v| if v.abs() < step * 1e-9 { 0.0 } else { v }).collect()
 }
 
+/// Tick positions (log10 values) inside `[lo, hi]` of a log axis: the decades, with 2x and 5x
+/// between them when the range spans fewer than two decades, and round values of the data's
+/// own range when that gives fewer than three ticks (a loss falling from 0.18 to 0.08).
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite() && hi > lo) {
+        return vec![lo];
+    }
+    let multiples: &[f64] = if hi - lo < 2.0 { &[1.0, 2.0, 5.0] } else { &[1.0] };
+    let step = ((hi - lo) / 6.0).ceil().max(1.0) as i64;
+    let decades = (lo.floor() as i64..=hi.ceil() as i64).filter(|k| k.rem_euclid(step) == 0);
+    let out: Vec<f64> = decades
+        .flat_map(|k| multiples.iter().map(move |m| k as f64 + m.log10()))
+        .filter(|v| (lo..=hi).contains(v))
+        .collect();
+    if out.len() >= 3 {
+        return out;
+    }
+    let linear: Vec<f64> =
+        ticks(10f64.powf(lo), 10f64.powf(hi)).into_iter().filter(|&v| v > 0.0).map(f64::log10).collect();
+    if linear.len() > out.len() { linear } else { out }
+}
+
 /// The legend in a corner of the frame (or right of it), as wide as its longest name, on a
 /// white box so curves under it do not hide it.
 /// The legend's width: about 7 px per character of its longest name at 12 px, plus the key.
@@ -365,22 +448,45 @@ fn legend_width(series: &[Series]) -> f64 {
     35.0 + 7.0 * longest as f64
 }
 
+/// The legend's box in a corner: the x of its keys, its top, width and height (`Best` is
+/// placed as `TopRight`; [`best_corner`] resolves it first).
+fn legend_box(series: &[Series], corner: Legend) -> (f64, f64, f64, f64) {
+    let width = legend_width(series);
+    let rows = series.iter().filter(|s| !s.name.is_empty()).count();
+    let height = 14.0 * rows as f64 + 6.0;
+    let x = match corner {
+        Legend::TopLeft | Legend::BottomLeft => LEFT + 15.0,
+        Legend::TopRight | Legend::BottomRight | Legend::Best => W - RIGHT - 10.0 - (width - 10.0),
+        Legend::Outside => W + 10.0,
+    };
+    let top = match corner {
+        Legend::BottomRight | Legend::BottomLeft => H - BOTTOM - height - 6.0,
+        Legend::TopLeft | Legend::TopRight | Legend::Outside | Legend::Best => TOP - 4.0,
+    };
+    (x, top, width, height)
+}
+
+/// The corner whose legend box covers the fewest of `drawn` (pixel positions of the points and
+/// of samples along the lines); the first of top right, top left, bottom right, bottom left on
+/// a tie.
+fn best_corner(series: &[Series], drawn: &[(f64, f64)]) -> Legend {
+    let corners = [Legend::TopRight, Legend::TopLeft, Legend::BottomRight, Legend::BottomLeft];
+    let covered = |corner: Legend| {
+        let (x, top, width, height) = legend_box(series, corner);
+        drawn
+            .iter()
+            .filter(|&&(px, py)| px >= x - 5.0 && px <= x - 5.0 + width && py >= top && py <= top + height)
+            .count()
+    };
+    corners.into_iter().min_by_key(|&c| covered(c)).unwrap_or_default()
+}
+
 fn legend(svg: &mut String, series: &[Series], corner: Legend) {
     let named: Vec<(usize, &Series)> = series.iter().enumerate().filter(|(_, s)| !s.name.is_empty()).collect();
     if named.is_empty() {
         return;
     }
-    let width = legend_width(series);
-    let height = 14.0 * named.len() as f64 + 6.0;
-    let x = match corner {
-        Legend::TopLeft => LEFT + 15.0,
-        Legend::TopRight | Legend::BottomRight => W - RIGHT - 10.0 - (width - 10.0),
-        Legend::Outside => W + 10.0,
-    };
-    let top = match corner {
-        Legend::BottomRight => H - BOTTOM - height - 6.0,
-        Legend::TopLeft | Legend::TopRight | Legend::Outside => TOP - 4.0,
-    };
+    let (x, top, width, height) = legend_box(series, corner);
     let _ = writeln!(
         svg,
         r##"<rect x="{:.1}" y="{top:.1}" width="{width:.1}" height="{height:.1}" fill="white" fill-opacity="0.85" stroke="#ccc"/>"##,
@@ -544,6 +650,31 @@ mod tests {
         // Without a circle the origin is not pulled into the ranges.
         let far = Chart::new("t", "x", "y").with(Series::points("p", vec![(9.0, 5.0), (16.0, 6.0)])).to_svg();
         assert!(!far.contains(">0<"), "no tick at 0 for data in 9..16: {far}");
+    }
+
+    #[test]
+    fn a_log_axis_places_values_by_their_logarithm_and_labels_them_in_value() {
+        let y_of = |svg: &str, label: &str| -> f64 {
+            let at = svg
+                .find(&format!(r#"text-anchor="end">{label}</text>"#))
+                .unwrap_or_else(|| panic!("no y tick {label}: {svg}"));
+            let tag = &svg[svg[..at].rfind("<text").unwrap()..at];
+            let y = tag.split("y=\"").nth(1).unwrap().split('"').next().unwrap();
+            y.parse().unwrap()
+        };
+        // Four decades: a tick per decade, equally spaced.
+        let falling = Series::line("loss", (0..5).map(|i| (f64::from(i), 10f64.powi(-i))).collect());
+        let svg = Chart { log_y: true, ..Chart::new("t", "x", "y") }.with(falling).to_svg();
+        let (a, b, c) = (y_of(&svg, "1"), y_of(&svg, "0.1"), y_of(&svg, "0.01"));
+        assert!(((b - a) - (c - b)).abs() < 0.2, "decades equally spaced: {a} {b} {c}");
+        // Less than a decade (0.08 to 0.18): round values inside the range, at least three.
+        let small = Series::line("loss", vec![(0.0, 0.18), (1.0, 0.08)]);
+        let svg = Chart { log_y: true, ..Chart::new("t", "x", "y") }.with(small).to_svg();
+        assert!(svg.matches(r#"text-anchor="end""#).count() >= 3, "{svg}");
+        // Non-positive values are left out, not drawn at -inf; one point shows as a marker.
+        let odd = Series::line("loss", vec![(0.0, 0.0), (1.0, 0.5)]);
+        let svg = Chart { log_y: true, ..Chart::new("t", "x", "y") }.with(odd).to_svg();
+        assert!(!svg.contains("NaN") && !svg.contains("inf") && svg.matches("<circle").count() == 1, "{svg}");
     }
 
     #[test]

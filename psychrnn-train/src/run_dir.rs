@@ -5,7 +5,7 @@
 //! weights.npz          effective weights under PsychRNN's keys (numpy.load-able)
 //! metrics.csv          iteration, trials, loss, regularization, accuracy, stage, wall_seconds
 //! curriculum.csv       iteration, trials, stage, value of each curriculum check (with a curriculum)
-//! plots/               loss.svg, accuracy.svg (with curriculum checks and stage changes)
+//! plots/               loss.svg (log scale), accuracy.svg or <metric>.svg (with the checks and stage changes)
 //! summary.json         stop reason, final test accuracy, metric and loss, timings, versions
 //! test_trials.npz      the final test batch: x, y, mask, outputs, states ([B, T, N], PsychRNN's layout;
 //!                      states of the first trials within `test_states_mb`)
@@ -19,7 +19,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::experiment::Experiment;
-use crate::plot::{Series, line_chart};
+use crate::plot::{Chart, Series};
 use crate::run_lock::RunLock;
 use crate::trainer::{Evaluation, StopReason, TrainingOutcome};
 use psychrnn_core::error::{Error, Result};
@@ -144,8 +144,11 @@ pub fn checkpoint_path(dir: &Path) -> std::path::PathBuf {
     dir.join("checkpoint").join("checkpoint.npz")
 }
 
-/// Loss and accuracy curves against training trials; curriculum checks and stage changes.
-fn write_plots(dir: &Path, outcome: &TrainingOutcome) -> Result<()> {
+/// Loss (log scale) and score curves against training trials, with the curriculum's or
+/// `performance_cutoff`'s checks and the stage changes. The score plot is `accuracy.svg` (the
+/// update batches' accuracy and the checks) for a run scored by accuracy, `<metric>.svg` (the
+/// checks) for another metric such as `rmse`, whose tasks have no meaningful accuracy.
+fn write_plots(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
     let rows = &outcome.metrics;
     let series = |name: &str, f: &dyn Fn(&crate::trainer::MetricsRow) -> f64| {
@@ -159,24 +162,46 @@ fn write_plots(dir: &Path, outcome: &TrainingOutcome) -> Result<()> {
         .filter(|(i, m)| history.get(i + 1).map_or(outcome.stage, |n| n.stage) > m.stage)
         .map(|(_, m)| m.trials as f64)
         .collect();
-    let loss = line_chart(
-        "Training loss",
-        "training trials",
-        "loss on the update's batch",
-        &[series("loss + regularization", &|r| r.loss + r.regularization), series("loss", &|r| r.loss)],
-        &changes,
-    );
-    write_atomically(&dir.join("loss.svg"), loss.as_bytes())?;
-    let mut acc = vec![series("accuracy on the update's batch", &|r| r.accuracy)];
-    if !outcome.metric_history.is_empty() {
-        acc.push(Series::line(
-            "metric on validation batches",
-            history.iter().map(|m| (m.trials as f64, m.value)).collect(),
-        ));
+    let with_regularization = rows.iter().any(|r| r.regularization != 0.0);
+    let mut losses = vec![series("loss", &|r| r.loss)];
+    if with_regularization {
+        losses.insert(0, series("loss + regularization", &|r| r.loss + r.regularization));
     }
-    let title = if !changes.is_empty() { "Accuracy (dashed: curriculum stage changes)" } else { "Accuracy" };
-    let accuracy = line_chart(title, "training trials", "accuracy", &acc, &changes);
-    write_atomically(&dir.join("accuracy.svg"), accuracy.as_bytes())
+    let loss = Chart {
+        series: losses,
+        markers: changes.clone(),
+        log_y: true,
+        legend: crate::plot::Legend::Best,
+        ..Chart::new("Training loss", "training trials", "loss on the update's batch (log scale)")
+    };
+    write_atomically(&dir.join("loss.svg"), loss.to_svg().as_bytes())?;
+
+    let metric = exp.metric_name();
+    let shown = if metric == "rmse" { "RMSE".to_string() } else { metric.clone() };
+    let checks = if exp.curriculum.is_some() { "curriculum checks" } else { "validation checks" };
+    let mut scores = Vec::new();
+    if metric == "accuracy" {
+        scores.push(series("accuracy on the update's batch", &|r| r.accuracy));
+    }
+    if !history.is_empty() {
+        let name = format!("{shown} on {checks}");
+        scores.push(Series::line(name, history.iter().map(|m| (m.trials as f64, m.value)).collect()));
+    }
+    if scores.is_empty() {
+        return Ok(());
+    }
+    let mut label = shown.clone();
+    if let Some(first) = label.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    let title = if changes.is_empty() { label.clone() } else { format!("{label} (dashed: curriculum stage changes)") };
+    let chart = Chart {
+        series: scores,
+        markers: changes,
+        legend: crate::plot::Legend::Best,
+        ..Chart::new(title, "training trials", label)
+    };
+    write_atomically(&dir.join(format!("{metric}.svg")), chart.to_svg().as_bytes())
 }
 
 /// Creates `dir` and writes every file of the run into it.
@@ -211,7 +236,7 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
         let name = if exp.curriculum.is_some() { "curriculum.csv" } else { "validation.csv" };
         write_atomically(&dir.join(name), csv.as_bytes())?;
     }
-    write_plots(&dir.join("plots"), outcome)?;
+    write_plots(&dir.join("plots"), exp, outcome)?;
 
     let t = &test.trajectory;
     let (steps, kept, units) = t.states.dim();

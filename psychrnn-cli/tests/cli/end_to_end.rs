@@ -369,7 +369,21 @@ fn curriculum_runs_write_their_history_plots_and_periodic_weights() {
         assert!(run.join(f).is_file(), "{f} missing");
     }
     let accuracy_svg = std::fs::read_to_string(run.join("plots/accuracy.svg")).unwrap();
-    assert!(accuracy_svg.contains("metric on validation batches") && accuracy_svg.contains("stroke-dasharray"));
+    assert!(accuracy_svg.contains("accuracy on curriculum checks") && accuracy_svg.contains("stroke-dasharray"));
+    assert!(accuracy_svg.contains("dashed: curriculum stage changes"));
+    let loss_svg = std::fs::read_to_string(run.join("plots/loss.svg")).unwrap();
+    assert!(loss_svg.contains("(log scale)") && loss_svg.contains(">loss + regularization<"), "{loss_svg}");
+
+    // Without a curriculum nothing mentions one; a run scored by RMSE plots RMSE, not accuracy.
+    let plain =
+        SMALL.replace("training_iters = 480", "training_iters = 160\nperformance_cutoff = 0.99\nperformance_epoch = 2");
+    assert!(train(&dir, &plain, "plain").status.success());
+    let accuracy_svg = std::fs::read_to_string(dir.join("plain/plots/accuracy.svg")).unwrap();
+    assert!(accuracy_svg.contains("accuracy on validation checks") && !accuracy_svg.contains("curriculum"));
+    let rmse = plain.replace("[training]", "[metric]\ntype = \"rmse\"\n[training]").replace("0.99", "0.01");
+    assert!(train(&dir, &rmse, "rmse").status.success());
+    let rmse_svg = std::fs::read_to_string(dir.join("rmse/plots/rmse.svg")).unwrap();
+    assert!(rmse_svg.contains("RMSE on validation checks") && !dir.join("rmse/plots/accuracy.svg").exists());
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!((summary["final_stage"].as_u64(), summary["curriculum_stages"].as_u64()), (Some(1), Some(2)));

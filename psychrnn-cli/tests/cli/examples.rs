@@ -141,7 +141,8 @@ fn accessing_weights_silence_simulate_and_retrain() {
     let (_, w) = f32s(&dir.join("runs/retrained/weights.npz"), "W_rec");
     assert!((0..10).all(|i| (0..10).all(|j| w[i * 50 + j] == 0.0)), "the silenced block must stay silent");
     // Nothing was written beside the tutorials' manifests.
-    let mut written: Vec<_> = std::fs::read_dir(dir.join("examples/accessing_weights")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut written: Vec<_> =
+        std::fs::read_dir(dir.join("examples/accessing_weights")).unwrap().map(|e| e.unwrap().file_name()).collect();
     written.sort();
     assert_eq!(written, ["retrain.toml"]);
 }

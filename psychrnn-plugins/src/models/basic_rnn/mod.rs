@@ -88,7 +88,7 @@ impl Plugin for BasicRnn<f32> {
             ("rec_connectivity", &model.w_rec),
             ("output_connectivity", &model.w_out),
         ] {
-            if c.mask.iter().all(|&v| v == 0.0) {
+            if !c.mask.is_empty() && c.mask.iter().all(|&v| v == 0.0) {
                 build.warn(format!("model.{field} allows no connection at all (the mask is all zero): is that meant?"));
             }
         }
