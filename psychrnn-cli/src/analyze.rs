@@ -1149,7 +1149,13 @@ fn regression_panels(sim: &Simulation, names: &[String], projections: &ndarray::
                         (mean(0), mean(v))
                     })
                     .collect();
-                chart = chart.with(Series::line(format!("{name} {x}"), points).colored(k));
+                // Psychometric variables are coherences in % (as their psychometric axes say).
+                let label = if sim.behaviour.psychometric_variables.contains(name) {
+                    format!("{name} coherence {x}%")
+                } else {
+                    format!("{name} {x}")
+                };
+                chart = chart.with(Series::line(label, points).colored(k));
             }
             charts.push(chart);
         }

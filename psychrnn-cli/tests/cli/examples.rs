@@ -213,6 +213,7 @@ fn every_pycog_paradigm_trains_a_few_updates_at_reduced_size() {
             for title in ["motion context: sorted by motion", "colour context: sorted by colour"] {
                 assert!(svg.contains(title), "no panel `{title}`");
             }
+            assert!(svg.contains("motion coherence") && svg.matches("%<").count() >= 6, "legends give coherences in %");
             let r: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(analysis.join("regression.json")).unwrap()).unwrap();
             let conditions = r["conditions"].as_array().unwrap();
