@@ -245,33 +245,67 @@ pub struct ParamDoc {
     pub required: bool,
     /// The doc comment of the field.
     pub doc: String,
+    /// The keys of a sub-table (a struct-typed field, or an array of them such as an `epochs`
+    /// task's `[[task.epoch]]`), described the same way; empty for plain values.
+    pub fields: Vec<ParamDoc>,
 }
 
 /// The parameters of a configuration type, from its derived JSON schema (types, defaults and
 /// doc comments come from the struct itself, so they cannot drift from the code).
 pub fn params_of<T: schemars::JsonSchema>() -> Vec<ParamDoc> {
     let schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
+    let defs = schema.get("$defs").cloned().unwrap_or_default();
+    params_of_node(&schema, &defs, 0)
+}
+
+/// The parameters of the object schema `node`, sub-tables to three levels.
+fn params_of_node(node: &serde_json::Value, defs: &serde_json::Value, depth: usize) -> Vec<ParamDoc> {
     let empty = serde_json::Map::new();
-    let properties = schema.get("properties").and_then(|p| p.as_object()).unwrap_or(&empty);
-    let required: Vec<&str> = schema
+    let properties = node.get("properties").and_then(|p| p.as_object()).unwrap_or(&empty);
+    let required: Vec<&str> = node
         .get("required")
         .and_then(|r| r.as_array())
         .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
         .unwrap_or_default();
-    let defs = schema.get("$defs").cloned().unwrap_or_default();
     properties
         .iter()
         .map(|(name, p)| ParamDoc {
             name: name.clone(),
-            kind: type_name(p, &defs),
+            kind: type_name(p, defs),
             default: p.get("default").filter(|d| !d.is_null()).map(toml_text),
             required: required.contains(&name.as_str()),
             doc: p.get("description").and_then(|d| d.as_str()).unwrap_or_default().replace('\n', " "),
+            fields: match struct_of(p, defs) {
+                Some(def) if depth < 3 => params_of_node(def, defs, depth + 1),
+                _ => Vec::new(),
+            },
         })
         .collect()
 }
 
+/// The object schema a property refers to: directly, through `Option` (`anyOf` with null) or
+/// as the items of an array; `None` for plain values and maps.
+fn struct_of<'a>(node: &'a serde_json::Value, defs: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
+    if let Some(r) = node.get("$ref").and_then(|r| r.as_str()) {
+        let def = defs.get(r.rsplit('/').next().unwrap_or(r))?;
+        return if def.get("properties").is_some() { Some(def) } else { struct_of(def, defs) };
+    }
+    if let Some(items) = node.get("items") {
+        return struct_of(items, defs);
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(options) = node.get(key).and_then(|o| o.as_array()) {
+            return options.iter().find_map(|o| struct_of(o, defs));
+        }
+    }
+    None
+}
+
 fn toml_text(v: &serde_json::Value) -> String {
+    // Tiny and huge floats in exponent form (`1e-20`, which TOML reads), not 20 decimals.
+    if let Some(x) = v.as_f64().filter(|x| v.is_f64() && *x != 0.0 && (x.abs() < 1e-4 || x.abs() >= 1e16)) {
+        return format!("{x:e}");
+    }
     toml::Value::try_from(v).map_or_else(|_| v.to_string(), |t| t.to_string())
 }
 
@@ -504,15 +538,36 @@ impl Description {
         if self.kind != SECTION {
             out.push_str(&format!("type = \"{}\"\n", self.tag));
         }
-        for p in &self.params {
-            let note = if p.doc.is_empty() { p.kind.clone() } else { format!("{}: {}", p.kind, p.doc) };
-            match (&p.default, p.required) {
-                (Some(d), _) => out.push_str(&format!("{} = {d}  # {note}\n", p.name)),
-                (None, true) => out.push_str(&format!("# {} = ...  # REQUIRED {note}\n", p.name)),
-                (None, false) => out.push_str(&format!("# {} = ...  # optional {note}\n", p.name)),
-            }
-        }
+        write_params(&mut out, &self.params, "");
+        // Sub-tables after the section's own keys (TOML puts them there), as commented templates.
+        let table = self.section.trim_matches(['[', ']']).to_string();
+        write_sub_tables(&mut out, &self.params, &table);
         out
+    }
+}
+
+/// The keys `params`, one line each: a default written out, the others commented; every line
+/// prefixed by `prefix` (`"# "` inside a commented sub-table).
+fn write_params(out: &mut String, params: &[ParamDoc], prefix: &str) {
+    for p in params {
+        let note = if p.doc.is_empty() { p.kind.clone() } else { format!("{}: {}", p.kind, p.doc) };
+        match (&p.default, p.required) {
+            (Some(d), _) => out.push_str(&format!("{prefix}{} = {d}  # {note}\n", p.name)),
+            (None, true) => out.push_str(&format!("# {} = ...  # REQUIRED {note}\n", p.name)),
+            (None, false) => out.push_str(&format!("# {} = ...  # optional {note}\n", p.name)),
+        }
+    }
+}
+
+/// The sub-tables of `params` under `table`: `# [[task.epoch]]` for an array of them, `#
+/// [task.analysis]` for one, then their keys, recursively.
+fn write_sub_tables(out: &mut String, params: &[ParamDoc], table: &str) {
+    for p in params.iter().filter(|p| !p.fields.is_empty()) {
+        let path = format!("{table}.{}", p.name);
+        let header = if p.kind.starts_with("array") { format!("[[{path}]]") } else { format!("[{path}]") };
+        out.push_str(&format!("\n# {header}  # {}\n", if p.doc.is_empty() { &p.kind } else { &p.doc }));
+        write_params(out, &p.fields, "# ");
+        write_sub_tables(out, &p.fields, &path);
     }
 }
 

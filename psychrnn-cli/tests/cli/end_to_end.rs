@@ -437,7 +437,7 @@ fn describe_prints_every_parameter_as_toml() {
             "training",
             &["[training]", "training_iters = 50000", "test_states_mb = 64.0", "# performance_cutoff = ..."][..],
         ),
-        ("training.omega", &["[training.omega]", "lambda = 2.0"][..]),
+        ("training.omega", &["[training.omega]", "lambda = 2.0", "bound = 1e-20"][..]),
         ("curriculum", &["[curriculum]", "metric_epoch = 10"][..]),
         ("curriculum.stages", &["[[curriculum.stages]]", "threshold = 0.9", "task = {}"][..]),
     ] {
@@ -447,6 +447,13 @@ fn describe_prints_every_parameter_as_toml() {
         for key in keys {
             assert!(text.contains(key), "describe {section} lacks `{key}`:\n{text}");
         }
+    }
+    // Sub-tables of a plugin's configuration are described with their own keys: the epochs of a
+    // declared task, its analysis grid.
+    let epochs = String::from_utf8_lossy(&psychrnn(&["describe", "epochs"], &dir).stdout).to_string();
+    for key in ["# [[task.epoch]]", "# name = ...  # REQUIRED string", "# [task.analysis]", "# grid = ...  # REQUIRED"]
+    {
+        assert!(epochs.contains(key), "describe epochs lacks `{key}`:\n{epochs}");
     }
     let training = String::from_utf8_lossy(&psychrnn(&["describe", "training"], &dir).stdout).to_string();
     let parsed: psychrnn_core::manifest::TrainingConfig =
