@@ -25,14 +25,23 @@ pub struct Progress {
     interrupted: Arc<AtomicBool>,
     /// Whether the checks reported to `on_metric` are curriculum checks (else validation).
     curriculum: bool,
+    /// The run's metric (`accuracy`, `rmse`, ...), printed with each logged update.
+    metric: String,
 }
 
 impl Progress {
     /// A bar when stderr is a terminal, plain lines when it is not; nothing unless `verbose`.
     /// Periodic files go into the run directory `dir`; `interrupted` (set by Ctrl-C) stops
     /// training after a checkpoint. `curriculum` says whether the metric checks are curriculum
-    /// checks (printed with their stage) or validation checks (`performance_cutoff`).
-    pub fn new(verbose: bool, dir: &std::path::Path, interrupted: Arc<AtomicBool>, curriculum: bool) -> Self {
+    /// checks (printed with their stage) or validation checks (`performance_cutoff`); `metric`
+    /// is the run's metric, printed with each logged update as PsychRNN prints accuracy.
+    pub fn new(
+        verbose: bool,
+        dir: &std::path::Path,
+        interrupted: Arc<AtomicBool>,
+        curriculum: bool,
+        metric: String,
+    ) -> Self {
         let bar = (verbose && std::io::stderr().is_terminal()).then(|| {
             let style =
                 ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} updates, eta {eta} {msg}")
@@ -47,6 +56,7 @@ impl Progress {
             checkpoint: checkpoint_path(dir),
             interrupted,
             curriculum,
+            metric,
         }
     }
 }
@@ -68,10 +78,11 @@ impl TrainingObserver for Progress {
 
     fn on_log(&mut self, row: &MetricsRow) {
         let line = format!(
-            "Iter {}, Minibatch Loss= {:.6}, accuracy= {:.3}",
+            "Iter {}, Minibatch Loss= {:.6}, {}= {:.3}",
             row.trials,
             row.loss + row.regularization,
-            row.accuracy
+            self.metric,
+            if self.metric == "accuracy" { row.accuracy } else { row.metric }
         );
         if let Some(bar) = &self.bar {
             bar.set_message(line);

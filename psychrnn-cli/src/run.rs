@@ -36,7 +36,7 @@ pub fn run(exp: Experiment, dir: &Path, resume: Option<TrainingState>, quiet: bo
         say!("warning: {w}");
     }
     let verbose = exp.training.verbosity && !quiet;
-    let mut observer = Progress::new(verbose, dir, interrupt_flag(), exp.curriculum.is_some());
+    let mut observer = Progress::new(verbose, dir, interrupt_flag(), exp.curriculum.is_some(), exp.metric_name());
     let (outcome, test) = train_into(dir, &exp, resume, &mut observer)?;
     if !quiet {
         say!(

@@ -119,6 +119,7 @@ mod tests {
                 loss: 0.1 + 0.2,
                 regularization: 0.0,
                 accuracy: 0.5,
+                metric: 0.5,
                 stage: 0,
                 wall_seconds: 1.25,
             }],

@@ -145,9 +145,9 @@ pub fn checkpoint_path(dir: &Path) -> std::path::PathBuf {
 }
 
 /// Loss (log scale) and score curves against training trials, with the curriculum's or
-/// `performance_cutoff`'s checks and the stage changes. The score plot is `accuracy.svg` (the
-/// update batches' accuracy and the checks) for a run scored by accuracy, `<metric>.svg` (the
-/// checks) for another metric such as `rmse`, whose tasks have no meaningful accuracy.
+/// `performance_cutoff`'s checks and the stage changes. The score is the run's metric:
+/// `accuracy.svg`, or `<metric>.svg` for another such as `rmse` (trajectory tasks have no
+/// meaningful accuracy), on the update batches and on the checks.
 fn write_plots(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
     let rows = &outcome.metrics;
@@ -179,16 +179,11 @@ fn write_plots(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome) -> Resul
     let metric = exp.metric_name();
     let shown = if metric == "rmse" { "RMSE".to_string() } else { metric.clone() };
     let checks = if exp.curriculum.is_some() { "curriculum checks" } else { "validation checks" };
-    let mut scores = Vec::new();
-    if metric == "accuracy" {
-        scores.push(series("accuracy on the update's batch", &|r| r.accuracy));
-    }
+    let on_batch = |r: &crate::trainer::MetricsRow| if metric == "accuracy" { r.accuracy } else { r.metric };
+    let mut scores = vec![series(&format!("{shown} on the update's batch"), &on_batch)];
     if !history.is_empty() {
         let name = format!("{shown} on {checks}");
         scores.push(Series::line(name, history.iter().map(|m| (m.trials as f64, m.value)).collect()));
-    }
-    if scores.is_empty() {
-        return Ok(());
     }
     let mut label = shown.clone();
     if let Some(first) = label.get_mut(..1) {
@@ -218,12 +213,15 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
 
     write_npz(&dir.join("weights.npz"), &exp.model.export(&outcome.params)?)?;
 
-    let mut csv = String::from("iteration,trials,loss,regularization,accuracy,stage,wall_seconds\n");
+    // The fifth column is the run's metric on the update's batch (accuracy, or e.g. rmse).
+    let metric = exp.metric_name();
+    let mut csv = format!("iteration,trials,loss,regularization,{metric},stage,wall_seconds\n");
     for r in &outcome.metrics {
+        let score = if metric == "accuracy" { r.accuracy } else { r.metric };
         let _ = writeln!(
             csv,
             "{},{},{},{},{},{},{:.3}",
-            r.iteration, r.trials, r.loss, r.regularization, r.accuracy, r.stage, r.wall_seconds
+            r.iteration, r.trials, r.loss, r.regularization, score, r.stage, r.wall_seconds
         );
     }
     write_atomically(&dir.join("metrics.csv"), csv.as_bytes())?;

@@ -383,7 +383,12 @@ fn curriculum_runs_write_their_history_plots_and_periodic_weights() {
     let rmse = plain.replace("[training]", "[metric]\ntype = \"rmse\"\n[training]").replace("0.99", "0.01");
     assert!(train(&dir, &rmse, "rmse").status.success());
     let rmse_svg = std::fs::read_to_string(dir.join("rmse/plots/rmse.svg")).unwrap();
-    assert!(rmse_svg.contains("RMSE on validation checks") && !dir.join("rmse/plots/accuracy.svg").exists());
+    assert!(rmse_svg.contains("RMSE on validation checks") && rmse_svg.contains("RMSE on the update's batch"));
+    assert!(!dir.join("rmse/plots/accuracy.svg").exists());
+    let metrics = std::fs::read_to_string(dir.join("rmse/metrics.csv")).unwrap();
+    assert!(metrics.starts_with("iteration,trials,loss,regularization,rmse,stage,wall_seconds\n"), "{metrics}");
+    let rmse_of_first_row: f64 = metrics.lines().nth(1).unwrap().split(',').nth(4).unwrap().parse().unwrap();
+    assert!(rmse_of_first_row > 0.0 && rmse_of_first_row < 2.0, "{metrics}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!((summary["final_stage"].as_u64(), summary["curriculum_stages"].as_u64()), (Some(1), Some(2)));

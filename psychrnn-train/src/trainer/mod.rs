@@ -377,12 +377,14 @@ impl<'e> Trainer<'e> {
         // The batch starts where training started it (continuous mode) or at x0.
         self.eval_buffers.trajectory.start.clone_from(&self.buffers.trajectory.start);
         let value = objective(exp, &self.params, batch, &mut eval_noise, &mut self.eval_buffers, false)?;
+        let (task, outputs) = (exp.stage_task(self.stage), self.eval_buffers.trajectory.outputs.view());
         let row = MetricsRow {
             iteration: it,
             trials: self.trials,
             loss: f64::from(value.loss),
             regularization: f64::from(value.regularization),
-            accuracy: exp.stage_task(self.stage).accuracy(batch, self.eval_buffers.trajectory.outputs.view()),
+            accuracy: task.accuracy(batch, outputs),
+            metric: exp.metric.score(task, batch, outputs, f64::from(value.total())),
             stage: self.stage,
             wall_seconds: self.clock.elapsed().as_secs_f64(),
         };

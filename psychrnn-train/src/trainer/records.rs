@@ -21,6 +21,10 @@ pub struct MetricsRow {
     pub regularization: f64,
     /// Accuracy on that batch (the task's accuracy function).
     pub accuracy: f64,
+    /// The experiment's metric (`[metric]`: accuracy, or RMSE for trajectory tasks) on that
+    /// batch: the column `metrics.csv` shows.
+    #[serde(default)]
+    pub metric: f64,
     /// Curriculum stage (0 without a curriculum).
     pub stage: usize,
     /// Seconds since training started.
