@@ -10,6 +10,8 @@
 //!   [`connectivity`] (units ordered by selectivity, E/I balance, eigenvalue spectrum).
 //! - Population dynamics: [`pca`], task axes by [`regression`] (Mante et al. 2013, PyCog
 //!   Fig 4).
+//! - How it computes: [`fixed_points`] (fixed and slow points, their linearisation, an exact
+//!   solver for ReLU networks).
 //! - Perturbations: [`lesions`] (silence groups of units: the most selective, a random
 //!   control, the inhibitory units).
 //! - A trained network's trials over its task's condition grid: [`study`] (what the analyses of
@@ -21,6 +23,7 @@
 
 pub mod chronometric;
 pub mod connectivity;
+pub mod fixed_points;
 pub mod lesions;
 pub mod optimize;
 pub mod pca;

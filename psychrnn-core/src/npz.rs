@@ -19,6 +19,9 @@ pub enum NpyData {
     I64(Vec<i64>),
     /// A 0-d unicode string (`<U{n}`).
     Str(String),
+    /// A 1-d array of unicode strings (`<U{n}`, `n` the longest; shorter ones NUL-padded, as
+    /// NumPy stores them), e.g. a label per fixed point.
+    Strs(Vec<String>),
 }
 
 /// A named array to store in an `.npz` file.
@@ -48,6 +51,11 @@ impl NpyArray {
         NpyArray { name: name.into(), shape: Vec::new(), data: NpyData::Str(value.into()) }
     }
 
+    /// A 1-d array of unicode strings.
+    pub fn strings(name: impl Into<String>, values: Vec<String>) -> Self {
+        NpyArray { name: name.into(), shape: vec![values.len()], data: NpyData::Strs(values) }
+    }
+
     /// A `float32` array from any ndarray (copied in C order).
     pub fn from_ndarray<D: ndarray::Dimension>(name: impl Into<String>, a: &ndarray::Array<f32, D>) -> Self {
         NpyArray::f32(name, a.shape(), a.iter().copied().collect())
@@ -68,7 +76,7 @@ impl NpyArray {
             NpyData::F32(v) => Some(v.clone()),
             NpyData::F64(v) => Some(v.iter().map(|&x| x as f32).collect()),
             NpyData::I64(v) => Some(v.iter().map(|&x| x as f32).collect()),
-            NpyData::Str(_) => None,
+            NpyData::Str(_) | NpyData::Strs(_) => None,
         }
     }
 
@@ -78,7 +86,7 @@ impl NpyArray {
             NpyData::F32(v) => Some(v.iter().map(|&x| f64::from(x)).collect()),
             NpyData::F64(v) => Some(v.clone()),
             NpyData::I64(v) => Some(v.iter().map(|&x| x as f64).collect()),
-            NpyData::Str(_) => None,
+            NpyData::Str(_) | NpyData::Strs(_) => None,
         }
     }
 
@@ -89,6 +97,7 @@ impl NpyArray {
             NpyData::F64(_) => "<f8".to_string(),
             NpyData::I64(_) => "<i8".to_string(),
             NpyData::Str(s) => format!("<U{}", s.chars().count().max(1)),
+            NpyData::Strs(v) => format!("<U{}", longest_text(v)),
         };
         let shape = match self.shape.as_slice() {
             [] => "()".to_string(),
@@ -113,6 +122,7 @@ impl NpyArray {
             NpyData::F64(v) => 8 * v.len(),
             NpyData::I64(v) => 8 * v.len(),
             NpyData::Str(s) => 4 * s.chars().count().max(1),
+            NpyData::Strs(v) => 4 * longest_text(v) * v.len(),
         }
     }
 
@@ -139,6 +149,14 @@ impl NpyArray {
             NpyData::I64(v) => blocks(v, i64::to_le_bytes, sink),
             NpyData::Str(s) if s.is_empty() => sink(&[0; 4]),
             NpyData::Str(s) => blocks(&s.chars().map(|c| c as u32).collect::<Vec<_>>(), u32::to_le_bytes, sink),
+            NpyData::Strs(v) => {
+                let width = longest_text(v);
+                let chars: Vec<u32> = v
+                    .iter()
+                    .flat_map(|s| s.chars().map(|c| c as u32).chain(std::iter::repeat(0)).take(width))
+                    .collect();
+                blocks(&chars, u32::to_le_bytes, sink)
+            }
         }
     }
 
@@ -152,6 +170,11 @@ impl NpyArray {
         });
         out
     }
+}
+
+/// Characters in the longest of `texts` (at least 1: NumPy's `<U1` for empty strings).
+fn longest_text(texts: &[String]) -> usize {
+    texts.iter().map(|s| s.chars().count()).max().unwrap_or(0).max(1)
 }
 
 /// CRC-32 (IEEE 802.3, as zip uses), one table lookup per byte, continued from `crc` (0 to
@@ -521,15 +544,25 @@ pub fn npy_from_bytes(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray,
             (true, NpyData::F32(v)) => NpyData::F32(fortran_to_c(&shape, v)?),
             (true, NpyData::F64(v)) => NpyData::F64(fortran_to_c(&shape, v)?),
             (true, NpyData::I64(v)) => NpyData::I64(fortran_to_c(&shape, v)?),
-            (true, NpyData::Str(s)) => NpyData::Str(s),
+            (true, other) => other,
         }
-    } else if descr.starts_with("<U") && shape.is_empty() {
-        let s: String = data
-            .chunks_exact(4)
-            .filter_map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
-            .take_while(|&c| c != '\0')
-            .collect();
-        NpyData::Str(s)
+    } else if let Some(width) = descr.strip_prefix("<U").and_then(|w| w.parse::<usize>().ok()) {
+        let text = |chunk: &[u8]| -> String {
+            chunk
+                .chunks_exact(4)
+                .filter_map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                .take_while(|&c| c != '\0')
+                .collect()
+        };
+        match shape.len() {
+            0 => NpyData::Str(text(data)),
+            1 if width > 0 => {
+                need(4 * width)?;
+                NpyData::Strs(data.chunks_exact(4 * width).take(count).map(text).collect())
+            }
+            1 => NpyData::Strs(vec![String::new(); count]),
+            _ => return Err(format!("text arrays of {} dimensions are not supported", shape.len())),
+        }
     } else if descr == "|O" {
         return Err("a pickled Python object array (not read without Python)".into());
     } else if descr.contains('c') {
@@ -684,6 +717,7 @@ mod read_tests {
             NpyArray::f64("dale_ratio", &[], vec![0.8]),
             NpyArray::string("transfer_function_name", "relu"),
             NpyArray::f32("b", &[4], vec![0.5; 4]),
+            NpyArray::strings("class", vec!["stable".into(), "saddle".into(), String::new()]),
         ];
         let dir = std::env::temp_dir().join(format!("psychrnn-npz-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -35,7 +35,7 @@ mod scope;
 mod step_product;
 mod streaming;
 
-pub use decompose::{SymmetricEigen, eigenvalues, symmetric_eigen};
+pub use decompose::{GeneralEigen, SymmetricEigen, eigen, eigenvalues, solve, symmetric_eigen};
 pub use float_mode::flush_denormals_to_zero;
 pub use parallel::{join, set_threads, threads};
 pub use psychrnn_simd::{SimdLevel, limit_simd_level, simd_level};
