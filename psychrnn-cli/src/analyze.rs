@@ -20,7 +20,7 @@ use serde_json::json;
 use crate::CliResult;
 
 /// The analyses `psychrnn analyze` runs, in this order when none is named.
-pub const ANALYSES: [&str; 9] = [
+pub const ANALYSES: [&str; 10] = [
     "psychometric",
     "chronometric",
     "duration",
@@ -30,6 +30,7 @@ pub const ANALYSES: [&str; 9] = [
     "pca",
     "regression",
     "lesions",
+    "fixed_points",
 ];
 
 /// Arguments of `psychrnn analyze`.
@@ -37,8 +38,9 @@ pub const ANALYSES: [&str; 9] = [
 pub struct AnalyzeArgs {
     /// The run directory (its manifest.lock.toml and weights.npz).
     run_dir: PathBuf,
-    /// Analyses to run (default: every one the task supports): psychometric, chronometric,
-    /// duration, selectivity, tuning, connectivity, pca, regression, lesions.
+    /// Analyses to run (default: every one the task supports but fixed_points): psychometric,
+    /// chronometric, duration, selectivity, tuning, connectivity, pca, regression, lesions,
+    /// fixed_points.
     analyses: Vec<String>,
     /// Trials per condition.
     #[arg(long, default_value_t = 200)]
@@ -69,6 +71,22 @@ pub struct AnalyzeArgs {
     /// Lesions: the fraction of units in each selectivity-chosen group (and the random control).
     #[arg(long, default_value_t = 0.1)]
     lesion_fraction: f64,
+    /// Fixed points: a constant input, one value per input channel (e.g. `0.5,0`); repeat for
+    /// several conditions (default: zeros).
+    #[arg(long, value_name = "VALUES", allow_hyphen_values = true)]
+    input: Vec<String>,
+    /// Fixed points: constant inputs from an .npz (`inputs`, [conditions, N_in] or [N_in]).
+    #[arg(long, value_name = "FILE")]
+    input_file: Option<PathBuf>,
+    /// Fixed points: starting states, sampled from the network's states on --trials trials.
+    #[arg(long, default_value_t = 1024)]
+    starts: usize,
+    /// Fixed points: standard deviation of the Gaussian noise added to each start.
+    #[arg(long, default_value_t = 0.0)]
+    start_noise: f64,
+    /// Fixed points: also write every fixed point's Jacobian (`jacobians` [K, N, N]).
+    #[arg(long)]
+    jacobians: bool,
     /// Replace the files of earlier analyses in the output directory.
     #[arg(long)]
     force: bool,
@@ -114,6 +132,8 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
             .copied()
             .filter(|a| match *a {
                 "connectivity" => true,
+                // A search per input: run when asked for.
+                "fixed_points" => false,
                 "chronometric" => behaviour.as_ref().is_some_and(|b| matches!(b.readout, Readout::Threshold { .. })),
                 "pca" => behaviour.is_some(),
                 "tuning" => behaviour.as_ref().is_some_and(|b| b.conditions.iter().any(|c| !c.variables.is_empty())),
@@ -125,10 +145,10 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
     };
     if let Some(b) = &behaviour
         && b.readout == Readout::NoChoice
-        && let Some(a) = requested.iter().find(|a| !["connectivity", "pca", "tuning"].contains(a))
+        && let Some(a) = requested.iter().find(|a| !["connectivity", "pca", "tuning", "fixed_points"].contains(a))
     {
         return Err(format!(
-            "{a}: `{}` asks for no choice (its outputs are a trajectory), so there are no choices to analyse; analyses it supports: connectivity, pca, tuning",
+            "{a}: `{}` asks for no choice (its outputs are a trajectory), so there are no choices to analyse; analyses it supports: connectivity, pca, tuning, fixed_points",
             study::task_tag(&exp),
         )
         .into());
@@ -161,7 +181,10 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
         .into());
     }
 
-    let needs_simulation = requested.iter().any(|a| *a != "connectivity") || behaviour.is_some();
+    // Connectivity sorts units by selectivity when the task has conditions; fixed points
+    // simulate trials of their own.
+    let needs_simulation = requested.iter().any(|a| !["connectivity", "fixed_points"].contains(a))
+        || (behaviour.is_some() && requested.contains(&"connectivity"));
     let options = SimulationOptions {
         trials_per_condition: args.trials,
         noise: !args.no_noise,
@@ -218,6 +241,19 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
     for name in requested {
         let written = match (name, &simulation) {
             ("connectivity", sim) => write_connectivity(&out, &exp, &params, sim.as_ref(), &context)?,
+            ("fixed_points", _) => {
+                let request = crate::fixed_points::FixedPointRequest {
+                    inputs: &args.input,
+                    input_file: args.input_file.as_deref(),
+                    starts: args.starts,
+                    start_noise: args.start_noise,
+                    jacobians: args.jacobians,
+                    trials: args.trials,
+                    noise: !args.no_noise,
+                    seed: args.seed,
+                };
+                crate::fixed_points::write_fixed_points(&out, &exp, &params, &weights, &request, &context)?
+            }
             // Every analysis but connectivity stopped above if the simulation failed.
             (_, None) => return Err(format!("{name}: the task's conditions were not simulated").into()),
             ("psychometric", Some(sim)) => write_psychometric(&out, sim, &fit_options, &context)?,
@@ -252,20 +288,20 @@ pub fn run(args: &AnalyzeArgs) -> CliResult<()> {
     Ok(())
 }
 
-fn write_json(out: &Path, name: &str, value: &serde_json::Value) -> CliResult<String> {
+pub(crate) fn write_json(out: &Path, name: &str, value: &serde_json::Value) -> CliResult<String> {
     let text = serde_json::to_string_pretty(value)?;
     let file = format!("{name}.json");
     write_atomically(&out.join(&file), format!("{text}\n").as_bytes())?;
     Ok(file)
 }
 
-fn write_text(out: &Path, file: &str, text: &str) -> CliResult<String> {
+pub(crate) fn write_text(out: &Path, file: &str, text: &str) -> CliResult<String> {
     write_atomically(&out.join(file), text.as_bytes())?;
     Ok(file.to_string())
 }
 
 /// A number for CSV and JSON (NaN and infinities as empty / null).
-fn csv_number(v: f64) -> String {
+pub(crate) fn csv_number(v: f64) -> String {
     if v.is_finite() { format!("{v}") } else { String::new() }
 }
 

@@ -32,6 +32,7 @@ macro_rules! out {
 
 pub mod analyze;
 pub mod bench;
+pub mod fixed_points;
 pub mod observer;
 pub mod run;
 pub mod simulate;

@@ -308,3 +308,75 @@ test_batch_size = 16
     assert_eq!(units("area sensory"), vec![0, 1, 2, 3, 8]);
     assert_eq!(units("area motor"), vec![4, 5, 6, 7, 9]);
 }
+
+#[test]
+fn fixed_points_of_a_trained_network_agree_between_both_searches() {
+    let dir = scratch("analyze-fixed-points");
+    let o = train(&dir, TRAINED, "run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = psychrnn(
+        &[
+            "analyze",
+            "run",
+            "fixed_points",
+            "--input",
+            "0,0",
+            "--input",
+            "0.6,0.4",
+            "--trials",
+            "20",
+            "--starts",
+            "128",
+            "--no-noise",
+            "--jacobians",
+            "--quiet",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.join("run/analysis");
+    for f in
+        ["fixed_points.json", "fixed_points.csv", "fixed_points.npz", "fixed_points.svg", "fixed_points_spectra.svg"]
+    {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let j = json(&out.join("fixed_points.json"));
+    let inputs = j["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 2);
+    for i in inputs {
+        // A ReLU network: the exact solver confirms every point of the iterative search.
+        assert!(i["fixed_points"].as_u64().unwrap() >= 1, "{i}");
+        assert_eq!(
+            (i["exact"]["missed_by_iterative"].as_u64(), i["exact"]["iterative_not_confirmed"].as_u64()),
+            (Some(0), Some(0)),
+            "{i}"
+        );
+        assert!(i["stable"].as_u64().unwrap() >= 1, "a network that learned to choose settles somewhere: {i}");
+    }
+    let z = read_npz(&out.join("fixed_points.npz")).unwrap();
+    let k = z.get("q").unwrap().shape[0];
+    assert_eq!(z.get("points").unwrap().shape, [k, 20]);
+    assert_eq!(z.get("jacobians").unwrap().shape, [k, 20, 20]);
+    assert_eq!(z.get("eigenvalues_real").unwrap().shape, [k, 20]);
+    assert_eq!(z.get("inputs").unwrap().shape, [2, 2]);
+    let psychrnn_core::npz::NpyData::Strs(class) = &z.get("class").unwrap().data else { panic!("class is not text") };
+    assert!(class.iter().all(|c| ["stable", "saddle", "unstable"].contains(&c.as_str())), "{class:?}");
+    let psychrnn_core::npz::NpyData::F64(q) = &z.get("q").unwrap().data else { panic!() };
+    assert!(q.iter().all(|&q| q < 1e-10), "{q:?}");
+
+    // Inputs of the wrong width and models without a rate map are refused, naming them.
+    let o = psychrnn(&["analyze", "run", "fixed_points", "--input", "0.5", "--force", "--quiet"], &dir);
+    assert!(
+        !o.status.success() && stderr(&o).contains("has 1 value(s) but the network has 2 input channel(s)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = psychrnn(&["analyze", "run", "fixed_points", "--input", "0.5,x", "--force", "--quiet"], &dir);
+    assert!(!o.status.success() && stderr(&o).contains("`x` is not a number"), "{}", stderr(&o));
+    let lstm = TRAINED
+        .replace("type = \"basic_rnn\"\nN_rec = 20\ndale_ratio = 0.8\nrec_noise = 0.05", "type = \"lstm\"\nN_rec = 8")
+        .replace("training_iters = 9600", "training_iters = 64");
+    assert!(train(&dir, &lstm, "lstm").status.success());
+    let o = psychrnn(&["analyze", "lstm", "fixed_points", "--quiet"], &dir);
+    assert!(!o.status.success() && stderr(&o).contains("this run's model is `lstm`"), "{}", stderr(&o));
+}
