@@ -154,12 +154,14 @@ pub fn write_fixed_points(
         let found = find_fixed_points(&map, states.view(), &options).map_err(|e| format!("input {c} ({u:?}): {e}"))?;
         results.push((map, found));
     }
-    let projection = psychrnn_analysis::pca::pca(states.view(), 2.min(n))?;
-    let project = |x: ndarray::ArrayView1<'_, f64>| -> (f64, f64) {
-        let centred = &x - &projection.mean;
-        let p = projection.components.dot(&centred);
-        (p[0], p.get(1).copied().unwrap_or(0.0))
+    let projection = psychrnn_analysis::pca::pca(states.view(), 3.min(n))?;
+    let pcs =
+        |x: ndarray::ArrayView1<'_, f64>| -> Vec<f64> { projection.components.dot(&(&x - &projection.mean)).to_vec() };
+    let on = |x: ndarray::ArrayView1<'_, f64>, (a, b): (usize, usize)| -> (f64, f64) {
+        let p = pcs(x);
+        (p.get(a).copied().unwrap_or(0.0), p.get(b).copied().unwrap_or(0.0))
     };
+    let project = |x: ndarray::ArrayView1<'_, f64>| on(x, (0, 1));
 
     // The .npz: fixed points of every input stacked, each with its input's index.
     let all: Vec<(usize, &psychrnn_analysis::fixed_points::FixedPoint)> =
@@ -273,30 +275,26 @@ pub fn write_fixed_points(
     files.push(crate::analyze::write_json(out, "fixed_points", &json)?);
 
     // Plots: the points over the trajectories in PC space; the spectra against the unit circle.
-    let traj_pcs: Vec<Vec<(f64, f64)>> = (0..trials.min(8))
-        .map(|b| (0..steps).map(|t| project(states_tbn.slice(ndarray::s![t, b, ..]))).collect())
-        .collect();
-    let charts: Vec<Chart> = results
-        .iter()
-        .zip(&conditions)
-        .map(|((_, f), u)| {
+    // One panel per pair of PCs (1-2 and, with a third, 1-3: a cube of memories needs both).
+    let planes: Vec<(usize, usize)> =
+        if projection.components.nrows() >= 3 { vec![(0, 1), (0, 2)] } else { vec![(0, 1)] };
+    let variance = |k: usize| 100.0 * projection.explained_variance_ratio.get(k).copied().unwrap_or(0.0);
+    let mut charts: Vec<Chart> = Vec::new();
+    for ((_, f), u) in results.iter().zip(&conditions) {
+        for &plane in &planes {
             let mut chart = Chart {
-                legend: Legend::Outside,
+                legend: Legend::Best,
                 ..Chart::new(
-                    format!("Fixed points under input {}", format_input(u)),
-                    format!(
-                        "PC1 of the network's states ({:.0}% of variance)",
-                        100.0 * projection.explained_variance_ratio[0]
-                    ),
-                    format!(
-                        "PC2 ({:.0}% of variance)",
-                        100.0 * projection.explained_variance_ratio.get(1).copied().unwrap_or(0.0)
-                    ),
+                    format!("Input {}: PC{} and PC{}", format_input(u), plane.0 + 1, plane.1 + 1),
+                    format!("PC{} of the network's states ({:.0}% of variance)", plane.0 + 1, variance(plane.0)),
+                    format!("PC{} ({:.0}% of variance)", plane.1 + 1, variance(plane.1)),
                 )
             };
-            for (i, t) in traj_pcs.iter().enumerate() {
-                let name = if i == 0 { "trajectories (trials of the task)" } else { "" };
-                chart = chart.with(Series::line(name, t.clone()).colored(7));
+            for b in 0..trials.min(8) {
+                let line: Vec<(f64, f64)> =
+                    (0..steps).map(|t| on(states_tbn.slice(ndarray::s![t, b, ..]), plane)).collect();
+                let name = if b == 0 { "trajectories" } else { "" };
+                chart = chart.with(Series::line(name, line).colored(7));
             }
             for (stability, label, color) in [
                 (Stability::Stable, "stable", 0),
@@ -307,23 +305,23 @@ pub fn write_fixed_points(
                     .fixed
                     .iter()
                     .filter(|p| p.linearisation.stability == stability)
-                    .map(|p| project(p.x.view()))
+                    .map(|p| on(p.x.view(), plane))
                     .collect();
                 if !points.is_empty() {
                     chart = chart.with(Series::points(format!("{label} ({})", points.len()), points).colored(color));
                 }
             }
             if !f.slow.is_empty() {
-                let points = f.slow.iter().map(|p| project(p.x.view())).collect();
-                chart = chart.with(Series::points(format!("slow points ({})", f.slow.len()), points).colored(4));
+                let points = f.slow.iter().map(|p| on(p.x.view(), plane)).collect();
+                chart = chart.with(Series::points(format!("slow ({})", f.slow.len()), points).colored(4));
             }
-            chart
-        })
-        .collect();
+            charts.push(chart);
+        }
+    }
     let svg = if charts.len() == 1 {
         charts[0].to_svg()
     } else {
-        panels("Fixed points under each input, over the trajectories (first two PCs)", &charts, 1)
+        panels("Fixed points over the network's trajectories (first principal components)", &charts, planes.len())
     };
     files.push(crate::analyze::write_text(out, "fixed_points.svg", &svg)?);
 

@@ -5,7 +5,7 @@
 //!
 //! | kind | tags |
 //! |---|---|
-//! | task | [`tasks::perceptual_discrimination`], [`tasks::delayed_discrimination`], [`tasks::match_to_category`]; PyCog's `pycog_rdm`, `pycog_context`, `pycog_multisensory`, `pycog_romo`, `pycog_sequence`, `pycog_sine` ([`tasks::pycog`]); [`tasks::epochs`] (declared in the manifest) |
+//! | task | [`tasks::perceptual_discrimination`], [`tasks::delayed_discrimination`], [`tasks::match_to_category`]; PyCog's `pycog_rdm`, `pycog_context`, `pycog_multisensory`, `pycog_romo`, `pycog_sequence`, `pycog_sine` ([`tasks::pycog`]); [`tasks::flip_flop`] (Sussillo & Barak's n-bit flip-flop); [`tasks::epochs`] (declared in the manifest) |
 //! | model | [`models::basic_rnn`], [`models::lstm`] |
 //! | initializer | `gaussian_spectral_radius` (default), `alpha_identity`, `random`, `from_file`, `pycog_ei` ([`init`]) |
 //! | loss | `mean_squared_error` (default), `binary_cross_entropy` ([`loss`]) |
@@ -40,6 +40,7 @@ pub fn register_all(registry: &mut Registry) -> Result<()> {
     registry.add::<tasks::delayed_discrimination::DelayedDiscrimination>(SOURCE)?;
     registry.add::<tasks::match_to_category::MatchToCategory>(SOURCE)?;
     registry.add::<tasks::epochs::Epochs>(SOURCE)?;
+    registry.add::<tasks::flip_flop::FlipFlop>(SOURCE)?;
     registry.add::<pycog::rdm::Rdm>(SOURCE)?;
     registry.add::<pycog::context::Context>(SOURCE)?;
     registry.add::<pycog::multisensory::Multisensory>(SOURCE)?;

@@ -148,6 +148,22 @@ fn accessing_weights_silence_simulate_and_retrain() {
 }
 
 #[test]
+fn the_flip_flop_example_trains_and_its_fixed_points_are_found_by_both_searches() {
+    let dir = scratch("flip_flop");
+    train_small("flip_flop/manifest.toml", &dir, 2);
+    psychrnn(
+        &["analyze", "run", "fixed_points", "--input", "0,0,0", "--trials", "8", "--starts", "64", "--no-noise", "--quiet"],
+        &dir,
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run/analysis/fixed_points.json")).unwrap()).unwrap();
+    let input = &j["inputs"][0];
+    assert_eq!(input["input"], serde_json::json!([0.0, 0.0, 0.0]));
+    assert!(input["fixed_points"].as_u64().unwrap() >= 1, "{input}");
+    assert_eq!(input["exact"]["iterative_not_confirmed"].as_u64(), Some(0), "{input}");
+}
+
+#[test]
 fn simulation_example_runs_on_another_batch_size() {
     let dir = scratch("simulation");
     train_small("simulation/manifest.toml", &dir, 2);
@@ -299,6 +315,7 @@ fn every_example_manifest_is_exercised() {
         "curriculum_learning/baseline.toml",
         "curriculum_learning/manifest.toml",
         "declared_task/pro_anti.toml",
+        "flip_flop/manifest.toml",
         "hello_world/manifest.toml",
         "new_model/manifest.toml",
         "new_task/manifest.toml",

@@ -65,6 +65,7 @@ fn every_bundled_plugin_passes_the_conformance_kit() {
         ("pycog_romo", "delay_min = 500.0\ndelay_max = 500.0", timing()),
         ("pycog_sequence", "", long(3500.0)),
         ("pycog_sine", "period = 500.0", timing()),
+        ("flip_flop", "bits = 3\npulse_rate = 5.0", timing()),
         ("epochs", EPOCHS, timing()),
     ] {
         let ctor = r.tasks.get("task.type", tag).unwrap().ctor;

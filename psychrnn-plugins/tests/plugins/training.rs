@@ -156,6 +156,7 @@ fn every_bundled_tag_is_registered() {
             vec![
                 "delayed_discrimination",
                 "epochs",
+                "flip_flop",
                 "match_to_category",
                 "perceptual_discrimination",
                 "pycog_context",
