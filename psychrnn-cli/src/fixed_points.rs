@@ -249,7 +249,16 @@ pub fn write_fixed_points(
     }
     psychrnn_core::npz::write_atomically(&out.join("fixed_points.csv"), csv.as_bytes())?;
 
-    let per_input: Vec<serde_json::Value> = results.iter().zip(&conditions).map(|((_, f), u)| summary(f, u)).collect();
+    let regression = regression_axes(out);
+    let per_input: Vec<serde_json::Value> = results
+        .iter()
+        .zip(&conditions)
+        .map(|((_, f), u)| {
+            let mut value = summary(f, u);
+            value["line_attractor"] = line_attractor(f, &sim, regression.as_ref());
+            value
+        })
+        .collect();
     let json = json!({
         "analysis": "fixed_points",
         "definition": "fixed points of the one-step map F(x) = x + alpha (W_rec f(x) + W_in u + b_rec - x) (no noise) under each constant input u: minima of q(x) = 1/2 |F(x) - x|^2 below fixed_q; slow points between fixed_q and slow_q; for ReLU networks also every solution of (I - W_rec D) x = W_in u + b_rec inside its own activation pattern D, over the patterns the network visits and their neighbours. Stability from the eigenvalues of dF/dx: stable (all inside the unit circle), saddle (some outside: n_unstable), unstable (all outside); time constants -dt / ln|lambda| (ms), frequencies |arg lambda| / (2 pi dt) (Hz)",
@@ -374,6 +383,12 @@ pub fn write_fixed_points(
     Ok(files)
 }
 
+fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|q| q.is_finite()).collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 fn int64(name: &str, values: Vec<i64>) -> NpyArray {
     NpyArray { name: name.into(), shape: vec![values.len()], data: NpyData::I64(values) }
 }
@@ -384,6 +399,60 @@ fn format_input(u: &[f64]) -> String {
     } else {
         format!("({})", u.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(", "))
     }
+}
+
+/// The task axes of an earlier `regression` analysis in `out` (`regression.npz`'s `axes` and
+/// `regression.json`'s `variables`), if there is one.
+fn regression_axes(out: &Path) -> Option<(Vec<String>, ndarray::Array2<f64>)> {
+    let axes = read_npz(&out.join("regression.npz")).ok()?;
+    let axes = axes.get("axes")?;
+    let text = std::fs::read_to_string(out.join("regression.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let names: Vec<String> =
+        json["variables"].as_array()?.iter().filter_map(|v| v.as_str().map(String::from)).collect();
+    let [k, n] = axes.shape[..] else { return None };
+    let values = ndarray::Array2::from_shape_vec((k, n), axes.to_f64()?).ok()?;
+    (names.len() == k).then_some((names, values))
+}
+
+/// An approximate line attractor through the fixed and slow points of one input, in rate space
+/// (`f(x)`, where the readout and the regression axes live): at least 5 points whose first
+/// principal axis holds 90% of their variance and spans at least 0.1; its alignment (`|cos|`)
+/// with each output's readout weights and each regression axis. `null` when there is none.
+fn line_attractor(
+    found: &FixedPoints,
+    sim: &Simulator,
+    regression: Option<&(Vec<String>, ndarray::Array2<f64>)>,
+) -> serde_json::Value {
+    use psychrnn_analysis::fixed_points::continua::{alignment, line_through};
+    let rates: Vec<ndarray::Array1<f64>> = found
+        .fixed
+        .iter()
+        .map(|p| &p.x)
+        .chain(found.slow.iter().map(|p| &p.x))
+        .map(|x| x.mapv(|v| sim.transfer.apply(v)))
+        .collect();
+    let views: Vec<_> = rates.iter().map(|r| r.view()).collect();
+    let Ok(points) = ndarray::stack(ndarray::Axis(0), &views) else { return json!(null) };
+    let Ok(Some(line)) = line_through(points.view(), 5, 0.9, 0.1) else { return json!(null) };
+    let w_out = sim.w_out.mapv(f64::from);
+    let readout: Vec<f64> = w_out.rows().into_iter().map(|row| alignment(line.direction.view(), row)).collect();
+    let axes = regression.map(|(names, axes)| {
+        names
+            .iter()
+            .zip(axes.rows())
+            .filter(|(_, axis)| axis.len() == line.direction.len())
+            .map(|(name, axis)| (name.clone(), json!(alignment(line.direction.view(), axis))))
+            .collect::<serde_json::Map<_, _>>()
+    });
+    json!({
+        "points": line.n_points,
+        "variance_along_direction": line.explained,
+        "extent_in_rate_space": line.extent,
+        "alignment_with_readout": readout,
+        "alignment_with_regression_axes": axes,
+        "direction": line.direction.to_vec(),
+    })
 }
 
 /// One input's census and table of eigenvalues, for the JSON.
@@ -419,6 +488,12 @@ fn summary(found: &FixedPoints, input: &[f64]) -> serde_json::Value {
         "unstable": count(Stability::Unstable),
         "slow_points": found.slow.len(),
         "starts": found.starts,
+        "starts_ending": {
+            "fixed (q < 1e-10)": found.end_q.iter().filter(|&&q| q < 1e-10).count(),
+            "slow (q < 1e-6)": found.end_q.iter().filter(|&&q| (1e-10..1e-6).contains(&q)).count(),
+            "elsewhere": found.end_q.iter().filter(|&&q| q >= 1e-6).count(),
+            "median_q": median(&found.end_q),
+        },
         "distance_outliers": found.outliers,
         "exact": found.exact.as_ref().map(|e| json!({
             "patterns_tried": e.patterns_tried,

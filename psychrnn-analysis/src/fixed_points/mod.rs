@@ -6,10 +6,12 @@
 //! - [`search`]: the iterative search from many starting states (FixedPointFinder's defaults).
 //! - [`exact`]: every fixed point of a ReLU network in the activation patterns it visits.
 //! - [`linearise`]: eigenvalues, stability class, time constants, oscillation frequencies.
+//! - [`continua`]: approximate line attractors (chains of fixed and slow points) and alignments.
 //! - [`find_fixed_points`] runs them together: starts sampled from the network's own states,
 //!   distance outliers dropped, unique fixed points (`q < fixed_q`) and slow points
 //!   (`fixed_q <= q < slow_q`) kept apart, each fixed point marked with the search that found it.
 
+pub mod continua;
 pub mod exact;
 pub mod linearise;
 pub mod rate_map;
@@ -46,6 +48,9 @@ pub struct FixedPointOptions {
     /// Points farther from the starts' centroid than this many times the starts' mean distance
     /// from it are dropped (FixedPointFinder's `outlier_distance_scale`: 10).
     pub outlier_distance_scale: f64,
+    /// Newton steps after the search for each start it left above `tol_q` (0: none; not in
+    /// FixedPointFinder, which stops at its first-order search).
+    pub newton_steps: usize,
     /// Run the exact solver on ReLU and linear networks.
     pub exact: bool,
     /// The exact solver's work budget: at most this many multiply-adds (`patterns x N^3`) of
@@ -65,6 +70,7 @@ impl Default for FixedPointOptions {
             slow_q: 1e-6,
             tol_unique: 1e-3,
             outlier_distance_scale: 10.0,
+            newton_steps: 20,
             exact: true,
             exact_budget: 2e10,
         }
@@ -139,6 +145,9 @@ pub struct FixedPoints {
     pub slow: Vec<SlowPoint>,
     /// Starts run.
     pub starts: usize,
+    /// `q` where each start ended (distance outliers included), in start order: how far the
+    /// search got.
+    pub end_q: Vec<f64>,
     /// End points dropped as distance outliers.
     pub outliers: usize,
     /// The exact solver's account (ReLU and linear networks).
@@ -192,7 +201,21 @@ pub fn find_fixed_points(
     }
     let mut rng = stream(options.seed, Purpose::User, 0x0F1C);
     let starts = sample_starts(states, options.n_starts, options.start_noise, &mut rng);
-    let ends = minimise_q(map, starts.view(), &options.search);
+    let mut ends = minimise_q(map, starts.view(), &options.search);
+    // Newton steps where Adam stopped short, lowest q first, within a budget of 2e10
+    // multiply-adds (20 steps of an N^3 solve each).
+    let mut order: Vec<usize> = (0..ends.len()).filter(|&i| ends[i].q >= options.search.tol_q).collect();
+    order.sort_by(|&a, &b| ends[a].q.total_cmp(&ends[b].q));
+    let per_start = (options.newton_steps as f64) * (n as f64).powi(3);
+    let affordable = if per_start > 0.0 { (2e10 / per_start) as usize } else { 0 };
+    for &i in order.iter().take(affordable) {
+        let (x, q) = search::newton_polish(map, ends[i].x.view(), options.newton_steps, options.search.tol_q);
+        if q < ends[i].q {
+            ends[i].x = x;
+            ends[i].q = q;
+        }
+    }
+    let end_q: Vec<f64> = ends.iter().map(|c| c.q).collect();
 
     // Distance outliers: farther from the starts' centroid than scale x their mean distance.
     let centroid = starts.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(n));
@@ -272,7 +295,7 @@ pub fn find_fixed_points(
         .map(|c| (c.x.clone(), c.q))
         .collect();
     let slow = unique(slow_ends, options.tol_unique).into_iter().map(|(x, q)| SlowPoint { x, q }).collect();
-    Ok(FixedPoints { fixed, slow, starts: starts.nrows(), outliers: outliers.len(), exact: exact_summary })
+    Ok(FixedPoints { fixed, slow, starts: starts.nrows(), end_q, outliers: outliers.len(), exact: exact_summary })
 }
 
 #[cfg(test)]

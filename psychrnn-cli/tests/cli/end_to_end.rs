@@ -173,7 +173,7 @@ fn bad_input_gives_one_clear_error_and_a_failing_exit() {
         ),
         (
             SMALL.replace("type = \"perceptual_discrimination\"", "type = \"pd\""),
-            "known task types: delayed_discrimination, epochs, match_to_category, perceptual_discrimination",
+            "known task types: delayed_discrimination, epochs, flip_flop, match_to_category, perceptual_discrimination",
         ),
         (
             SMALL.replace("rec_noise = 0.1", "rec_noise = 0.1\n[model.areas]\narea = [{ name = \"a\", size = 10 }]"),

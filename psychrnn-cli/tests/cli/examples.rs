@@ -152,7 +152,19 @@ fn the_flip_flop_example_trains_and_its_fixed_points_are_found_by_both_searches(
     let dir = scratch("flip_flop");
     train_small("flip_flop/manifest.toml", &dir, 2);
     psychrnn(
-        &["analyze", "run", "fixed_points", "--input", "0,0,0", "--trials", "8", "--starts", "64", "--no-noise", "--quiet"],
+        &[
+            "analyze",
+            "run",
+            "fixed_points",
+            "--input",
+            "0,0,0",
+            "--trials",
+            "8",
+            "--starts",
+            "64",
+            "--no-noise",
+            "--quiet",
+        ],
         &dir,
     );
     let j: serde_json::Value =
