@@ -220,6 +220,15 @@ pub fn write_fixed_points(
             &[k, n, n],
             rows(&|p| p.linearisation.jacobian.iter().copied().collect()),
         ));
+        // eigenvectors_*[k, :, m] is the unit eigenvector of eigenvalue m (columns, as NumPy's eig).
+        let vectors = |part: fn(&(f64, f64)) -> f64| {
+            rows(&|p| {
+                let v = &p.linearisation.eigenvectors;
+                (0..n).flat_map(|i| v.iter().map(move |column| part(&column[i]))).collect()
+            })
+        };
+        arrays.push(NpyArray::f64("eigenvectors_real", &[k, n, n], vectors(|z| z.0)));
+        arrays.push(NpyArray::f64("eigenvectors_imag", &[k, n, n], vectors(|z| z.1)));
     }
     write_npz(&out.join("fixed_points.npz"), &arrays)?;
 

@@ -357,6 +357,15 @@ fn fixed_points_of_a_trained_network_agree_between_both_searches() {
     let k = z.get("q").unwrap().shape[0];
     assert_eq!(z.get("points").unwrap().shape, [k, 20]);
     assert_eq!(z.get("jacobians").unwrap().shape, [k, 20, 20]);
+    // J v = lambda v for the leading eigenvector of the first point, real part.
+    let f64s = |key: &str| z.get(key).unwrap().to_f64().unwrap();
+    let (jac, vr, vi) = (f64s("jacobians"), f64s("eigenvectors_real"), f64s("eigenvectors_imag"));
+    let (lr, li) = (f64s("eigenvalues_real"), f64s("eigenvalues_imag"));
+    for i in 0..20 {
+        let jv: f64 = (0..20).map(|j| jac[i * 20 + j] * vr[j * 20]).sum();
+        let lv = lr[0] * vr[i * 20] - li[0] * vi[i * 20];
+        assert!((jv - lv).abs() < 1e-9, "row {i}: {jv} vs {lv}");
+    }
     assert_eq!(z.get("eigenvalues_real").unwrap().shape, [k, 20]);
     assert_eq!(z.get("inputs").unwrap().shape, [2, 2]);
     let psychrnn_core::npz::NpyData::Strs(class) = &z.get("class").unwrap().data else { panic!("class is not text") };
