@@ -557,10 +557,12 @@ pub fn npy_from_bytes(name: &str, bytes: &[u8]) -> std::result::Result<NpyArray,
         match shape.len() {
             0 => NpyData::Str(text(data)),
             1 if width > 0 => {
-                need(4 * width)?;
-                NpyData::Strs(data.chunks_exact(4 * width).take(count).map(text).collect())
+                let bytes = width.checked_mul(4).ok_or_else(|| format!("text width {width} is too large"))?;
+                need(bytes)?;
+                NpyData::Strs(data.chunks_exact(bytes).take(count).map(text).collect())
             }
-            1 => NpyData::Strs(vec![String::new(); count]),
+            1 if count == 0 => NpyData::Strs(Vec::new()),
+            1 => return Err(format!("{count} text values of zero width ({descr}): NumPy writes text as <U1 at least")),
             _ => return Err(format!("text arrays of {} dimensions are not supported", shape.len())),
         }
     } else if descr == "|O" {
@@ -817,6 +819,16 @@ mod read_tests {
         let err = read_npz(&tmp).unwrap_err().to_string();
         std::fs::remove_file(&tmp).unwrap();
         assert!(err.contains("member 'f16.npy'") && err.contains("more than deflate can"), "{err}");
+    }
+
+    #[test]
+    fn zero_width_text_of_any_length_is_refused_not_allocated() {
+        // Found by psychrnn-fuzz: `<U0` with shape (2^64 - 1,) asked for that many strings.
+        let header = "{'descr': '<U0', 'fortran_order': True, 'shape': (18446744073709551615,), }";
+        let mut member = b"\x93NUMPY\x01\x00".to_vec();
+        member.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        member.extend_from_slice(header.as_bytes());
+        assert!(npy_from_bytes("a", &member).unwrap_err().contains("zero width"));
     }
 
     #[test]

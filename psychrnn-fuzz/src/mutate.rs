@@ -352,6 +352,8 @@ const ASSIGNMENTS: &[&str] = &[
     "task.tau=-1",
     "training.learning_rate=inf",
 ];
+/// Constant inputs of the fixed-point analysis: widths, numbers and separators at their edges.
+const INPUTS: &[&str] = &["0,0", "0", "0,0,0", "", ",", "nan,0", "1e300,-1e300", "0.5,x", "0;0", "inf,inf", " 1 , 2 "];
 /// Paths, relative ones only: a campaign never writes outside its scratch directory.
 const PATHS: &[&str] = &[
     "run",
@@ -373,14 +375,15 @@ fn values_for(flag: &str) -> &'static [&'static str] {
         "--lesion" => LESIONS,
         "--pulse" => PULSES,
         "--set" | "--conditions" => ASSIGNMENTS,
-        "--out" | "--inputs" | "--task" | "--rec-multiplier" | "--plugin" => PATHS,
+        "--out" | "--inputs" | "--input-file" | "--task" | "--rec-multiplier" | "--plugin" => PATHS,
+        "--input" => INPUTS,
         _ => NUMBERS,
     }
 }
 
 /// Every edge-case argument value.
 pub fn interesting_args() -> Vec<&'static str> {
-    [NUMBERS, LESIONS, PULSES, ASSIGNMENTS, PATHS].concat()
+    [NUMBERS, LESIONS, PULSES, ASSIGNMENTS, PATHS, INPUTS].concat()
 }
 
 /// Applies one to three mutations to a command line (`args[0]` is the subcommand and is kept):
