@@ -70,11 +70,7 @@ pub fn evaluate_objective<F: Real>(
     with_gradient: bool,
 ) -> Result<ObjectiveValue<F>> {
     model.forward(params, batch.inputs, noise, &mut buffers.trajectory)?;
-    let outputs = &buffers.trajectory.outputs;
-    if buffers.d_outputs.shape() != outputs.shape() {
-        buffers.d_outputs = Array3::zeros(outputs.raw_dim());
-    }
-    let loss_value = loss.loss(outputs.view(), batch.targets, batch.mask, buffers.d_outputs.view_mut());
+    let loss_value = loss_of_outputs(loss, batch, buffers);
 
     let mut regularization = F::zero();
     let mut reg_grads = None;
@@ -195,10 +191,20 @@ pub fn evaluate_in_chunks<F: Real>(
     let mut trajectory = whole.unwrap_or_default();
     trajectory.start = start;
     buffers.trajectory = trajectory;
+    let loss_value = loss_of_outputs(loss, batch, buffers);
+    Ok(ObjectiveValue { loss: loss_value, regularization })
+}
+
+/// The loss of the outputs in `buffers.trajectory` against `batch`, its gradient into
+/// `buffers.d_outputs` (reallocated when the shape changed).
+fn loss_of_outputs<F: Real>(
+    loss: &dyn LossFunction<F>,
+    batch: BatchView<'_, F>,
+    buffers: &mut ObjectiveBuffers<F>,
+) -> F {
     let outputs = &buffers.trajectory.outputs;
     if buffers.d_outputs.shape() != outputs.shape() {
         buffers.d_outputs = Array3::zeros(outputs.raw_dim());
     }
-    let loss_value = loss.loss(outputs.view(), batch.targets, batch.mask, buffers.d_outputs.view_mut());
-    Ok(ObjectiveValue { loss: loss_value, regularization })
+    loss.loss(outputs.view(), batch.targets, batch.mask, buffers.d_outputs.view_mut())
 }

@@ -58,7 +58,7 @@ pub fn alignment(a: ArrayView1<'_, f64>, b: ArrayView1<'_, f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixed_points::{FixedPointOptions, RateMap, RateNetwork, find_fixed_points};
+    use crate::fixed_points::{FixedPointOptions, find_fixed_points};
     use ndarray::{Array2, array};
     use psychrnn_core::model::TransferFunction;
 
@@ -88,16 +88,7 @@ mod tests {
         // W = v v^T: every multiple of v is fixed (eigenvalue 1 along v, 0 across it).
         let v = array![0.6, 0.0, 0.8];
         let w = Array2::from_shape_fn((3, 3), |(i, j)| v[i] * v[j]);
-        let (w_in, b) = (Array2::zeros((3, 0)), Array1::zeros(3));
-        let net = RateNetwork {
-            w_in: w_in.view(),
-            w_rec: w.view(),
-            b_rec: b.view(),
-            alpha: &[0.2],
-            transfer: TransferFunction::Linear,
-            dt: 10.0,
-        };
-        let map = RateMap::new(net, &[]).unwrap();
+        let map = crate::fixed_points::rate_map::autonomous(&w, &Array1::zeros(3), 0.2, TransferFunction::Linear);
         let starts = Array2::from_shape_fn((40, 3), |(i, j)| ((i * 3 + j) as f64 * 0.37).sin() * 2.0);
         let options = FixedPointOptions { n_starts: 40, exact: false, ..FixedPointOptions::default() };
         let found = find_fixed_points(&map, starts.view(), &options).unwrap();

@@ -132,27 +132,18 @@ pub fn solve_patterns(map: &RateMap, patterns: &[Pattern]) -> Result<ExactPoints
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixed_points::rate_map::RateNetwork;
-    use ndarray::{Array2, array};
+    use ndarray::array;
 
     #[test]
     fn one_self_exciting_unit_has_a_stable_and_an_unstable_point() {
         // x = 2 relu(x) - 1: x = -1 (inactive) and x = 1 (active).
-        let (w, b, w_in) = (array![[2.0]], array![-1.0], Array2::zeros((1, 0)));
-        let net = RateNetwork {
-            w_in: w_in.view(),
-            w_rec: w.view(),
-            b_rec: b.view(),
-            alpha: &[0.1],
-            transfer: TransferFunction::Relu,
-            dt: 10.0,
-        };
-        let map = RateMap::new(net, &[]).unwrap();
+        let (w, b) = (array![[2.0]], array![-1.0]);
+        let map = crate::fixed_points::rate_map::autonomous(&w, &b, 0.1, TransferFunction::Relu);
         let all = [vec![false], vec![true]];
         let mut found: Vec<f64> = solve_patterns(&map, &all).unwrap().points.iter().map(|p| p[0]).collect();
         found.sort_by(f64::total_cmp);
         assert_eq!(found, [-1.0, 1.0]);
-        let tanh = RateMap::new(RateNetwork { transfer: TransferFunction::Tanh, ..net }, &[]).unwrap();
+        let tanh = crate::fixed_points::rate_map::autonomous(&w, &b, 0.1, TransferFunction::Tanh);
         assert!(solve_patterns(&tanh, &all).unwrap_err().to_string().contains("piecewise-linear"));
     }
 

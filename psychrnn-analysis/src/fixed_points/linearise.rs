@@ -105,7 +105,6 @@ pub fn linearise(map: &RateMap, x: ArrayView1<'_, f64>) -> Result<Linearisation>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixed_points::rate_map::RateNetwork;
     use ndarray::array;
     use psychrnn_core::model::TransferFunction;
 
@@ -117,16 +116,8 @@ mod tests {
         let (c, s) = (0.9 * 0.1f64.cos(), 0.9 * 0.1f64.sin());
         let j = array![[c, -s], [s, c]];
         let w = (&j - &(Array2::<f64>::eye(2) * (1.0 - alpha))) / alpha;
-        let (w_in, b) = (Array2::zeros((2, 0)), ndarray::Array1::zeros(2));
-        let net = RateNetwork {
-            w_in: w_in.view(),
-            w_rec: w.view(),
-            b_rec: b.view(),
-            alpha: &[alpha],
-            transfer: TransferFunction::Linear,
-            dt,
-        };
-        let map = RateMap::new(net, &[]).unwrap();
+        let map =
+            crate::fixed_points::rate_map::autonomous(&w, &ndarray::Array1::zeros(2), alpha, TransferFunction::Linear);
         let lin = linearise(&map, ndarray::Array1::zeros(2).view()).unwrap();
         assert_eq!((lin.stability, lin.n_unstable, lin.oscillatory), (Stability::Stable, 0, true));
         assert!((lin.time_constants_ms[0] - (-dt / 0.9f64.ln())).abs() < 1e-9);

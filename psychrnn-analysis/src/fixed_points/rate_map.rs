@@ -151,6 +151,15 @@ impl RateMap {
     }
 }
 
+/// The map of an input-free network `x' = x + alpha (W f(x) + b - x)` with `dt = 10` ms, for
+/// the tests of the searches.
+#[cfg(test)]
+pub(crate) fn autonomous(w: &Array2<f64>, b: &Array1<f64>, alpha: f64, transfer: TransferFunction) -> RateMap {
+    let w_in = Array2::zeros((w.nrows(), 0));
+    let net = RateNetwork { w_in: w_in.view(), w_rec: w.view(), b_rec: b.view(), alpha: &[alpha], transfer, dt: 10.0 };
+    RateMap::new(net, &[]).expect("a valid test network")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

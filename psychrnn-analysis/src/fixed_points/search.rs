@@ -181,7 +181,6 @@ pub fn sample_starts(states: ArrayView2<'_, f64>, n: usize, noise_scale: f64, rn
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixed_points::rate_map::RateNetwork;
     use ndarray::array;
     use psychrnn_core::model::TransferFunction;
 
@@ -191,17 +190,7 @@ mod tests {
         let (alpha, r, th) = (0.5f64, 0.999f64, 0.05f64);
         let j = array![[r * th.cos(), -r * th.sin()], [r * th.sin(), r * th.cos()]];
         let w = (&j - &(Array2::<f64>::eye(2) * (1.0 - alpha))) / alpha;
-        let b = array![0.3, -0.2];
-        let w_in = Array2::zeros((2, 0));
-        let net = RateNetwork {
-            w_in: w_in.view(),
-            w_rec: w.view(),
-            b_rec: b.view(),
-            alpha: &[alpha],
-            transfer: TransferFunction::Linear,
-            dt: 10.0,
-        };
-        let map = RateMap::new(net, &[]).unwrap();
+        let map = crate::fixed_points::rate_map::autonomous(&w, &array![0.3, -0.2], alpha, TransferFunction::Linear);
         let (x, q) = newton_polish(&map, array![3.0, 4.0].view(), 20, 1e-24);
         assert!(q < 1e-24, "{q}");
         assert!(map.q(x.view()) < 1e-24);
@@ -212,16 +201,7 @@ mod tests {
         // x* solves (I - W) x = b.
         let w = array![[0.2, -0.5], [0.4, 0.1]];
         let b = array![1.0, -0.5];
-        let w_in = Array2::zeros((2, 0));
-        let net = RateNetwork {
-            w_in: w_in.view(),
-            w_rec: w.view(),
-            b_rec: b.view(),
-            alpha: &[0.2],
-            transfer: TransferFunction::Linear,
-            dt: 10.0,
-        };
-        let map = RateMap::new(net, &[]).unwrap();
+        let map = crate::fixed_points::rate_map::autonomous(&w, &b, 0.2, TransferFunction::Linear);
         let a = &Array2::<f64>::eye(2) - &w;
         let flat: Vec<f64> = a.iter().copied().collect();
         let exact = psychrnn_linalg::solve(&flat, b.as_slice().unwrap(), 2).unwrap().unwrap();

@@ -7,9 +7,7 @@ use psychrnn_core::model::TransferFunction;
 use super::*;
 
 fn map(w: &Array2<f64>, b: &Array1<f64>, transfer: TransferFunction) -> RateMap {
-    let w_in = Array2::zeros((w.nrows(), 0));
-    let net = RateNetwork { w_in: w_in.view(), w_rec: w.view(), b_rec: b.view(), alpha: &[0.1], transfer, dt: 10.0 };
-    RateMap::new(net, &[]).unwrap()
+    rate_map::autonomous(w, b, 0.1, transfer)
 }
 
 /// States spread over `[-2, 2]^n` (a grid), to start from.
