@@ -1,11 +1,13 @@
 //! # psychrnn-cli
 //!
-//! The `psychrnn` command line as a library (the binary is one call to [`main`]): each command
+//! The `psychrnn` command line as a library (the binary is one call to [`main`]; [`execute`]
+//! runs a parsed [`Cli`], as a test or another front-end would): each command
 //! is a function over `psychrnn-train` (experiment, trainer, run directory), `psychrnn-rate`
 //! (simulation) and `psychrnn-plugins` (the bundled tasks, models, ...).
 //!
 //! - [`run`]: `train`, `resume`, `replay` (one runner writing one kind of run directory).
-//! - [`simulate`]: `simulate`.  - [`analyze`]: `analyze`.  - [`bench`]: `bench`.  - [`observer`]: progress and files while training.
+//! - [`simulate`]: `simulate`.  - [`analyze`]: `analyze` ([`fixed_points`]: its fixed-point
+//!   analysis).  - [`mod@bench`]: `bench`.  - [`observer`]: progress and files while training.
 //! - [`list`], [`describe`]: the registry.
 //!
 //! Errors print their whole cause chain and exit non-zero. Everything the commands print goes
@@ -255,7 +257,7 @@ pub fn describe(tag: &str) -> CliResult<()> {
     Ok(())
 }
 
-/// Parses `args` (the program name first) as `psychrnn`'s command line and runs it ([`run`]); a
+/// Parses `args` (the program name first) as `psychrnn`'s command line and runs it ([`execute`]); a
 /// command line that does not parse prints clap's message (or the help asked for) and returns
 /// clap's exit code (2 for a usage error).
 pub fn main<I, T>(args: I) -> ExitCode
@@ -264,7 +266,7 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     match Cli::try_parse_from(args) {
-        Ok(cli) => run(cli),
+        Ok(cli) => execute(cli),
         Err(e) => {
             let _ = e.print();
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
@@ -274,7 +276,7 @@ where
 
 /// Runs a parsed command line, prints any error with its causes, and returns the exit code (130
 /// after Ctrl-C).
-pub fn run(cli: Cli) -> ExitCode {
+pub fn execute(cli: Cli) -> ExitCode {
     let _ = CLI_PLUGINS.set(cli.plugins.clone());
     let result = match cli.command {
         Command::Train { manifest, out, overrides, force, quiet } => {

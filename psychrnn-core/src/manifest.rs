@@ -1,7 +1,7 @@
 //! The experiment manifest (TOML): what a user writes, and what a run writes back as its lock.
 //!
 //! Plugin sections are kept as tables here and parsed by the plugin named in their `type`
-//! (see [`crate::experiment`]); the fixed sections are typed and reject unknown fields.
+//! (see `psychrnn_train::experiment`); the fixed sections are typed and reject unknown fields.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! - [`rate_map`]: the one-step map `F`, `q(x) = 1/2 |F(x) - x|^2` and its gradient, the Jacobian.
 //! - [`search`]: the iterative search from many starting states (FixedPointFinder's defaults).
 //! - [`exact`]: every fixed point of a ReLU network in the activation patterns it visits.
-//! - [`linearise`]: eigenvalues, stability class, time constants, oscillation frequencies.
+//! - [`mod@linearise`]: eigenvalues, stability class, time constants, oscillation frequencies.
 //! - [`continua`]: approximate line attractors (chains of fixed and slow points) and alignments.
 //! - [`find_fixed_points`] runs them together: starts sampled from the network's own states,
 //!   distance outliers dropped, unique fixed points (`q < fixed_q`) and slow points

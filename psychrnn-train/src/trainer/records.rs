@@ -121,7 +121,7 @@ impl std::fmt::Display for StopReason {
     }
 }
 
-/// The result of [`train`].
+/// The result of [`crate::train`].
 #[derive(Clone, Debug)]
 pub struct TrainingOutcome {
     /// Final raw parameters.
