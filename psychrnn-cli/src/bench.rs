@@ -186,11 +186,6 @@ fn time_simulation(n_rec: usize, threads: usize, seconds: f64) -> CliResult<f64>
     Ok(runs as f64 * BATCH as f64 / start.elapsed().as_secs_f64())
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 /// Runs `psychrnn bench`.
 pub fn run(args: &BenchArgs) -> CliResult<()> {
     let mut rows = Vec::new();
@@ -217,7 +212,7 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
             let (mut times, with_gen) = time_training(n, variant, args.threads, args.seconds, false)?;
             let (_, no_gen) = time_training(n, variant, args.threads, args.seconds / 2.0, true)?;
             let sim = time_simulation(n, args.threads, args.seconds / 2.0)?;
-            let med = median(&mut times);
+            let med = crate::median(&mut times);
             let gflop = 3.0 * 2.0 * (BATCH * n * n * STEPS) as f64 / 1e9;
             let row = Row {
                 n_rec: n,

@@ -7,7 +7,7 @@ use std::path::Path;
 use psychrnn_analysis::fixed_points::{
     FixedPointOptions, FixedPoints, RateMap, RateNetwork, Stability, find_fixed_points,
 };
-use psychrnn_core::npz::{NpyArray, NpyData, read_npz, write_npz};
+use psychrnn_core::npz::{NpyArray, read_npz, write_npz};
 use psychrnn_core::rng::{Noise, Purpose, stream};
 use psychrnn_core::{ParamSet, Trajectory};
 use psychrnn_rate::Simulator;
@@ -263,7 +263,7 @@ pub fn write_fixed_points(
         .iter()
         .zip(&conditions)
         .map(|((_, f), u)| {
-            let mut value = summary(f, u);
+            let mut value = summary(f, u, &options);
             value["line_attractor"] = line_attractor(f, &sim, regression.as_ref());
             value
         })
@@ -392,14 +392,8 @@ pub fn write_fixed_points(
     Ok(files)
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut v: Vec<f64> = values.iter().copied().filter(|q| q.is_finite()).collect();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 fn int64(name: &str, values: Vec<i64>) -> NpyArray {
-    NpyArray { name: name.into(), shape: vec![values.len()], data: NpyData::I64(values) }
+    NpyArray::i64(name, &[values.len()], values)
 }
 
 fn format_input(u: &[f64]) -> String {
@@ -465,7 +459,7 @@ fn line_attractor(
 }
 
 /// One input's census and table of eigenvalues, for the JSON.
-fn summary(found: &FixedPoints, input: &[f64]) -> serde_json::Value {
+fn summary(found: &FixedPoints, input: &[f64], options: &FixedPointOptions) -> serde_json::Value {
     let count = |s: Stability| found.fixed.iter().filter(|p| p.linearisation.stability == s).count();
     let mut saddles: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
     for p in found.fixed.iter().filter(|p| p.linearisation.stability == Stability::Saddle) {
@@ -498,10 +492,10 @@ fn summary(found: &FixedPoints, input: &[f64]) -> serde_json::Value {
         "slow_points": found.slow.len(),
         "starts": found.starts,
         "starts_ending": {
-            "fixed (q < 1e-10)": found.end_q.iter().filter(|&&q| q < 1e-10).count(),
-            "slow (q < 1e-6)": found.end_q.iter().filter(|&&q| (1e-10..1e-6).contains(&q)).count(),
-            "elsewhere": found.end_q.iter().filter(|&&q| q >= 1e-6).count(),
-            "median_q": median(&found.end_q),
+            format!("fixed (q < {:e})", options.fixed_q): found.end_q.iter().filter(|&&q| q < options.fixed_q).count(),
+            format!("slow (q < {:e})", options.slow_q): found.end_q.iter().filter(|&&q| (options.fixed_q..options.slow_q).contains(&q)).count(),
+            "elsewhere": found.end_q.iter().filter(|&&q| q >= options.slow_q).count(),
+            "median_q": crate::median(&mut found.end_q.iter().copied().filter(|q| q.is_finite()).collect::<Vec<_>>()),
         },
         "distance_outliers": found.outliers,
         "exact": found.exact.as_ref().map(|e| json!({

@@ -159,13 +159,8 @@ fn registry_with(paths: &[PathBuf]) -> psychrnn_core::Result<Registry> {
 /// names (relative to `dir`, the manifest's directory): the registry every command that reads
 /// a manifest or a run's lock resolves its tags in.
 fn registry_for(manifest: &psychrnn_core::Manifest, dir: &Path) -> psychrnn_core::Result<Registry> {
-    let mut paths = CLI_PLUGINS.get().cloned().unwrap_or_default();
-    for p in manifest.plugin_paths(dir) {
-        if !paths.iter().any(|q| std::path::absolute(q).is_ok_and(|q| q == p)) {
-            paths.push(p);
-        }
-    }
-    registry_with(&paths)
+    let cli = CLI_PLUGINS.get().map_or(&[][..], Vec::as_slice);
+    registry_with(&manifest.plugin_paths_with(dir, cli))
 }
 
 /// Loads a manifest with its `[plugins]`, the `--plugin` libraries and `--set` overrides.
@@ -210,6 +205,12 @@ pub(crate) fn trained_params(exp: &Experiment, weights: &Path, seed: u64) -> Cli
         weights.display()
     )
     .into())
+}
+
+/// The median of `values` (the upper one of an even count; NaN when empty), sorting them.
+pub(crate) fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// `psychrnn list`: the registered plugin tags of `kind` (every kind when `None`).

@@ -82,7 +82,7 @@ impl TrainingObserver for Progress {
             row.trials,
             row.loss + row.regularization,
             self.metric,
-            if self.metric == "accuracy" { row.accuracy } else { row.metric }
+            row.score(&self.metric)
         );
         if let Some(bar) = &self.bar {
             bar.set_message(line);

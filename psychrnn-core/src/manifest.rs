@@ -291,6 +291,19 @@ impl Manifest {
             .map(|p| std::path::absolute(base_dir.join(p)).unwrap_or_else(|_| base_dir.join(p)))
             .collect()
     }
+
+    /// [`Manifest::plugin_paths`] followed by `extra` (e.g. the command line's `--plugin`
+    /// libraries, made absolute against the working directory), each library once.
+    pub fn plugin_paths_with(&self, base_dir: &Path, extra: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+        let mut paths = self.plugin_paths(base_dir);
+        for p in extra {
+            let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+            if !paths.contains(&p) {
+                paths.push(p);
+            }
+        }
+        paths
+    }
 }
 
 /// Provenance written into a lock manifest.

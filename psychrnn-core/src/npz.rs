@@ -46,6 +46,11 @@ impl NpyArray {
         NpyArray { name: name.into(), shape: shape.to_vec(), data: NpyData::F64(data) }
     }
 
+    /// An `int64` array.
+    pub fn i64(name: impl Into<String>, shape: &[usize], data: Vec<i64>) -> Self {
+        NpyArray { name: name.into(), shape: shape.to_vec(), data: NpyData::I64(data) }
+    }
+
     /// A 0-d unicode string.
     pub fn string(name: impl Into<String>, value: impl Into<String>) -> Self {
         NpyArray { name: name.into(), shape: Vec::new(), data: NpyData::Str(value.into()) }

@@ -51,7 +51,7 @@ fn written_arrays() -> Vec<NpyArray> {
         NpyArray::f32("b_rec", &[3], vec![0.0, 0.1, -0.1]),
         NpyArray::f64("dale_ratio", &[], vec![0.8]),
         NpyArray::string("transfer_function_name", "relu"),
-        NpyArray { name: "n".into(), shape: vec![2], data: psychrnn_core::npz::NpyData::I64(vec![1, -1]) },
+        NpyArray::i64("n", &[2], vec![1, -1]),
     ]
 }
 

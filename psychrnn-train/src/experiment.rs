@@ -523,13 +523,7 @@ impl Experiment {
         let manifest = Manifest::load_with_overrides(path, overrides)?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
         let dir = path.parent().unwrap_or(Path::new("."));
-        let mut plugin_paths = manifest.plugin_paths(dir);
-        for p in extra_plugins {
-            let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
-            if !plugin_paths.contains(&p) {
-                plugin_paths.push(p);
-            }
-        }
+        let plugin_paths = manifest.plugin_paths_with(dir, extra_plugins);
         let registry = make_registry(&plugin_paths)?;
         let mut exp = Self::from_manifest(&manifest, &registry, stem, dir)?;
         exp.overrides.extend(overrides.iter().cloned());

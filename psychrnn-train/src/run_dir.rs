@@ -179,8 +179,7 @@ fn write_plots(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome) -> Resul
     let metric = exp.metric_name();
     let shown = if metric == "rmse" { "RMSE".to_string() } else { metric.clone() };
     let checks = if exp.curriculum.is_some() { "curriculum checks" } else { "validation checks" };
-    let on_batch = |r: &crate::trainer::MetricsRow| if metric == "accuracy" { r.accuracy } else { r.metric };
-    let mut scores = vec![series(&format!("{shown} on the update's batch"), &on_batch)];
+    let mut scores = vec![series(&format!("{shown} on the update's batch"), &|r| r.score(&metric))];
     if !history.is_empty() {
         let name = format!("{shown} on {checks}");
         scores.push(Series::line(name, history.iter().map(|m| (m.trials as f64, m.value)).collect()));
@@ -217,7 +216,7 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
     let metric = exp.metric_name();
     let mut csv = format!("iteration,trials,loss,regularization,{metric},stage,wall_seconds\n");
     for r in &outcome.metrics {
-        let score = if metric == "accuracy" { r.accuracy } else { r.metric };
+        let score = r.score(&metric);
         let _ = writeln!(
             csv,
             "{},{},{},{},{},{},{:.3}",

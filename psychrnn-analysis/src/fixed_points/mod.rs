@@ -25,6 +25,11 @@ pub use linearise::{Linearisation, Stability, linearise};
 pub use rate_map::{RateMap, RateNetwork};
 pub use search::{SearchOptions, minimise_q, sample_starts};
 
+/// Multiply-adds the Newton steps of one search may spend (`newton_steps x N^3` per start;
+/// 2e10, tens of seconds): the starts left furthest from a fixed point go without when it runs
+/// out.
+const NEWTON_BUDGET: f64 = 2e10;
+
 /// The settings of [`find_fixed_points`] (defaults: FixedPointFinder's where it has one).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FixedPointOptions {
@@ -202,12 +207,11 @@ pub fn find_fixed_points(
     let mut rng = stream(options.seed, Purpose::User, 0x0F1C);
     let starts = sample_starts(states, options.n_starts, options.start_noise, &mut rng);
     let mut ends = minimise_q(map, starts.view(), &options.search);
-    // Newton steps where Adam stopped short, lowest q first, within a budget of 2e10
-    // multiply-adds (20 steps of an N^3 solve each).
+    // Newton steps where Adam stopped short, lowest q first, within NEWTON_BUDGET.
     let mut order: Vec<usize> = (0..ends.len()).filter(|&i| ends[i].q >= options.search.tol_q).collect();
     order.sort_by(|&a, &b| ends[a].q.total_cmp(&ends[b].q));
     let per_start = (options.newton_steps as f64) * (n as f64).powi(3);
-    let affordable = if per_start > 0.0 { (2e10 / per_start) as usize } else { 0 };
+    let affordable = if per_start > 0.0 { (NEWTON_BUDGET / per_start) as usize } else { 0 };
     for &i in order.iter().take(affordable) {
         let (x, q) = search::newton_polish(map, ends[i].x.view(), options.newton_steps, options.search.tol_q);
         if q < ends[i].q {

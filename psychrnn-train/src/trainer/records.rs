@@ -31,6 +31,14 @@ pub struct MetricsRow {
     pub wall_seconds: f64,
 }
 
+impl MetricsRow {
+    /// The row's score under the run's metric `metric` (its tag): the accuracy for `accuracy`
+    /// (also in rows of checkpoints written before `metric` was recorded), else `metric`.
+    pub fn score(&self, metric: &str) -> f64 {
+        if metric == "accuracy" { self.accuracy } else { self.metric }
+    }
+}
+
 /// One curriculum check: the metric of a stage on a fresh batch.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct MetricRecord {
