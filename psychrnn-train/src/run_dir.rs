@@ -162,6 +162,10 @@ fn write_plots(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome) -> Resul
         .filter(|(i, m)| history.get(i + 1).map_or(outcome.stage, |n| n.stage) > m.stage)
         .map(|(_, m)| m.trials as f64)
         .collect();
+    // Both plots draw the stage changes as dashed lines, and both titles say so.
+    let titled = |title: &str| {
+        if changes.is_empty() { title.to_string() } else { format!("{title} (dashed: curriculum stage changes)") }
+    };
     let with_regularization = rows.iter().any(|r| r.regularization != 0.0);
     let mut losses = vec![series("loss", &|r| r.loss)];
     if with_regularization {
@@ -172,7 +176,7 @@ fn write_plots(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome) -> Resul
         markers: changes.clone(),
         log_y: true,
         legend: crate::plot::Legend::Best,
-        ..Chart::new("Training loss", "training trials", "loss on the update's batch (log scale)")
+        ..Chart::new(titled("Training loss"), "training trials", "loss on the update's batch (log scale)")
     };
     write_atomically(&dir.join("loss.svg"), loss.to_svg().as_bytes())?;
 
@@ -188,7 +192,7 @@ fn write_plots(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome) -> Resul
     if let Some(first) = label.get_mut(..1) {
         first.make_ascii_uppercase();
     }
-    let title = if changes.is_empty() { label.clone() } else { format!("{label} (dashed: curriculum stage changes)") };
+    let title = titled(&label);
     let chart = Chart {
         series: scores,
         markers: changes,
