@@ -16,6 +16,7 @@
 //!   control, the inhibitory units).
 //! - A trained network's trials over its task's condition grid: [`study`] (what the analyses of
 //!   `psychrnn analyze` start from), or over a [`selection`] of it.
+//! - Many networks: summaries over seeds and a rank test between groups ([`statistics`]).
 //! - Support: a derivative-free minimiser ([`optimize`]).
 
 // No unwrap/expect on anything a user supplies: library code returns errors instead.
@@ -31,5 +32,6 @@ pub mod psychometric;
 pub mod regression;
 pub mod selection;
 pub mod selectivity;
+pub mod statistics;
 pub mod study;
 pub mod tuning;

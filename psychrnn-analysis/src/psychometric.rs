@@ -16,6 +16,7 @@ use rand_distr::{Binomial, Distribution};
 use serde::{Deserialize, Serialize};
 
 use crate::optimize::{NelderMead, nelder_mead};
+use crate::statistics::quantile;
 
 /// The sigmoid `F` of the curve.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -416,19 +417,6 @@ fn bootstrap(points: &[Point], curve: &Curve, options: &FitOptions) -> Intervals
         slope: interval(2),
         lapse_low: interval(3),
         lapse_high: interval(4),
-    }
-}
-
-/// The `q`-quantile of sorted values, by linear interpolation (NaN when empty).
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    match sorted.len() {
-        0 => f64::NAN,
-        1 => sorted[0],
-        n => {
-            let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
-            let (i, frac) = (pos.floor() as usize, pos.fract());
-            if i + 1 < n { sorted[i] + frac * (sorted[i + 1] - sorted[i]) } else { sorted[n - 1] }
-        }
     }
 }
 
