@@ -29,6 +29,9 @@ pub struct Series {
     pub style: Style,
     /// Symmetric error bars (one per point), if any.
     pub errors: Vec<f64>,
+    /// Bars from a low to a high value (one per point, e.g. the interquartile range around a
+    /// median), if any; drawn instead of `errors`.
+    pub ranges: Vec<(f64, f64)>,
     /// Colour index (default: the series' position).
     pub color: Option<usize>,
 }
@@ -56,6 +59,23 @@ impl Series {
     pub fn with_errors(mut self, errors: Vec<f64>) -> Self {
         self.errors = errors;
         self
+    }
+
+    /// The same series with a bar from `lo` to `hi` at each point.
+    #[must_use]
+    pub fn with_ranges(mut self, ranges: Vec<(f64, f64)>) -> Self {
+        self.ranges = ranges;
+        self
+    }
+
+    /// The bar at point `k`: its range, or the point's value plus and minus its error.
+    fn bar(&self, k: usize) -> Option<(f64, f64)> {
+        let y = self.points.get(k)?.1;
+        match (self.ranges.get(k), self.errors.get(k)) {
+            (Some(&(lo, hi)), _) => Some((lo, hi)),
+            (None, Some(&e)) if e.is_finite() && e > 0.0 => Some((y - e, y + e)),
+            _ => None,
+        }
     }
 
     /// The same series in colour `index`.
@@ -105,6 +125,9 @@ pub struct Chart {
     pub log_y: bool,
     /// Where the legend goes.
     pub legend: Legend,
+    /// Names of categories at x = 0, 1, 2, ... (e.g. a sweep's variants or a parameter's
+    /// values): the x ticks are these names, and the x range is one category wider each side.
+    pub x_categories: Vec<String>,
 }
 
 /// The legend's corner inside the frame.
@@ -149,6 +172,7 @@ impl Chart {
                 .map(|s| Series {
                     points: s.points.iter().map(|&(x, y)| (x, log(y))).collect(),
                     errors: Vec::new(),
+                    ranges: s.ranges.iter().map(|&(lo, hi)| (log(lo), log(hi))).collect(),
                     ..s.clone()
                 })
                 .collect();
@@ -169,13 +193,17 @@ impl Chart {
         let finite_points = || self.series.iter().flat_map(|s| s.points.iter().copied());
         let circle: Vec<f64> = self.circle.map(|r| vec![-r, r]).unwrap_or_default();
         let (x0, x1) = self.x_range.unwrap_or_else(|| {
-            bounds(finite_points().map(|p| p.0).chain(self.markers.iter().copied()).chain(circle.iter().copied()))
+            if self.x_categories.is_empty() {
+                bounds(finite_points().map(|p| p.0).chain(self.markers.iter().copied()).chain(circle.iter().copied()))
+            } else {
+                (-0.6, self.x_categories.len() as f64 - 0.4)
+            }
         });
         let (y0, y1) = self.y_range.unwrap_or_else(|| {
             let with_errors = self.series.iter().flat_map(|s| {
                 s.points.iter().enumerate().flat_map(move |(i, p)| {
-                    let e = s.errors.get(i).copied().filter(|e| e.is_finite()).unwrap_or(0.0);
-                    [p.1 - e, p.1 + e]
+                    let (lo, hi) = s.bar(i).unwrap_or((p.1, p.1));
+                    [p.1, lo, hi]
                 })
             });
             bounds(with_errors.chain(self.h_lines.iter().copied()).chain(circle.iter().copied()))
@@ -184,7 +212,15 @@ impl Chart {
         let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
         let py = |y: f64| H - BOTTOM - (y - y0) / (y1 - y0) * (H - TOP - BOTTOM);
         let canvas = if self.legend == Legend::Outside { W + 20.0 + legend_width(&self.series) } else { W };
-        let mut svg = frame(&self.title, &self.x_label, &self.y_label, (x0, x1), (y0, y1), canvas, log_y_ticks);
+        let mut svg = frame(
+            &self.title,
+            (&self.x_label, &self.y_label),
+            (x0, x1),
+            (y0, y1),
+            canvas,
+            log_y_ticks,
+            &self.x_categories,
+        );
         for m in &self.markers {
             let _ = writeln!(
                 svg,
@@ -224,15 +260,15 @@ impl Chart {
                     points.join(" ")
                 );
             }
-            for (k, &(x, y)) in s.points.iter().enumerate() {
-                let Some(&e) = s.errors.get(k) else { continue };
-                if x.is_finite() && y.is_finite() && e.is_finite() && e > 0.0 {
+            for (k, &(x, _)) in s.points.iter().enumerate() {
+                let Some((lo, hi)) = s.bar(k) else { continue };
+                if x.is_finite() && lo.is_finite() && hi.is_finite() {
                     let _ = writeln!(
                         svg,
-                        r#"<line x1="{0:.1}" y1="{1:.1}" x2="{0:.1}" y2="{2:.1}" stroke="{color}"/>"#,
+                        r#"<line x1="{0:.1}" y1="{1:.1}" x2="{0:.1}" y2="{2:.1}" stroke="{color}" stroke-width="1.5"/>"#,
                         px(x),
-                        py(y - e),
-                        py(y + e)
+                        py(lo),
+                        py(hi)
                     );
                 }
             }
@@ -336,12 +372,12 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
 /// The document head, title, axes, ticks, grid and axis labels.
 fn frame(
     title: &str,
-    x_label: &str,
-    y_label: &str,
+    (x_label, y_label): (&str, &str),
     (x0, x1): (f64, f64),
     (y0, y1): (f64, f64),
     canvas: f64,
     log_y: bool,
+    x_categories: &[String],
 ) -> String {
     let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
     let py = |y: f64| H - BOTTOM - (y - y0) / (y1 - y0) * (H - TOP - BOTTOM);
@@ -361,13 +397,18 @@ fn frame(
         H - BOTTOM
     );
     let _ = writeln!(svg, r#"<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{}" stroke="black"/>"#, H - BOTTOM);
-    for x in ticks(x0, x1) {
+    let x_ticks: Vec<(f64, String)> = if x_categories.is_empty() {
+        ticks(x0, x1).into_iter().map(|x| (x, format_tick(x))).collect()
+    } else {
+        x_categories.iter().enumerate().map(|(i, c)| (i as f64, c.clone())).collect()
+    };
+    for (x, label) in x_ticks {
         let _ = writeln!(
             svg,
             r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
             px(x),
             H - BOTTOM + 18.0,
-            format_tick(x)
+            escape(&label)
         );
         let _ = writeln!(
             svg,

@@ -26,7 +26,7 @@ use psychrnn_core::error::{Error, Result};
 use psychrnn_core::npz::{NpyArray, write_atomically, write_npz};
 
 /// The content of `summary.json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct RunSummary {
     /// Run name.
     pub name: String,
@@ -65,6 +65,23 @@ pub struct RunSummary {
     pub training_seconds: f64,
     /// psychrnn version.
     pub psychrnn_version: String,
+}
+
+impl RunSummary {
+    /// The file name of a run's summary.
+    pub const FILE: &'static str = "summary.json";
+
+    /// Reads `dir/summary.json` (written last, so its presence means the run's files are
+    /// complete).
+    ///
+    /// # Errors
+    /// [`Error::Read`] if it cannot be read; [`Error::Invalid`] naming the file if it is not a
+    /// summary.
+    pub fn read(dir: &Path) -> Result<RunSummary> {
+        let path = dir.join(Self::FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+        serde_json::from_str(&text).map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))
+    }
 }
 
 /// Creates `dir` and writes `manifest.lock.toml` (before training, so a killed run can be
@@ -277,5 +294,5 @@ pub fn write_run(dir: &Path, exp: &Experiment, outcome: &TrainingOutcome, test: 
         psychrnn_version: psychrnn_core::VERSION.to_string(),
     };
     let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::invalid("summary.json", e.to_string()))?;
-    write_atomically(&dir.join("summary.json"), json.as_bytes())
+    write_atomically(&dir.join(RunSummary::FILE), json.as_bytes())
 }

@@ -77,7 +77,8 @@ impl Drop for RunLock {
 
 /// Whether process `pid` is alive. On Linux from `/proc`; elsewhere every recorded holder is
 /// taken to be alive (a stale lock is then removed by hand, as the error says).
-fn is_running(pid: u32) -> bool {
+/// Whether process `pid` is alive on this machine (always true off Linux, where it cannot be told).
+pub fn is_running(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }

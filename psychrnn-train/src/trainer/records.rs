@@ -75,7 +75,7 @@ pub struct TrainingState {
 }
 
 /// Why training stopped.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StopReason {
     /// All `ceil(training_iters / N_batch)` updates were done.
