@@ -6,6 +6,7 @@
 //! (simulation) and `psychrnn-plugins` (the bundled tasks, models, ...).
 //!
 //! - [`run`]: `train`, `resume`, `replay` (one runner writing one kind of run directory).
+//! - [`mod@sweep`]: `sweep` (many runs, locally or on Slurm).
 //! - [`simulate`]: `simulate`.  - [`analyze`]: `analyze` ([`fixed_points`]: its fixed-point
 //!   analysis).  - [`mod@bench`]: `bench`.  - [`observer`]: progress and files while training.
 //! - [`list`], [`describe`]: the registry.
@@ -38,6 +39,7 @@ pub mod fixed_points;
 pub mod observer;
 pub mod run;
 pub mod simulate;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -115,6 +117,9 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Measure training and simulation speed on the reference workload PD-std.
     Bench(bench::BenchArgs),
+    /// Many runs over seeds and parameters (a sweep file), on this machine's cores or as
+    /// Slurm job arrays: plan, run, status, collect.
+    Sweep(sweep::SweepArgs),
     /// Describe a plugin: its documentation and every parameter with type and default, as TOML.
     Describe {
         /// The plugin's tag (see `psychrnn list`).
@@ -292,6 +297,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         Command::List { kind } => list(kind.as_deref()),
         Command::Describe { tag } => describe(&tag),
         Command::Bench(args) => bench::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -355,19 +355,20 @@ fn measure_label(measure: &str, rows: &[Row]) -> String {
     }
 }
 
-/// Each run's value as a dot at `x` (spread a little sideways, by its position in the group, so
-/// equal values stay visible) and the group's median with its interquartile range.
-fn strip(name: String, color: usize, x: f64, values: &[f64], width: f64) -> [Series; 2] {
+/// Each run's value as a dot just right of `x` (spread sideways over `width` by its position in
+/// the group, so equal values stay visible), named `dots` in the legend, and the group's median
+/// at `x` with its interquartile range, named `median`.
+fn strip(dots: String, median: String, color: usize, x: f64, values: &[f64], width: f64) -> [Series; 2] {
     let n = values.len();
-    let dots: Vec<(f64, f64)> = values
+    let spread: Vec<(f64, f64)> = values
         .iter()
         .enumerate()
-        .map(|(k, &v)| (x + if n > 1 { width * (k as f64 / (n - 1) as f64 - 0.5) } else { 0.0 }, v))
+        .map(|(k, &v)| (x + 0.05 + if n > 1 { width * k as f64 / (n - 1) as f64 } else { 0.0 }, v))
         .collect();
     let s = Summary::of(values);
     [
-        Series::points("", dots).colored(color),
-        Series::points(name, vec![(x, s.median)]).colored(color).with_ranges(vec![(s.q25, s.q75)]),
+        Series::points(dots, spread).colored(color),
+        Series::line(median, vec![(x, s.median)]).styled(Style::LinePoints).colored(color).with_ranges(vec![(s.q25, s.q75)]),
     ]
 }
 
@@ -390,8 +391,9 @@ pub fn plots(sweep: &SweepDir, rows: &[Row], measure: &str) -> Vec<(String, Stri
         chart.legend = Legend::Outside;
         for (i, v) in variants.iter().enumerate() {
             let values: Vec<f64> = rows.iter().filter(done).filter(|r| r.run.variant == *v).map(|r| r.measure(measure)).collect();
-            let name = format!("{v} (n = {})", values.len());
-            chart.series.extend(strip(name, i, i as f64, &values, 0.3));
+            let dots = if i == 0 { "each run".to_string() } else { String::new() };
+            let median = format!("{v}: median, IQR (n = {})", values.len());
+            chart.series.extend(strip(dots, median, i, i as f64, &values, 0.25));
         }
         out.push((format!("{measure}_by_variant.svg"), chart.to_svg()));
     }
@@ -415,6 +417,7 @@ pub fn plots(sweep: &SweepDir, rows: &[Row], measure: &str) -> Vec<(String, Stri
         chart.x_categories = categories.iter().map(|c| c.trim_matches('"').to_string()).collect();
         chart.legend = Legend::Outside;
         let spread = 0.5 / variants.len() as f64;
+        let mut points_named = false;
         for (i, v) in variants.iter().enumerate() {
             let offset = if variants.len() > 1 { spread * (i as f64 - (variants.len() - 1) as f64 / 2.0) } else { 0.0 };
             let mut medians = Vec::new();
@@ -428,7 +431,9 @@ pub fn plots(sweep: &SweepDir, rows: &[Row], measure: &str) -> Vec<(String, Stri
                 if values.is_empty() {
                     continue;
                 }
-                let [dots, median] = strip(String::new(), i, c as f64 + offset, &values, 0.6 * spread.min(0.3));
+                let name = if points_named { String::new() } else { "each run".to_string() };
+                points_named = true;
+                let [dots, median] = strip(name, String::new(), i, c as f64 + offset, &values, 0.6 * spread.min(0.3));
                 chart.series.push(dots);
                 medians.push((median.points[0], median.ranges[0]));
             }

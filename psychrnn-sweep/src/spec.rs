@@ -149,8 +149,7 @@ impl SweepSpec {
                 None => Vec::new(),
                 Some(s) => assignments(&s).map_err(|m| Error::invalid(field("set"), m))?,
             };
-            let name = manifest.file_stem().map_or_else(|| "base".into(), |s| s.to_string_lossy().into_owned());
-            variants.push(Variant { name, manifest, overrides });
+            variants.push(Variant { name: variant_name(&manifest), manifest, overrides });
         }
         let grid = match root.remove("grid") {
             None => Vec::new(),
@@ -198,6 +197,18 @@ impl SweepSpec {
             Some(n) if n <= MAX_RUNS => Ok(spec),
             _ => Err(Error::invalid(&file, format!("expands to more than {MAX_RUNS} runs"))),
         }
+    }
+}
+
+/// The name of a sweep's one variant: its manifest's stem, or the manifest's folder for a
+/// `manifest.toml` (`examples/hello_world/manifest.toml` -> `hello_world`).
+fn variant_name(manifest: &Path) -> String {
+    let stem = manifest.file_stem().map(|s| s.to_string_lossy().into_owned());
+    let folder = manifest.parent().and_then(Path::file_name).map(|s| s.to_string_lossy().into_owned());
+    match (stem, folder) {
+        (Some(s), Some(f)) if s == "manifest" && !f.is_empty() => f,
+        (Some(s), _) => s,
+        _ => "base".into(),
     }
 }
 
@@ -313,6 +324,8 @@ mod tests {
     fn one_manifest_is_one_variant_named_after_it() {
         let s = parse("manifest = \"pd.toml\"\nseeds = [5, 1]\n").unwrap();
         assert_eq!((s.name.as_str(), s.variants[0].name.as_str()), ("s", "pd"));
+        let m = parse("manifest = \"../hello_world/manifest.toml\"\n").unwrap();
+        assert_eq!(m.variants[0].name, "hello_world");
         assert_eq!(s.seeds, vec![5, 1]);
         assert!(s.grid.is_empty() && s.zip.is_empty());
     }

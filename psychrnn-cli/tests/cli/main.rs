@@ -7,3 +7,4 @@ mod end_to_end;
 mod examples;
 mod fuzz;
 mod plugins;
+mod sweep;
