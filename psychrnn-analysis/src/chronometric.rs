@@ -168,8 +168,7 @@ pub fn accuracy_by_duration(trials: &[(f64, f64, Option<bool>)], bins: usize) ->
     let mut durations: Vec<f64> = trials.iter().map(|t| t.1).filter(|d| d.is_finite()).collect();
     durations.sort_by(f64::total_cmp);
     let bins = bins.max(1);
-    let edges: Vec<f64> =
-        (0..=bins).map(|k| crate::statistics::quantile(&durations, k as f64 / bins as f64)).collect();
+    let edges: Vec<f64> = (0..=bins).map(|k| crate::statistics::quantile(&durations, k as f64 / bins as f64)).collect();
     let bin_of = |d: f64| edges[1..bins].iter().take_while(|&&e| d > e).count();
     let mut stimuli: Vec<f64> = trials.iter().map(|t| t.0).filter(|s| s.is_finite()).collect();
     stimuli.sort_by(f64::total_cmp);

@@ -234,7 +234,8 @@ fn run_sweep(a: &RunArgs) -> CliResult<()> {
     let queue = queue_of(&sweep);
     let states: Vec<RunState> = sweep.plan.runs.iter().map(|r| run_state(&sweep, r, &queue)).collect();
     let todo: Vec<usize> = states.iter().enumerate().filter(|(_, s)| s.wants_work()).map(|(i, _)| i).collect();
-    let counts: Vec<String> = tally(&states).into_iter().filter(|(_, n)| *n > 0).map(|(l, n)| format!("{n} {l}")).collect();
+    let counts: Vec<String> =
+        tally(&states).into_iter().filter(|(_, n)| *n > 0).map(|(l, n)| format!("{n} {l}")).collect();
     if !a.quiet {
         say!("sweep `{}` in {}: {} runs ({})", plan.name, root.display(), plan.runs.len(), counts.join(", "));
     }
@@ -278,7 +279,8 @@ fn wait_for_queue(sweep: &SweepDir, quiet: bool) {
         let queue = queue_of(sweep);
         let states: Vec<RunState> = sweep.plan.runs.iter().map(|r| run_state(sweep, r, &queue)).collect();
         let busy = states.iter().any(|s| matches!(s, RunState::Pending { .. } | RunState::Running { .. }));
-        let line: Vec<String> = tally(&states).into_iter().filter(|(_, n)| *n > 0).map(|(l, n)| format!("{n} {l}")).collect();
+        let line: Vec<String> =
+            tally(&states).into_iter().filter(|(_, n)| *n > 0).map(|(l, n)| format!("{n} {l}")).collect();
         let line = line.join(", ");
         if !quiet && line != last {
             say!("  {line}");
@@ -340,7 +342,8 @@ fn stop_flag() -> Arc<AtomicBool> {
 
 /// The local executor with one progress display for the whole sweep.
 fn run_locally(sweep: &SweepDir, todo: &[usize], worker: &Worker, a: &RunArgs) -> CliResult<()> {
-    let options = LocalOptions { jobs: a.jobs.unwrap_or(LocalOptions::default().jobs).max(1), threads: a.threads.max(1) };
+    let options =
+        LocalOptions { jobs: a.jobs.unwrap_or(LocalOptions::default().jobs).max(1), threads: a.threads.max(1) };
     if !a.quiet {
         say!("running {} runs, {} at a time, {} thread(s) each", todo.len(), options.jobs, options.threads);
     }
@@ -405,7 +408,9 @@ fn report(sweep: &SweepDir, all: bool) -> CliResult<()> {
             }
             RunState::Running { at } => format!("on {at}"),
             RunState::Pending { job } => format!("queued as slurm job {job}"),
-            RunState::Interrupted { reason } => format!("{reason}; resumes from its checkpoint on the next `sweep run`"),
+            RunState::Interrupted { reason } => {
+                format!("{reason}; resumes from its checkpoint on the next `sweep run`")
+            }
             RunState::Failed { reason } => reason.clone(),
             RunState::NotStarted => {
                 if !all {

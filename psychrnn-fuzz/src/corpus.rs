@@ -19,15 +19,17 @@ pub struct SeedManifest {
     pub text: String,
 }
 
-/// Every manifest under `examples/` (the `Cargo.toml` files of the example crates excluded),
-/// in path order.
+/// Every manifest under `examples/` (the `Cargo.toml` files of the example crates and the sweep
+/// files of `examples/sweeps/` excluded), in path order.
 pub fn manifests() -> Vec<SeedManifest> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else { return };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
-                walk(&path, out);
+                if path.file_name().is_some_and(|n| n != "sweeps") {
+                    walk(&path, out);
+                }
             } else if path.extension().is_some_and(|e| e == "toml")
                 && path.file_name().is_some_and(|n| n != "Cargo.toml")
             {

@@ -125,7 +125,7 @@ pub fn table(sweep: &SweepDir, rows: &[Row]) -> String {
         let s = r.summary.as_ref();
         let seed = r.run.seed.or(s.map(|s| s.seed)).map(|x| x.to_string()).unwrap_or_default();
         let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
-        let stop = s.map(|s| serde_json::to_value(&s.stop_reason).ok()).flatten();
+        let stop = s.and_then(|s| serde_json::to_value(&s.stop_reason).ok());
         let stop = stop.and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(String::from)).unwrap_or_default();
         f.extend([
             seed,
@@ -261,7 +261,8 @@ impl Selector {
             Some(k) if k == "seed" => row.run.seed.is_some_and(|s| s.to_string() == *want),
             Some(k) => row.value(k).is_some_and(|v| {
                 let v = v.trim_matches('"');
-                v == want.trim_matches('"') || matches!((v.parse::<f64>(), want.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
+                v == want.trim_matches('"')
+                    || matches!((v.parse::<f64>(), want.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
             }),
         })
     }
@@ -291,27 +292,39 @@ pub struct Comparison {
     pub test: RankTest,
 }
 
+/// A value for people: integers without decimals, others to 4 significant digits.
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.is_finite() && v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-3) {
+        format!("{v:.3e}")
+    } else {
+        let decimals = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{v:.decimals$}")
+    }
+}
+
 impl std::fmt::Display for Comparison {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for side in [&self.a, &self.b] {
             let s = &side.summary;
             writeln!(
                 f,
-                "{:<24} n = {:>3}  median {:<10} IQR [{}, {}]  mean {:.4} ± {:.4} (sd)",
+                "{:<24} n = {:>3}  median {}  IQR [{}, {}]  mean {} ± {} (sd)",
                 side.group,
                 s.n,
-                format!("{:.4}", s.median),
-                format_args!("{:.4}", s.q25),
-                format_args!("{:.4}", s.q75),
-                s.mean,
-                s.sd
+                number(s.median),
+                number(s.q25),
+                number(s.q75),
+                number(s.mean),
+                number(s.sd)
             )?;
         }
         let t = &self.test;
         write!(
             f,
-            "Mann-Whitney U = {} (two-sided, {}), p = {:.3e}; P({} > {}) = {:.3}",
-            t.u,
+            "Mann-Whitney U = {} (two-sided, {}), p = {:.2e}; P({} > {}) = {:.3}",
+            number(t.u),
             serde_json::to_value(t.method).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
             t.p,
             self.a.group,
@@ -335,7 +348,10 @@ pub fn compare(rows: &[Row], a: &Selector, b: &Selector, measure: &str) -> Resul
     let test = mann_whitney_u(&va, &vb).ok_or_else(|| {
         Error::invalid(
             "--compare",
-            format!("`{}` has {} done runs and `{}` {}: each group needs at least one", sa.group, sa.summary.n, sb.group, sb.summary.n),
+            format!(
+                "`{}` has {} done runs and `{}` {}: each group needs at least one",
+                sa.group, sa.summary.n, sb.group, sb.summary.n
+            ),
         )
     })?;
     Ok(Comparison { measure: measure.to_string(), a: sa, b: sb, test })
@@ -358,7 +374,7 @@ fn measure_label(measure: &str, rows: &[Row]) -> String {
 /// Each run's value as a dot just right of `x` (spread sideways over `width` by its position in
 /// the group, so equal values stay visible), named `dots` in the legend, and the group's median
 /// at `x` with its interquartile range, named `median`.
-fn strip(dots: String, median: String, color: usize, x: f64, values: &[f64], width: f64) -> [Series; 2] {
+fn strip(dots: String, median: String, color: usize, x: f64, values: &[f64], width: f64) -> [Series; 3] {
     let n = values.len();
     let spread: Vec<(f64, f64)> = values
         .iter()
@@ -368,7 +384,12 @@ fn strip(dots: String, median: String, color: usize, x: f64, values: &[f64], wid
     let s = Summary::of(values);
     [
         Series::points(dots, spread).colored(color),
-        Series::line(median, vec![(x, s.median)]).styled(Style::LinePoints).colored(color).with_ranges(vec![(s.q25, s.q75)]),
+        Series::line(median, vec![(x, s.median)])
+            .styled(Style::LinePoints)
+            .colored(color)
+            .with_ranges(vec![(s.q25, s.q75)]),
+        // The median as a line through the group's dots.
+        Series::line("", vec![(x, s.median), (x + 0.05 + width, s.median)]).colored(color),
     ]
 }
 
@@ -390,7 +411,8 @@ pub fn plots(sweep: &SweepDir, rows: &[Row], measure: &str) -> Vec<(String, Stri
         chart.x_categories = variants.iter().map(|v| v.to_string()).collect();
         chart.legend = Legend::Outside;
         for (i, v) in variants.iter().enumerate() {
-            let values: Vec<f64> = rows.iter().filter(done).filter(|r| r.run.variant == *v).map(|r| r.measure(measure)).collect();
+            let values: Vec<f64> =
+                rows.iter().filter(done).filter(|r| r.run.variant == *v).map(|r| r.measure(measure)).collect();
             let dots = if i == 0 { "each run".to_string() } else { String::new() };
             let median = format!("{v}: median, IQR (n = {})", values.len());
             chart.series.extend(strip(dots, median, i, i as f64, &values, 0.25));
@@ -433,8 +455,9 @@ pub fn plots(sweep: &SweepDir, rows: &[Row], measure: &str) -> Vec<(String, Stri
                 }
                 let name = if points_named { String::new() } else { "each run".to_string() };
                 points_named = true;
-                let [dots, median] = strip(name, String::new(), i, c as f64 + offset, &values, 0.6 * spread.min(0.3));
-                chart.series.push(dots);
+                let [dots, median, line] =
+                    strip(name, String::new(), i, c as f64 + offset, &values, 0.6 * spread.min(0.3));
+                chart.series.extend([dots, line]);
                 medians.push((median.points[0], median.ranges[0]));
             }
             let (points, ranges): (Vec<_>, Vec<_>) = medians.into_iter().unzip();

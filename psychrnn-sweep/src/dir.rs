@@ -131,7 +131,10 @@ impl SweepDir {
         if std::fs::read_dir(root).is_ok_and(|mut e| e.next().is_some()) {
             return Err(Error::invalid(
                 root.display().to_string(),
-                format!("is not empty and holds no {}: it is not a sweep directory; choose another --out", Self::PLAN_FILE),
+                format!(
+                    "is not empty and holds no {}: it is not a sweep directory; choose another --out",
+                    Self::PLAN_FILE
+                ),
             ));
         }
         for sub in ["runs", "logs", "state"] {

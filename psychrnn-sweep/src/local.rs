@@ -143,7 +143,8 @@ fn run_one(sweep: &SweepDir, run: &PlannedRun, worker: &Worker, threads: usize) 
     let path = sweep.log_path(run);
     let write_err = |source| Error::Write { path: path.clone(), source };
     let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(write_err)?;
-    let _ = writeln!(log, "== {} on {}: local executor, {threads} thread(s)", crate::dir::unix_now() as u64, host_name());
+    let _ =
+        writeln!(log, "== {} on {}: local executor, {threads} thread(s)", crate::dir::unix_now() as u64, host_name());
     let mut command = worker.command(sweep, run, threads);
     let stderr = log.try_clone().map_err(write_err)?;
     command.stdin(Stdio::null()).stdout(log).stderr(stderr);

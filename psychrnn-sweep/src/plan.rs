@@ -74,7 +74,11 @@ pub fn file_sha256(path: &Path) -> Result<String> {
 
 /// A value as a file-name fragment: letters, digits and `.-+` kept, anything else `_`.
 fn slug(value: &str) -> String {
-    value.trim_matches('"').chars().map(|c| if c.is_ascii_alphanumeric() || ".-+".contains(c) { c } else { '_' }).collect()
+    value
+        .trim_matches('"')
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || ".-+".contains(c) { c } else { '_' })
+        .collect()
 }
 
 impl Plan {
@@ -88,13 +92,18 @@ impl Plan {
         let text = String::from_utf8(bytes.clone())
             .map_err(|_| Error::invalid(path.display().to_string(), "is not UTF-8 text"))?;
         let spec = SweepSpec::parse(&text, path)?;
-        let absolute = |p: &Path| std::path::absolute(p).map_err(|source| Error::Read { path: p.to_path_buf(), source });
+        let absolute =
+            |p: &Path| std::path::absolute(p).map_err(|source| Error::Read { path: p.to_path_buf(), source });
         let mut variants = Vec::new();
         for v in &spec.variants {
             let sha = file_sha256(&v.manifest).map_err(|e| {
                 Error::invalid(format!("{}: variants.{}.manifest", path.display(), v.name), e.to_string())
             })?;
-            variants.push(PlannedVariant { name: v.name.clone(), manifest: absolute(&v.manifest)?, manifest_sha256: sha });
+            variants.push(PlannedVariant {
+                name: v.name.clone(),
+                manifest: absolute(&v.manifest)?,
+                manifest_sha256: sha,
+            });
         }
         let axes: Vec<String> = spec.grid.iter().chain(&spec.zip).map(|a| a.key.clone()).collect();
         let points = points(&spec);
@@ -181,7 +190,11 @@ impl Plan {
         let more = if n > shown.len() { format!("\n  ... and {} more", n - shown.len()) } else { String::new() };
         Err(Error::invalid(
             self.sweep_file.display().to_string(),
-            format!("{n} of {} runs are not valid; nothing was started:\n  {}{more}", self.runs.len(), shown.join("\n  ")),
+            format!(
+                "{n} of {} runs are not valid; nothing was started:\n  {}{more}",
+                self.runs.len(),
+                shown.join("\n  ")
+            ),
         ))
     }
 
@@ -191,7 +204,15 @@ impl Plan {
     /// [`Error::Invalid`] if the plan has no such run.
     pub fn run(&self, index: usize) -> Result<&PlannedRun> {
         self.runs.get(index).ok_or_else(|| {
-            Error::invalid("index", format!("the sweep `{}` has {} runs (0 to {})", self.name, self.runs.len(), self.runs.len().saturating_sub(1)))
+            Error::invalid(
+                "index",
+                format!(
+                    "the sweep `{}` has {} runs (0 to {})",
+                    self.name,
+                    self.runs.len(),
+                    self.runs.len().saturating_sub(1)
+                ),
+            )
         })
     }
 }
@@ -248,7 +269,10 @@ pub(crate) mod tests {
         assert_eq!(plan.axes, ["model.N_rec", "task.coherence", "task.T"]);
         let r = &plan.runs[0];
         assert_eq!(r.name, "000_a_N_rec=10_coherence=0.1_T=1000_seed7");
-        assert_eq!(r.overrides, ["training.threads=1", "model.N_rec=10", "task.coherence=0.1", "task.T=1000", "seed=7"]);
+        assert_eq!(
+            r.overrides,
+            ["training.threads=1", "model.N_rec=10", "task.coherence=0.1", "task.T=1000", "seed=7"]
+        );
         let last = plan.runs.last().unwrap();
         assert_eq!((last.index, last.variant.as_str(), last.point, last.seed), (15, "b", 3, Some(8)));
         assert_eq!(last.overrides, ["model.N_rec=20", "task.coherence=0.5", "task.T=2000", "seed=8"]);
@@ -265,11 +289,16 @@ pub(crate) mod tests {
         let sweep = write(&dir, "s.toml", "manifest = \"m.toml\"\n[grid]\n\"model.N_rec\" = [10, -1, 20, -2]\n");
         let plan = Plan::from_file(&sweep).unwrap();
         let mut check = |_: &Path, o: &[String]| {
-            if o.iter().any(|s| s.contains('-')) { Err(Error::invalid("model.N_rec", "must be positive")) } else { Ok(()) }
+            if o.iter().any(|s| s.contains('-')) {
+                Err(Error::invalid("model.N_rec", "must be positive"))
+            } else {
+                Ok(())
+            }
         };
         let e = plan.validate(&mut check).unwrap_err().to_string();
         assert!(e.contains("2 of 4 runs") && e.contains("run 1 (model.N_rec=-1)") && e.contains("run 3"), "{e}");
-        let sweep = write(&dir, "d.toml", "manifest = \"m.toml\"\nset = { seed = 3 }\n[grid]\n\"model.N_rec\" = [10, 10]\n");
+        let sweep =
+            write(&dir, "d.toml", "manifest = \"m.toml\"\nset = { seed = 3 }\n[grid]\n\"model.N_rec\" = [10, 10]\n");
         let e = Plan::from_file(&sweep).unwrap().validate(&mut |_, _| Ok(())).unwrap_err().to_string();
         assert!(e.contains("runs 0 and 1 are the same run"), "{e}");
         let missing = write(&dir, "x.toml", "manifest = \"nope.toml\"\n");

@@ -87,7 +87,9 @@ impl SweepSpec {
         let base = path.parent().unwrap_or(Path::new(""));
         let name = match root.remove("name") {
             Some(toml::Value::String(s)) if !s.is_empty() && !s.contains(['/', '\\']) => s,
-            Some(v) => return Err(Error::invalid(field("name"), format!("must be a non-empty name without '/', got {v}"))),
+            Some(v) => {
+                return Err(Error::invalid(field("name"), format!("must be a non-empty name without '/', got {v}")));
+            }
             None => path.file_stem().map_or_else(|| "sweep".into(), |s| s.to_string_lossy().into_owned()),
         };
         let seeds = match root.remove("seeds") {
@@ -230,7 +232,9 @@ fn parse_seeds(v: &toml::Value) -> std::result::Result<Vec<u64>, String> {
             if count > MAX_RUNS as u64 {
                 return Err(format!("count {count} is more than {MAX_RUNS} runs"));
             }
-            (0..count).map(|k| first.checked_add(k).ok_or("seeds overflow u64")).collect::<std::result::Result<_, _>>()?
+            (0..count)
+                .map(|k| first.checked_add(k).ok_or("seeds overflow u64"))
+                .collect::<std::result::Result<_, _>>()?
         }
         other => return Err(format!("must be a list of seeds or {{ first = 1, count = 20 }}, got {other}")),
     };
@@ -317,7 +321,10 @@ mod tests {
         assert_eq!(s.variants[0].overrides, vec!["training.threads=1", "model.N_rec=20"]);
         assert_eq!(s.variants[1].name, "b");
         assert_eq!(s.grid[0].key, "model.dale_ratio");
-        assert_eq!(s.zip.iter().map(|a| a.key.as_str()).collect::<Vec<_>>(), ["task.coherence", "regularizers[0].coefficient"]);
+        assert_eq!(
+            s.zip.iter().map(|a| a.key.as_str()).collect::<Vec<_>>(),
+            ["task.coherence", "regularizers[0].coefficient"]
+        );
     }
 
     #[test]
@@ -346,7 +353,10 @@ mod tests {
             ("[variants.a]\nset = { a = 1 }\n", "variants.a.manifest"),
             ("[variants.\"a/b\"]\nmanifest = \"a.toml\"\n", "may use letters"),
             ("manifest = \"m.toml\"\nseeds = { first = 0, count = 10000000 }\n", "runs"),
-            ("manifest = \"m.toml\"\n[grid]\na = [1, 2]\nb = [1, 2]\nc = [1, 2]\nd = [1, 2]\ne = [1, 2]\nf = [1, 2]\ng = [1, 2]\nh = [1, 2]\ni = [1, 2]\nj = [1, 2]\nk = [1, 2]\nl = [1, 2]\nm = [1, 2]\nn = [1, 2]\no = [1, 2]\np = [1, 2]\nq = [1, 2]\nr = [1, 2]\ns = [1, 2]\nt = [1, 2]\n", "more than"),
+            (
+                "manifest = \"m.toml\"\n[grid]\na = [1, 2]\nb = [1, 2]\nc = [1, 2]\nd = [1, 2]\ne = [1, 2]\nf = [1, 2]\ng = [1, 2]\nh = [1, 2]\ni = [1, 2]\nj = [1, 2]\nk = [1, 2]\nl = [1, 2]\nm = [1, 2]\nn = [1, 2]\no = [1, 2]\np = [1, 2]\nq = [1, 2]\nr = [1, 2]\ns = [1, 2]\nt = [1, 2]\n",
+                "more than",
+            ),
             ("manifest = [", "dir/s.toml"),
         ];
         for (text, expected) in cases {

@@ -117,7 +117,9 @@ pub fn run_state(sweep: &SweepDir, run: &PlannedRun, queue: &QueueView) -> RunSt
         None => {
             // Started and never ended: alive, or killed (out of memory, the time limit, a crash).
             let alive = match &attempt.slurm_job {
-                Some(job) if !queue.answered => return RunState::Running { at: format!("slurm job {job} (queue not answering)") },
+                Some(job) if !queue.answered => {
+                    return RunState::Running { at: format!("slurm job {job} (queue not answering)") };
+                }
                 Some(_) => false,
                 None => attempt.host == host_name() && is_running(attempt.pid) && attempt.pid != std::process::id(),
             };

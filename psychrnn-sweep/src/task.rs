@@ -91,7 +91,13 @@ pub fn begin(sweep: &SweepDir, run: &PlannedRun) -> Result<Attempt> {
 ///
 /// # Errors
 /// [`psychrnn_core::Error::Write`] naming the record.
-pub fn end(sweep: &SweepDir, run: &PlannedRun, mut attempt: Attempt, outcome: AttemptOutcome, message: String) -> Result<()> {
+pub fn end(
+    sweep: &SweepDir,
+    run: &PlannedRun,
+    mut attempt: Attempt,
+    outcome: AttemptOutcome,
+    message: String,
+) -> Result<()> {
     attempt.ended_unix = Some(unix_now());
     attempt.outcome = Some(outcome);
     attempt.message = message;

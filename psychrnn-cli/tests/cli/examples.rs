@@ -342,6 +342,9 @@ fn every_example_manifest_is_exercised() {
         "pycog/sine.toml",
         "simple_example/manifest.toml",
         "simulation/manifest.toml",
+        // Sweep files: psychrnn-cli/tests/cli/sweep.rs.
+        "sweeps/fig5_curriculum.toml",
+        "sweeps/seeds.toml",
     ];
     assert_eq!(found, expected);
 }
