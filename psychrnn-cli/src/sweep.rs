@@ -13,7 +13,7 @@ use psychrnn_sweep::collect::{self, MEASURES, Row, Selector};
 use psychrnn_sweep::dir::AttemptOutcome;
 use psychrnn_sweep::local::{Finished, LocalOptions, SweepObserver, Worker, run_local};
 use psychrnn_sweep::slurm::{self, SlurmOptions};
-use psychrnn_sweep::status::{QueueView, RunState, run_state, tally};
+use psychrnn_sweep::status::{RunState, counts, states};
 use psychrnn_sweep::task::{Action, begin, end, next_action};
 use psychrnn_sweep::{Plan, PlannedRun, SweepDir};
 use psychrnn_train::StopReason;
@@ -217,11 +217,6 @@ fn plan(target: &Target) -> CliResult<()> {
     Ok(())
 }
 
-/// The queue's view when the sweep has been submitted to Slurm (else an empty, answered view).
-fn queue_of(sweep: &SweepDir) -> QueueView {
-    slurm::queue(sweep)
-}
-
 /// `sweep run`.
 fn run_sweep(a: &RunArgs) -> CliResult<()> {
     let plan = checked_plan(&a.target.sweep)?;
@@ -231,13 +226,10 @@ fn run_sweep(a: &RunArgs) -> CliResult<()> {
     }
     let root = sweep_root(&a.target, &plan);
     let sweep = SweepDir::create(&root, &plan)?;
-    let queue = queue_of(&sweep);
-    let states: Vec<RunState> = sweep.plan.runs.iter().map(|r| run_state(&sweep, r, &queue)).collect();
+    let states = states(&sweep, &slurm::queue(&sweep));
     let todo: Vec<usize> = states.iter().enumerate().filter(|(_, s)| s.wants_work()).map(|(i, _)| i).collect();
-    let counts: Vec<String> =
-        tally(&states).into_iter().filter(|(_, n)| *n > 0).map(|(l, n)| format!("{n} {l}")).collect();
     if !a.quiet {
-        say!("sweep `{}` in {}: {} runs ({})", plan.name, root.display(), plan.runs.len(), counts.join(", "));
+        say!("sweep `{}` in {}: {} runs ({})", plan.name, root.display(), plan.runs.len(), counts(&states, false));
     }
     if todo.is_empty() {
         if !a.quiet {
@@ -276,12 +268,9 @@ fn run_sweep(a: &RunArgs) -> CliResult<()> {
 fn wait_for_queue(sweep: &SweepDir, quiet: bool) {
     let mut last = String::new();
     loop {
-        let queue = queue_of(sweep);
-        let states: Vec<RunState> = sweep.plan.runs.iter().map(|r| run_state(sweep, r, &queue)).collect();
+        let states = states(sweep, &slurm::queue(sweep));
         let busy = states.iter().any(|s| matches!(s, RunState::Pending { .. } | RunState::Running { .. }));
-        let line: Vec<String> =
-            tally(&states).into_iter().filter(|(_, n)| *n > 0).map(|(l, n)| format!("{n} {l}")).collect();
-        let line = line.join(", ");
+        let line = counts(&states, false);
         if !quiet && line != last {
             say!("  {line}");
             last = line;
@@ -391,10 +380,9 @@ fn run_locally(sweep: &SweepDir, todo: &[usize], worker: &Worker, a: &RunArgs) -
 /// Prints the counts and the runs that need attention (every run with `all`); an error when
 /// some failed.
 fn report(sweep: &SweepDir, all: bool) -> CliResult<()> {
-    let queue = queue_of(sweep);
-    let states: Vec<RunState> = sweep.plan.runs.iter().map(|r| run_state(sweep, r, &queue)).collect();
-    let counts: Vec<String> = tally(&states).into_iter().map(|(l, n)| format!("{n} {l}")).collect();
-    out!("sweep `{}` ({} runs): {}", sweep.plan.name, states.len(), counts.join(", "));
+    let queue = slurm::queue(sweep);
+    let states = states(sweep, &queue);
+    out!("sweep `{}` ({} runs): {}", sweep.plan.name, states.len(), counts(&states, true));
     if !queue.answered {
         out!("(the Slurm queue did not answer: runs started under Slurm are shown as running)");
     }
@@ -449,7 +437,7 @@ fn collect_sweep(target: &Target, measure: &str, compare: Option<&[String]>) -> 
         }
     });
     let selectors = selectors.transpose()?;
-    let rows: Vec<Row> = collect::rows(&sweep, &queue_of(&sweep));
+    let rows: Vec<Row> = collect::rows(&sweep, &slurm::queue(&sweep));
     let done = rows.iter().filter(|r| r.summary.is_some()).count();
     for path in collect::write_all(&sweep, &rows, measure)? {
         say!("wrote {}", path.display());

@@ -139,6 +139,19 @@ pub fn run_state(sweep: &SweepDir, run: &PlannedRun, queue: &QueueView) -> RunSt
     }
 }
 
+/// Where every run of the sweep stands, in plan order.
+pub fn states(sweep: &SweepDir, queue: &QueueView) -> Vec<RunState> {
+    sweep.plan.runs.iter().map(|r| run_state(sweep, r, queue)).collect()
+}
+
+/// The counts of [`tally`] for people: `3 done, 1 failed` (states with no run left out unless
+/// `all`).
+pub fn counts(states: &[RunState], all: bool) -> String {
+    let parts: Vec<String> =
+        tally(states).into_iter().filter(|(_, n)| all || *n > 0).map(|(l, n)| format!("{n} {l}")).collect();
+    parts.join(", ")
+}
+
 /// Counts of runs by state label, in the order done, running, pending, interrupted, failed,
 /// not_started.
 pub fn tally(states: &[RunState]) -> Vec<(&'static str, usize)> {
