@@ -86,12 +86,16 @@ impl RunState {
     }
 }
 
+/// The summary of a run directory whose run is complete: `summary.json` is written last, and
+/// an interrupted run writes one too (its stop reason says so), which does not count.
+pub fn finished_summary(dir: &std::path::Path) -> Option<RunSummary> {
+    RunSummary::read(dir).ok().filter(|s| !matches!(s.stop_reason, StopReason::Interrupted { .. }))
+}
+
 /// Where `run` stands.
 pub fn run_state(sweep: &SweepDir, run: &PlannedRun, queue: &QueueView) -> RunState {
     let dir = sweep.run_dir(run);
-    if let Ok(summary) = RunSummary::read(&dir)
-        && !matches!(summary.stop_reason, StopReason::Interrupted { .. })
-    {
+    if let Some(summary) = finished_summary(&dir) {
         let diverged = matches!(summary.stop_reason, StopReason::NonFinite { .. });
         return RunState::Done { stop: summary.stop_message, diverged };
     }

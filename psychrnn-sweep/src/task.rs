@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use psychrnn_core::Result;
-use psychrnn_train::run_dir::{RunSummary, checkpoint_path, clear_run, is_occupied};
+use psychrnn_train::run_dir::{checkpoint_path, clear_run, is_occupied};
 
 use crate::dir::{Attempt, AttemptOutcome, SweepDir, host_name, unix_now};
 use crate::plan::PlannedRun;
@@ -43,7 +43,7 @@ pub enum Action {
 /// that cannot be emptied.
 pub fn next_action(sweep: &SweepDir, run: &PlannedRun, threads: usize) -> Result<Action> {
     let dir = sweep.run_dir(run);
-    if RunSummary::read(&dir).is_ok_and(|s| !matches!(s.stop_reason, psychrnn_train::StopReason::Interrupted { .. })) {
+    if crate::status::finished_summary(&dir).is_some() {
         return Ok(Action::AlreadyDone);
     }
     let manifest = sweep.check_manifest(run)?.to_path_buf();
