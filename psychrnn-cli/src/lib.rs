@@ -43,6 +43,8 @@ pub mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use clap::{Parser, Subcommand};
 use psychrnn_core::rng::{Purpose, stream};
@@ -64,6 +66,23 @@ pub struct Cli {
 
 /// Plugin libraries from `--plugin`, loaded into every registry this process builds.
 static CLI_PLUGINS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+
+/// Set by a host that owns Ctrl-C ([`use_host_interrupt`]).
+static HOST_INTERRUPT: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+
+/// Lets a host process own Ctrl-C (the Python binding, whose interpreter has its own handler):
+/// `train` and `sweep run` then stop when `flag` is set instead of installing a handler. Returns
+/// false if a flag was already set (the first one stays).
+pub fn use_host_interrupt(flag: Arc<AtomicBool>) -> bool {
+    HOST_INTERRUPT.set(flag).is_ok()
+}
+
+/// The host's interrupt flag, cleared for a new command, if a host owns Ctrl-C.
+pub(crate) fn host_interrupt() -> Option<Arc<AtomicBool>> {
+    let flag = HOST_INTERRUPT.get()?;
+    flag.store(false, std::sync::atomic::Ordering::SeqCst);
+    Some(Arc::clone(flag))
+}
 
 /// The commands of `psychrnn`.
 #[derive(Subcommand)]
@@ -168,8 +187,19 @@ fn registry_for(manifest: &psychrnn_core::Manifest, dir: &Path) -> psychrnn_core
     registry_with(&manifest.plugin_paths_with(dir, cli))
 }
 
+/// [`load_experiment`] on manifest text that is in no file (a front-end's string or dictionary),
+/// resolved as the file `path` would be (its name, relative paths, error messages).
+pub fn load_experiment_text(
+    text: &str,
+    path: &std::path::Path,
+    overrides: &[String],
+) -> psychrnn_core::Result<psychrnn_train::Experiment> {
+    let cli = CLI_PLUGINS.get().map_or(&[][..], Vec::as_slice);
+    psychrnn_train::Experiment::load_text_with(text, path, overrides, cli, &registry_with)
+}
+
 /// Loads a manifest with its `[plugins]`, the `--plugin` libraries and `--set` overrides.
-fn load_experiment(
+pub fn load_experiment(
     manifest: &std::path::Path,
     overrides: &[String],
 ) -> psychrnn_core::Result<psychrnn_train::Experiment> {
@@ -271,11 +301,21 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    ExitCode::from(main_code(args))
+}
+
+/// [`main`] with the exit code as a number (for a host that is not a Rust `main`, such as
+/// `python -m psychrnn_rs`).
+pub fn main_code<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     match Cli::try_parse_from(args) {
-        Ok(cli) => execute(cli),
+        Ok(cli) => execute_code(cli),
         Err(e) => {
             let _ = e.print();
-            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+            u8::try_from(e.exit_code()).unwrap_or(2)
         }
     }
 }
@@ -283,10 +323,51 @@ where
 /// Runs a parsed command line, prints any error with its causes, and returns the exit code (130
 /// after Ctrl-C).
 pub fn execute(cli: Cli) -> ExitCode {
+    ExitCode::from(execute_code(cli))
+}
+
+/// [`execute`] with the exit code as a number.
+pub fn execute_code(cli: Cli) -> u8 {
+    match dispatch(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Some(CliError::Interrupted(message)) = e.downcast_ref::<CliError>() {
+                say!("{message}");
+                return 130;
+            }
+            say!("{}", error_report(e.as_ref()));
+            1
+        }
+    }
+}
+
+/// An error as the command line prints it: `error: ...`, then each cause whose text the message
+/// does not already show (e.g. the TOML parser's is shown; I/O and the dynamic loader say why).
+pub fn error_report(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut report = format!("error: {e}");
+    let mut shown = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !shown.contains(text.trim_end()) {
+            report.push_str(&format!("\n  caused by: {text}"));
+            shown.push_str(&text);
+        }
+        source = s.source();
+    }
+    report
+}
+
+/// Runs a parsed command line and returns its result without printing the error (what
+/// [`execute`] and the Python binding's `command` share).
+///
+/// # Errors
+/// The command's error ([`CliError::Interrupted`] after Ctrl-C).
+pub fn dispatch(cli: Cli) -> CliResult<()> {
     let _ = CLI_PLUGINS.set(cli.plugins.clone());
-    let result = match cli.command {
+    match cli.command {
         Command::Train { manifest, out, overrides, force, quiet } => {
-            run::train(&manifest, out, &overrides, force, quiet)
+            run::train(&manifest, out, &overrides, force, quiet).map(|_| ())
         }
         Command::Resume { run_dir, quiet } => run::resume(&run_dir, quiet),
         Command::Replay { lock, out, allow_mismatch, force, quiet } => {
@@ -298,28 +379,5 @@ pub fn execute(cli: Cli) -> ExitCode {
         Command::Describe { tag } => describe(&tag),
         Command::Bench(args) => bench::run(&args),
         Command::Sweep(args) => sweep::run(&args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            if let Some(CliError::Interrupted(message)) = e.downcast_ref::<CliError>() {
-                say!("{message}");
-                return ExitCode::from(130);
-            }
-            say!("error: {e}");
-            // Causes whose text the message already shows (e.g. the TOML parser's) are not
-            // repeated; the others (I/O, the dynamic loader) say why.
-            let mut shown = e.to_string();
-            let mut source = e.source();
-            while let Some(s) = source {
-                let text = s.to_string();
-                if !shown.contains(text.trim_end()) {
-                    say!("  caused by: {text}");
-                    shown.push_str(&text);
-                }
-                source = s.source();
-            }
-            ExitCode::FAILURE
-        }
     }
 }

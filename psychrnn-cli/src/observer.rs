@@ -61,6 +61,27 @@ impl Progress {
     }
 }
 
+/// The line of a logged update, as PsychRNN prints it (`Iter <trials>, Minibatch Loss= ...`)
+/// with the run's `metric`.
+pub fn log_line(row: &MetricsRow, metric: &str) -> String {
+    format!(
+        "Iter {}, Minibatch Loss= {:.6}, {}= {:.3}",
+        row.trials,
+        row.loss + row.regularization,
+        metric,
+        row.score(metric)
+    )
+}
+
+/// The line of a metric check: a curriculum's (with its stage) or `performance_cutoff`'s.
+pub fn metric_line(record: &MetricRecord, curriculum: bool) -> String {
+    if curriculum {
+        format!("Update {}: stage {} metric {:.4}", record.iteration, record.stage, record.value)
+    } else {
+        format!("Update {}: validation {:.4} ({} trials)", record.iteration, record.value, record.trials)
+    }
+}
+
 impl TrainingObserver for Progress {
     fn on_start(&mut self, total_updates: u64) {
         if let Some(bar) = &self.bar {
@@ -77,13 +98,7 @@ impl TrainingObserver for Progress {
     }
 
     fn on_log(&mut self, row: &MetricsRow) {
-        let line = format!(
-            "Iter {}, Minibatch Loss= {:.6}, {}= {:.3}",
-            row.trials,
-            row.loss + row.regularization,
-            self.metric,
-            row.score(&self.metric)
-        );
+        let line = log_line(row, &self.metric);
         if let Some(bar) = &self.bar {
             bar.set_message(line);
         } else if self.verbose {
@@ -109,11 +124,7 @@ impl TrainingObserver for Progress {
     }
 
     fn on_metric(&mut self, record: &MetricRecord) {
-        let line = if self.curriculum {
-            format!("Update {}: stage {} metric {:.4}", record.iteration, record.stage, record.value)
-        } else {
-            format!("Update {}: validation {:.4} ({} trials)", record.iteration, record.value, record.trials)
-        };
+        let line = metric_line(record, self.curriculum);
         if let Some(bar) = &self.bar {
             bar.println(line);
         } else if self.verbose {

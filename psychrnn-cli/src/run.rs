@@ -14,6 +14,9 @@ use crate::{CliError, CliResult};
 
 /// Set by Ctrl-C; the trainer stops after the current update and writes a checkpoint.
 fn interrupt_flag() -> Arc<AtomicBool> {
+    if let Some(flag) = crate::host_interrupt() {
+        return flag;
+    }
     let flag = Arc::new(AtomicBool::new(false));
     let handler_flag = Arc::clone(&flag);
     // A second Ctrl-C while stopping is left to the default (immediate exit): the checkpoint of
@@ -65,12 +68,36 @@ pub fn run(exp: Experiment, dir: &Path, resume: Option<TrainingState>, quiet: bo
     }
 }
 
-/// `psychrnn train`: into a new (or empty) directory, or over an old run with `force`.
-pub fn train(manifest: &Path, out: Option<PathBuf>, overrides: &[String], force: bool, quiet: bool) -> CliResult<()> {
-    let exp = crate::load_experiment(manifest, overrides)?;
+/// `psychrnn train`: into a new (or empty) directory, or over an old run with `force`. Returns
+/// the run directory.
+pub fn train(
+    manifest: &Path,
+    out: Option<PathBuf>,
+    overrides: &[String],
+    force: bool,
+    quiet: bool,
+) -> CliResult<PathBuf> {
+    train_experiment(crate::load_experiment(manifest, overrides)?, out, force, quiet)
+}
+
+/// [`train`] on manifest text that is in no file, resolved as the file `path` would be
+/// ([`crate::load_experiment_text`]).
+pub fn train_text(
+    text: &str,
+    path: &Path,
+    out: Option<PathBuf>,
+    overrides: &[String],
+    force: bool,
+    quiet: bool,
+) -> CliResult<PathBuf> {
+    train_experiment(crate::load_experiment_text(text, path, overrides)?, out, force, quiet)
+}
+
+fn train_experiment(exp: Experiment, out: Option<PathBuf>, force: bool, quiet: bool) -> CliResult<PathBuf> {
     let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
     make_room(&dir, force)?;
-    run(exp, &dir, None, quiet).map(|_| ())
+    run(exp, &dir, None, quiet)?;
+    Ok(dir)
 }
 
 /// Refuses to train into a directory that holds anything unless `force`, which first empties an

@@ -321,6 +321,9 @@ impl SweepObserver for SweepProgress {
 
 /// Stops the sweep from starting new runs on Ctrl-C (the running ones stop at a checkpoint).
 fn stop_flag() -> Arc<AtomicBool> {
+    if let Some(flag) = crate::host_interrupt() {
+        return flag;
+    }
     let flag = Arc::new(AtomicBool::new(false));
     let handler_flag = Arc::clone(&flag);
     if let Err(e) = ctrlc::set_handler(move || handler_flag.store(true, Ordering::SeqCst)) {

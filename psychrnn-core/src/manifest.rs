@@ -422,7 +422,16 @@ impl Manifest {
     /// As [`Manifest::load`] and [`apply_override`].
     pub fn load_with_overrides(path: &Path, overrides: &[String]) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-        let mut tree = Self::tree(&text, path)?;
+        Self::parse_with_overrides(&text, path, overrides)
+    }
+
+    /// Parses manifest text and applies command-line overrides (see [`apply_override`]); `path`
+    /// names the manifest in error messages.
+    ///
+    /// # Errors
+    /// As [`Manifest::parse`] and [`apply_override`].
+    pub fn parse_with_overrides(text: &str, path: &Path, overrides: &[String]) -> Result<Self> {
+        let mut tree = Self::tree(text, path)?;
         for o in overrides {
             apply_override(&mut tree, o)?;
         }

@@ -123,6 +123,14 @@ impl PluginFailures {
         })
     }
 
+    /// Records a failure that did not panic (e.g. an exception raised by a task written in
+    /// Python), unless one is already recorded: the host stops at its next check, as for a panic.
+    pub fn record(&self, error: Error) {
+        if let Ok(mut slot) = self.0.lock() {
+            slot.get_or_insert(error);
+        }
+    }
+
     /// The first failure since the last call, if any.
     pub fn take(&self) -> Option<Error> {
         self.0.lock().ok().and_then(|mut s| s.take())

@@ -26,12 +26,26 @@ pub struct Worker {
     pub args: Vec<OsString>,
 }
 
+/// The worker a host process set ([`Worker::set_default`]).
+static DEFAULT_WORKER: std::sync::OnceLock<Worker> = std::sync::OnceLock::new();
+
 impl Worker {
-    /// The `psychrnn` binary running this process (`current_exe`), with `sweep task`.
+    /// Makes `worker` the one [`Worker::this_binary`] returns, for a process that is not the
+    /// `psychrnn` binary (the Python binding: `python -m psychrnn_rs sweep task`). Returns false if
+    /// one was already set (the first one stays).
+    pub fn set_default(worker: Worker) -> bool {
+        DEFAULT_WORKER.set(worker).is_ok()
+    }
+
+    /// The `psychrnn` binary running this process (`current_exe`), with `sweep task`, or the
+    /// worker a host set with [`Worker::set_default`].
     ///
     /// # Errors
     /// [`Error::Invalid`] if the running binary's path cannot be found.
     pub fn this_binary() -> Result<Worker> {
+        if let Some(worker) = DEFAULT_WORKER.get() {
+            return Ok(worker.clone());
+        }
         let program = std::env::current_exe()
             .map_err(|e| Error::invalid("executor", format!("cannot find the running psychrnn binary: {e}")))?;
         Ok(Worker { program, args: vec!["sweep".into(), "task".into()] })

@@ -520,7 +520,24 @@ impl Experiment {
         extra_plugins: &[std::path::PathBuf],
         make_registry: &dyn Fn(&[std::path::PathBuf]) -> Result<Registry>,
     ) -> Result<Self> {
-        let manifest = Manifest::load_with_overrides(path, overrides)?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        Self::load_text_with(&text, path, overrides, extra_plugins, make_registry)
+    }
+
+    /// [`Experiment::load_with`] on manifest text that is not in a file (a front-end's string or
+    /// dictionary), resolved as if it were the file `path`: named after its stem unless the
+    /// manifest names itself, relative paths starting at its directory, `path` in error messages.
+    ///
+    /// # Errors
+    /// As [`Experiment::load_with`].
+    pub fn load_text_with(
+        text: &str,
+        path: &Path,
+        overrides: &[String],
+        extra_plugins: &[std::path::PathBuf],
+        make_registry: &dyn Fn(&[std::path::PathBuf]) -> Result<Registry>,
+    ) -> Result<Self> {
+        let manifest = Manifest::parse_with_overrides(text, path, overrides)?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
         let dir = path.parent().unwrap_or(Path::new("."));
         let plugin_paths = manifest.plugin_paths_with(dir, extra_plugins);

@@ -1,0 +1,1 @@
+"""PsychRNN's ``psychrnn.backend``: models, simulators, curricula, initialisers."""
