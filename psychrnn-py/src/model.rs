@@ -133,7 +133,13 @@ impl NativeModel {
         training_weights_path: Option<String>,
     ) -> PyResult<TrainResult> {
         let exp = experiment(py, manifest, &self.base_dir)?;
-        let contexts = held.iter().filter_map(|h| objects::get(py, *h).map(|(_, c)| c)).collect();
+        let contexts: Vec<Arc<TrainingContext>> =
+            held.iter().filter_map(|h| objects::get(py, *h).map(|(_, c)| c)).collect();
+        for c in &contexts {
+            c.loss_epoch.store(exp.training.loss_epoch, Ordering::Relaxed);
+            c.log_answered.store(0, Ordering::Relaxed);
+            c.epoch.store(0, Ordering::Relaxed);
+        }
         let mut observer = FrontEndObserver {
             losses: Vec::new(),
             contexts,

@@ -18,6 +18,20 @@ pub struct TrainingContext {
     pub losses: Mutex<Vec<f64>>,
     /// PsychRNN's `verbosity`, passed on to the metric.
     pub verbose: bool,
+    /// The run's `loss_epoch`: the trainer's loss log also asks the metric for a score (the
+    /// metric column of the log), first at each such update; a Python metric is not called for
+    /// it, as PsychRNN calls `performance_measure` only for its checks.
+    pub loss_epoch: AtomicU64,
+    /// The last update whose log was answered without calling the metric.
+    pub log_answered: AtomicU64,
+}
+
+impl TrainingContext {
+    /// Whether the score asked for now is the loss log's (see [`TrainingContext::loss_epoch`]).
+    pub fn is_log_call(&self) -> bool {
+        let (epoch, every) = (self.epoch.load(Ordering::Relaxed), self.loss_epoch.load(Ordering::Relaxed));
+        every > 0 && epoch % every == 0 && self.log_answered.swap(epoch, Ordering::Relaxed) != epoch
+    }
 }
 
 /// One stored object.

@@ -1,7 +1,8 @@
 //! The metric plugin `python`: a Python callable scoring the network on a fresh batch, with
 //! PsychRNN's `performance_measure` signature `(x, y, mask, output, epoch, losses, verbosity)`
 //! (arrays `[batch, time, channel]`), for `performance_cutoff` and curricula. It returns the
-//! score (or PsychRNN's curriculum metric pair `(passed, score)`, whose score is used).
+//! score (or PsychRNN's curriculum metric pair `(passed, score)`, whose score is used). It is
+//! called for the checks only: the loss log's metric column is NaN for it.
 
 use ndarray::ArrayView3;
 use psychrnn_core::plugin::PluginFailures;
@@ -67,6 +68,9 @@ impl CurriculumMetric for PythonMetric {
     }
 
     fn score(&self, _task: &dyn Task, batch: &TrialBatch, outputs: ArrayView3<'_, f32>, _loss: f64) -> f64 {
+        if self.context.is_log_call() {
+            return f64::NAN;
+        }
         let epoch = self.context.epoch.load(Ordering::Relaxed);
         let losses = self.context.losses.lock().map(|l| l.clone()).unwrap_or_default();
         Python::attach(|py| {

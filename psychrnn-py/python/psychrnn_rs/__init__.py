@@ -18,7 +18,7 @@ Errors of psychrnn raise :class:`PsychrnnError` (a ``ValueError``) with the CLI'
 
 import sys as _sys
 
-from . import optimizers
+from . import optimizers, tf
 from ._native import VERSION as __version__
 from ._native import PsychrnnError
 from .functions import linear, relu, sigmoid, softplus, tanh
@@ -38,6 +38,7 @@ __all__ = [
     "softplus",
     "sweep",
     "tanh",
+    "tf",
     "train_manifest",
 ]
 

@@ -84,18 +84,18 @@ def _read_npz(path):
 
 
 def _read_outputs(directory):
-    """Every table and array file under ``directory`` (``.json``, ``.csv``, ``.npz``), by name."""
+    """Every table and array file in ``directory`` (``.json``, ``.csv``, ``.npz``), by file name."""
     out = {}
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
-        stem, ext = os.path.splitext(name)
+        ext = os.path.splitext(name)[1]
         if ext == ".json":
             with open(path) as f:
-                out[stem] = json.load(f)
+                out[name] = json.load(f)
         elif ext == ".csv":
-            out[stem] = _read_csv(path)
+            out[name] = _read_csv(path)
         elif ext == ".npz":
-            out[stem] = _read_npz(path)
+            out[name] = _read_npz(path)
     return out
 
 
@@ -191,7 +191,7 @@ class Run:
     def analyze(self, *analyses, out=None, force=True, quiet=True, **options):
         """``psychrnn analyze`` on this run (e.g. ``run.analyze("psychometric", trials=100)``;
         options are the CLI's flags with underscores). Returns every table and array it wrote,
-        by file name (``psychometric``: the fitted curve's JSON, ...)."""
+        by file name (``"psychometric.json"``: the fitted curves, ...)."""
         out = os.fspath(out) if out is not None else os.path.join(self.path, "analysis")
         args = ["analyze", self.path, *analyses, "--out", out]
         if force:
@@ -217,7 +217,7 @@ def load_run(path):
 def sweep(action, sweep_file_or_dir, *args):
     """``psychrnn sweep <action> ...``: ``plan``, ``run``, ``status``, ``collect``, ``cancel``
     (e.g. ``sweep("run", "examples/sweeps/seeds.toml", "--out", "runs/seeds")``). After
-    ``collect``, returns the sweep's tables (``sweep``, ``sweep_summary``, ...)."""
+    ``collect``, returns the sweep's tables by file name (``"sweep.csv"``, ``"sweep_summary.csv"``, ...)."""
     command("sweep", action, sweep_file_or_dir, *args)
     if action == "collect":
         directory = os.fspath(sweep_file_or_dir)
