@@ -6,8 +6,10 @@ same task written with a vectorised ``generate_batch``. For each network size it
 trials per second:
 
 - ``generation``: the task's batches alone (``get_trial_batch`` / ``generate_batch``), no network;
-- ``train``: ``model.train(task, ...)`` end to end (psychrnn_rs: Python generates the next
-  batch while Rust trains the current one without the GIL).
+- ``train``: ``model.train(task, ...)`` in its steady state (psychrnn_rs: Python generates the
+  next batch while Rust trains the current one without the GIL), timed at two lengths and
+  differenced so set-up (TensorFlow's graph building, psychrnn's initialisation) cancels;
+- ``end_to_end``: ``Basic(params)`` and ``model.train`` of ``--batches`` updates, set-up included.
 
 Run it under psychrnn_rs, and under PsychRNN 1.0.0 (TensorFlow) for the baseline, one right
 after the other on the same machine:
@@ -16,8 +18,7 @@ after the other on the same machine:
     python -m venv /tmp/tfenv && /tmp/tfenv/bin/pip install tensorflow-cpu==2.21.0 psychrnn==1.0.0
     /tmp/tfenv/bin/python examples/python/bench_python_task.py --package psychrnn --n-rec 50,100,256
 
-Under PsychRNN, ``train`` is timed at two lengths and differenced, so TensorFlow's graph
-building does not count against it. Not run by CI (timings are never asserted); results in
+Not run by CI (timings are never asserted); results in
 BENCHMARKS.md.
 """
 
@@ -124,17 +125,19 @@ def generation_rate(task, vectorised, n_batches):
 
 
 def train_seconds(task, n_rec, n_batches):
+    """Seconds of ``Basic(params)`` and of ``model.train`` for ``n_batches`` updates."""
     params = task.get_task_params().copy()
     params.update(name=f"bench{n_rec}_{time.perf_counter_ns()}", N_rec=n_rec, dale_ratio=0.8, rec_noise=0.1)
     params.pop("_batch_generator", None)
     if args.package == "psychrnn_rs":
         params["seed"] = 1
-    model = Basic(params)
     start = time.perf_counter()
+    model = Basic(params)
+    built = time.perf_counter()
     model.train(task, {"training_iters": n_batches * task.N_batch, "verbosity": False})
-    seconds = time.perf_counter() - start
+    done = time.perf_counter()
     model.destruct()
-    return seconds
+    return built - start, done - built
 
 
 results = []
@@ -143,13 +146,14 @@ for n_rec in [int(n) for n in args.n_rec.split(",")]:
         cls = VectorisedPerceptualDiscrimination if vectorised else PerceptualDiscrimination
         task = cls(dt=10, tau=100, T=2000, N_batch=64)
         gen = generation_rate(task, vectorised, 10)
-        if args.package == "psychrnn":
-            short, long = train_seconds(task, n_rec, args.batches // 4), train_seconds(task, n_rec, args.batches)
-            train = (args.batches - args.batches // 4) * task.N_batch / (long - short)
-        else:
-            train = args.batches * task.N_batch / train_seconds(task, n_rec, args.batches)
+        short_batches = args.batches // 4
+        _, short = train_seconds(task, n_rec, short_batches)
+        build, long = train_seconds(task, n_rec, args.batches)
+        steady = (args.batches - short_batches) * task.N_batch / (long - short)
+        end_to_end = args.batches * task.N_batch / (build + long)
         row = {"package": args.package, "n_rec": n_rec, "task": "generate_batch" if vectorised else "trial_function",
-               "generation_trials_per_s": round(gen, 1), "train_trials_per_s": round(train, 1)}
+               "generation_trials_per_s": round(gen, 1), "train_trials_per_s": round(steady, 1),
+               "end_to_end_trials_per_s": round(end_to_end, 1)}
         results.append(row)
         print(json.dumps(row), flush=True)
 if args.json:

@@ -1,7 +1,8 @@
 """PsychRNN's eight tutorials (examples/python/0*.py) run as scripts, in order, in one directory
 (tutorials 5 and 6 read the weights tutorial 2 saves), at a small size: every ``train`` call
-is capped at 2560 trials. Each must run to its end; what they compute is checked in
-test_psychrnn_api.py."""
+and manifest training is capped at 2560 trials. Each must run to its end; what they compute is
+checked in test_psychrnn_api.py and test_workflow.py. Tutorial 8 needs the example model's plugin
+library (`cargo build --release -p psychrnn-example-new-model`, which .ci/run does)."""
 
 import runpy
 
@@ -9,6 +10,7 @@ import pytest
 
 from conftest import EXAMPLES
 
+import psychrnn_rs
 from psychrnn_rs.backend import rnn
 
 TUTORIALS = sorted(p.name for p in EXAMPLES.glob("0*.py"))
@@ -35,6 +37,13 @@ def test_tutorial_runs(name, workdir, monkeypatch):
         return train(self, generator, params)
 
     monkeypatch.setattr(rnn.RNN, "train", small_train)
+    train_manifest = psychrnn_rs.train_manifest
+
+    def small_train_manifest(manifest, *args, **kwargs):
+        manifest = dict(manifest, training=dict(manifest.get("training", {}), training_iters=2560))
+        return train_manifest(manifest, *args, **kwargs)
+
+    monkeypatch.setattr(psychrnn_rs, "train_manifest", small_train_manifest)
     import matplotlib.pyplot as plt
 
     runpy.run_path(str(EXAMPLES / name), run_name="__main__")

@@ -72,6 +72,14 @@ pub fn registry() -> Result<Registry> {
     Ok(r)
 }
 
+/// Registers the model in a host that loads this crate as a plugin library (the `psychrnn`
+/// binary with `--plugin`, or the Python package through a manifest's `[plugins]`).
+pub fn register(r: &mut dyn psychrnn_core::plugin::Registrar) {
+    psychrnn_core::plugin::register::<FeedforwardRnn<f32>>(r);
+}
+
+psychrnn_core::declare_plugin!(register);
+
 impl<F: KernelReal> FeedforwardRnn<F> {
     /// Builds the model for a task with `ctx`'s sizes.
     ///
