@@ -5,16 +5,18 @@ PsychRNN's perceptual discrimination written as a Python ``Task`` exactly as in 
 same task written with a vectorised ``generate_batch``. For each network size it measures, in
 trials per second:
 
-- ``generation``: the task's batches alone (``get_trial_batch`` / ``generate_batch``), no network;
-- ``train``: ``model.train(task, ...)`` in its steady state (psychrnn_rs: Python generates the
-  next batch while Rust trains the current one without the GIL), timed at two lengths and
-  differenced so set-up (TensorFlow's graph building, psychrnn's initialisation) cancels;
-- ``end_to_end``: ``Basic(params)`` and ``model.train`` of ``--batches`` updates, set-up included.
+- ``generation``: the task's batches alone (``get_trial_batch`` / ``generate_batch``) in this
+  process, no network;
+- ``train``: the training loop of ``model.train(task, ...)`` (its returned ``training_time``, in
+  both packages: after TensorFlow's graph building and psychrnn's initialisation; psychrnn_rs:
+  Python generates the next batches while Rust trains the current one without the GIL);
+- ``end_to_end``: ``Basic(params)`` and ``model.train`` of ``--batches`` updates, wall clock,
+  set-up included.
 
 Run it under psychrnn_rs, and under PsychRNN 1.0.0 (TensorFlow) for the baseline, one right
 after the other on the same machine:
 
-    python examples/python/bench_python_task.py --package psychrnn_rs --n-rec 50,100,256
+    python examples/python/bench_python_task.py --package psychrnn_rs --n-rec 50,100,256   # workers 0 and 2
     python -m venv /tmp/tfenv && /tmp/tfenv/bin/pip install tensorflow-cpu==2.21.0 psychrnn==1.0.0
     /tmp/tfenv/bin/python examples/python/bench_python_task.py --package psychrnn --n-rec 50,100,256
 
@@ -33,6 +35,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--package", choices=["psychrnn_rs", "psychrnn"], default="psychrnn_rs")
 parser.add_argument("--n-rec", default="50,100,256")
 parser.add_argument("--batches", type=int, default=40, help="training updates per measurement")
+parser.add_argument("--workers", default="0,2", help="psychrnn_rs: generation_workers for the per-step task")
 parser.add_argument("--json", help="write the results here")
 args = parser.parse_args()
 
@@ -124,8 +127,10 @@ def generation_rate(task, vectorised, n_batches):
     return n_batches * task.N_batch / (time.perf_counter() - start)
 
 
-def train_seconds(task, n_rec, n_batches):
-    """Seconds of ``Basic(params)`` and of ``model.train`` for ``n_batches`` updates."""
+def train_seconds(task, n_rec, n_batches, workers=0):
+    """``(end_to_end, loop)`` seconds: ``Basic(params)`` and ``model.train`` for ``n_batches``
+    updates, and the training loop alone (the ``training_time`` that ``train`` returns, in both
+    packages: after TensorFlow's graph building and psychrnn's initialisation)."""
     params = task.get_task_params().copy()
     params.update(name=f"bench{n_rec}_{time.perf_counter_ns()}", N_rec=n_rec, dale_ratio=0.8, rec_noise=0.1)
     params.pop("_batch_generator", None)
@@ -133,27 +138,30 @@ def train_seconds(task, n_rec, n_batches):
         params["seed"] = 1
     start = time.perf_counter()
     model = Basic(params)
-    built = time.perf_counter()
-    model.train(task, {"training_iters": n_batches * task.N_batch, "verbosity": False})
-    done = time.perf_counter()
+    train_params = {"training_iters": n_batches * task.N_batch, "verbosity": False}
+    if workers:
+        train_params["generation_workers"] = workers
+    _, training_time, _ = model.train(task, train_params)
+    end_to_end = time.perf_counter() - start
     model.destruct()
-    return built - start, done - built
+    return end_to_end, training_time
 
 
 results = []
+variants = [(False, 0)]
+if args.package == "psychrnn_rs":
+    variants = [(False, int(w)) for w in args.workers.split(",")] + [(True, 0)]
 for n_rec in [int(n) for n in args.n_rec.split(",")]:
-    for vectorised in ([False, True] if args.package == "psychrnn_rs" else [False]):
+    for vectorised, workers in variants:
         cls = VectorisedPerceptualDiscrimination if vectorised else PerceptualDiscrimination
         task = cls(dt=10, tau=100, T=2000, N_batch=64)
         gen = generation_rate(task, vectorised, 10)
-        short_batches = args.batches // 4
-        _, short = train_seconds(task, n_rec, short_batches)
-        build, long = train_seconds(task, n_rec, args.batches)
-        steady = (args.batches - short_batches) * task.N_batch / (long - short)
-        end_to_end = args.batches * task.N_batch / (build + long)
+        total, loop = train_seconds(task, n_rec, args.batches, workers)
+        steady = args.batches * task.N_batch / loop
+        end_to_end = args.batches * task.N_batch / total
         row = {"package": args.package, "n_rec": n_rec, "task": "generate_batch" if vectorised else "trial_function",
-               "generation_trials_per_s": round(gen, 1), "train_trials_per_s": round(steady, 1),
-               "end_to_end_trials_per_s": round(end_to_end, 1)}
+               "generation_workers": workers, "generation_trials_per_s": round(gen, 1),
+               "train_trials_per_s": round(steady, 1), "end_to_end_trials_per_s": round(end_to_end, 1)}
         results.append(row)
         print(json.dumps(row), flush=True)
 if args.json:

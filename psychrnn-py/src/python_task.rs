@@ -7,8 +7,18 @@
 //! batch from the run's seed (the batch's random stream), so a seeded run replays. An exception
 //! in the Python code stops training after the update in progress and is raised again, with its
 //! traceback, by the call that trained.
+//!
+//! With `workers > 0` the task's batches are also generated ahead in that many worker processes
+//! (the Python side's pool): a training batch's seed is the first draw of its update's random
+//! stream, so the seeds of the coming updates are known and their batches can be made before
+//! they are asked for. Each batch is a function of its seed and update number alone, so the
+//! weights are the same with and without workers.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
 
 use ndarray::{ArrayView3, s};
+use psychrnn_core::rng::{Purpose, stream};
 use psychrnn_core::plugin::PluginFailures;
 use psychrnn_core::task::blocks::choice_accuracy;
 use psychrnn_core::{BuildContext, Error, Plugin, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
@@ -23,6 +33,47 @@ use crate::objects;
 pub struct PythonTaskConfig {
     /// The handle of the held Python task object.
     pub handle: u64,
+    /// The run's seed: the task recognises its training batches (and their update numbers) by
+    /// their seeds, and with `workers` generates the coming ones ahead.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Worker processes generating training batches ahead (0: none).
+    #[serde(default)]
+    pub workers: usize,
+}
+
+/// How many updates ahead the seed of a batch is looked for (after the first match), and before
+/// it (the prefetch thread asks for update k+1 while k trains).
+const WINDOW: u64 = 64;
+/// How far the first batch is looked for (a resumed run starts late).
+const FIRST_WINDOW: u64 = 1 << 20;
+
+/// The seed the training batch of update `k` draws first (what `generate_batch` receives).
+fn training_seed(run_seed: u64, k: u64) -> u64 {
+    rand::Rng::next_u64(&mut stream(run_seed, Purpose::TrainTrials, k))
+}
+
+/// Which training update a batch seed belongs to, and the batches made ahead.
+struct Lookahead {
+    run_seed: u64,
+    workers: usize,
+    /// The update after the last one recognised (0: none yet).
+    next: u64,
+    /// Batches submitted to the workers: update, seed, the pending result.
+    pending: VecDeque<(u64, u64, Py<PyAny>)>,
+}
+
+impl Lookahead {
+    /// The update whose training batch draws `seed`, if it is one.
+    fn locate(&mut self, seed: u64) -> Option<u64> {
+        if let Some((k, _, _)) = self.pending.iter().find(|(_, s, _)| *s == seed) {
+            return Some(*k);
+        }
+        let (from, to) = if self.next == 0 { (1, FIRST_WINDOW) } else { (self.next.saturating_sub(2).max(1), self.next + WINDOW) };
+        let k = (from..=to).find(|&k| training_seed(self.run_seed, k) == seed)?;
+        self.next = self.next.max(k + 1);
+        Some(k)
+    }
 }
 
 /// A task whose trials a Python object generates.
@@ -34,6 +85,7 @@ pub struct PythonTask {
     /// Whether the object defines its own `accuracy_function`.
     custom_accuracy: bool,
     failures: PluginFailures,
+    lookahead: Option<Mutex<Lookahead>>,
 }
 
 /// The plugin declaration of [`PythonTask`].
@@ -72,6 +124,9 @@ impl Plugin for PythonTaskPlugin {
                 n_out,
                 custom_accuracy,
                 failures: ctx.failures().clone(),
+                lookahead: config.seed.map(|run_seed| {
+                    Mutex::new(Lookahead { run_seed, workers: config.workers, next: 0, pending: VecDeque::new() })
+                }),
             }) as Box<dyn Task>)
         })
     }
@@ -86,9 +141,8 @@ pub fn record_failure(py: Python<'_>, failures: &PluginFailures, source: &str, w
 }
 
 impl PythonTask {
-    /// A batch of `n_trials` from the Python object, its random draws seeded with `seed`.
-    fn python_batch(&self, py: Python<'_>, n_trials: usize, seed: u64) -> PyResult<TrialBatch> {
-        let out = self.object.bind(py).call_method1("_psychrnn_batch", (n_trials, seed))?;
+    /// Converts what the Python side returned for a batch of `n_trials`: `(x, y, mask, params)`.
+    fn batch_of(&self, out: &Bound<'_, PyAny>, n_trials: usize) -> PyResult<TrialBatch> {
         let (x, y, mask, params): (convert::Array<'_>, convert::Array<'_>, convert::Array<'_>, Bound<'_, PyAny>) =
             out.extract()?;
         let (x, y, mask) = (x.as_array(), y.as_array(), mask.as_array());
@@ -102,6 +156,53 @@ impl PythonTask {
             )));
         }
         convert::batch_from_arrays(x, y, mask, convert::trial_params(&params, n_trials))
+    }
+
+    /// A batch of `n_trials` from the Python object, its random draws seeded with `seed`;
+    /// `update` is the training update it is for (0 for other trials), PsychRNN's batch number.
+    fn python_batch(&self, py: Python<'_>, n_trials: usize, seed: u64, update: u64) -> PyResult<TrialBatch> {
+        let out = self.object.bind(py).call_method1("_psychrnn_batch", (n_trials, seed, update))?;
+        self.batch_of(&out, n_trials)
+    }
+
+    /// A training batch: made ahead by a worker if it was submitted, and the coming ones
+    /// submitted; others are made here. (The lock is never held while Python runs: Python may
+    /// release the GIL, and another thread holding it would then wait for the lock.)
+    fn batch(&self, py: Python<'_>, n_trials: usize, seed: u64) -> PyResult<TrialBatch> {
+        let Some(lookahead) = &self.lookahead else { return self.python_batch(py, n_trials, seed, 0) };
+        let (k, job, to_submit) = {
+            let mut ahead = lookahead.lock().unwrap_or_else(PoisonError::into_inner);
+            let update = if n_trials == self.timing.n_batch { ahead.locate(seed) } else { None };
+            let Some(k) = update else {
+                drop(ahead);
+                return self.python_batch(py, n_trials, seed, 0);
+            };
+            if ahead.workers == 0 {
+                drop(ahead);
+                return self.python_batch(py, n_trials, seed, k);
+            }
+            ahead.pending.retain(|(j, _, _)| *j >= k);
+            let job = ahead.pending.iter().position(|(j, _, _)| *j == k).and_then(|i| ahead.pending.remove(i));
+            let depth = 2 * ahead.workers as u64;
+            let to_submit: Vec<(u64, u64)> = (k + 1..=k + depth)
+                .filter(|j| !ahead.pending.iter().any(|(i, _, _)| i == j))
+                .map(|j| (j, training_seed(ahead.run_seed, j)))
+                .collect();
+            (k, job.map(|(_, _, job)| job), to_submit)
+        };
+        let mut submitted = Vec::with_capacity(to_submit.len());
+        for (j, seed_j) in to_submit {
+            let job = self.object.bind(py).call_method1("_psychrnn_submit", (n_trials, seed_j, j))?;
+            submitted.push((j, seed_j, job.unbind()));
+        }
+        lookahead.lock().unwrap_or_else(PoisonError::into_inner).pending.extend(submitted);
+        match job {
+            Some(job) => {
+                let out = job.bind(py).call_method0("get")?;
+                self.batch_of(&out, n_trials)
+            }
+            None => self.python_batch(py, n_trials, seed, k),
+        }
     }
 }
 
@@ -131,7 +232,7 @@ impl Task for PythonTask {
     fn generate_batch(&self, n_trials: usize, rng: &mut Rng) -> TrialBatch {
         let seed = rand::Rng::next_u64(rng);
         Python::attach(|py| {
-            self.python_batch(py, n_trials, seed).unwrap_or_else(|e| {
+            self.batch(py, n_trials, seed).unwrap_or_else(|e| {
                 record_failure(py, &self.failures, "Python task", "generating a batch", e);
                 TrialBatch::zeros(self.timing.n_steps(), n_trials, self.n_in, self.n_out)
             })

@@ -218,6 +218,32 @@ def test_a_python_task_trains_reproducibly_and_leaves_numpys_state_alone():
     assert np.array_equal(np.random.get_state()[1], before)
 
 
+def test_generation_workers_give_the_same_weights_and_batch_numbers_are_updates():
+    seen = []
+
+    class Recording(SimplePD):
+        def generate_trial_params(self, batch, trial):
+            seen.append(batch)
+            return super().generate_trial_params(batch, trial)
+
+    task = Recording(dt=10, tau=100, T=500, N_batch=16)
+    _, params = pd_params()
+    a, b = Basic(params), Basic(params)
+    a.train(task, {"training_iters": 16 * 12, **QUIET})
+    assert sorted(set(seen)) == list(range(1, 13)), "PsychRNN's batch number is the update's"
+    b.train(task, {"training_iters": 16 * 12, "generation_workers": 2, **QUIET})
+    assert np.array_equal(a.get_weights()["W_rec"], b.get_weights()["W_rec"])
+
+    class Broken(SimplePD):
+        def trial_function(self, time, params):
+            raise ZeroDivisionError("bad trial in a worker")
+
+    with pytest.raises(ZeroDivisionError, match="in a worker"):
+        Basic(params).train(Broken(10, 100, 500, 16), {"training_iters": 160, "generation_workers": 2, **QUIET})
+    with pytest.raises(ValueError, match="generation_workers"):
+        Basic(params).train(task, {"training_iters": 160, "generation_workers": -1, **QUIET})
+
+
 def test_a_vectorised_generate_batch_is_used_when_given():
     calls = []
 

@@ -83,10 +83,10 @@ class Curriculum:
         own = all(getattr(a, "__func__", None) is type(t).accuracy_function for a, t in zip(self.accuracies, self.tasks))
         return self.metric is default_metric and bundled and own
 
-    def _sections(self, model, held, verbose):
+    def _sections(self, model, held, verbose, workers=0):
         """The ``[curriculum]`` and ``[metric]`` manifest sections."""
         self.stage, self.stop_training, self.metric_values = 0, False, []
-        stages = [{"task": model._task_section(t, held), "threshold": float(th)} for t, th in zip(self.tasks, self.thresholds)]
+        stages = [{"task": model._task_section(t, held, workers), "threshold": float(th)} for t, th in zip(self.tasks, self.thresholds)]
         if self._native_metric():
             return {"metric_epoch": self.metric_epoch, "stages": stages}, {"type": "accuracy"}
         self._python_metric = True

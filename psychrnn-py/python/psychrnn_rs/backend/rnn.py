@@ -72,7 +72,7 @@ class _Generator(Task):
     def trial_function(self, time, params):
         raise NotImplementedError("a generator yields whole batches")
 
-    def _psychrnn_trials(self, n_trials):
+    def _psychrnn_trials(self, n_trials, batch):
         return next(self._generator)
 
 
@@ -192,7 +192,7 @@ class RNN:
                 manifest[key] = value
         return manifest
 
-    def _task_section(self, task, held):
+    def _task_section(self, task, held, workers=0):
         if not isinstance(task, Task):
             raise TypeError(f"expected a psychrnn_rs Task (or a batch generator), got {type(task).__name__}")
         if (task.N_in, task.N_out) != (self.N_in, self.N_out):
@@ -202,7 +202,14 @@ class RNN:
         if hasattr(task, "_psychrnn_table"):
             return task._psychrnn_table()
         handle = held.hold(task)
-        return {"type": "python", "handle": handle, "dt": task.dt, "tau": task.tau, "T": task.T, "N_batch": task.N_batch}
+        if workers and not isinstance(task, _Generator):
+            held.start_workers(task, workers)
+        else:
+            workers = 0
+        return {
+            "type": "python", "handle": handle, "seed": self.seed, "workers": workers,
+            "dt": task.dt, "tau": task.tau, "T": task.T, "N_batch": task.N_batch,
+        }
 
     def _training_section(self, tp):
         training = {
@@ -238,14 +245,16 @@ class RNN:
         ``optimizer`` (an object of :mod:`psychrnn_rs.optimizers` or a name), ``clip_grads``
         (True), ``fixed_weights`` ({name: 0/1 mask, 1 = frozen}), ``performance_cutoff`` with
         ``performance_measure`` (a callable ``(x, y, mask, output, epoch, losses, verbosity)``
-        checked on a fresh batch after every update). psychrnn's own: ``threads``.
+        checked on a fresh batch after every update). psychrnn's own: ``threads``, and
+        ``generation_workers`` (processes generating a Python task's batches ahead; see
+        :mod:`psychrnn_rs.tasks.task`).
         """
         self._require_built()
         tp = dict(train_params or {})
         known = {
             "learning_rate", "training_iters", "loss_epoch", "verbosity", "save_weights_path", "save_training_weights_epoch",
             "training_weights_path", "curriculum", "optimizer", "clip_grads", "fixed_weights", "performance_cutoff",
-            "performance_measure", "threads", "clip_mode", "clip_norm", "psychrnn_1_0_compat",
+            "performance_measure", "threads", "clip_mode", "clip_norm", "psychrnn_1_0_compat", "generation_workers",
         }
         unknown = sorted(set(tp) - known)
         if unknown:
@@ -260,18 +269,21 @@ class RNN:
                 stacklevel=2,
             )
             cutoff = measure = None
+        workers = int(tp.get("generation_workers", 0))
+        if workers < 0:
+            raise ValueError(f"generation_workers must be 0 or more, got {workers}")
         with _Held() as held:
             training = self._training_section(tp)
             metric = None
             curriculum_section = None
             if curriculum is not None:
-                task_section = self._task_section(curriculum.tasks[0], held)
-                curriculum_section, metric = curriculum._sections(self, held, verbose)
+                task_section = self._task_section(curriculum.tasks[0], held, workers)
+                curriculum_section, metric = curriculum._sections(self, held, verbose, workers)
             else:
                 task = trial_batch_generator
                 if not isinstance(task, Task):
                     task = _Generator(task, self.dt, self.tau)
-                task_section = self._task_section(task, held)
+                task_section = self._task_section(task, held, workers)
             if cutoff is not None:
                 training["performance_cutoff"] = float(cutoff)
                 training["performance_epoch"] = 1
@@ -361,16 +373,24 @@ class _Held:
 
     def __init__(self):
         self.handles = []
+        self.with_workers = []
 
     def hold(self, obj, verbose=False):
         handle = _native.hold(obj, verbose)
         self.handles.append(handle)
         return handle
 
+    def start_workers(self, task, workers):
+        if not any(t is task for t in self.with_workers):
+            task._psychrnn_start_workers(workers)
+            self.with_workers.append(task)
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
+        for task in self.with_workers:
+            task._psychrnn_stop_workers()
         for handle in self.handles:
             _native.release(handle)
         return False

@@ -48,6 +48,6 @@ class BundledTask(Task):
         x, y, mask, params = _native.task_batch(self._psychrnn_table(), n_trials, seed)
         return x, y, mask, np.array(json.loads(params))
 
-    def _psychrnn_batch(self, n_trials, seed):
+    def _psychrnn_batch(self, n_trials, seed, batch=0):
         x, y, mask, params = _native.task_batch(self._psychrnn_table(), n_trials, seed)
         return x, y, mask, json.loads(params)

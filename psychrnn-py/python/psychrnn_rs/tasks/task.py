@@ -8,10 +8,19 @@ also) implement ``generate_batch(n_trials)`` returning whole ``[batch, time, cha
 
 Random draws use NumPy's global generator, as in PsychRNN. When psychrnn trains on a task it
 seeds that generator for each batch from the run's seed (and restores the caller's state
-afterwards), so a seeded run replays exactly.
+afterwards), so a seeded run replays exactly. ``generate_trial_params`` receives the training
+update's number as ``batch`` (0 for validation and test trials).
+
+With ``train_params['generation_workers'] = n`` the training batches are generated ahead in
+``n`` worker processes (forked when training starts), which is what makes a per-step
+``trial_function`` train fast: each batch depends only on its seed and number, so the weights
+are the same with and without workers. The task must then not rely on state that changes
+while it generates (each worker has its own copy).
 """
 
 import abc
+import multiprocessing
+import signal
 
 import numpy as np
 
@@ -54,7 +63,6 @@ class Task(abc.ABC):
         self.alpha = (1.0 * self.dt) / self.tau
         self.N_steps = int(np.ceil(self.T / self.dt))
         self._batch_generator = self.batch_generator()
-        self._psychrnn_batches = 0
 
     def get_task_params(self):
         """The task's attributes (its live ``__dict__``, as PsychRNN returns it): N_batch, N_in,
@@ -110,17 +118,16 @@ class Task(abc.ABC):
     def _psychrnn_has_accuracy(self):
         return type(self).accuracy_function is not Task.accuracy_function
 
-    def _psychrnn_trials(self, n_trials):
+    def _psychrnn_trials(self, n_trials, batch):
         generate_batch = getattr(self, "generate_batch", None)
         if callable(generate_batch):
             out = generate_batch(n_trials)
             if len(out) == 3:
                 return (*out, None)
             return out
-        self._psychrnn_batches += 1
         x_data, y_data, mask, params = [], [], [], []
         for trial in range(n_trials):
-            p = self.generate_trial_params(self._psychrnn_batches, trial)
+            p = self.generate_trial_params(batch, trial)
             x, y, m = self.generate_trial(p)
             x_data.append(x)
             y_data.append(y)
@@ -128,14 +135,44 @@ class Task(abc.ABC):
             params.append(p)
         return np.array(x_data), np.array(y_data), np.array(mask), params
 
-    def _psychrnn_batch(self, n_trials, seed):
+    def _psychrnn_batch(self, n_trials, seed, batch=0):
         """A batch for psychrnn's trainer: NumPy's global generator seeded with ``seed`` for it
-        (and restored after), arrays as float32."""
+        (and restored after), arrays as float32; ``batch`` is the update's number."""
         state = np.random.get_state()
         np.random.seed(seed % (2**32))
         try:
-            x, y, mask, params = self._psychrnn_trials(n_trials)
+            x, y, mask, params = self._psychrnn_trials(n_trials, batch)
         finally:
             np.random.set_state(state)
         as32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
         return as32(x), as32(y), as32(mask), params
+
+    def _psychrnn_start_workers(self, n_workers):
+        """Forks ``n_workers`` processes that generate this task's batches."""
+        context = multiprocessing.get_context("fork")
+        self._psychrnn_pool = context.Pool(n_workers, initializer=_worker_init, initargs=(self,))
+
+    def _psychrnn_submit(self, n_trials, seed, batch):
+        """Generates a batch in a worker; returns its pending result."""
+        return self._psychrnn_pool.apply_async(_worker_batch, (n_trials, seed, batch))
+
+    def _psychrnn_stop_workers(self):
+        pool = self.__dict__.pop("_psychrnn_pool", None)
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+
+_WORKER_TASK = None
+
+
+def _worker_init(task):
+    """In a worker process: the task it generates (inherited by fork, not pickled); Ctrl-C is
+    the parent's to handle."""
+    global _WORKER_TASK
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER_TASK = task
+
+
+def _worker_batch(n_trials, seed, batch):
+    return _WORKER_TASK._psychrnn_batch(n_trials, seed, batch)
