@@ -662,9 +662,35 @@ impl Registry {
 /// # Errors
 /// [`Error::Invalid`] with the parser's message (the caller prefixes the section).
 pub fn parse_config<C: DeserializeOwned>(table: &toml::Table) -> Result<C> {
-    toml::Value::Table(table.clone())
-        .try_into()
-        .map_err(|e: toml::de::Error| Error::invalid("", e.message().to_string()))
+    toml::Value::Table(table.clone()).try_into().map_err(|e: toml::de::Error| {
+        Error::invalid(offending_key::<C>(table).unwrap_or_default(), e.message().to_string())
+    })
+}
+
+/// The key (a dotted path within `table`) whose value `C` cannot take, for the error message:
+/// a value's error does not say where it is, so the table is written as TOML and parsed again
+/// from text, whose error points at the offending line.
+fn offending_key<C: DeserializeOwned>(table: &toml::Table) -> Option<String> {
+    let text = toml::to_string(table).ok()?;
+    let span = toml::from_str::<C>(&text).err()?.span()?;
+    let mut header = String::new();
+    let mut key = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            header = trimmed.trim_matches(|c| c == '[' || c == ']').to_string();
+            key = None;
+        } else if let Some((k, _)) = trimmed.split_once('=') {
+            key = Some(k.trim().trim_matches('"').to_string());
+        }
+        offset += line.len();
+        if offset > span.start {
+            break;
+        }
+    }
+    let key = key?;
+    Some(if header.is_empty() { key } else { format!("{header}.{key}") })
 }
 
 /// A plugin's resolved configuration as a manifest table: `type = tag` followed by the fields.
@@ -753,6 +779,28 @@ mod tests {
         let unknown: toml::Table = toml::from_str("m = 1").unwrap();
         let e = (entry.ctor)(&unknown, (), &BuildContext::default()).err().unwrap().to_string();
         assert!(e.contains("unknown field `m`"), "{e}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_named_by_its_key() {
+        let table: toml::Table = toml::from_str("n = \"two\"").unwrap();
+        let e = parse_config::<Example>(&table).err().unwrap().to_string();
+        assert!(e.starts_with("n: invalid type: string \"two\""), "{e}");
+        let nested: toml::Table = toml::from_str("[timing]\ndt = 10\nN_batch = -1").unwrap();
+        #[derive(serde::Deserialize)]
+        #[expect(dead_code, reason = "only parsed")]
+        struct Outer {
+            timing: Inner,
+        }
+        #[derive(serde::Deserialize)]
+        #[expect(dead_code, reason = "only parsed")]
+        struct Inner {
+            dt: f64,
+            #[serde(rename = "N_batch")]
+            n_batch: usize,
+        }
+        let e = parse_config::<Outer>(&nested).err().unwrap().to_string();
+        assert!(e.starts_with("timing.N_batch: invalid value"), "{e}");
     }
 
     #[test]

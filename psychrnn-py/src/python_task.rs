@@ -18,8 +18,8 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
 use ndarray::{ArrayView3, s};
-use psychrnn_core::rng::{Purpose, stream};
 use psychrnn_core::plugin::PluginFailures;
+use psychrnn_core::rng::{Purpose, stream};
 use psychrnn_core::task::blocks::choice_accuracy;
 use psychrnn_core::{BuildContext, Error, Plugin, Result, Rng, Task, TaskTiming, TrialBatch, TrialMut, TrialParams};
 use pyo3::prelude::*;
@@ -69,7 +69,8 @@ impl Lookahead {
         if let Some((k, _, _)) = self.pending.iter().find(|(_, s, _)| *s == seed) {
             return Some(*k);
         }
-        let (from, to) = if self.next == 0 { (1, FIRST_WINDOW) } else { (self.next.saturating_sub(2).max(1), self.next + WINDOW) };
+        let (from, to) =
+            if self.next == 0 { (1, FIRST_WINDOW) } else { (self.next.saturating_sub(2).max(1), self.next + WINDOW) };
         let k = (from..=to).find(|&k| training_seed(self.run_seed, k) == seed)?;
         self.next = self.next.max(k + 1);
         Some(k)

@@ -369,3 +369,36 @@ def test_basic_simulator_reproduces_test_from_a_model_a_file_and_a_dict(tmp_path
     # rnn_step (NumPy, PsychRNN's) agrees with the first step.
     first_out, _ = sim.rnn_step(np.tile(w["init_state"].reshape(1, -1)[:1], (40, 1)), x[:, 0], np.ones((24, 24)))
     assert np.allclose(first_out, out[:, 0], atol=1e-5)
+
+
+# Bad input: exceptions that name what is wrong, never a crash.
+
+
+def test_bad_input_raises_clear_errors():
+    pd, params = pd_params()
+    with pytest.raises(psychrnn_rs.PsychrnnError, match="dale_ratio"):
+        Basic(dict(params, dale_ratio=1.5))
+    with pytest.raises(psychrnn_rs.PsychrnnError, match="rec_connectivity"):
+        Basic(dict(params, rec_connectivity=np.ones((3, 3))))
+    model = Basic(params)
+    with pytest.raises(ValueError, match=r"\[batch, time, 2\]"):
+        model.test(np.zeros((4, 10, 3)))
+    with pytest.raises(psychrnn_rs.PsychrnnError, match="training_iters"):
+        model.train(pd, {"training_iters": 0, **QUIET})
+    with pytest.raises(ValueError, match="loss_function"):
+        Basic(dict(params, loss_function="hinge"))
+    with pytest.raises(psychrnn_rs.PsychrnnError, match="fixed_weights"):
+        model.train(pd, {"training_iters": 160, "fixed_weights": {"W_rec": np.ones((2, 2))}, **QUIET})
+    sim = BasicSimulator(rnn_model=model)
+    with pytest.raises(psychrnn_rs.PsychrnnError, match="rec_multiplier"):
+        sim.run_trials(np.zeros((2, 5, 2)), t_connectivity=np.ones((4, 16, 16)))
+    with pytest.raises(psychrnn_rs.PsychrnnError, match="lesion"):
+        sim.run_trials(np.zeros((2, 5, 2)), lesions=[([99], 0)])
+    w = model.get_weights()
+    del w["b_rec"]
+    with pytest.raises(KeyError, match="b_rec"):
+        BasicSimulator(weights=w, params={"alpha": 0.1})
+    with pytest.raises(psychrnn_rs.PsychrnnError, match="perceptual_discrimination|coherence"):
+        PerceptualDiscrimination(10, 100, 500, 8, coherence="high")
+    with pytest.raises(TypeError, match="Task or a batch generator"):
+        model.train(object(), {"training_iters": 160, **QUIET})

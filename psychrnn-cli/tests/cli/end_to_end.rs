@@ -187,7 +187,7 @@ fn bad_input_gives_one_clear_error_and_a_failing_exit() {
             ),
             "task.epoch[0].targets.a: in `coherence` at character 1: unknown name `coherence`",
         ),
-        (SMALL.replace("N_rec = 12", "N_rec = 12\nfoo = 2"), "model: unknown field `foo`"),
+        (SMALL.replace("N_rec = 12", "N_rec = 12\nfoo = 2"), "model.foo: unknown field `foo`"),
         (SMALL.replace("dale_ratio = 0.75", "dale_ratio = -0.5"), "model.dale_ratio: must lie in [0, 1], got -0.5"),
         (SMALL.replace("dt = 10", "dt = -1"), "task.dt: must be a positive number of ms, got -1"),
         (SMALL.replace("T = 400", "T = 1"), "task.T: must be at least dt (10) ms, got 1"),
@@ -195,7 +195,7 @@ fn bad_input_gives_one_clear_error_and_a_failing_exit() {
             SMALL.replace("autapses = false", "autapses = false\noutput_connectivity = [[1, 1], [1, 1]]"),
             "model.output_connectivity: expected shape [2, 12] (N_out x N_rec), found [2, 2]",
         ),
-        (SMALL.replace("N_batch = 16", "N_batch = \"many\""), "task: invalid type"),
+        (SMALL.replace("N_batch = 16", "N_batch = \"many\""), "task.N_batch: invalid type"),
     ];
     for (manifest, expected) in cases {
         let o = train(&dir, &manifest, "out");

@@ -127,7 +127,7 @@ fn manifest_errors_name_the_field() {
     let e = error(&SMALL.replace("type = \"basic_rnn\"", "type = \"basic_rn\""));
     assert_eq!(e, "model.type: unknown model type `basic_rn`; known model types: basic_rnn, lstm");
     let e = error(&SMALL.replace("N_rec = 8", "N_rec = 8\nN_recc = 3"));
-    assert!(e.starts_with("model: unknown field `N_recc`"), "{e}");
+    assert!(e.starts_with("model.N_recc: unknown field `N_recc`"), "{e}");
     let e = error(&SMALL.replace("dale_ratio = 0.75", "dale_ratio = 1.5"));
     assert_eq!(e, "model.dale_ratio: must lie in [0, 1], got 1.5");
     assert_eq!(error(&SMALL.replace("dt = 10", "dt = 0")), "task.dt: must be a positive number of ms, got 0");
@@ -269,7 +269,7 @@ fn curriculum_errors_name_the_stage() {
         "{e}"
     );
     let e = error(&format!("{SMALL}\n[curriculum]\n[[curriculum.stages]]\ntask = {{ coherense = 0.5 }}\n"));
-    assert!(e.starts_with("curriculum.stages[0].task: unknown field `coherense`"), "{e}");
+    assert!(e.starts_with("curriculum.stages[0].task.coherense: unknown field `coherense`"), "{e}");
 }
 
 /// Stops after `at` updates, keeping the checkpoint it is given.

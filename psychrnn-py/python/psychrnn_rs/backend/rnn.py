@@ -282,6 +282,10 @@ class RNN:
             else:
                 task = trial_batch_generator
                 if not isinstance(task, Task):
+                    if not hasattr(task, "__next__"):
+                        raise TypeError(
+                            f"train: expected a psychrnn_rs Task or a batch generator, got {type(task).__name__}"
+                        )
                     task = _Generator(task, self.dt, self.tau)
                 task_section = self._task_section(task, held, workers)
             if cutoff is not None:
