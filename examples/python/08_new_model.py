@@ -13,7 +13,8 @@ read back as NumPy arrays. Build the library first:
 
     cargo build --release -p psychrnn-example-new-model
 
-(or set PSYCHRNN_NEW_MODEL_LIB to the library's path).
+(it is then in target/release/, or under $CARGO_TARGET_DIR; or set PSYCHRNN_NEW_MODEL_LIB to the
+library's path).
 """
 import os
 import pathlib
@@ -24,7 +25,8 @@ import psychrnn_rs
 from psychrnn_rs.tasks.perceptual_discrimination import PerceptualDiscrimination
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-library = os.environ.get("PSYCHRNN_NEW_MODEL_LIB", str(REPO / "target" / "release" / "libpsychrnn_example_new_model.so"))
+target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+library = os.environ.get("PSYCHRNN_NEW_MODEL_LIB", str(target / "release" / "libpsychrnn_example_new_model.so"))
 if not os.path.isfile(library):
     raise SystemExit(f"{library} is missing: build it with `cargo build --release -p psychrnn-example-new-model`")
 
