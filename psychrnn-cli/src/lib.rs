@@ -11,6 +11,11 @@
 //!   analysis).  - [`mod@bench`]: `bench`.  - [`observer`]: progress and files while training.
 //! - [`list`], [`describe`]: the registry.
 //!
+//! For another front-end (the Python binding): [`dispatch`] runs a command and returns its error,
+//! [`error_report`] is the text the CLI prints for one, [`main_code`] is the whole command line
+//! with its exit code, [`load_experiment_text`] resolves manifest text that is in no file, and
+//! [`use_host_interrupt`] hands Ctrl-C to a host that has its own handler.
+//!
 //! Errors print their whole cause chain and exit non-zero. Everything the commands print goes
 //! through [`say!`] and [`out!`], which never fail: a closed pipe (`psychrnn train m.toml | head`)
 //! or terminal does not stop a run.

@@ -98,16 +98,14 @@ class Task(abc.ABC):
         ``[N_batch, N_steps, ·]`` and an array of parameter dicts."""
         batch = 1
         while True:
-            x_data, y_data, mask, params = [], [], [], []
-            for trial in range(self.N_batch):
-                p = self.generate_trial_params(batch, trial)
-                x, y, m = self.generate_trial(p)
-                x_data.append(x)
-                y_data.append(y)
-                mask.append(m)
-                params.append(p)
+            x_data, y_data, mask, params = self._generate_trials(batch, self.N_batch)
             batch += 1
-            yield np.array(x_data), np.array(y_data), np.array(mask), np.array(params)
+            yield x_data, y_data, mask, np.array(params)
+
+    def _generate_trials(self, batch, n_trials):
+        """``n_trials`` trials of batch number ``batch``, from ``generate_trial_params`` and
+        ``generate_trial``: arrays ``[n_trials, N_steps, ·]`` and the list of parameter dicts."""
+        return self._generate_trials(batch, n_trials)
 
     def get_trial_batch(self):
         """The next batch of the task's own generator."""
@@ -125,15 +123,7 @@ class Task(abc.ABC):
             if len(out) == 3:
                 return (*out, None)
             return out
-        x_data, y_data, mask, params = [], [], [], []
-        for trial in range(n_trials):
-            p = self.generate_trial_params(batch, trial)
-            x, y, m = self.generate_trial(p)
-            x_data.append(x)
-            y_data.append(y)
-            mask.append(m)
-            params.append(p)
-        return np.array(x_data), np.array(y_data), np.array(mask), params
+        return self._generate_trials(batch, n_trials)
 
     def _psychrnn_batch(self, n_trials, seed, batch=0):
         """A batch for psychrnn's trainer: NumPy's global generator seeded with ``seed`` for it
