@@ -105,7 +105,15 @@ class Task(abc.ABC):
     def _generate_trials(self, batch, n_trials):
         """``n_trials`` trials of batch number ``batch``, from ``generate_trial_params`` and
         ``generate_trial``: arrays ``[n_trials, N_steps, ·]`` and the list of parameter dicts."""
-        return self._generate_trials(batch, n_trials)
+        x_data, y_data, mask, params = [], [], [], []
+        for trial in range(n_trials):
+            p = self.generate_trial_params(batch, trial)
+            x, y, m = self.generate_trial(p)
+            x_data.append(x)
+            y_data.append(y)
+            mask.append(m)
+            params.append(p)
+        return np.array(x_data), np.array(y_data), np.array(mask), params
 
     def get_trial_batch(self):
         """The next batch of the task's own generator."""
