@@ -402,3 +402,34 @@ def test_bad_input_raises_clear_errors():
         PerceptualDiscrimination(10, 100, 500, 8, coherence="high")
     with pytest.raises(TypeError, match="Task or a batch generator"):
         model.train(object(), {"training_iters": 160, **QUIET})
+
+
+def test_initializers_weight_paths_and_verbosity(in_tmp, capsys):
+    from psychrnn_rs.backend.initializations import AlphaIdentity, WeightInitializer
+
+    pd, params = pd_params(n_rec=10)
+    w_rec = Basic(dict(params, initializer=AlphaIdentity(alpha=0.5))).get_weights()["W_rec"]
+    assert np.allclose(w_rec, 0.5 * np.eye(10))
+    arrays = Basic(params).get_weights()
+    arrays["W_rec"] = np.full((10, 10), 0.01, dtype=np.float32)
+    given = WeightInitializer(**{k: arrays[k] for k in ("W_in", "W_rec", "W_out", "b_rec", "b_out", "init_state")})
+    assert np.array_equal(Basic(dict(params, initializer=given)).get_weights()["W_rec"], arrays["W_rec"])
+    model = Basic(params)
+    model.train(
+        pd,
+        {"training_iters": 16 * 20, "save_weights_path": "out/final", "training_weights_path": "out/epoch_",
+         "save_training_weights_epoch": 10, "loss_epoch": 10},
+    )
+    assert sorted(os.listdir("out")) == ["epoch_10.npz", "epoch_20.npz", "final.npz"]
+    assert np.array_equal(np.load("out/final.npz")["W_rec"], model.get_weights()["W_rec"])
+    printed = capsys.readouterr().out
+    assert "Iter 160, Minibatch Loss=" in printed and "Iter 320" in printed and "Optimization finished" in printed
+
+
+def test_a_curriculum_of_python_tasks():
+    tasks = [SimplePD(dt=10, tau=100, T=500, N_batch=32) for _ in range(2)]
+    curriculum = Curriculum(tasks, thresholds=[0.6, 0.6], metric_epoch=5)
+    assert curriculum._native_metric(), "Python tasks without their own accuracy use psychrnn's metric"
+    _, params = pd_params(n_batch=32, n_rec=24)
+    Basic(params).train(None, {"curriculum": curriculum, "training_iters": 32 * 1500, **QUIET})
+    assert curriculum.stop_training and curriculum.stage == 2

@@ -269,6 +269,10 @@ class RNN:
                 stacklevel=2,
             )
             cutoff = measure = None
+        for key in ("save_weights_path", "training_weights_path"):
+            parent = os.path.dirname(str(tp[key])) if tp.get(key) is not None else ""
+            if parent:
+                os.makedirs(parent, exist_ok=True)  # as PsychRNN makes them
         workers = int(tp.get("generation_workers", 0))
         if workers < 0:
             raise ValueError(f"generation_workers must be 0 or more, got {workers}")
