@@ -162,6 +162,9 @@ pub fn rate_forward<F: KernelReal>(
 ) -> Result<()> {
     let (t_steps, batch, n_in) = inputs.dim();
     let (n, n_out) = (w.w_rec.nrows(), w.w_out.nrows());
+    if t_steps == 0 || batch == 0 {
+        return Err(Error::shape("inputs", format!("[T >= 1, B >= 1, {n_in}]"), format!("{:?}", inputs.shape())));
+    }
     if w.w_in.dim() != (n, n_in) || w.w_rec.ncols() != n || w.w_out.ncols() != n {
         return Err(Error::shape(
             "inputs/weights",

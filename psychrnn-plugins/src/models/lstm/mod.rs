@@ -120,8 +120,13 @@ impl<F: KernelReal> Lstm<F> {
     }
 
     fn check_inputs(&self, inputs: &ArrayView3<'_, F>) -> Result<()> {
-        if inputs.shape()[2] != self.n_in {
-            return Err(Error::shape("inputs", format!("[T, B, {}]", self.n_in), format!("{:?}", inputs.shape())));
+        let (t_steps, batch, n_in) = inputs.dim();
+        if n_in != self.n_in || t_steps == 0 || batch == 0 {
+            return Err(Error::shape(
+                "inputs",
+                format!("[T >= 1, B >= 1, {}]", self.n_in),
+                format!("{:?}", inputs.shape()),
+            ));
         }
         Ok(())
     }
