@@ -55,3 +55,16 @@ def test_help_shows_the_parameters(module, capsys):
     assert "train(" in pydoc.render_doc(rnn.RNN.train, renderer=pydoc.plaintext)
     assert "training_iters" in rnn.RNN.train.__doc__
     assert "n_trials" in pydoc.render_doc(psychrnn_rs._native.task_batch, renderer=pydoc.plaintext)
+
+
+def test_the_type_stubs_cover_the_native_module():
+    import ast
+    import pathlib
+
+    stub = pathlib.Path(psychrnn_rs.__file__).with_name("_native.pyi").read_text()
+    declared = {n.name for n in ast.parse(stub).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    declared |= {t.id for n in ast.parse(stub).body if isinstance(n, ast.AnnAssign) for t in [n.target]}
+    public = {name for name in dir(psychrnn_rs._native) if not name.startswith("_")}
+    assert public <= declared, public - declared
+    methods = {n.name for c in ast.parse(stub).body if isinstance(c, ast.ClassDef) and c.name == "NativeModel" for n in c.body if isinstance(n, ast.FunctionDef)}
+    assert {m for m in dir(psychrnn_rs._native.NativeModel) if not m.startswith("_")} <= methods
