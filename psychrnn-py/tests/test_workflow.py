@@ -178,3 +178,19 @@ def test_a_sweep_runs_from_python(in_tmp):
     assert len(tables["sweep.csv"]["seed"]) == 2
     runs = sorted(p for p in (in_tmp / "sw" / "runs").iterdir())
     assert len(runs) == 2 and all((r / "weights.npz").is_file() for r in runs)
+
+
+def test_what_rust_prints_reaches_pythons_streams(in_tmp, monkeypatch):
+    """In Jupyter, sys.stdout and sys.stderr are not the process's descriptors: what the Rust side
+    writes (the CLI's output, progress lines) is copied into them."""
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    psychrnn_rs.command("describe", "basic_rnn")
+    (in_tmp / "small.toml").write_text(SMALL.replace("verbosity = false", "verbosity = true"))
+    psychrnn_rs.train_manifest("small.toml", out="run")
+    monkeypatch.undo()
+    assert "[model]" in out.getvalue() and 'type = "basic_rnn"' in out.getvalue()
+    assert "Iter 160, Minibatch Loss=" in err.getvalue() and "run directory run" in err.getvalue()

@@ -10,6 +10,7 @@ import tomllib
 import numpy as np
 
 from . import _native
+from ._output import forwarded
 
 __all__ = ["Run", "load_run", "train_manifest", "command", "sweep"]
 
@@ -19,7 +20,8 @@ def command(*args):
     "psychometric")``; returns the text of ``--help``/``--version``, else None. Raises
     :class:`PsychrnnError` with the CLI's message on failure, ``KeyboardInterrupt`` on Ctrl-C
     (a training run stops with a checkpoint)."""
-    return _native.command([os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in args])
+    with forwarded():
+        return _native.command([os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in args])
 
 
 def _overrides(overrides):
@@ -41,13 +43,20 @@ def train_manifest(manifest, out=None, overrides=(), force=False, quiet=False):
     returns its :class:`Run`.
 
     Args:
-        manifest: A manifest file (path), TOML text, or a dict of sections.
+        manifest: A manifest file (path), TOML text, or a dict of sections (text and dicts are
+            resolved as a file ``run.toml`` in the current directory would be: relative paths
+            start there, and an unnamed run is called ``run``).
         out: The run directory (default ``runs/<name>``).
         overrides: ``--set`` overrides, as ``["model.N_rec=64"]`` or ``{"model.N_rec": 64}``.
         force: Replace an existing run directory (else an occupied one is refused).
-        quiet: Print nothing.
+        quiet: Print nothing (otherwise the progress lines reach ``sys.stderr``, in Jupyter
+            too).
     """
-    sets = _overrides(overrides)
+    with forwarded():
+        return Run(_train(manifest, out, _overrides(overrides), force, quiet))
+
+
+def _train(manifest, out, sets, force, quiet):
     out = None if out is None else os.fspath(out)
     if isinstance(manifest, dict):
         path = _native.train_manifest(text=_native.toml_text(manifest), out=out, overrides=sets, force=force, quiet=quiet)
@@ -57,7 +66,7 @@ def train_manifest(manifest, out=None, overrides=(), force=False, quiet=False):
         path = _native.train_manifest(text=manifest, out=out, overrides=sets, force=force, quiet=quiet)
     else:
         raise TypeError(f"manifest: expected a path, TOML text or a dict, got {type(manifest).__name__}")
-    return Run(path)
+    return path
 
 
 def _read_csv(path):
