@@ -433,3 +433,23 @@ def test_a_curriculum_of_python_tasks():
     _, params = pd_params(n_batch=32, n_rec=24)
     Basic(params).train(None, {"curriculum": curriculum, "training_iters": 32 * 1500, **QUIET})
     assert curriculum.stop_training and curriculum.stage == 2
+
+
+def test_loss_functions_and_regularizations_follow_psychrnn():
+    from psychrnn_rs.backend.loss_functions import LossFunction, binary_cross_entropy, mean_squared_error
+    from psychrnn_rs.backend.regularizations import Regularizer
+
+    pred, y = np.array([[[1.0, 0.0]]]), np.zeros((1, 1, 2))
+    assert mean_squared_error(pred, y, np.ones((1, 1, 2))) == 0.5, "divided by every element"
+    assert mean_squared_error(pred, y, np.array([[[0.0, 1.0]]])) == 0.0
+    half = np.full((1, 1, 2), 0.5)
+    assert binary_cross_entropy(half, np.ones((1, 1, 2)), np.ones((1, 1, 2))) == pytest.approx(-np.log(0.5 + 1e-7))
+    assert LossFunction({"loss_function": "binary_cross_entropy"}).section() == {"type": "binary_cross_entropy"}
+    with pytest.raises(ValueError, match="Rust plugin"):
+        LossFunction({"loss_function": "hinge"})
+    assert Regularizer({"L1_rec": 0.1, "L2_in": 0.2, "L2_firing_rate": 0.3}).sections() == [
+        {"type": "l1_weights", "W_rec": 0.1},
+        {"type": "l2_weights", "W_in": 0.2},
+        {"type": "l2_firing_rate", "coefficient": 0.3},
+    ]
+    assert Regularizer({}).sections() == []

@@ -162,6 +162,11 @@ def test_a_run_reads_as_numpy_and_simulates_and_analyses(in_tmp):
     trials = run.test_trials
     assert trials["x"].shape == (32, 50, 2) and trials["states"].shape[0] == 32
     assert len(run.trial_params) == 32 and set(run.conditions()) >= {"coherence", "direction"}
+    # PsychRNN's MSE in NumPy on the saved test trials is the loss psychrnn reports for them.
+    from psychrnn_rs.backend.loss_functions import mean_squared_error
+
+    mse = mean_squared_error(trials["outputs"].astype(np.float64), trials["y"], trials["mask"])
+    assert mse == pytest.approx(run.summary["final_loss"], rel=1e-5)
     sim = run.simulate(trials=10, lesions=["0-5@0"])
     assert sim["outputs"].shape == (10, 50, 2)
     # Lesioned units are silent from step 0.

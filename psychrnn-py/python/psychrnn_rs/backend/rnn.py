@@ -27,6 +27,8 @@ from ..functions import transfer_name
 from ..optimizers import section as optimizer_section
 from ..seeding import model_seed
 from ..tasks.task import Task
+from .loss_functions import LossFunction
+from .regularizations import Regularizer
 
 __all__ = ["RNN"]
 
@@ -34,7 +36,6 @@ _REQUIRED = ("name", "N_in", "N_rec", "N_out", "N_steps", "dt", "tau", "N_batch"
 _RATE_KEYS = ("rec_noise", "autapses", "W_in_train", "W_rec_train", "W_out_train", "b_rec_train", "b_out_train", "init_state_train")
 _MASKS = ("input_connectivity", "rec_connectivity", "output_connectivity")
 _WEIGHTS = ("W_in", "W_rec", "W_out", "b_rec", "b_out", "init_state")
-_REGULARIZERS = (("l1_weights", "L1_"), ("l2_weights", "L2_"))
 
 
 def _plain(value):
@@ -151,27 +152,10 @@ class RNN:
         return model
 
     def _regularizers(self):
-        p = self.params
-        out = []
-        for tag, prefix in _REGULARIZERS:
-            terms = {f"W_{m}": float(p[prefix + m]) for m in ("in", "rec", "out") if p.get(prefix + m)}
-            if terms:
-                out.append({"type": tag, **terms})
-        if p.get("L2_firing_rate"):
-            out.append({"type": "l2_firing_rate", "coefficient": float(p["L2_firing_rate"])})
-        if p.get("custom_regularization") is not None:
-            raise ValueError(
-                "custom_regularization: regularisers are Rust plugins in psychrnn (implement Regularizer; see examples/lab_plugin)"
-            )
-        return out
+        return Regularizer(self.params).sections()
 
     def _loss(self):
-        loss = self.params.get("loss_function", "mean_squared_error")
-        if loss not in ("mean_squared_error", "binary_cross_entropy"):
-            raise ValueError(
-                f"loss_function: {loss!r}; psychrnn has mean_squared_error and binary_cross_entropy (others are Rust plugins)"
-            )
-        return {"type": loss}
+        return LossFunction(self.params).section()
 
     def manifest(self, task=None, training=None, optimizer=None, metric=None, curriculum=None):
         """The network's manifest (a dict of sections, as ``psychrnn train`` reads them), with
