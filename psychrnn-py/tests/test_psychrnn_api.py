@@ -453,3 +453,21 @@ def test_loss_functions_and_regularizations_follow_psychrnn():
         {"type": "l2_firing_rate", "coefficient": 0.3},
     ]
     assert Regularizer({}).sections() == []
+
+
+def test_a_network_psychrnn_wrote_runs_as_in_psychrnn():
+    """PsychRNN 1.0.0's own weight file (psychrnn-plugins/tests/data/) loaded by Basic and by
+    BasicSimulator reproduces the outputs and states PsychRNN computed for the same inputs."""
+    from conftest import REPO
+
+    data = REPO / "psychrnn-plugins" / "tests" / "data"
+    io = np.load(data / "pd_n50_dale_io.npz")
+    params = {"name": "psychrnn_file", "N_in": 2, "N_rec": 50, "N_out": 2, "N_steps": 200, "dt": 10, "tau": 100,
+              "N_batch": 16, "dale_ratio": 0.8, "autapses": False, "load_weights_path": str(data / "pd_n50_dale_weights.npz"),
+              "psychrnn_1_0_compat": True}  # the file is PsychRNN 1.0.0's: its Dale_out
+    model = Basic(params)
+    outputs, states = model.test(io["x"])
+    assert np.max(np.abs(outputs - io["outputs"])) < 1e-5 and np.max(np.abs(states - io["states"])) < 1e-5
+    sim = BasicSimulator(weights_path=str(data / "pd_n50_dale_weights.npz"), params={"dt": 10, "tau": 100})
+    sim_outputs, sim_states = sim.run_trials(io["x"])
+    assert np.max(np.abs(sim_outputs - io["outputs"])) < 1e-5 and np.max(np.abs(sim_states - io["states"])) < 1e-5

@@ -33,7 +33,10 @@ from .regularizations import Regularizer
 __all__ = ["RNN"]
 
 _REQUIRED = ("name", "N_in", "N_rec", "N_out", "N_steps", "dt", "tau", "N_batch")
-_RATE_KEYS = ("rec_noise", "autapses", "W_in_train", "W_rec_train", "W_out_train", "b_rec_train", "b_out_train", "init_state_train")
+_RATE_KEYS = (
+    "rec_noise", "autapses", "W_in_train", "W_rec_train", "W_out_train", "b_rec_train", "b_out_train", "init_state_train",
+    "psychrnn_1_0_compat",
+)
 _MASKS = ("input_connectivity", "rec_connectivity", "output_connectivity")
 _WEIGHTS = ("W_in", "W_rec", "W_out", "b_rec", "b_out", "init_state")
 
@@ -84,7 +87,9 @@ class RNN:
     ``tau``, ``N_batch``. Optional: ``seed``; ``rec_noise`` (0), ``transfer_function``
     (``"relu"``), ``dale_ratio``, ``autapses`` (True), ``input_connectivity``,
     ``rec_connectivity``, ``output_connectivity`` (0/1 masks), ``W_in_train`` ...
-    ``init_state_train`` (True); initial weights: ``load_weights_path`` (an ``.npz``), weight
+    ``init_state_train`` (True); psychrnn's ``psychrnn_1_0_compat`` (PsychRNN 1.0.0's Dale_out,
+    under which inhibitory units drive the outputs negatively: for networks PsychRNN 1.0.0 wrote);
+    initial weights: ``load_weights_path`` (an ``.npz``), weight
     arrays in ``params`` (``W_in``, ``W_rec``, ...), an ``initializer``
     (:mod:`psychrnn_rs.backend.initializations`) or PsychRNN's ``GaussianSpectralRadius`` keys
     (``which_rand_init``, ``init_minval``, ``init_maxval``, ``spec_rad``); ``loss_function``
