@@ -89,6 +89,10 @@ pub struct RunArgs {
     /// Slurm: wait until no run is queued or running, then show the status.
     #[arg(long)]
     pub wait: bool,
+    /// Slurm, with `--wait`: seconds between two looks at the queue (`squeue`); a busy
+    /// cluster's controller is asked less often with a longer interval.
+    #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
+    pub poll_seconds: f64,
     /// Print nothing but errors and failed runs.
     #[arg(long, short)]
     pub quiet: bool,
@@ -255,7 +259,7 @@ fn run_sweep(a: &RunArgs) -> CliResult<()> {
                 say!("submitted {} runs as Slurm job array {} ({})", s.runs.len(), s.job_id, s.script.display());
             }
             if a.wait {
-                wait_for_queue(&sweep, a.quiet);
+                wait_for_queue(&sweep, a.quiet, Duration::from_secs_f64(a.poll_seconds));
                 return report(&sweep, false);
             }
             say!("follow it with `psychrnn sweep status {}`", root.display());
@@ -264,8 +268,16 @@ fn run_sweep(a: &RunArgs) -> CliResult<()> {
     }
 }
 
-/// Polls the queue until no run of the sweep is pending or running.
-fn wait_for_queue(sweep: &SweepDir, quiet: bool) {
+/// `--poll-seconds`: a positive, finite number of seconds.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(format!("`{text}`: expected seconds between 0 and 86400, e.g. 10 or 0.5")),
+    }
+}
+
+/// Polls the queue every `every` until no run of the sweep is pending or running.
+fn wait_for_queue(sweep: &SweepDir, quiet: bool, every: Duration) {
     let mut last = String::new();
     loop {
         let states = states(sweep, &slurm::queue(sweep));
@@ -278,7 +290,7 @@ fn wait_for_queue(sweep: &SweepDir, quiet: bool) {
         if !busy {
             return;
         }
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(every);
     }
 }
 

@@ -327,7 +327,7 @@ fn a_slurm_sweep_gives_the_local_executors_weights_and_resubmits_what_was_stoppe
     assert!(s.contains(&format!("(slurm job {job}_1) ended without a word")), "{s}");
 
     // Again: only the two stopped runs are submitted; they resume and end as the local runs did.
-    let o = psychrnn(&["sweep", "run", "s.toml", "--executor", "slurm", "--wait"], &dir);
+    let o = psychrnn(&["sweep", "run", "s.toml", "--executor", "slurm", "--wait", "--poll-seconds", "0.5"], &dir);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("submitted 2 runs") && stdout(&o).contains("3 done"), "{}{}", stdout(&o), stderr(&o));
     let log = std::fs::read_to_string(root.join("logs/000_m_seed1.log")).unwrap();
