@@ -14,6 +14,8 @@ use crate::targets::{self, CliOutcome, CliTarget, Outcome};
 pub enum Target {
     /// The manifest parser and the experiment builder (and two trials through the network).
     Manifest,
+    /// The sweep-file parser and planner, and the check of every planned run.
+    Sweep,
     /// The `.npz` reader.
     Npz,
     /// The `.npy` reader.
@@ -30,6 +32,7 @@ impl Target {
     pub fn name(&self) -> &'static str {
         match self {
             Target::Manifest => "manifest",
+            Target::Sweep => "sweep",
             Target::Npz => "npz",
             Target::Npy => "npy",
             Target::Cli { .. } => "cli",
@@ -149,6 +152,30 @@ fn run_cases(campaign: &Campaign, progress_every: usize) -> Result<Report, Strin
                 }
                 let base = seed.path.parent().map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
                 let result = catching(|| targets::manifest_case(&text, &base, &registry));
+                record(&mut report, case, text.into_bytes(), result);
+                progress(case, &report);
+            }
+        }
+        Target::Sweep => {
+            psychrnn_train::memory::limit_to(1 << 30);
+            let registry = psychrnn_plugins::registry().map_err(|e| e.to_string())?;
+            let seeds = corpus::sweep_files();
+            let trees: Vec<toml::Value> = seeds.iter().filter_map(|s| toml::from_str(&s.text).ok()).collect();
+            let mut keys = Vec::new();
+            trees.iter().for_each(|t| mutate::collect_keys(t, &mut keys));
+            for case in 0..campaign.cases {
+                let Some(seed) = seeds.get(case % seeds.len().max(1)) else { break };
+                let mut text = seed.text.clone();
+                if case >= seeds.len() {
+                    if let Ok(mut tree) = toml::from_str::<toml::Value>(&seed.text) {
+                        mutate::mutate_manifest(&mut tree, &keys, &trees, &mut rng);
+                        text = toml::to_string(&tree).unwrap_or(text);
+                    }
+                    if rng.chance(0.2) {
+                        mutate::mutate_text(&mut text, &mut rng);
+                    }
+                }
+                let result = catching(|| targets::sweep_case(&text, &seed.path, &registry));
                 record(&mut report, case, text.into_bytes(), result);
                 progress(case, &report);
             }

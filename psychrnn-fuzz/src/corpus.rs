@@ -46,6 +46,18 @@ pub fn manifests() -> Vec<SeedManifest> {
         .collect()
 }
 
+/// Every sweep file of `examples/sweeps/`, in path order.
+pub fn sweep_files() -> Vec<SeedManifest> {
+    let Ok(entries) = std::fs::read_dir(workspace_root().join("examples").join("sweeps")) else { return Vec::new() };
+    let mut paths: Vec<PathBuf> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|path| std::fs::read_to_string(&path).ok().map(|text| SeedManifest { path, text }))
+        .collect()
+}
+
 /// Arrays of every kind psychrnn writes (float32 weights, float64 and integer scalars, text).
 fn written_arrays() -> Vec<NpyArray> {
     vec![

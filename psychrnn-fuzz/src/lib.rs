@@ -7,8 +7,9 @@
 //!
 //! - [`mutate`]: the random source and the mutations (bytes, TOML trees, argument lists).
 //! - [`corpus`]: the seed inputs.
-//! - [`targets`]: what each case runs (the manifest parser and experiment builder, the `.npz`
-//!   and `.npy` readers in process; the `psychrnn` command line as a child process).
+//! - [`targets`]: what each case runs (the manifest parser and experiment builder, the sweep
+//!   planner, the `.npz` and `.npy` readers in process; the `psychrnn` command line as a child
+//!   process).
 //! - [`campaign`]: runs a target over many mutated cases and collects the findings.
 
 pub mod campaign;

@@ -5,7 +5,7 @@
 //! cargo run --release -p psychrnn-fuzz -- cli --cases 2000 --psychrnn target/release/psychrnn
 //! ```
 //!
-//! Targets: `manifest`, `npz`, `npy`, `cli` (or `all`). Every finding is written to
+//! Targets: `manifest`, `sweep`, `npz`, `npy`, `cli` (or `all`). Every finding is written to
 //! `--findings DIR` (default `fuzz-findings/`) as `<target>-<seed>-<case>.input` with the
 //! panic or signal in `.txt` beside it; the exit code is 1 when there are findings.
 
@@ -16,8 +16,7 @@ use psychrnn_fuzz::{Campaign, Target, run_campaign};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage =
-        "usage: psychrnn-fuzz <manifest|npz|npy|cli|all> [--cases N] [--seed S] [--psychrnn BINARY] [--findings DIR]";
+    let usage = "usage: psychrnn-fuzz <manifest|sweep|npz|npy|cli|all> [--cases N] [--seed S] [--psychrnn BINARY] [--findings DIR]";
     let Some(which) = args.first() else {
         eprintln!("{usage}");
         return ExitCode::from(2);
@@ -37,10 +36,11 @@ fn main() -> ExitCode {
     let findings_dir = PathBuf::from(value("--findings").unwrap_or_else(|| "fuzz-findings".into()));
     let targets = match which.as_str() {
         "manifest" => vec![Target::Manifest],
+        "sweep" => vec![Target::Sweep],
         "npz" => vec![Target::Npz],
         "npy" => vec![Target::Npy],
         "cli" => vec![Target::Cli { binary }],
-        "all" => vec![Target::Manifest, Target::Npz, Target::Npy, Target::Cli { binary }],
+        "all" => vec![Target::Manifest, Target::Sweep, Target::Npz, Target::Npy, Target::Cli { binary }],
         other => {
             eprintln!("unknown target `{other}`\n{usage}");
             return ExitCode::from(2);

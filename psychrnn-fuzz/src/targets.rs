@@ -22,6 +22,28 @@ pub enum Outcome {
 /// Steps x units above which a built experiment is not run forward (to keep cases fast).
 const FORWARD_LIMIT: usize = 200_000;
 
+/// Runs above which a planned sweep is not validated (each run builds an experiment).
+const SWEEP_VALIDATION_LIMIT: usize = 64;
+
+/// Plans `text` as the sweep file `path` (its manifests relative to `path`'s directory) and, for a
+/// plan of at most [`SWEEP_VALIDATION_LIMIT`] runs, checks every run as `psychrnn sweep` does
+/// before starting anything: each run's experiment is built with its overrides.
+pub fn sweep_case(text: &str, path: &Path, registry: &Registry) -> Outcome {
+    let plan = match psychrnn_sweep::plan::Plan::from_text(text, path) {
+        Ok(plan) => plan,
+        Err(e) => return refused(e.to_string()),
+    };
+    if plan.runs.len() > SWEEP_VALIDATION_LIMIT {
+        return Outcome::Accepted;
+    }
+    match plan
+        .validate(&mut |manifest, overrides| Experiment::load_with_overrides(manifest, registry, overrides).map(|_| ()))
+    {
+        Ok(()) => Outcome::Accepted,
+        Err(e) => refused(e.to_string()),
+    }
+}
+
 /// Parses `text` as a manifest and builds its experiment (relative paths from `base_dir`); if
 /// both succeed and the network is small, generates two trials of its task, runs them through
 /// its initial network, and trains it for two updates (checks every update, the validation

@@ -24,6 +24,11 @@ fn mutated_manifests_never_panic_the_parser_or_the_experiment_builder() {
 }
 
 #[test]
+fn mutated_sweep_files_never_panic_the_planner() {
+    no_findings(Target::Sweep, 200);
+}
+
+#[test]
 fn mutated_npz_files_never_panic_the_reader() {
     no_findings(Target::Npz, 3000);
 }

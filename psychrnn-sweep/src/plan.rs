@@ -89,9 +89,18 @@ impl Plan {
     /// As [`SweepSpec::load`]; [`Error::Read`] for a base manifest that cannot be read.
     pub fn from_file(path: &Path) -> Result<Plan> {
         let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-        let text = String::from_utf8(bytes.clone())
-            .map_err(|_| Error::invalid(path.display().to_string(), "is not UTF-8 text"))?;
-        let spec = SweepSpec::parse(&text, path)?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| Error::invalid(path.display().to_string(), "is not UTF-8 text"))?;
+        Self::from_text(&text, path)
+    }
+
+    /// [`Plan::from_file`] on the sweep file's text, `path` naming it (its directory is where
+    /// relative manifest paths start).
+    ///
+    /// # Errors
+    /// As [`Plan::from_file`].
+    pub fn from_text(text: &str, path: &Path) -> Result<Plan> {
+        let spec = SweepSpec::parse(text, path)?;
         let absolute =
             |p: &Path| std::path::absolute(p).map_err(|source| Error::Read { path: p.to_path_buf(), source });
         let mut variants = Vec::new();
