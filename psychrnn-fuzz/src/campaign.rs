@@ -129,37 +129,13 @@ fn run_cases(campaign: &Campaign, progress_every: usize) -> Result<Report, Strin
     };
     let progress = |case: usize, report: &Report| print_progress(campaign.target.name(), case, report, progress_every);
     match &campaign.target {
-        Target::Manifest => {
+        Target::Manifest | Target::Sweep => {
+            // Manifests and sweep files are TOML trees, mutated alike.
+            let sweep = matches!(campaign.target, Target::Sweep);
             // Experiments are planned against 1 GiB, so no case allocates more.
             psychrnn_train::memory::limit_to(1 << 30);
             let registry = psychrnn_plugins::registry().map_err(|e| e.to_string())?;
-            let seeds = corpus::manifests();
-            let trees: Vec<toml::Value> = seeds.iter().filter_map(|s| toml::from_str(&s.text).ok()).collect();
-            let mut keys = Vec::new();
-            trees.iter().for_each(|t| mutate::collect_keys(t, &mut keys));
-            for case in 0..campaign.cases {
-                let i = case % seeds.len().max(1);
-                let Some(seed) = seeds.get(i) else { break };
-                let mut text = seed.text.clone();
-                if case >= seeds.len() {
-                    if let Ok(mut tree) = toml::from_str::<toml::Value>(&seed.text) {
-                        mutate::mutate_manifest(&mut tree, &keys, &trees, &mut rng);
-                        text = toml::to_string(&tree).unwrap_or(text);
-                    }
-                    if rng.chance(0.2) {
-                        mutate::mutate_text(&mut text, &mut rng);
-                    }
-                }
-                let base = seed.path.parent().map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
-                let result = catching(|| targets::manifest_case(&text, &base, &registry));
-                record(&mut report, case, text.into_bytes(), result);
-                progress(case, &report);
-            }
-        }
-        Target::Sweep => {
-            psychrnn_train::memory::limit_to(1 << 30);
-            let registry = psychrnn_plugins::registry().map_err(|e| e.to_string())?;
-            let seeds = corpus::sweep_files();
+            let seeds = if sweep { corpus::sweep_files() } else { corpus::manifests() };
             let trees: Vec<toml::Value> = seeds.iter().filter_map(|s| toml::from_str(&s.text).ok()).collect();
             let mut keys = Vec::new();
             trees.iter().for_each(|t| mutate::collect_keys(t, &mut keys));
@@ -175,7 +151,12 @@ fn run_cases(campaign: &Campaign, progress_every: usize) -> Result<Report, Strin
                         mutate::mutate_text(&mut text, &mut rng);
                     }
                 }
-                let result = catching(|| targets::sweep_case(&text, &seed.path, &registry));
+                let result = if sweep {
+                    catching(|| targets::sweep_case(&text, &seed.path, &registry))
+                } else {
+                    let base = seed.path.parent().map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
+                    catching(|| targets::manifest_case(&text, &base, &registry))
+                };
                 record(&mut report, case, text.into_bytes(), result);
                 progress(case, &report);
             }
