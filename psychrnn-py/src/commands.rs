@@ -2,38 +2,21 @@
 //! CLI's `train`, byte for byte), any CLI command in process, bundled tasks' batches, and the
 //! simulator on weights held in NumPy.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2, Array3};
-use numpy::{PyReadonlyArray1, PyReadonlyArray2};
-use psychrnn_core::TransferFunction;
+use numpy::PyReadonlyArrayDyn;
+use psychrnn_core::npz::{NpyArray, NpzContents};
 use psychrnn_core::rng::{Noise, Purpose, stream};
 use psychrnn_rate::Simulator;
 use psychrnn_rate::dynamics::{Lesion, Perturbation, Pulse};
 use psychrnn_sweep::local::Worker;
-use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::convert;
-use crate::errors::{IntoPyResult, PsychrnnError};
+use crate::errors::{IntoPyResult, PsychrnnError, portable};
 use crate::interrupt;
-
-/// A CLI error as it can cross threads (CLI errors are not `Send`): whether it is an
-/// interrupt, and the CLI's report.
-type PortableError = (bool, String);
-
-fn portable(e: &(dyn std::error::Error + 'static)) -> PortableError {
-    let interrupted = matches!(e.downcast_ref(), Some(psychrnn_cli::CliError::Interrupted(_)));
-    (interrupted, psychrnn_cli::error_report(e))
-}
-
-/// The Python exception of a CLI error: `KeyboardInterrupt` for a run stopped by Ctrl-C, else
-/// `PsychrnnError` with the CLI's message.
-fn raise((interrupted, report): PortableError) -> PyErr {
-    let message = report.strip_prefix("error: ").unwrap_or(&report).to_string();
-    if interrupted { PyKeyboardInterrupt::new_err(message) } else { PsychrnnError::new_err(message) }
-}
 
 /// Trains a manifest into a run directory exactly as `psychrnn train` does: the manifest file
 /// `path`, or manifest `text` resolved as if it were the file `origin` (its stem names an unnamed
@@ -61,9 +44,9 @@ pub fn train_manifest(
             psychrnn_cli::run::train_text(&text, &origin, out, &overrides, force, quiet)
                 .map_err(|e| portable(e.as_ref()))
         }
-        _ => Err((false, "give a manifest path or manifest text".to_string())),
+        _ => Err(crate::errors::PortableError::message("give a manifest path or manifest text")),
     });
-    result?.map_err(raise)
+    result?.map_err(PyErr::from)
 }
 
 /// Runs a `psychrnn` command line in this process (without the program name), raising
@@ -81,7 +64,7 @@ pub fn command(py: Python<'_>, argv: Vec<String>) -> PyResult<Option<String>> {
     };
     let _ = interrupt::flag();
     let result = interrupt::run(py, move || psychrnn_cli::dispatch(cli).map_err(|e| portable(e.as_ref())))?;
-    result.map(|()| None).map_err(raise)
+    result.map(|()| None).map_err(PyErr::from)
 }
 
 /// The `psychrnn` command line itself (`python -m psychrnn_rs ...`; `argv` with the program
@@ -147,31 +130,22 @@ pub fn task_info(table: &Bound<'_, PyDict>) -> PyResult<(usize, usize, usize)> {
 /// A manifest dict as TOML text.
 #[pyfunction]
 pub fn toml_text(manifest: &Bound<'_, PyDict>) -> PyResult<String> {
-    let tree = convert::table(manifest, "")?;
-    toml::to_string(&tree).map_err(|e| PsychrnnError::new_err(format!("manifest: {e}")))
+    convert::manifest_text(manifest)
 }
 
-fn matrix(weights: &Bound<'_, PyDict>, key: &str) -> PyResult<Array2<f32>> {
-    let value = weights.get_item(key)?.ok_or_else(|| PsychrnnError::new_err(format!("the weights have no `{key}`")))?;
-    let a: PyReadonlyArray2<'_, f32> = value
-        .extract()
-        .map_err(|e| PsychrnnError::new_err(format!("weights `{key}`: expected a float32 matrix: {e}")))?;
-    Ok(a.as_array().to_owned())
-}
-
-fn vector(weights: &Bound<'_, PyDict>, key: &str, len: usize) -> PyResult<Array1<f32>> {
-    let value = weights.get_item(key)?.ok_or_else(|| PsychrnnError::new_err(format!("the weights have no `{key}`")))?;
-    let flat = value.call_method0("ravel")?;
-    let a: PyReadonlyArray1<'_, f32> =
-        flat.extract().map_err(|e| PsychrnnError::new_err(format!("weights `{key}`: expected float32 values: {e}")))?;
-    let a = a.as_array();
-    if a.len() < len || !a.len().is_multiple_of(len) {
-        return Err(PsychrnnError::new_err(format!(
-            "weights `{key}`: expected [{len}] or [k, {len}], got {} values",
-            a.len()
-        )));
+/// The weight arrays of a dict (`W_in`, `W_rec`, `W_out`, `b_rec`, `b_out`, `init_state`; float32)
+/// and the transfer function's name, as the simulator reads a weight file.
+fn weight_arrays(weights: &Bound<'_, PyDict>, transfer_function: &str) -> PyResult<NpzContents> {
+    let mut arrays = vec![NpyArray::string("transfer_function_name", transfer_function)];
+    for key in ["W_in", "W_rec", "W_out", "b_rec", "b_out", "init_state"] {
+        let Some(value) = weights.get_item(key)? else { continue };
+        let a: PyReadonlyArrayDyn<'_, f32> = value
+            .extract()
+            .map_err(|e| PsychrnnError::new_err(format!("weights `{key}`: expected float32 values: {e}")))?;
+        let a = a.as_array();
+        arrays.push(NpyArray::f32(key, a.shape(), a.iter().copied().collect()));
     }
-    Ok(a.slice(ndarray::s![..len]).to_owned())
+    Ok(NpzContents { arrays, skipped: Vec::new() })
 }
 
 /// PsychRNN's `BasicSimulator.run_trials` on effective weights held in NumPy (`W_in`, `W_rec`,
@@ -195,35 +169,10 @@ pub fn simulate<'py>(
     pulses: Vec<(Vec<usize>, usize, usize, f64)>,
     seed: u64,
 ) -> PyResult<convert::NumpyTrajectory<'py>> {
-    let (w_in, w_rec, w_out) = (matrix(weights, "W_in")?, matrix(weights, "W_rec")?, matrix(weights, "W_out")?);
-    let n = w_rec.nrows();
-    if w_rec.ncols() != n || w_in.nrows() != n || w_out.ncols() != n {
-        return Err(PsychrnnError::new_err(format!(
-            "weights: expected W_in [{n}, N_in], W_rec [{n}, {n}], W_out [N_out, {n}]; got W_in {:?}, W_rec {:?}, W_out {:?}",
-            w_in.shape(),
-            w_rec.shape(),
-            w_out.shape()
-        )));
-    }
-    if !(alpha.is_finite() && alpha > 0.0) {
-        return Err(PsychrnnError::new_err(format!("alpha must be positive, got {alpha}")));
-    }
-    let transfer: TransferFunction = toml::Value::String(transfer_function.clone()).try_into().map_err(|_| {
-        PsychrnnError::new_err(format!(
-            "unknown transfer function `{transfer_function}` (relu, tanh, sigmoid, softplus, linear)"
-        ))
-    })?;
-    let simulator = Simulator {
-        b_rec: vector(weights, "b_rec", n)?,
-        b_out: vector(weights, "b_out", w_out.nrows())?,
-        init_state: vector(weights, "init_state", n)?,
-        w_in,
-        w_rec,
-        w_out,
-        alpha: vec![alpha],
-        rec_noise,
-        transfer,
-    };
+    let contents = weight_arrays(weights, &transfer_function)?;
+    let (simulator, _) =
+        Simulator::from_contents(&contents, Path::new("weights"), Some(alpha), Some(rec_noise)).py_err()?;
+    let n = simulator.n_rec();
     let inputs = convert::time_major(&x);
     let perturbation = Perturbation {
         rec_multiplier: t_connectivity.map(|m| m.as_array().to_owned()),
@@ -239,6 +188,5 @@ pub fn simulate<'py>(
         simulator.run(inputs.view(), noise.as_mut(), Some(&perturbation))
     });
     let trajectory = trajectory.py_err()?;
-    let _: &Array3<f32> = &trajectory.outputs;
     Ok((convert::to_numpy(py, trajectory.outputs.view()), convert::to_numpy(py, trajectory.states.view())))
 }

@@ -62,18 +62,31 @@ impl Simulator {
     /// [`Error::Read`] for a missing file; [`Error::Invalid`]/[`Error::Shape`] naming the file and
     /// key for a missing array, inconsistent shapes, or no `alpha`.
     pub fn from_npz(path: &Path, alpha: Option<f64>, rec_noise: Option<f64>) -> Result<(Self, Vec<String>)> {
-        let contents = read_npz(path)?;
+        Self::from_contents(&read_npz(path)?, path, alpha, rec_noise)
+    }
+
+    /// [`Simulator::from_npz`] on arrays already read or held elsewhere (e.g. a weight dict in
+    /// Python); `path` names them in messages.
+    ///
+    /// # Errors
+    /// As [`Simulator::from_npz`], but for reading the file.
+    pub fn from_contents(
+        contents: &NpzContents,
+        path: &Path,
+        alpha: Option<f64>,
+        rec_noise: Option<f64>,
+    ) -> Result<(Self, Vec<String>)> {
         let mut warnings = Vec::new();
         let file = path.display().to_string();
         let matrix = |key: &str| -> Result<Array2<f32>> {
-            let (shape, v) = values(&contents, path, key)?;
+            let (shape, v) = values(contents, path, key)?;
             match shape.as_slice() {
                 [r, c] => Array2::from_shape_vec((*r, *c), v).map_err(|e| Error::invalid(&file, e.to_string())),
                 _ => Err(Error::shape(format!("{file}: {key}"), "a matrix", format!("{shape:?}"))),
             }
         };
         let vector = |key: &str, len: usize| -> Result<Array1<f32>> {
-            let (shape, v) = values(&contents, path, key)?;
+            let (shape, v) = values(contents, path, key)?;
             if v.len() < len || (shape.len() == 2 && shape[1] != len) || (shape.len() == 1 && shape[0] != len) {
                 return Err(Error::shape(
                     format!("{file}: {key}"),
@@ -109,7 +122,7 @@ impl Simulator {
         if let Some(a) = alpha.iter().find(|a| !(a.is_finite() && **a > 0.0)) {
             return Err(Error::invalid("alpha", format!("must be positive, got {a}")));
         }
-        let rec_noise = scalar(&contents, "rec_noise").or(rec_noise).unwrap_or(0.0);
+        let rec_noise = scalar(contents, "rec_noise").or(rec_noise).unwrap_or(0.0);
         let transfer = match contents.get("transfer_function_name").map(|a| &a.data) {
             Some(NpyData::Str(name)) => toml::Value::String(name.clone()).try_into().map_err(|_| {
                 Error::invalid(format!("{file}: transfer_function_name"), format!("unknown transfer function `{name}`"))
