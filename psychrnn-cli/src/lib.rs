@@ -204,7 +204,7 @@ pub fn load_experiment_text(
 }
 
 /// Loads a manifest with its `[plugins]`, the `--plugin` libraries and `--set` overrides.
-pub fn load_experiment(
+fn load_experiment(
     manifest: &std::path::Path,
     overrides: &[String],
 ) -> psychrnn_core::Result<psychrnn_train::Experiment> {

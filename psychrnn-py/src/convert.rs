@@ -69,6 +69,14 @@ pub fn table(dict: &Bound<'_, PyDict>, field: &str) -> PyResult<toml::Table> {
     Ok(out)
 }
 
+/// A manifest dict as TOML text.
+///
+/// # Errors
+/// As [`table`]; `PsychrnnError` if TOML cannot write it.
+pub fn manifest_text(manifest: &Bound<'_, PyDict>) -> PyResult<String> {
+    toml::to_string(&table(manifest, "")?).map_err(|e| crate::errors::PsychrnnError::new_err(format!("manifest: {e}")))
+}
+
 /// `value` as JSON, for trial conditions: what has no JSON form (an object) becomes its `str`.
 pub fn to_json(value: &Bound<'_, PyAny>) -> serde_json::Value {
     use serde_json::Value;

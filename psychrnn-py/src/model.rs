@@ -16,15 +16,14 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::convert;
-use crate::errors::{IntoPyResult, PsychrnnError};
+use crate::errors::IntoPyResult;
 use crate::interrupt;
 use crate::objects::{self, TrainingContext};
 
 /// An experiment from a manifest dict; relative paths start at `base_dir`. Its build warnings
 /// become Python warnings.
 pub fn experiment(py: Python<'_>, manifest: &Bound<'_, PyDict>, base_dir: &Path) -> PyResult<Experiment> {
-    let tree = convert::table(manifest, "")?;
-    let text = toml::to_string(&tree).map_err(|e| PsychrnnError::new_err(format!("manifest: {e}")))?;
+    let text = convert::manifest_text(manifest)?;
     let parsed = Manifest::parse(&text, &base_dir.join("params")).py_err()?;
     let registry = crate::registry().py_err()?;
     let exp = Experiment::from_manifest(&parsed, &registry, "model", base_dir).py_err()?;

@@ -17,7 +17,6 @@ weights bit for bit. Differences from PsychRNN, all deliberate:
 
 import io
 import os
-import tempfile
 import warnings
 
 import numpy as np
@@ -27,6 +26,7 @@ from ..functions import transfer_name
 from ..optimizers import section as optimizer_section
 from ..seeding import model_seed
 from ..tasks.task import Task
+from .initializations import GaussianSpectralRadius, WeightInitializer
 from .loss_functions import LossFunction
 from .regularizations import Regularizer
 
@@ -38,7 +38,6 @@ _RATE_KEYS = (
     "psychrnn_1_0_compat",
 )
 _MASKS = ("input_connectivity", "rec_connectivity", "output_connectivity")
-_WEIGHTS = ("W_in", "W_rec", "W_out", "b_rec", "b_out", "init_state")
 
 
 def _plain(value):
@@ -113,7 +112,6 @@ class RNN:
         self.dale_ratio = _plain(params.get("dale_ratio"))
         self.transfer_function = transfer_name(params.get("transfer_function", "relu"))
         self.seed = model_seed(params)
-        self._tempdir = tempfile.TemporaryDirectory(prefix="psychrnn_rs_")
         self._initializer = self._initializer_section()
         shape = _Shape(self.N_in, self.N_out, self.dt, self.tau, params.get("T", self.N_steps * self.dt), self.N_batch)
         with _Held() as held:
@@ -124,21 +122,17 @@ class RNN:
     # The manifest.
 
     def _initializer_section(self):
+        """PsychRNN's choice: a weight file or weight arrays in ``params``, else
+        ``params['initializer']``, else ``GaussianSpectralRadius(**params)``. The object is kept:
+        weight arrays live in its temporary file while the network trains."""
         p = self.params
-        if p.get("load_weights_path") is not None:
-            return {"type": "from_file", "path": os.path.abspath(p["load_weights_path"])}
-        if p.get("W_rec") is not None:
-            path = os.path.join(self._tempdir.name, "params_weights.npz")
-            arrays = {k: np.asarray(p[k], dtype=np.float32) for k in _WEIGHTS if p.get(k) is not None}
-            np.savez(path, **arrays)
-            return {"type": "from_file", "path": path}
-        if p.get("initializer") is not None:
-            return p["initializer"].section()
-        section = {"type": "gaussian_spectral_radius"}
-        for key in ("which_rand_init", "init_minval", "init_maxval", "spec_rad"):
-            if p.get(key) is not None:
-                section[key] = p[key]
-        return section
+        if p.get("load_weights_path") is not None or p.get("W_rec") is not None:
+            self._initializer_object = WeightInitializer(**p)
+        elif p.get("initializer") is not None:
+            self._initializer_object = p["initializer"]
+        else:
+            self._initializer_object = GaussianSpectralRadius(**p)
+        return self._initializer_object.section()
 
     def _model_section(self):
         p = self.params

@@ -45,8 +45,8 @@ class BundledTask(Task):
 
     def _rust_batch(self, n_trials):
         seed = int(np.random.randint(0, 2**62, dtype=np.int64))
-        x, y, mask, params = _native.task_batch(self._psychrnn_table(), n_trials, seed)
-        return x, y, mask, np.array(json.loads(params))
+        x, y, mask, params = self._psychrnn_batch(n_trials, seed)
+        return x, y, mask, np.array(params)
 
     def _psychrnn_batch(self, n_trials, seed, batch=0):
         x, y, mask, params = _native.task_batch(self._psychrnn_table(), n_trials, seed)
